@@ -1,0 +1,291 @@
+//! Accounts: registration, login, roles, and the super admin at start-up.
+
+use crate::auth::Passwords;
+use crate::config::SuperAdminSeed;
+use crate::db::{self, Db};
+use crate::errors::AppError;
+use crate::ids::{Timestamp, UserId};
+use crate::requests::Page;
+use crate::taxonomy::Role;
+use serde::Serialize;
+
+/// bcrypt reads at most this many bytes; longer passwords are refused, never truncated.
+pub const PASSWORD_MAX_BYTES: usize = 72;
+pub const PASSWORD_MIN_BYTES: usize = 8;
+pub const FULL_NAME_MAX_CHARS: usize = 100;
+/// The account created on first start when no super admin is configured.
+pub const DEFAULT_SUPER_ADMIN_EMAIL: &str = "admin@localhost";
+
+const BAD_LOGIN: &str = "Incorrect username or password";
+
+/// An account as the API shows it; the password hash never leaves the db layer.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub full_name: Option<String>,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+/// Trims and lower-cases an email and checks its shape (`local@domain`).
+pub fn normalize_email(raw: &str) -> Result<String, String> {
+    let email = raw.trim().to_lowercase();
+    let invalid = || format!("'{}' is not a valid email address", raw.trim());
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    let well_formed = !local.is_empty()
+        && local.len() <= 64
+        && email.len() <= 254
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && domain.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if well_formed { Ok(email) } else { Err(invalid()) }
+}
+
+/// Checks a new password's length in bytes, as bcrypt counts it.
+pub fn check_password(password: &str) -> Result<(), String> {
+    let len = password.len();
+    if len < PASSWORD_MIN_BYTES {
+        return Err(format!("password must be at least {PASSWORD_MIN_BYTES} bytes"));
+    }
+    if len > PASSWORD_MAX_BYTES {
+        return Err(format!(
+            "password must be at most {PASSWORD_MAX_BYTES} bytes (UTF-8); longer ones would be silently truncated"
+        ));
+    }
+    Ok(())
+}
+
+/// A validated registration.
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub full_name: Option<String>,
+}
+
+impl Registration {
+    pub fn parse(email: &str, password: String, full_name: Option<&str>) -> Result<Registration, AppError> {
+        let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
+        // Self-registered addresses need a real domain; this also keeps the
+        // built-in admin@localhost out of reach of registration.
+        if !email.split_once('@').is_some_and(|(_, domain)| domain.contains('.')) {
+            return Err(AppError::invalid("email", "email domain must contain a dot"));
+        }
+        check_password(&password).map_err(|m| AppError::invalid("password", m))?;
+        let full_name = full_name.map(str::trim).filter(|n| !n.is_empty());
+        if full_name.is_some_and(|n| n.chars().count() > FULL_NAME_MAX_CHARS) {
+            return Err(AppError::invalid(
+                "full_name",
+                format!("full_name must be at most {FULL_NAME_MAX_CHARS} characters"),
+            ));
+        }
+        Ok(Registration {
+            email,
+            password,
+            full_name: full_name.map(str::to_owned),
+        })
+    }
+}
+
+/// Creates a resident account.
+pub async fn register(db: &Db, passwords: &Passwords, registration: Registration) -> Result<User, AppError> {
+    create(db, passwords, registration, Role::User).await
+}
+
+async fn create(db: &Db, passwords: &Passwords, registration: Registration, role: Role) -> Result<User, AppError> {
+    let hash = passwords.hash(registration.password).await?;
+    db.run(move |conn| {
+        db::users::insert_user(conn, &registration.email, registration.full_name.as_deref(), &hash, role)
+    })
+    .await
+}
+
+/// The account for these credentials; the same 401 whether the email or the password is wrong.
+pub async fn authenticate(db: &Db, passwords: &Passwords, email: &str, password: String) -> Result<User, AppError> {
+    let email = email.trim().to_lowercase();
+    let found = db.run(move |conn| db::users::find_credentials(conn, &email)).await?;
+    let (user, hash) = match found {
+        Some((user, hash)) if password.len() <= PASSWORD_MAX_BYTES => (Some(user), Some(hash)),
+        _ => (None, None),
+    };
+    if passwords.verify(password, hash).await? {
+        user.ok_or_else(|| AppError::Unauthorized(BAD_LOGIN.into()))
+    } else {
+        Err(AppError::Unauthorized(BAD_LOGIN.into()))
+    }
+}
+
+/// The account with this id, if it still exists.
+pub async fn find(db: &Db, id: UserId) -> Result<Option<User>, AppError> {
+    db.run(move |conn| db::users::find_user(conn, id)).await
+}
+
+/// One page of accounts and the total count.
+pub async fn list(db: &Db, page: Page) -> Result<(Vec<User>, u64), AppError> {
+    db.run(move |conn| db::users::list_users(conn, page.limit, page.offset))
+        .await
+}
+
+/// Gives `target` a new role; nobody changes their own.
+pub async fn change_role(db: &Db, actor: &User, target: UserId, role: Role) -> Result<User, AppError> {
+    if actor.id == target {
+        return Err(AppError::Forbidden("You cannot change your own role".into()));
+    }
+    db.run(move |conn| db::users::set_role(conn, target, role))
+        .await?
+        .ok_or_else(|| AppError::not_found("User"))
+}
+
+/// Deletes another account with its requests.
+pub async fn delete(db: &Db, actor: &User, target: UserId) -> Result<(), AppError> {
+    if actor.id == target {
+        return Err(AppError::Forbidden("You cannot delete your own account".into()));
+    }
+    let deleted = db.run(move |conn| db::users::delete_user(conn, target)).await?;
+    if deleted { Ok(()) } else { Err(AppError::not_found("User")) }
+}
+
+/// Replaces the caller's password after checking the current one.
+pub async fn change_password(
+    db: &Db,
+    passwords: &Passwords,
+    user: &User,
+    current: String,
+    new: String,
+) -> Result<(), AppError> {
+    check_password(&new).map_err(|m| AppError::invalid("new_password", m))?;
+    let id = user.id;
+    let hash = db.run(move |conn| db::users::password_hash(conn, id)).await?;
+    if !passwords.verify(current, hash).await? {
+        return Err(AppError::Forbidden("Current password is incorrect".into()));
+    }
+    set_password(db, passwords, id, new).await
+}
+
+/// Sets an account's password without asking for the old one (command line, recovery).
+pub async fn set_password(db: &Db, passwords: &Passwords, id: UserId, new: String) -> Result<(), AppError> {
+    check_password(&new).map_err(|m| AppError::invalid("password", m))?;
+    let hash = passwords.hash(new).await?;
+    let updated = db.run(move |conn| db::users::set_password_hash(conn, id, &hash)).await?;
+    if updated { Ok(()) } else { Err(AppError::not_found("User")) }
+}
+
+/// The account with this email, if any.
+pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, AppError> {
+    let email = email.trim().to_lowercase();
+    Ok(db
+        .run(move |conn| db::users::find_credentials(conn, &email))
+        .await?
+        .map(|(user, _)| user))
+}
+
+/// Makes sure a super admin exists at start-up.
+///
+/// With a configured seed: create that account, or promote it, but never
+/// change an existing password. Without one, and with no super admin yet:
+/// create `admin@localhost` with a random password, printed once to the log.
+pub async fn ensure_super_admin(db: &Db, passwords: &Passwords, seed: Option<&SuperAdminSeed>) -> Result<(), AppError> {
+    match seed {
+        Some(seed) => ensure_seeded(db, passwords, seed).await,
+        None => ensure_default(db, passwords).await,
+    }
+}
+
+async fn ensure_seeded(db: &Db, passwords: &Passwords, seed: &SuperAdminSeed) -> Result<(), AppError> {
+    let email = seed.email.clone();
+    let found = db.run(move |conn| db::users::find_credentials(conn, &email)).await?;
+    match found {
+        None => {
+            let registration = Registration {
+                email: seed.email.clone(),
+                password: seed.password.expose().to_owned(),
+                full_name: None,
+            };
+            create(db, passwords, registration, Role::SuperAdmin).await?;
+            tracing::info!(email = %seed.email, "created the super admin account from SUPER_ADMIN_EMAIL");
+        }
+        Some((user, hash)) => {
+            if user.role != Role::SuperAdmin {
+                let id = user.id;
+                db.run(move |conn| db::users::set_role(conn, id, Role::SuperAdmin)).await?;
+                tracing::info!(email = %seed.email, "promoted the existing account to super_admin");
+            }
+            if !passwords.verify(seed.password.expose().to_owned(), Some(hash)).await? {
+                tracing::warn!(
+                    email = %seed.email,
+                    "SUPER_ADMIN_PASSWORD differs from this account's password; the existing password was kept \
+                     (change it with `maintenance set-password`)"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn ensure_default(db: &Db, passwords: &Passwords) -> Result<(), AppError> {
+    if db.run(|conn| db::users::super_admin_exists(conn)).await? {
+        return Ok(());
+    }
+    let mut bytes = [0u8; 12];
+    rand::fill(&mut bytes);
+    let password = hex::encode(bytes);
+    let registration = Registration {
+        email: DEFAULT_SUPER_ADMIN_EMAIL.into(),
+        password: password.clone(),
+        full_name: Some("Administrator".into()),
+    };
+    match create(db, passwords, registration, Role::SuperAdmin).await {
+        Ok(_) => {
+            tracing::warn!(
+                "created super admin {DEFAULT_SUPER_ADMIN_EMAIL} with password {password} (shown only this once); \
+                 change it with `maintenance set-password {DEFAULT_SUPER_ADMIN_EMAIL}` or POST /api/auth/change-password, \
+                 or set SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD"
+            );
+            Ok(())
+        }
+        Err(AppError::Conflict(_)) => {
+            tracing::error!(
+                "no super admin exists and {DEFAULT_SUPER_ADMIN_EMAIL} is taken by another account; \
+                 set SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD to name one"
+            );
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_checked() {
+        assert_eq!(normalize_email("  Kim@Example.COM ").unwrap(), "kim@example.com");
+        assert_eq!(normalize_email("admin@localhost").unwrap(), "admin@localhost");
+        for bad in ["", "plain", "@example.com", "a@", "a@@b.com", "a b@c.com", "a@b..com", "a@.com", "a@b.com."] {
+            assert!(normalize_email(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn password_length_is_counted_in_bytes() {
+        assert!(check_password("1234567").is_err());
+        assert!(check_password("12345678").is_ok());
+        assert!(check_password(&"a".repeat(72)).is_ok());
+        assert!(check_password(&"a".repeat(73)).is_err());
+        // 24 Hangul syllables are 72 bytes; 25 are 75.
+        assert!(check_password(&"가".repeat(24)).is_ok());
+        assert!(check_password(&"가".repeat(25)).is_err());
+    }
+
+    #[test]
+    fn registration_requires_a_dotted_domain() {
+        assert!(Registration::parse("admin@localhost", "password1".into(), None).is_err());
+        let r = Registration::parse("A@B.co", "password1".into(), Some("  홍길동 ")).unwrap();
+        assert_eq!(r.email, "a@b.co");
+        assert_eq!(r.full_name.as_deref(), Some("홍길동"));
+    }
+}

@@ -1,0 +1,69 @@
+//! The token signing key: from `SECRET_KEY`, or generated once and kept beside the database.
+
+use crate::config::Secret;
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+
+/// Reads the key file at `path`, creating it with a fresh random 256-bit key
+/// (readable by the owner only) when it does not exist yet.
+pub fn load_or_create(path: &Path) -> std::io::Result<Secret> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            let mut key = [0u8; 32];
+            rand::fill(&mut key);
+            let encoded = hex::encode(key);
+            file.write_all(encoded.as_bytes())?;
+            file.sync_all()?;
+            tracing::info!(path = %path.display(), "generated a new token signing key");
+            Ok(Secret::new(encoded))
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => read(path),
+        Err(e) => Err(e),
+    }
+}
+
+fn read(path: &Path) -> std::io::Result<Secret> {
+    let text = std::fs::read_to_string(path)?;
+    let key = text.trim();
+    if key.len() < 32 {
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidData,
+            format!("the key file {} is too short; delete it to generate a new one (existing tokens stop working)", path.display()),
+        ));
+    }
+    Ok(Secret::new(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_created_once_then_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db.secret");
+        let first = load_or_create(&path).unwrap();
+        let second = load_or_create(&path).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(first.expose().len(), 64);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn two_installations_get_different_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_create(&dir.path().join("a.secret")).unwrap();
+        let b = load_or_create(&dir.path().join("b.secret")).unwrap();
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,364 @@
+//! Configuration from environment variables (optionally a `.env` file).
+//!
+//! Every variable has a default that works with nothing configured, except the
+//! secrets, which have none. All problems are collected and reported together.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// A secret value whose Debug output is masked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret itself; call only where it is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+/// The super admin account to ensure at start-up.
+#[derive(Debug, Clone)]
+pub struct SuperAdminSeed {
+    pub email: String,
+    pub password: Secret,
+}
+
+/// Everything the server needs to know, read once at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: IpAddr,
+    pub port: u16,
+    pub database_path: PathBuf,
+    pub secret_key: Option<Secret>,
+    pub access_token_expire_minutes: i64,
+    pub super_admin: Option<SuperAdminSeed>,
+    pub allowed_origins: Vec<String>,
+    /// bcrypt work factor; 12 in production, lowered only by tests.
+    pub bcrypt_cost: u32,
+    /// Login and register attempts allowed per client address per minute; 0 turns the limit off.
+    pub auth_rate_per_minute: u32,
+    /// HTTP worker threads; 0 means one per core.
+    pub http_workers: usize,
+}
+
+/// One variable that could not be accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+/// Every problem found in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError(pub Vec<ConfigProblem>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|p| p.variable).collect();
+        write!(f, "invalid configuration ({}):", names.join(", "))?;
+        for p in &self.0 {
+            write!(f, "\n  {}: {}", p.variable, p.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests can supply their own variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut reader = Reader {
+            lookup: &lookup,
+            problems: Vec::new(),
+        };
+        let host = reader.parsed("HOST", "127.0.0.1".parse().ok(), "an IP address such as 127.0.0.1 or 0.0.0.0");
+        let port = reader.parsed("PORT", Some(8000), "a port number from 0 to 65535");
+        let database_path = reader.database_path();
+        let secret_key = reader.secret_key();
+        let access_token_expire_minutes =
+            reader.ranged("ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 60 * 24 * 365);
+        let super_admin = reader.super_admin();
+        let allowed_origins = reader.origins();
+        let bcrypt_cost = reader.ranged("BCRYPT_COST", 12, 4, 31) as u32;
+        let auth_rate_per_minute = reader.ranged("AUTH_RATE_LIMIT_PER_MINUTE", 20, 0, 1_000_000) as u32;
+        let http_workers = reader.ranged("HTTP_WORKERS", 0, 0, 256) as usize;
+
+        if !reader.problems.is_empty() {
+            return Err(ConfigError(reader.problems));
+        }
+        Ok(Config {
+            host: host.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            port: port.unwrap_or(8000),
+            database_path: database_path.unwrap_or_default(),
+            secret_key,
+            access_token_expire_minutes,
+            super_admin,
+            allowed_origins,
+            bcrypt_cost,
+            auth_rate_per_minute,
+            http_workers,
+        })
+    }
+
+    /// Where the generated signing key is kept when `SECRET_KEY` is unset: beside the database.
+    pub fn secret_key_path(&self) -> PathBuf {
+        let mut name = self
+            .database_path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "maintenance.db".into());
+        name.push(".secret");
+        self.database_path.with_file_name(name)
+    }
+}
+
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<ConfigProblem>,
+}
+
+impl Reader<'_> {
+    /// The variable's value, with surrounding blanks removed; unset and empty are the same.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn problem(&mut self, variable: &'static str, message: impl Into<String>) {
+        self.problems.push(ConfigProblem {
+            variable,
+            message: message.into(),
+        });
+    }
+
+    fn parsed<T: std::str::FromStr>(
+        &mut self,
+        name: &'static str,
+        default: Option<T>,
+        expected: &str,
+    ) -> Option<T> {
+        match self.get(name) {
+            None => default,
+            Some(raw) => match raw.parse() {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    self.problem(name, format!("expected {expected}, got '{raw}'"));
+                    None
+                }
+            },
+        }
+    }
+
+    fn ranged(&mut self, name: &'static str, default: i64, min: i64, max: i64) -> i64 {
+        let expected = format!("a whole number from {min} to {max}");
+        match self.parsed::<i64>(name, Some(default), &expected) {
+            Some(v) if (min..=max).contains(&v) => v,
+            Some(v) => {
+                self.problem(name, format!("expected {expected}, got {v}"));
+                default
+            }
+            None => default,
+        }
+    }
+
+    fn database_path(&mut self) -> Option<PathBuf> {
+        let raw = self.get("DATABASE_URL").unwrap_or_else(|| "sqlite://maintenance.db".into());
+        match parse_database_url(&raw) {
+            Ok(path) => Some(path),
+            Err(message) => {
+                self.problem("DATABASE_URL", message);
+                None
+            }
+        }
+    }
+
+    fn secret_key(&mut self) -> Option<Secret> {
+        let key = self.get("SECRET_KEY")?;
+        if key.len() < 16 {
+            self.problem("SECRET_KEY", "must be at least 16 characters (32 or more recommended); leave it unset to have one generated");
+            return None;
+        }
+        Some(Secret(key))
+    }
+
+    fn super_admin(&mut self) -> Option<SuperAdminSeed> {
+        let email = self.get("SUPER_ADMIN_EMAIL");
+        let password = (self.lookup)("SUPER_ADMIN_PASSWORD").filter(|p| !p.is_empty());
+        match (email, password) {
+            (None, None) => None,
+            (Some(_), None) => {
+                self.problem("SUPER_ADMIN_PASSWORD", "must be set when SUPER_ADMIN_EMAIL is set");
+                None
+            }
+            (None, Some(_)) => {
+                self.problem("SUPER_ADMIN_EMAIL", "must be set when SUPER_ADMIN_PASSWORD is set");
+                None
+            }
+            (Some(email), Some(password)) => {
+                let email = match crate::accounts::normalize_email(&email) {
+                    Ok(e) => Some(e),
+                    Err(message) => {
+                        self.problem("SUPER_ADMIN_EMAIL", message);
+                        None
+                    }
+                };
+                if let Err(message) = crate::accounts::check_password(&password) {
+                    self.problem("SUPER_ADMIN_PASSWORD", message);
+                    return None;
+                }
+                email.map(|email| SuperAdminSeed {
+                    email,
+                    password: Secret(password),
+                })
+            }
+        }
+    }
+
+    fn origins(&mut self) -> Vec<String> {
+        let Some(raw) = self.get("ALLOWED_ORIGINS") else {
+            return Vec::new();
+        };
+        let mut origins = Vec::new();
+        for origin in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let origin = origin.trim_end_matches('/');
+            let valid = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.split_once("://").is_some_and(|(_, rest)| rest.is_empty() || rest.contains('/')));
+            if valid {
+                origins.push(origin.to_owned());
+            } else {
+                self.problem("ALLOWED_ORIGINS", format!("'{origin}' is not an origin like https://example.com or http://localhost:3000"));
+            }
+        }
+        origins
+    }
+}
+
+/// Accepts `sqlite://PATH`, SQLAlchemy's `sqlite:///relative` and `sqlite:////absolute`, and a plain path.
+pub fn parse_database_url(raw: &str) -> Result<PathBuf, String> {
+    let path = if let Some(rest) = raw.strip_prefix("sqlite:") {
+        let rest = rest.split('?').next().unwrap_or_default();
+        // SQLAlchemy: three slashes then a relative path, four for an absolute one.
+        rest.strip_prefix("///")
+            .or_else(|| rest.strip_prefix("//"))
+            .unwrap_or(rest)
+    } else if raw.contains("://") {
+        return Err(format!("only SQLite is supported: expected sqlite://PATH or a file path, got '{raw}'"));
+    } else {
+        raw
+    };
+    if path.is_empty() || path == ":memory:" {
+        return Err(format!("expected a database file path, got '{raw}'"));
+    }
+    Ok(Path::new(path).to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_configured_gives_working_defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.host.to_string(), "127.0.0.1");
+        assert_eq!(c.port, 8000);
+        assert_eq!(c.database_path, PathBuf::from("maintenance.db"));
+        assert_eq!(c.access_token_expire_minutes, 30);
+        assert!(c.secret_key.is_none());
+        assert!(c.super_admin.is_none());
+        assert!(c.allowed_origins.is_empty());
+        assert_eq!(c.bcrypt_cost, 12);
+        assert_eq!(c.secret_key_path(), PathBuf::from("maintenance.db.secret"));
+    }
+
+    #[test]
+    fn database_urls_of_every_accepted_form() {
+        let cases = [
+            ("sqlite://maintenance.db", "maintenance.db"),
+            ("sqlite:///./maintenance.db", "./maintenance.db"),
+            ("sqlite:///data/m.db", "data/m.db"),
+            ("sqlite:////var/lib/m.db", "/var/lib/m.db"),
+            ("sqlite://m.db?mode=rwc", "m.db"),
+            ("/tmp/x.db", "/tmp/x.db"),
+            ("x.db", "x.db"),
+        ];
+        for (url, path) in cases {
+            assert_eq!(parse_database_url(url), Ok(PathBuf::from(path)), "{url}");
+        }
+        assert!(parse_database_url("postgres://localhost/db").is_err());
+        assert!(parse_database_url("sqlite://").is_err());
+        assert!(parse_database_url("sqlite::memory:").is_err());
+    }
+
+    #[test]
+    fn every_bad_variable_is_named_in_one_error() {
+        let err = config(&[
+            ("PORT", "eighty"),
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"),
+            ("HOST", "nowhere"),
+            ("ALLOWED_ORIGINS", "https://ok.example, ftp:/bad"),
+            ("SUPER_ADMIN_EMAIL", "root@example.com"),
+        ])
+        .unwrap_err();
+        let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(
+            names,
+            ["HOST", "PORT", "ACCESS_TOKEN_EXPIRE_MINUTES", "SUPER_ADMIN_PASSWORD", "ALLOWED_ORIGINS"]
+        );
+        let text = err.to_string();
+        assert!(text.contains("PORT: expected a port number"), "{text}");
+        assert!(text.contains("'eighty'"), "{text}");
+    }
+
+    #[test]
+    fn super_admin_seed_is_validated() {
+        let err = config(&[("SUPER_ADMIN_EMAIL", "not-an-email"), ("SUPER_ADMIN_PASSWORD", "short")]).unwrap_err();
+        let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(names, ["SUPER_ADMIN_EMAIL", "SUPER_ADMIN_PASSWORD"]);
+        let ok = config(&[("SUPER_ADMIN_EMAIL", " Boss@Example.COM "), ("SUPER_ADMIN_PASSWORD", "long enough pw")]).unwrap();
+        assert_eq!(ok.super_admin.unwrap().email, "boss@example.com");
+    }
+
+    #[test]
+    fn secrets_are_masked_in_debug_output() {
+        let c = config(&[("SECRET_KEY", "a-very-secret-signing-key-0123456789")]).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("a-very-secret"), "{debug}");
+        assert!(debug.contains("****"));
+    }
+
+    #[test]
+    fn a_short_secret_key_is_refused() {
+        let err = config(&[("SECRET_KEY", "short")]).unwrap_err();
+        assert_eq!(err.0[0].variable, "SECRET_KEY");
+    }
+
+    #[test]
+    fn origins_are_split_and_trimmed() {
+        let c = config(&[("ALLOWED_ORIGINS", "http://localhost:3000, https://app.example.com/ ,")]).unwrap();
+        assert_eq!(c.allowed_origins, ["http://localhost:3000", "https://app.example.com"]);
+    }
+}

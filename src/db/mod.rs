@@ -1,0 +1,110 @@
+//! The SQLite database: a pool of connections and every SQL statement the product runs.
+//!
+//! Handlers never see a connection: they call the async [`Db::run`] (or the
+//! domain functions built on it), which moves the work to the blocking pool.
+
+pub mod migrate;
+pub mod requests;
+pub mod users;
+
+use crate::errors::AppError;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+use std::path::Path;
+use std::time::Duration;
+
+pub use migrate::{MIGRATIONS, MigrateError, migrate};
+
+type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// How long a writer waits for SQLite's lock before the request fails with 503.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A cheaply cloned handle to the connection pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open the database at {path}: {source}")]
+    Pool { path: String, source: r2d2::Error },
+    #[error("cannot migrate the database at {path}: {source}")]
+    Migrate { path: String, source: MigrateError },
+}
+
+/// The pragmas every connection gets: WAL so readers never wait for the writer,
+/// foreign keys (off by default in SQLite), a busy timeout instead of instant
+/// SQLITE_BUSY, and NORMAL sync, which WAL keeps durable across application crashes.
+fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path, max_connections: u32) -> Result<Db, OpenError> {
+        let display = path.display().to_string();
+        let manager = SqliteConnectionManager::file(path).with_init(configure);
+        let pool = r2d2::Pool::builder()
+            .max_size(max_connections)
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|source| OpenError::Pool {
+                path: display.clone(),
+                source,
+            })?;
+        let db = Db { pool };
+        db.migrate().map_err(|source| OpenError::Migrate {
+            path: display,
+            source,
+        })?;
+        Ok(db)
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub fn migrate(&self) -> Result<usize, MigrateError> {
+        let mut conn = self.pool.get()?;
+        migrate(&mut conn)
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(AppError::internal)?
+    }
+
+    /// Runs `work` on the calling thread; for start-up and command-line tools only.
+    pub fn run_now<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T, AppError>) -> Result<T, AppError> {
+        let mut conn = self.pool.get()?;
+        work(&mut conn)
+    }
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
+pub(crate) fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}

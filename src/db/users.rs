@@ -1,0 +1,110 @@
+//! SQL for accounts.
+
+use crate::accounts::User;
+use crate::errors::AppError;
+use crate::ids::{Timestamp, UserId};
+use crate::taxonomy::Role;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+const USER_COLUMNS: &str = "id, email, full_name, role, created_at";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        email: row.get(1)?,
+        full_name: row.get(2)?,
+        role: row.get(3)?,
+        created_at: row.get(4)?,
+    })
+}
+
+/// Creates an account; a taken email is a 409.
+pub fn insert_user(
+    conn: &Connection,
+    email: &str,
+    full_name: Option<&str>,
+    hashed_password: &str,
+    role: Role,
+) -> Result<User, AppError> {
+    let now = Timestamp::now();
+    let inserted = conn.query_row(
+        &format!(
+            "INSERT INTO users (email, full_name, hashed_password, role, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING {USER_COLUMNS}"
+        ),
+        params![email, full_name, hashed_password, role, now],
+        user_from_row,
+    );
+    match inserted {
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+            Err(AppError::Conflict("Email already registered".into()))
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The account with this id, if any.
+pub fn find_user(conn: &Connection, id: UserId) -> Result<Option<User>, AppError> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
+    Ok(conn.query_row(&sql, [id], user_from_row).optional()?)
+}
+
+/// The account with this (normalised) email and its password hash, if any.
+pub fn find_credentials(conn: &Connection, email: &str) -> Result<Option<(User, String)>, AppError> {
+    let sql = format!("SELECT {USER_COLUMNS}, hashed_password FROM users WHERE email = ?1");
+    let found = conn
+        .query_row(&sql, [email], |row| Ok((user_from_row(row)?, row.get(5)?)))
+        .optional()?;
+    Ok(found)
+}
+
+/// The password hash of an account, if it exists.
+pub fn password_hash(conn: &Connection, id: UserId) -> Result<Option<String>, AppError> {
+    Ok(conn
+        .query_row("SELECT hashed_password FROM users WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?)
+}
+
+/// One page of accounts, oldest first, and how many there are in all.
+pub fn list_users(conn: &Connection, limit: u32, offset: u32) -> Result<(Vec<User>, u64), AppError> {
+    let total: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+    let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT ?1 OFFSET ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let users = stmt
+        .query_map(params![limit, offset], user_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((users, total as u64))
+}
+
+/// Changes an account's role; None when the account does not exist.
+pub fn set_role(conn: &Connection, id: UserId, role: Role) -> Result<Option<User>, AppError> {
+    let sql = format!(
+        "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1 RETURNING {USER_COLUMNS}"
+    );
+    Ok(conn
+        .query_row(&sql, params![id, role, Timestamp::now()], user_from_row)
+        .optional()?)
+}
+
+/// Replaces an account's password hash; false when the account does not exist.
+pub fn set_password_hash(conn: &Connection, id: UserId, hashed_password: &str) -> Result<bool, AppError> {
+    let changed = conn.execute(
+        "UPDATE users SET hashed_password = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, hashed_password, Timestamp::now()],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Removes an account and (by cascade) its requests; false when it did not exist.
+pub fn delete_user(conn: &Connection, id: UserId) -> Result<bool, AppError> {
+    Ok(conn.execute("DELETE FROM users WHERE id = ?1", [id])? == 1)
+}
+
+/// Whether any super admin account exists.
+pub fn super_admin_exists(conn: &Connection) -> Result<bool, AppError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'super_admin')",
+        [],
+        |r| r.get(0),
+    )?)
+}

@@ -1,0 +1,15 @@
+//! maintenance: building-maintenance requests, classified, triaged and resolved.
+
+pub mod accounts;
+pub mod api;
+pub mod auth;
+pub mod classify;
+pub mod config;
+pub mod db;
+pub mod errors;
+pub mod ids;
+pub mod requests;
+pub mod startup;
+pub mod state;
+pub mod taxonomy;
+pub mod telemetry;

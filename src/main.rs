@@ -1,0 +1,90 @@
+use clap::{Parser, Subcommand};
+use maintenance::config::Config;
+use maintenance::startup::{self, Application};
+use maintenance::{accounts, db::Db, telemetry};
+use std::io::BufRead;
+use std::process::ExitCode;
+
+/// Building-maintenance requests: report, classify, triage, resolve.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Set an account's password, read as one line from standard input.
+    SetPassword {
+        /// The account's email, e.g. admin@localhost.
+        email: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    telemetry::init("info");
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => migrate(config).await,
+        Command::SetPassword { email } => set_password(config, &email).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let app = Application::build(config).await.map_err(|e| e.to_string())?;
+    app.run_until_stopped().await.map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(config: Config) -> Result<(), String> {
+    let path = config.database_path.clone();
+    tokio::task::spawn_blocking(move || Db::open(&path, 1))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    tracing::info!(path = %config.database_path.display(), "database is up to date");
+    Ok(())
+}
+
+async fn set_password(config: Config, email: &str) -> Result<(), String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    let state = startup::prepare_state(config).await.map_err(|e| e.to_string())?;
+    let user = accounts::find_by_email(&state.db, email)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account with the email {email}"))?;
+    accounts::set_password(&state.db, &state.passwords, user.id, password)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(email, "password changed");
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! Maintenance requests: the domain types and the operations handlers call.
+//!
+//! Input is validated here into typed values; access rules (who may see or
+//! change what) are applied here and in the queries, never after loading.
+
+use crate::accounts::User;
+use crate::classify;
+use crate::db::{self, Db};
+use crate::errors::AppError;
+use crate::ids::{RequestId, Timestamp, UserId};
+use crate::taxonomy::{Category, HistoryAction, Priority, Status};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub const DESCRIPTION_MAX_CHARS: usize = 5000;
+pub const SHORT_FIELD_MAX_CHARS: usize = 200;
+
+/// A maintenance request as the API returns it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MaintenanceRequest {
+    pub id: RequestId,
+    pub user_id: UserId,
+    pub description: String,
+    pub location: Option<String>,
+    pub contact_info: Option<String>,
+    /// None until classified; never a placeholder.
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    pub status: Status,
+    pub image_url: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A validated submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRequest {
+    pub description: String,
+    pub location: Option<String>,
+    pub contact_info: Option<String>,
+}
+
+impl NewRequest {
+    /// Trims and length-checks the submitted text; empty optional fields become None.
+    pub fn parse(
+        description: &str,
+        location: Option<&str>,
+        contact_info: Option<&str>,
+    ) -> Result<NewRequest, AppError> {
+        let description = description.trim();
+        if description.is_empty() {
+            return Err(AppError::invalid("description", "description must not be empty"));
+        }
+        if description.chars().count() > DESCRIPTION_MAX_CHARS {
+            return Err(AppError::invalid(
+                "description",
+                format!("description must be at most {DESCRIPTION_MAX_CHARS} characters"),
+            ));
+        }
+        Ok(NewRequest {
+            description: description.to_owned(),
+            location: optional_text("location", location)?,
+            contact_info: optional_text("contact_info", contact_info)?,
+        })
+    }
+}
+
+fn optional_text(field: &str, value: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().count() > SHORT_FIELD_MAX_CHARS {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be at most {SHORT_FIELD_MAX_CHARS} characters"),
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// Which requests a user may see: staff see all, residents their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    OwnedBy(UserId),
+}
+
+impl Scope {
+    pub fn of(user: &User) -> Scope {
+        if user.role.is_staff() {
+            Scope::All
+        } else {
+            Scope::OwnedBy(user.id)
+        }
+    }
+
+    /// The owner to restrict a query to, if any.
+    pub fn owner(self) -> Option<UserId> {
+        match self {
+            Scope::All => None,
+            Scope::OwnedBy(id) => Some(id),
+        }
+    }
+}
+
+/// A window into a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Page {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 200;
+
+    pub fn parse(limit: Option<i64>, offset: Option<i64>) -> Result<Page, AppError> {
+        let limit = limit.unwrap_or(Page::DEFAULT_LIMIT.into());
+        if !(1..=i64::from(Page::MAX_LIMIT)).contains(&limit) {
+            return Err(AppError::invalid(
+                "limit",
+                format!("limit must be between 1 and {}", Page::MAX_LIMIT),
+            ));
+        }
+        let offset = offset.unwrap_or(0);
+        let offset = u32::try_from(offset)
+            .map_err(|_| AppError::invalid("offset", "offset must be between 0 and 4294967295"))?;
+        Ok(Page {
+            limit: limit as u32,
+            offset,
+        })
+    }
+}
+
+/// Which requests a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestFilter {
+    pub owner: Option<UserId>,
+    pub status: Option<Status>,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    /// Text that the description or the location must contain.
+    pub text: Option<String>,
+}
+
+/// An admin's change to a request; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestChanges {
+    pub status: Option<Status>,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+}
+
+impl RequestChanges {
+    pub fn is_empty(&self) -> bool {
+        self.status.is_none() && self.category.is_none() && self.priority.is_none()
+    }
+}
+
+/// One line of a request's history.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub request_id: RequestId,
+    pub action: HistoryAction,
+    pub field: Option<String>,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    /// Who made the change; None for the system or a since-deleted account.
+    pub actor_id: Option<UserId>,
+    pub created_at: Timestamp,
+}
+
+/// Counts for the dashboard; every known value is present.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Stats {
+    pub total: u64,
+    pub by_status: BTreeMap<Status, u64>,
+    pub by_category: BTreeMap<Category, u64>,
+    pub by_priority: BTreeMap<Priority, u64>,
+}
+
+/// Records a new request for `owner`, classified at once by the offline rules.
+pub async fn submit(db: &Db, owner: &User, new: NewRequest) -> Result<MaintenanceRequest, AppError> {
+    let classification = classify::provisional(&new.description);
+    let owner = owner.id;
+    db.run(move |conn| db::requests::insert_request(conn, owner, &new, &classification))
+        .await
+}
+
+/// One page of requests matching `filter`, newest first, and the total count.
+pub async fn list(db: &Db, filter: RequestFilter, page: Page) -> Result<(Vec<MaintenanceRequest>, u64), AppError> {
+    db.run(move |conn| db::requests::list_requests(conn, &filter, page))
+        .await
+}
+
+/// The request, if `viewer` may see it; otherwise 404 so its existence is not revealed.
+pub async fn get(db: &Db, viewer: &User, id: RequestId) -> Result<MaintenanceRequest, AppError> {
+    let scope = Scope::of(viewer);
+    db.run(move |conn| db::requests::find_request(conn, id, scope))
+        .await?
+        .ok_or_else(|| AppError::not_found("Request"))
+}
+
+/// Applies an admin's changes, recording each in the history.
+pub async fn update(
+    db: &Db,
+    actor: &User,
+    id: RequestId,
+    changes: RequestChanges,
+) -> Result<MaintenanceRequest, AppError> {
+    if changes.is_empty() {
+        return Err(AppError::unprocessable(
+            "nothing to update: give at least one of status, category, priority",
+        ));
+    }
+    let actor = actor.id;
+    db.run(move |conn| db::requests::update_request(conn, id, &changes, actor))
+        .await?
+        .ok_or_else(|| AppError::not_found("Request"))
+}
+
+/// Deletes a request its owner or an admin names.
+pub async fn delete(db: &Db, actor: &User, id: RequestId) -> Result<(), AppError> {
+    let scope = Scope::of(actor);
+    let actor = actor.id;
+    let deleted = db
+        .run(move |conn| db::requests::delete_request(conn, id, scope, actor))
+        .await?;
+    if deleted { Ok(()) } else { Err(AppError::not_found("Request")) }
+}
+
+/// The request's history, oldest first, for its owner or an admin.
+pub async fn history(db: &Db, viewer: &User, id: RequestId) -> Result<Vec<HistoryEntry>, AppError> {
+    let scope = Scope::of(viewer);
+    db.run(move |conn| db::requests::history(conn, id, scope))
+        .await?
+        .ok_or_else(|| AppError::not_found("Request"))
+}
+
+/// Counts by status, category and priority.
+pub async fn stats(db: &Db) -> Result<Stats, AppError> {
+    db.run(db::requests::stats).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_submission_is_trimmed_and_blank_optionals_become_none() {
+        let new = NewRequest::parse("  물이 새요  ", Some("  "), Some(" 010-1234-5678 ")).unwrap();
+        assert_eq!(new.description, "물이 새요");
+        assert_eq!(new.location, None);
+        assert_eq!(new.contact_info.as_deref(), Some("010-1234-5678"));
+    }
+
+    #[test]
+    fn limits_are_counted_in_characters_not_bytes() {
+        let korean = "가".repeat(DESCRIPTION_MAX_CHARS);
+        assert!(NewRequest::parse(&korean, None, None).is_ok());
+        let too_long = "가".repeat(DESCRIPTION_MAX_CHARS + 1);
+        assert!(NewRequest::parse(&too_long, None, None).is_err());
+        assert!(NewRequest::parse("x", Some(&"동".repeat(201)), None).is_err());
+        assert!(NewRequest::parse("   ", None, None).is_err());
+    }
+
+    #[test]
+    fn pages_are_bounded() {
+        assert_eq!(Page::parse(None, None).unwrap(), Page { limit: 50, offset: 0 });
+        assert!(Page::parse(Some(0), None).is_err());
+        assert!(Page::parse(Some(201), None).is_err());
+        assert!(Page::parse(Some(200), Some(-1)).is_err());
+        assert_eq!(Page::parse(Some(200), Some(7)).unwrap(), Page { limit: 200, offset: 7 });
+    }
+}

@@ -1,0 +1,158 @@
+//! Builds the application from a Config: database, keys, accounts, HTTP server.
+//! The only place that knows every module.
+
+use crate::accounts;
+use crate::api;
+use crate::auth::{AuthRateLimiter, Passwords, TokenKeys, secret};
+use crate::config::Config;
+use crate::db::{Db, OpenError};
+use crate::errors::AppError;
+use crate::state::AppState;
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Next, from_fn};
+use actix_web::{App, HttpServer, web};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] OpenError),
+    #[error("cannot read or create the signing key file {path}: {source}")]
+    SecretKey { path: String, source: std::io::Error },
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: String, source: std::io::Error },
+    #[error("start-up failed: {0}")]
+    Setup(#[from] AppError),
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens and migrates the database, prepares keys and accounts, and binds the listener.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let state = prepare_state(config).await?;
+        let address = format!("{}:{}", state.config.host, state.config.port);
+        let listen_error = |source| StartupError::Listen {
+            address: address.clone(),
+            source,
+        };
+        let listener = TcpListener::bind((state.config.host, state.config.port)).map_err(listen_error)?;
+        let port = listener.local_addr().map_err(listen_error)?.port();
+        let server = http_server(state, listener).map_err(listen_error)?;
+        tracing::info!(address = %format!("{}:{port}", address.rsplit_once(':').map_or("", |(h, _)| h)), "listening");
+        Ok(Application { port, server })
+    }
+
+    /// The port actually bound (useful when the configured port is 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then stops gracefully.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Opens the database and everything the handlers share.
+pub async fn prepare_state(config: Config) -> Result<AppState, StartupError> {
+    tracing::info!(?config, "starting");
+    let pool_size = (std::thread::available_parallelism().map_or(2, |n| n.get()) as u32 * 4).max(8);
+    let path = config.database_path.clone();
+    let db = tokio::task::spawn_blocking(move || Db::open(&path, pool_size))
+        .await
+        .map_err(AppError::internal)??;
+    let secret = match &config.secret_key {
+        Some(secret) => secret.clone(),
+        None => {
+            let path = config.secret_key_path();
+            secret::load_or_create(&path).map_err(|source| StartupError::SecretKey {
+                path: path.display().to_string(),
+                source,
+            })?
+        }
+    };
+    let cost = config.bcrypt_cost;
+    let passwords = tokio::task::spawn_blocking(move || Passwords::new(cost))
+        .await
+        .map_err(AppError::internal)??;
+    accounts::ensure_super_admin(&db, &passwords, config.super_admin.as_ref()).await?;
+    Ok(AppState {
+        db,
+        tokens: TokenKeys::new(&secret, config.access_token_expire_minutes),
+        passwords,
+        auth_limiter: AuthRateLimiter::new(config.auth_rate_per_minute),
+        config: Arc::new(config),
+    })
+}
+
+fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let workers = match state.config.http_workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        let origins = &data.config.allowed_origins;
+        App::new()
+            .app_data(data.clone())
+            .configure(api::extractor_config)
+            .configure(api::routes)
+            .default_service(web::to(api::not_found))
+            .wrap(ErrorHandlers::new().default_handler(api::json_error_body))
+            .wrap(Condition::new(!origins.is_empty(), cors(origins)))
+            .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
+            .wrap(from_fn(log_request))
+    })
+    .workers(workers)
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers(["X-Total-Count"])
+        .max_age(3600);
+    if origins.iter().any(|o| o == "*") {
+        cors = cors.allow_any_origin().send_wildcard();
+    } else {
+        for origin in origins {
+            cors = cors.allowed_origin(origin);
+        }
+        cors = cors.supports_credentials();
+    }
+    cors
+}
+
+/// Logs each request's method, path (never the query, which may carry a token), status and duration.
+async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let response = next.call(req).await?;
+    let status = response.status().as_u16();
+    let micros = started.elapsed().as_micros() as u64;
+    if status >= 500 {
+        tracing::error!(%method, %path, status, micros, "request");
+    } else {
+        tracing::info!(%method, %path, status, micros, "request");
+    }
+    Ok(response)
+}
