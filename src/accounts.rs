@@ -42,14 +42,20 @@ pub fn normalize_email(raw: &str) -> Result<String, String> {
             !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if well_formed { Ok(email) } else { Err(invalid()) }
+    if well_formed {
+        Ok(email)
+    } else {
+        Err(invalid())
+    }
 }
 
 /// Checks a new password's length in bytes, as bcrypt counts it.
 pub fn check_password(password: &str) -> Result<(), String> {
     let len = password.len();
     if len < PASSWORD_MIN_BYTES {
-        return Err(format!("password must be at least {PASSWORD_MIN_BYTES} bytes"));
+        return Err(format!(
+            "password must be at least {PASSWORD_MIN_BYTES} bytes"
+        ));
     }
     if len > PASSWORD_MAX_BYTES {
         return Err(format!(
@@ -67,12 +73,22 @@ pub struct Registration {
 }
 
 impl Registration {
-    pub fn parse(email: &str, password: String, full_name: Option<&str>) -> Result<Registration, AppError> {
+    pub fn parse(
+        email: &str,
+        password: String,
+        full_name: Option<&str>,
+    ) -> Result<Registration, AppError> {
         let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
         // Self-registered addresses need a real domain; this also keeps the
         // built-in admin@localhost out of reach of registration.
-        if !email.split_once('@').is_some_and(|(_, domain)| domain.contains('.')) {
-            return Err(AppError::invalid("email", "email domain must contain a dot"));
+        if !email
+            .split_once('@')
+            .is_some_and(|(_, domain)| domain.contains('.'))
+        {
+            return Err(AppError::invalid(
+                "email",
+                "email domain must contain a dot",
+            ));
         }
         check_password(&password).map_err(|m| AppError::invalid("password", m))?;
         let full_name = full_name.map(str::trim).filter(|n| !n.is_empty());
@@ -91,22 +107,44 @@ impl Registration {
 }
 
 /// Creates a resident account.
-pub async fn register(db: &Db, passwords: &Passwords, registration: Registration) -> Result<User, AppError> {
+pub async fn register(
+    db: &Db,
+    passwords: &Passwords,
+    registration: Registration,
+) -> Result<User, AppError> {
     create(db, passwords, registration, Role::User).await
 }
 
-async fn create(db: &Db, passwords: &Passwords, registration: Registration, role: Role) -> Result<User, AppError> {
+async fn create(
+    db: &Db,
+    passwords: &Passwords,
+    registration: Registration,
+    role: Role,
+) -> Result<User, AppError> {
     let hash = passwords.hash(registration.password).await?;
     db.run(move |conn| {
-        db::users::insert_user(conn, &registration.email, registration.full_name.as_deref(), &hash, role)
+        db::users::insert_user(
+            conn,
+            &registration.email,
+            registration.full_name.as_deref(),
+            &hash,
+            role,
+        )
     })
     .await
 }
 
 /// The account for these credentials; the same 401 whether the email or the password is wrong.
-pub async fn authenticate(db: &Db, passwords: &Passwords, email: &str, password: String) -> Result<User, AppError> {
+pub async fn authenticate(
+    db: &Db,
+    passwords: &Passwords,
+    email: &str,
+    password: String,
+) -> Result<User, AppError> {
     let email = email.trim().to_lowercase();
-    let found = db.run(move |conn| db::users::find_credentials(conn, &email)).await?;
+    let found = db
+        .run(move |conn| db::users::find_credentials(conn, &email))
+        .await?;
     let (user, hash) = match found {
         Some((user, hash)) if password.len() <= PASSWORD_MAX_BYTES => (Some(user), Some(hash)),
         _ => (None, None),
@@ -130,9 +168,16 @@ pub async fn list(db: &Db, page: Page) -> Result<(Vec<User>, u64), AppError> {
 }
 
 /// Gives `target` a new role; nobody changes their own.
-pub async fn change_role(db: &Db, actor: &User, target: UserId, role: Role) -> Result<User, AppError> {
+pub async fn change_role(
+    db: &Db,
+    actor: &User,
+    target: UserId,
+    role: Role,
+) -> Result<User, AppError> {
     if actor.id == target {
-        return Err(AppError::Forbidden("You cannot change your own role".into()));
+        return Err(AppError::Forbidden(
+            "You cannot change your own role".into(),
+        ));
     }
     db.run(move |conn| db::users::set_role(conn, target, role))
         .await?
@@ -142,10 +187,18 @@ pub async fn change_role(db: &Db, actor: &User, target: UserId, role: Role) -> R
 /// Deletes another account with its requests.
 pub async fn delete(db: &Db, actor: &User, target: UserId) -> Result<(), AppError> {
     if actor.id == target {
-        return Err(AppError::Forbidden("You cannot delete your own account".into()));
+        return Err(AppError::Forbidden(
+            "You cannot delete your own account".into(),
+        ));
     }
-    let deleted = db.run(move |conn| db::users::delete_user(conn, target)).await?;
-    if deleted { Ok(()) } else { Err(AppError::not_found("User")) }
+    let deleted = db
+        .run(move |conn| db::users::delete_user(conn, target))
+        .await?;
+    if deleted {
+        Ok(())
+    } else {
+        Err(AppError::not_found("User"))
+    }
 }
 
 /// Replaces the caller's password after checking the current one.
@@ -158,7 +211,9 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     check_password(&new).map_err(|m| AppError::invalid("new_password", m))?;
     let id = user.id;
-    let hash = db.run(move |conn| db::users::password_hash(conn, id)).await?;
+    let hash = db
+        .run(move |conn| db::users::password_hash(conn, id))
+        .await?;
     if !passwords.verify(current, hash).await? {
         return Err(AppError::Forbidden("Current password is incorrect".into()));
     }
@@ -166,11 +221,22 @@ pub async fn change_password(
 }
 
 /// Sets an account's password without asking for the old one (command line, recovery).
-pub async fn set_password(db: &Db, passwords: &Passwords, id: UserId, new: String) -> Result<(), AppError> {
+pub async fn set_password(
+    db: &Db,
+    passwords: &Passwords,
+    id: UserId,
+    new: String,
+) -> Result<(), AppError> {
     check_password(&new).map_err(|m| AppError::invalid("password", m))?;
     let hash = passwords.hash(new).await?;
-    let updated = db.run(move |conn| db::users::set_password_hash(conn, id, &hash)).await?;
-    if updated { Ok(()) } else { Err(AppError::not_found("User")) }
+    let updated = db
+        .run(move |conn| db::users::set_password_hash(conn, id, &hash))
+        .await?;
+    if updated {
+        Ok(())
+    } else {
+        Err(AppError::not_found("User"))
+    }
 }
 
 /// The account with this email, if any.
@@ -187,16 +253,26 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, AppErro
 /// With a configured seed: create that account, or promote it, but never
 /// change an existing password. Without one, and with no super admin yet:
 /// create `admin@localhost` with a random password, printed once to the log.
-pub async fn ensure_super_admin(db: &Db, passwords: &Passwords, seed: Option<&SuperAdminSeed>) -> Result<(), AppError> {
+pub async fn ensure_super_admin(
+    db: &Db,
+    passwords: &Passwords,
+    seed: Option<&SuperAdminSeed>,
+) -> Result<(), AppError> {
     match seed {
         Some(seed) => ensure_seeded(db, passwords, seed).await,
         None => ensure_default(db, passwords).await,
     }
 }
 
-async fn ensure_seeded(db: &Db, passwords: &Passwords, seed: &SuperAdminSeed) -> Result<(), AppError> {
+async fn ensure_seeded(
+    db: &Db,
+    passwords: &Passwords,
+    seed: &SuperAdminSeed,
+) -> Result<(), AppError> {
     let email = seed.email.clone();
-    let found = db.run(move |conn| db::users::find_credentials(conn, &email)).await?;
+    let found = db
+        .run(move |conn| db::users::find_credentials(conn, &email))
+        .await?;
     match found {
         None => {
             let registration = Registration {
@@ -210,10 +286,14 @@ async fn ensure_seeded(db: &Db, passwords: &Passwords, seed: &SuperAdminSeed) ->
         Some((user, hash)) => {
             if user.role != Role::SuperAdmin {
                 let id = user.id;
-                db.run(move |conn| db::users::set_role(conn, id, Role::SuperAdmin)).await?;
+                db.run(move |conn| db::users::set_role(conn, id, Role::SuperAdmin))
+                    .await?;
                 tracing::info!(email = %seed.email, "promoted the existing account to super_admin");
             }
-            if !passwords.verify(seed.password.expose().to_owned(), Some(hash)).await? {
+            if !passwords
+                .verify(seed.password.expose().to_owned(), Some(hash))
+                .await?
+            {
                 tracing::warn!(
                     email = %seed.email,
                     "SUPER_ADMIN_PASSWORD differs from this account's password; the existing password was kept \
@@ -263,9 +343,25 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_lowercased_and_checked() {
-        assert_eq!(normalize_email("  Kim@Example.COM ").unwrap(), "kim@example.com");
-        assert_eq!(normalize_email("admin@localhost").unwrap(), "admin@localhost");
-        for bad in ["", "plain", "@example.com", "a@", "a@@b.com", "a b@c.com", "a@b..com", "a@.com", "a@b.com."] {
+        assert_eq!(
+            normalize_email("  Kim@Example.COM ").unwrap(),
+            "kim@example.com"
+        );
+        assert_eq!(
+            normalize_email("admin@localhost").unwrap(),
+            "admin@localhost"
+        );
+        for bad in [
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@@b.com",
+            "a b@c.com",
+            "a@b..com",
+            "a@.com",
+            "a@b.com.",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad:?} accepted");
         }
     }

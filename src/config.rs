@@ -86,7 +86,11 @@ impl Config {
             lookup: &lookup,
             problems: Vec::new(),
         };
-        let host = reader.parsed("HOST", "127.0.0.1".parse().ok(), "an IP address such as 127.0.0.1 or 0.0.0.0");
+        let host = reader.parsed(
+            "HOST",
+            "127.0.0.1".parse().ok(),
+            "an IP address such as 127.0.0.1 or 0.0.0.0",
+        );
         let port = reader.parsed("PORT", Some(8000), "a port number from 0 to 65535");
         let database_path = reader.database_path();
         let secret_key = reader.secret_key();
@@ -95,7 +99,8 @@ impl Config {
         let super_admin = reader.super_admin();
         let allowed_origins = reader.origins();
         let bcrypt_cost = reader.ranged("BCRYPT_COST", 12, 4, 31) as u32;
-        let auth_rate_per_minute = reader.ranged("AUTH_RATE_LIMIT_PER_MINUTE", 20, 0, 1_000_000) as u32;
+        let auth_rate_per_minute =
+            reader.ranged("AUTH_RATE_LIMIT_PER_MINUTE", 20, 0, 1_000_000) as u32;
         let http_workers = reader.ranged("HTTP_WORKERS", 0, 0, 256) as usize;
 
         if !reader.problems.is_empty() {
@@ -178,7 +183,9 @@ impl Reader<'_> {
     }
 
     fn database_path(&mut self) -> Option<PathBuf> {
-        let raw = self.get("DATABASE_URL").unwrap_or_else(|| "sqlite://maintenance.db".into());
+        let raw = self
+            .get("DATABASE_URL")
+            .unwrap_or_else(|| "sqlite://maintenance.db".into());
         match parse_database_url(&raw) {
             Ok(path) => Some(path),
             Err(message) => {
@@ -203,11 +210,17 @@ impl Reader<'_> {
         match (email, password) {
             (None, None) => None,
             (Some(_), None) => {
-                self.problem("SUPER_ADMIN_PASSWORD", "must be set when SUPER_ADMIN_EMAIL is set");
+                self.problem(
+                    "SUPER_ADMIN_PASSWORD",
+                    "must be set when SUPER_ADMIN_EMAIL is set",
+                );
                 None
             }
             (None, Some(_)) => {
-                self.problem("SUPER_ADMIN_EMAIL", "must be set when SUPER_ADMIN_PASSWORD is set");
+                self.problem(
+                    "SUPER_ADMIN_EMAIL",
+                    "must be set when SUPER_ADMIN_PASSWORD is set",
+                );
                 None
             }
             (Some(email), Some(password)) => {
@@ -239,7 +252,9 @@ impl Reader<'_> {
             let origin = origin.trim_end_matches('/');
             let valid = origin == "*"
                 || ((origin.starts_with("http://") || origin.starts_with("https://"))
-                    && !origin.split_once("://").is_some_and(|(_, rest)| rest.is_empty() || rest.contains('/')));
+                    && !origin
+                        .split_once("://")
+                        .is_some_and(|(_, rest)| rest.is_empty() || rest.contains('/')));
             if valid {
                 origins.push(origin.to_owned());
             } else {
@@ -259,7 +274,9 @@ pub fn parse_database_url(raw: &str) -> Result<PathBuf, String> {
             .or_else(|| rest.strip_prefix("//"))
             .unwrap_or(rest)
     } else if raw.contains("://") {
-        return Err(format!("only SQLite is supported: expected sqlite://PATH or a file path, got '{raw}'"));
+        return Err(format!(
+            "only SQLite is supported: expected sqlite://PATH or a file path, got '{raw}'"
+        ));
     } else {
         raw
     };
@@ -275,8 +292,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -326,7 +345,13 @@ mod tests {
         let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
         assert_eq!(
             names,
-            ["HOST", "PORT", "ACCESS_TOKEN_EXPIRE_MINUTES", "SUPER_ADMIN_PASSWORD", "ALLOWED_ORIGINS"]
+            [
+                "HOST",
+                "PORT",
+                "ACCESS_TOKEN_EXPIRE_MINUTES",
+                "SUPER_ADMIN_PASSWORD",
+                "ALLOWED_ORIGINS"
+            ]
         );
         let text = err.to_string();
         assert!(text.contains("PORT: expected a port number"), "{text}");
@@ -335,10 +360,18 @@ mod tests {
 
     #[test]
     fn super_admin_seed_is_validated() {
-        let err = config(&[("SUPER_ADMIN_EMAIL", "not-an-email"), ("SUPER_ADMIN_PASSWORD", "short")]).unwrap_err();
+        let err = config(&[
+            ("SUPER_ADMIN_EMAIL", "not-an-email"),
+            ("SUPER_ADMIN_PASSWORD", "short"),
+        ])
+        .unwrap_err();
         let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
         assert_eq!(names, ["SUPER_ADMIN_EMAIL", "SUPER_ADMIN_PASSWORD"]);
-        let ok = config(&[("SUPER_ADMIN_EMAIL", " Boss@Example.COM "), ("SUPER_ADMIN_PASSWORD", "long enough pw")]).unwrap();
+        let ok = config(&[
+            ("SUPER_ADMIN_EMAIL", " Boss@Example.COM "),
+            ("SUPER_ADMIN_PASSWORD", "long enough pw"),
+        ])
+        .unwrap();
         assert_eq!(ok.super_admin.unwrap().email, "boss@example.com");
     }
 
@@ -358,7 +391,14 @@ mod tests {
 
     #[test]
     fn origins_are_split_and_trimmed() {
-        let c = config(&[("ALLOWED_ORIGINS", "http://localhost:3000, https://app.example.com/ ,")]).unwrap();
-        assert_eq!(c.allowed_origins, ["http://localhost:3000", "https://app.example.com"]);
+        let c = config(&[(
+            "ALLOWED_ORIGINS",
+            "http://localhost:3000, https://app.example.com/ ,",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            ["http://localhost:3000", "https://app.example.com"]
+        );
     }
 }

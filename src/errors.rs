@@ -26,7 +26,10 @@ pub enum AppError {
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("{detail}")]
-    TooManyRequests { detail: String, retry_after_secs: u64 },
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -93,7 +96,10 @@ impl ResponseError for AppError {
             }
             AppError::Unavailable(cause) => {
                 tracing::warn!(%cause, "service unavailable");
-                ("Service temporarily unavailable, try again shortly".into(), &[])
+                (
+                    "Service temporarily unavailable, try again shortly".into(),
+                    &[],
+                )
             }
             AppError::Validation { detail, fields } => (detail.clone(), fields),
             other => (other.to_string(), &[]),
@@ -103,7 +109,9 @@ impl ResponseError for AppError {
             AppError::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
-            AppError::TooManyRequests { retry_after_secs, .. } => {
+            AppError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             AppError::Unavailable(_) => {

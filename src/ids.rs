@@ -81,8 +81,16 @@ mod tests {
 
     #[test]
     fn timestamps_sort_as_text_in_time_order() {
-        let a = Timestamp(DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().to_utc());
-        let b = Timestamp(DateTime::parse_from_rfc3339("2026-01-02T03:04:05.5Z").unwrap().to_utc());
+        let a = Timestamp(
+            DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+                .unwrap()
+                .to_utc(),
+        );
+        let b = Timestamp(
+            DateTime::parse_from_rfc3339("2026-01-02T03:04:05.5Z")
+                .unwrap()
+                .to_utc(),
+        );
         assert_eq!(a.to_rfc3339(), "2026-01-02T03:04:05.000000Z");
         assert!(a.to_rfc3339() < b.to_rfc3339());
     }

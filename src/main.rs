@@ -54,7 +54,9 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    let app = Application::build(config).await.map_err(|e| e.to_string())?;
+    let app = Application::build(config)
+        .await
+        .map_err(|e| e.to_string())?;
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
@@ -77,7 +79,9 @@ async fn set_password(config: Config, email: &str) -> Result<(), String> {
         .read_line(&mut password)
         .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
     let password = password.trim_end_matches(['\r', '\n']).to_owned();
-    let state = startup::prepare_state(config).await.map_err(|e| e.to_string())?;
+    let state = startup::prepare_state(config)
+        .await
+        .map_err(|e| e.to_string())?;
     let user = accounts::find_by_email(&state.db, email)
         .await
         .map_err(|e| e.to_string())?

@@ -49,7 +49,10 @@ impl NewRequest {
     ) -> Result<NewRequest, AppError> {
         let description = description.trim();
         if description.is_empty() {
-            return Err(AppError::invalid("description", "description must not be empty"));
+            return Err(AppError::invalid(
+                "description",
+                "description must not be empty",
+            ));
         }
         if description.chars().count() > DESCRIPTION_MAX_CHARS {
             return Err(AppError::invalid(
@@ -181,7 +184,11 @@ pub struct Stats {
 }
 
 /// Records a new request for `owner`, classified at once by the offline rules.
-pub async fn submit(db: &Db, owner: &User, new: NewRequest) -> Result<MaintenanceRequest, AppError> {
+pub async fn submit(
+    db: &Db,
+    owner: &User,
+    new: NewRequest,
+) -> Result<MaintenanceRequest, AppError> {
     let classification = classify::provisional(&new.description);
     let owner = owner.id;
     db.run(move |conn| db::requests::insert_request(conn, owner, &new, &classification))
@@ -189,7 +196,11 @@ pub async fn submit(db: &Db, owner: &User, new: NewRequest) -> Result<Maintenanc
 }
 
 /// One page of requests matching `filter`, newest first, and the total count.
-pub async fn list(db: &Db, filter: RequestFilter, page: Page) -> Result<(Vec<MaintenanceRequest>, u64), AppError> {
+pub async fn list(
+    db: &Db,
+    filter: RequestFilter,
+    page: Page,
+) -> Result<(Vec<MaintenanceRequest>, u64), AppError> {
     db.run(move |conn| db::requests::list_requests(conn, &filter, page))
         .await
 }
@@ -227,7 +238,11 @@ pub async fn delete(db: &Db, actor: &User, id: RequestId) -> Result<(), AppError
     let deleted = db
         .run(move |conn| db::requests::delete_request(conn, id, scope, actor))
         .await?;
-    if deleted { Ok(()) } else { Err(AppError::not_found("Request")) }
+    if deleted {
+        Ok(())
+    } else {
+        Err(AppError::not_found("Request"))
+    }
 }
 
 /// The request's history, oldest first, for its owner or an admin.
@@ -267,10 +282,22 @@ mod tests {
 
     #[test]
     fn pages_are_bounded() {
-        assert_eq!(Page::parse(None, None).unwrap(), Page { limit: 50, offset: 0 });
+        assert_eq!(
+            Page::parse(None, None).unwrap(),
+            Page {
+                limit: 50,
+                offset: 0
+            }
+        );
         assert!(Page::parse(Some(0), None).is_err());
         assert!(Page::parse(Some(201), None).is_err());
         assert!(Page::parse(Some(200), Some(-1)).is_err());
-        assert_eq!(Page::parse(Some(200), Some(7)).unwrap(), Page { limit: 200, offset: 7 });
+        assert_eq!(
+            Page::parse(Some(200), Some(7)).unwrap(),
+            Page {
+                limit: 200,
+                offset: 7
+            }
+        );
     }
 }

@@ -24,9 +24,15 @@ pub enum StartupError {
     #[error(transparent)]
     Database(#[from] OpenError),
     #[error("cannot read or create the signing key file {path}: {source}")]
-    SecretKey { path: String, source: std::io::Error },
+    SecretKey {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {address}: {source}")]
-    Listen { address: String, source: std::io::Error },
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
     #[error("start-up failed: {0}")]
     Setup(#[from] AppError),
 }
@@ -46,7 +52,8 @@ impl Application {
             address: address.clone(),
             source,
         };
-        let listener = TcpListener::bind((state.config.host, state.config.port)).map_err(listen_error)?;
+        let listener =
+            TcpListener::bind((state.config.host, state.config.port)).map_err(listen_error)?;
         let port = listener.local_addr().map_err(listen_error)?.port();
         let server = http_server(state, listener).map_err(listen_error)?;
         tracing::info!(address = %format!("{}:{port}", address.rsplit_once(':').map_or("", |(h, _)| h)), "listening");
@@ -56,6 +63,11 @@ impl Application {
     /// The port actually bound (useful when the configured port is 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// A handle to stop the server from elsewhere (tests, supervisors).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// Serves until SIGINT/SIGTERM, then stops gracefully.

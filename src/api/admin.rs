@@ -46,9 +46,15 @@ fn requested_role(query: &RoleQuery, body: &[u8]) -> Result<Role, AppError> {
                 .map_err(|e| AppError::unprocessable(format!("invalid JSON body: {e}")))?
                 .role
         }
-        None => return Err(AppError::invalid("new_role", "give the new role as ?new_role= or a JSON body {\"role\": ...}")),
+        None => {
+            return Err(AppError::invalid(
+                "new_role",
+                "give the new role as ?new_role= or a JSON body {\"role\": ...}",
+            ));
+        }
     };
-    text.parse().map_err(|e| AppError::invalid("new_role", format!("role: {e}")))
+    text.parse()
+        .map_err(|e| AppError::invalid("new_role", format!("role: {e}")))
 }
 
 pub async fn change_role(

@@ -54,7 +54,8 @@ fn parse_login(req: &HttpRequest, body: &[u8]) -> Result<LoginBody, AppError> {
         serde_urlencoded::from_bytes(body)
             .map_err(|e| AppError::unprocessable(format!("invalid login form: {e}")))
     } else if content_type.starts_with("application/json") {
-        serde_json::from_slice(body).map_err(|e| AppError::unprocessable(format!("invalid JSON body: {e}")))
+        serde_json::from_slice(body)
+            .map_err(|e| AppError::unprocessable(format!("invalid JSON body: {e}")))
     } else {
         Err(AppError::UnsupportedMediaType(
             "send the login as application/x-www-form-urlencoded (username, password) or application/json (email, password)"
@@ -63,10 +64,15 @@ fn parse_login(req: &HttpRequest, body: &[u8]) -> Result<LoginBody, AppError> {
     }
 }
 
-pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     state.auth_limiter.check(peer_ip(&req))?;
     let login = parse_login(&req, &body)?;
-    let user = accounts::authenticate(&state.db, &state.passwords, &login.username, login.password).await?;
+    let user = accounts::authenticate(&state.db, &state.passwords, &login.username, login.password)
+        .await?;
     let access_token = state.tokens.issue(user.id).map_err(AppError::internal)?;
     tracing::info!(user_id = %user.id, "logged in");
     Ok(HttpResponse::Ok().json(TokenResponse {
@@ -94,6 +100,13 @@ pub async fn change_password(
 ) -> Result<HttpResponse, AppError> {
     state.auth_limiter.check(peer_ip(&req))?;
     let body = body.into_inner();
-    accounts::change_password(&state.db, &state.passwords, &user, body.current_password, body.new_password).await?;
+    accounts::change_password(
+        &state.db,
+        &state.passwords,
+        &user,
+        body.current_password,
+        body.new_password,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

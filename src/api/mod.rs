@@ -18,25 +18,33 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// Mounts every API route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health::health))
-        .service(
-            web::scope("/api")
-                .route("/auth/register", web::post().to(auth::register))
-                .route("/auth/login", web::post().to(auth::login))
-                .route("/auth/me", web::get().to(auth::me))
-                .route("/auth/change-password", web::post().to(auth::change_password))
-                .route("/requests", web::post().to(requests::submit_request))
-                .route("/requests", web::get().to(requests::list_all_requests))
-                .route("/my-requests", web::get().to(requests::list_my_requests))
-                .route("/requests/{id}", web::get().to(requests::show_request))
-                .route("/requests/{id}", web::patch().to(requests::update_request))
-                .route("/requests/{id}", web::delete().to(requests::delete_request))
-                .route("/requests/{id}/history", web::get().to(requests::show_history))
-                .route("/stats", web::get().to(requests::show_stats))
-                .route("/admin/users", web::get().to(admin::list_users))
-                .route("/admin/users/{id}", web::delete().to(admin::delete_user))
-                .route("/admin/users/{id}/role", web::patch().to(admin::change_role)),
-        );
+    cfg.route("/health", web::get().to(health::health)).service(
+        web::scope("/api")
+            .route("/auth/register", web::post().to(auth::register))
+            .route("/auth/login", web::post().to(auth::login))
+            .route("/auth/me", web::get().to(auth::me))
+            .route(
+                "/auth/change-password",
+                web::post().to(auth::change_password),
+            )
+            .route("/requests", web::post().to(requests::submit_request))
+            .route("/requests", web::get().to(requests::list_all_requests))
+            .route("/my-requests", web::get().to(requests::list_my_requests))
+            .route("/requests/{id}", web::get().to(requests::show_request))
+            .route("/requests/{id}", web::patch().to(requests::update_request))
+            .route("/requests/{id}", web::delete().to(requests::delete_request))
+            .route(
+                "/requests/{id}/history",
+                web::get().to(requests::show_history),
+            )
+            .route("/stats", web::get().to(requests::show_stats))
+            .route("/admin/users", web::get().to(admin::list_users))
+            .route("/admin/users/{id}", web::delete().to(admin::delete_user))
+            .route(
+                "/admin/users/{id}/role",
+                web::patch().to(admin::change_role),
+            ),
+    );
 }
 
 /// Extractor settings so malformed input becomes a clear 4xx in the `{"detail"}` shape.
@@ -59,7 +67,9 @@ fn json_error(e: error::JsonPayloadError) -> AppError {
     use error::JsonPayloadError as E;
     match e {
         E::Overflow { .. } | E::OverflowKnownLength { .. } => too_large(),
-        E::ContentType => AppError::UnsupportedMediaType("Content-Type must be application/json".into()),
+        E::ContentType => {
+            AppError::UnsupportedMediaType("Content-Type must be application/json".into())
+        }
         E::Deserialize(e) => AppError::unprocessable(format!("invalid JSON body: {e}")),
         E::Payload(error::PayloadError::Overflow) => too_large(),
         other => AppError::unprocessable(format!("unreadable body: {other}")),
@@ -67,7 +77,10 @@ fn json_error(e: error::JsonPayloadError) -> AppError {
 }
 
 fn too_large() -> AppError {
-    AppError::PayloadTooLarge(format!("Request body is larger than {} KiB", BODY_LIMIT_BYTES / 1024))
+    AppError::PayloadTooLarge(format!(
+        "Request body is larger than {} KiB",
+        BODY_LIMIT_BYTES / 1024
+    ))
 }
 
 /// Unknown routes answer 404 in the API's error shape.

@@ -26,7 +26,11 @@ pub async fn submit_request(
     user: AuthUser,
     body: web::Json<SubmitBody>,
 ) -> Result<HttpResponse, AppError> {
-    let new = NewRequest::parse(&body.description, body.location.as_deref(), body.contact_info.as_deref())?;
+    let new = NewRequest::parse(
+        &body.description,
+        body.location.as_deref(),
+        body.contact_info.as_deref(),
+    )?;
     let request = requests::submit(&state.db, &user, new).await?;
     Ok(HttpResponse::Created().json(request))
 }
@@ -47,7 +51,10 @@ where
     T::Err: std::fmt::Display,
 {
     value
-        .map(|v| v.parse().map_err(|e| AppError::invalid(field, format!("{field}: {e}"))))
+        .map(|v| {
+            v.parse()
+                .map_err(|e| AppError::invalid(field, format!("{field}: {e}")))
+        })
         .transpose()
 }
 
@@ -63,7 +70,10 @@ fn parse_int(field: &str, value: Option<&str>) -> Result<Option<i64>, AppError> 
 
 impl ListQuery {
     fn page(&self) -> Result<Page, AppError> {
-        Page::parse(parse_int("limit", self.limit.as_deref())?, parse_int("offset", self.offset.as_deref())?)
+        Page::parse(
+            parse_int("limit", self.limit.as_deref())?,
+            parse_int("offset", self.offset.as_deref())?,
+        )
     }
 
     fn filter(&self) -> Result<RequestFilter, AppError> {
@@ -72,7 +82,12 @@ impl ListQuery {
             status: parse_field::<Status>("status", self.status.as_deref())?,
             category: parse_field::<Category>("category", self.category.as_deref())?,
             priority: parse_field::<Priority>("priority", self.priority.as_deref())?,
-            text: self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned),
+            text: self
+                .q
+                .as_deref()
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .map(str::to_owned),
         })
     }
 }
@@ -148,6 +163,9 @@ pub async fn show_history(
     Ok(HttpResponse::Ok().json(history))
 }
 
-pub async fn show_stats(state: web::Data<AppState>, _staff: StaffUser) -> Result<HttpResponse, AppError> {
+pub async fn show_stats(
+    state: web::Data<AppState>,
+    _staff: StaffUser,
+) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(requests::stats(&state.db).await?))
 }

@@ -38,13 +38,16 @@ async fn authenticate(req: HttpRequest) -> Result<User, AppError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::internal("application state is not registered"))?;
-    let token = bearer_token(&req).ok_or_else(|| AppError::Unauthorized("Not authenticated".into()))?;
+    let token =
+        bearer_token(&req).ok_or_else(|| AppError::Unauthorized("Not authenticated".into()))?;
     let invalid = || AppError::Unauthorized("Could not validate credentials".into());
     let user_id = state.tokens.verify(&token).map_err(|e| {
         tracing::debug!(error = %e, "refused a token");
         invalid()
     })?;
-    accounts::find(&state.db, user_id).await?.ok_or_else(invalid)
+    accounts::find(&state.db, user_id)
+        .await?
+        .ok_or_else(invalid)
 }
 
 /// Authenticates, then admits the user only if `allowed` accepts their role.

@@ -84,8 +84,14 @@ mod tests {
 
     #[test]
     fn a_token_signed_with_another_key_is_refused() {
-        let token = keys("another-key-another-key-another!").issue(UserId(1)).unwrap();
-        assert!(keys("0123456789abcdef0123456789abcdef").verify(&token).is_err());
+        let token = keys("another-key-another-key-another!")
+            .issue(UserId(1))
+            .unwrap();
+        assert!(
+            keys("0123456789abcdef0123456789abcdef")
+                .verify(&token)
+                .is_err()
+        );
     }
 
     #[test]

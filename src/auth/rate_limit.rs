@@ -19,7 +19,8 @@ const PRUNE_ABOVE: usize = 10_000;
 impl AuthRateLimiter {
     /// `per_minute` of 0 turns the limit off.
     pub fn new(per_minute: u32) -> AuthRateLimiter {
-        let limiter = NonZeroU32::new(per_minute).map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n))));
+        let limiter =
+            NonZeroU32::new(per_minute).map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n))));
         AuthRateLimiter { limiter }
     }
 

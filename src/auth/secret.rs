@@ -33,7 +33,10 @@ fn read(path: &Path) -> std::io::Result<Secret> {
     if key.len() < 32 {
         return Err(std::io::Error::new(
             ErrorKind::InvalidData,
-            format!("the key file {} is too short; delete it to generate a new one (existing tokens stop working)", path.display()),
+            format!(
+                "the key file {} is too short; delete it to generate a new one (existing tokens stop working)",
+                path.display()
+            ),
         ));
     }
     Ok(Secret::new(key))

@@ -6,18 +6,16 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Every migration in order; append only, never edit a shipped one.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../migrations/0001_init.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] =
+    &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
 
 /// Why the schema could not be brought up to date.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
-    #[error("the database is at schema version {found}, newer than this program knows ({known}); use a newer release")]
+    #[error(
+        "the database is at schema version {found}, newer than this program knows ({known}); use a newer release"
+    )]
     TooNew { found: usize, known: usize },
-    #[error("database pool: {0}")]
-    Pool(#[from] r2d2::Error),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -78,11 +76,18 @@ mod tests {
             [],
         );
         assert!(bad_role.is_err());
-        for (column, value) in [("category", "processing"), ("priority", "urgent"), ("status", "done")] {
+        for (column, value) in [
+            ("category", "processing"),
+            ("priority", "urgent"),
+            ("status", "done"),
+        ] {
             let sql = format!(
                 "INSERT INTO requests (user_id, description, {column}, created_at, updated_at) VALUES (1, 'd', '{value}', 't', 't')"
             );
-            assert!(conn.execute(&sql, []).is_err(), "{column}={value} was accepted");
+            assert!(
+                conn.execute(&sql, []).is_err(),
+                "{column}={value} was accepted"
+            );
         }
     }
 }

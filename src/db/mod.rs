@@ -50,6 +50,19 @@ impl Db {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path, max_connections: u32) -> Result<Db, OpenError> {
         let display = path.display().to_string();
+        // Migrate on one connection first: switching a new file to WAL needs the
+        // lock that the pool's connections, opened in parallel, would fight over.
+        let mut first = Connection::open(path)
+            .and_then(|mut conn| configure(&mut conn).map(|()| conn))
+            .map_err(|e| OpenError::Migrate {
+                path: display.clone(),
+                source: e.into(),
+            })?;
+        migrate(&mut first).map_err(|source| OpenError::Migrate {
+            path: display.clone(),
+            source,
+        })?;
+        drop(first);
         let manager = SqliteConnectionManager::file(path).with_init(configure);
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
@@ -59,18 +72,7 @@ impl Db {
                 path: display.clone(),
                 source,
             })?;
-        let db = Db { pool };
-        db.migrate().map_err(|source| OpenError::Migrate {
-            path: display,
-            source,
-        })?;
-        Ok(db)
-    }
-
-    /// Applies pending migrations; returns how many ran.
-    pub fn migrate(&self) -> Result<usize, MigrateError> {
-        let mut conn = self.pool.get()?;
-        migrate(&mut conn)
+        Ok(Db { pool })
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.
@@ -89,7 +91,10 @@ impl Db {
     }
 
     /// Runs `work` on the calling thread; for start-up and command-line tools only.
-    pub fn run_now<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T, AppError>) -> Result<T, AppError> {
+    pub fn run_now<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
         let mut conn = self.pool.get()?;
         work(&mut conn)
     }

@@ -8,7 +8,9 @@ use crate::requests::{
 };
 use crate::taxonomy::{Category, HistoryAction, Priority, Status};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter};
+use rusqlite::{
+    Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter,
+};
 use std::collections::BTreeMap;
 
 const REQUEST_COLUMNS: &str = "id, user_id, description, location, contact_info, category, priority, \
@@ -96,8 +98,14 @@ pub fn insert_request(
 }
 
 /// The request with this id, if it is within `scope`.
-pub fn find_request(conn: &Connection, id: RequestId, scope: Scope) -> Result<Option<MaintenanceRequest>, AppError> {
-    let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)");
+pub fn find_request(
+    conn: &Connection,
+    id: RequestId,
+    scope: Scope,
+) -> Result<Option<MaintenanceRequest>, AppError> {
+    let sql = format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)"
+    );
     Ok(conn
         .query_row(&sql, params![id, scope.owner()], request_from_row)
         .optional()?)
@@ -218,7 +226,12 @@ pub fn update_request(
 }
 
 /// Deletes the request if it is within `scope`, recording who did it. False when absent.
-pub fn delete_request(conn: &mut Connection, id: RequestId, scope: Scope, actor: UserId) -> Result<bool, AppError> {
+pub fn delete_request(
+    conn: &mut Connection,
+    id: RequestId,
+    scope: Scope,
+    actor: UserId,
+) -> Result<bool, AppError> {
     let tx = write_tx(conn)?;
     let deleted = tx.execute(
         "DELETE FROM requests WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)",
@@ -239,7 +252,11 @@ pub fn delete_request(conn: &mut Connection, id: RequestId, scope: Scope, actor:
 }
 
 /// The history of a request within `scope`, oldest first; None when it is not visible.
-pub fn history(conn: &mut Connection, id: RequestId, scope: Scope) -> Result<Option<Vec<HistoryEntry>>, AppError> {
+pub fn history(
+    conn: &mut Connection,
+    id: RequestId,
+    scope: Scope,
+) -> Result<Option<Vec<HistoryEntry>>, AppError> {
     if find_request(conn, id, scope)?.is_none() {
         return Ok(None);
     }
@@ -270,7 +287,9 @@ fn count_by<K: Ord + Copy + rusqlite::types::FromSql>(
     all: &[K],
 ) -> Result<BTreeMap<K, u64>, AppError> {
     let mut counts: BTreeMap<K, u64> = all.iter().map(|k| (*k, 0)).collect();
-    let sql = format!("SELECT {column}, count(*) FROM requests WHERE {column} IS NOT NULL GROUP BY {column}");
+    let sql = format!(
+        "SELECT {column}, count(*) FROM requests WHERE {column} IS NOT NULL GROUP BY {column}"
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([], |row| Ok((row.get::<_, K>(0)?, row.get::<_, i64>(1)?)))?;
     for row in rows {
@@ -314,10 +333,22 @@ mod tests {
         migrate(&mut conn).unwrap();
         let filters = [
             RequestFilter::default(),
-            RequestFilter { owner: Some(UserId(1)), ..Default::default() },
-            RequestFilter { status: Some(Status::Pending), ..Default::default() },
-            RequestFilter { category: Some(Category::Hvac), ..Default::default() },
-            RequestFilter { priority: Some(Priority::High), ..Default::default() },
+            RequestFilter {
+                owner: Some(UserId(1)),
+                ..Default::default()
+            },
+            RequestFilter {
+                status: Some(Status::Pending),
+                ..Default::default()
+            },
+            RequestFilter {
+                category: Some(Category::Hvac),
+                ..Default::default()
+            },
+            RequestFilter {
+                priority: Some(Priority::High),
+                ..Default::default()
+            },
         ];
         for filter in filters {
             let (clause, mut values) = filter_clause(&filter);

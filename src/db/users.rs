@@ -50,7 +50,10 @@ pub fn find_user(conn: &Connection, id: UserId) -> Result<Option<User>, AppError
 }
 
 /// The account with this (normalised) email and its password hash, if any.
-pub fn find_credentials(conn: &Connection, email: &str) -> Result<Option<(User, String)>, AppError> {
+pub fn find_credentials(
+    conn: &Connection,
+    email: &str,
+) -> Result<Option<(User, String)>, AppError> {
     let sql = format!("SELECT {USER_COLUMNS}, hashed_password FROM users WHERE email = ?1");
     let found = conn
         .query_row(&sql, [email], |row| Ok((user_from_row(row)?, row.get(5)?)))
@@ -61,12 +64,20 @@ pub fn find_credentials(conn: &Connection, email: &str) -> Result<Option<(User, 
 /// The password hash of an account, if it exists.
 pub fn password_hash(conn: &Connection, id: UserId) -> Result<Option<String>, AppError> {
     Ok(conn
-        .query_row("SELECT hashed_password FROM users WHERE id = ?1", [id], |r| r.get(0))
+        .query_row(
+            "SELECT hashed_password FROM users WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
         .optional()?)
 }
 
 /// One page of accounts, oldest first, and how many there are in all.
-pub fn list_users(conn: &Connection, limit: u32, offset: u32) -> Result<(Vec<User>, u64), AppError> {
+pub fn list_users(
+    conn: &Connection,
+    limit: u32,
+    offset: u32,
+) -> Result<(Vec<User>, u64), AppError> {
     let total: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
     let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT ?1 OFFSET ?2");
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -87,7 +98,11 @@ pub fn set_role(conn: &Connection, id: UserId, role: Role) -> Result<Option<User
 }
 
 /// Replaces an account's password hash; false when the account does not exist.
-pub fn set_password_hash(conn: &Connection, id: UserId, hashed_password: &str) -> Result<bool, AppError> {
+pub fn set_password_hash(
+    conn: &Connection,
+    id: UserId,
+    hashed_password: &str,
+) -> Result<bool, AppError> {
     let changed = conn.execute(
         "UPDATE users SET hashed_password = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, hashed_password, Timestamp::now()],

@@ -1,0 +1,277 @@
+//! The compiled binary, as an operator runs it.
+
+use crate::helpers::SUPER_PASSWORD;
+use maintenance::db::MIGRATIONS;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn maintenance(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_maintenance"));
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .env("BCRYPT_COST", "4")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// A running server and the log lines it printed up to "listening".
+struct Running {
+    child: Child,
+    port: u16,
+    log: Vec<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(mut command: Command) -> Running {
+    let mut child = command.spawn().expect("binary starts");
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Keep draining after start-up so the server never writes into a full or closed pipe.
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    loop {
+        let line = lines_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server logs 'listening'");
+        let port = line
+            .contains("listening")
+            .then(|| line.split("address=").nth(1))
+            .flatten()
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.trim().parse().ok());
+        log.push(line);
+        if let Some(port) = port {
+            return Running { child, port, log };
+        }
+    }
+}
+
+async fn login(port: u16, email: &str, password: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/auth/login"))
+        .form(&[("username", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn with_nothing_configured_it_creates_the_database_key_and_an_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = maintenance(dir.path());
+    command.env("PORT", "0");
+    let server = start(command);
+
+    assert!(dir.path().join("maintenance.db").exists());
+    let key = dir.path().join("maintenance.db.secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let announcement = server
+        .log
+        .iter()
+        .find(|l| l.contains("created super admin admin@localhost"))
+        .expect("the generated admin password is printed");
+    assert!(
+        announcement.contains("maintenance set-password"),
+        "{announcement}"
+    );
+    let password = announcement
+        .split("with password ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let password = password.as_str();
+    assert!(password.len() >= 16);
+
+    let health: Value = reqwest::get(format!("http://127.0.0.1:{}/health", server.port))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "healthy");
+    assert_eq!(
+        login(server.port, "admin@localhost", password)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    drop(server);
+
+    // The password can be changed from the command line; a restart creates no second admin.
+    let mut set = maintenance(dir.path());
+    set.args(["set-password", "admin@localhost"])
+        .stdin(Stdio::piped());
+    let mut child = set.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a brand new password\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let mut command = maintenance(dir.path());
+    command.args(["serve"]).env("PORT", "0");
+    let again = start(command);
+    assert!(!again.log.iter().any(|l| l.contains("created super admin")));
+    assert_eq!(
+        login(again.port, "admin@localhost", "a brand new password")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        login(again.port, "admin@localhost", password)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn invalid_configuration_stops_start_up_naming_every_bad_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = maintenance(dir.path())
+        .env("PORT", "eighty")
+        .env("ACCESS_TOKEN_EXPIRE_MINUTES", "-5")
+        .env("DATABASE_URL", "postgres://db/maintenance")
+        .env("SUPER_ADMIN_EMAIL", "boss@example.com")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for name in [
+        "PORT",
+        "ACCESS_TOKEN_EXPIRE_MINUTES",
+        "DATABASE_URL",
+        "SUPER_ADMIN_PASSWORD",
+    ] {
+        assert!(stderr.contains(name), "{name} not named in: {stderr}");
+    }
+    assert!(
+        !dir.path().join("maintenance.db").exists(),
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = maintenance(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", "sqlite:///./data.db")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.stdout.is_empty(), "logs go to stderr");
+    let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version as usize, MIGRATIONS.len());
+}
+
+#[tokio::test]
+async fn the_configured_super_admin_can_log_in_to_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = maintenance(dir.path());
+    command
+        .env("PORT", "0")
+        .env("SUPER_ADMIN_EMAIL", "chief@example.com")
+        .env("SUPER_ADMIN_PASSWORD", SUPER_PASSWORD);
+    let server = start(command);
+    assert!(!server.log.iter().any(|l| l.contains("admin@localhost")));
+    assert!(
+        !server.log.iter().any(|l| l.contains(SUPER_PASSWORD)),
+        "the password is never logged"
+    );
+    assert_eq!(
+        login(server.port, "chief@example.com", SUPER_PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+/// The shipped example database matches what the migrations build.
+#[test]
+fn the_example_database_is_at_the_latest_schema() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("maintenance.db.example");
+    let conn =
+        rusqlite::Connection::open_with_flags(&example, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        version as usize,
+        MIGRATIONS.len(),
+        "regenerate with: DATABASE_URL=maintenance.db.example cargo run -- migrate"
+    );
+    let schema = |c: &rusqlite::Connection| -> Vec<String> {
+        let mut stmt = c
+            .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let mut fresh = rusqlite::Connection::open_in_memory().unwrap();
+    maintenance::db::migrate(&mut fresh).unwrap();
+    assert_eq!(schema(&conn), schema(&fresh));
+}
+
+/// A log collector that goes away must not take the server down with it.
+#[tokio::test]
+async fn the_server_keeps_serving_after_its_stderr_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = maintenance(dir.path()).env("PORT", "0").spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port: u16 = loop {
+        let line = lines.next().expect("server logs 'listening'").unwrap();
+        if let Some(address) = line.split("listening address=").nth(1) {
+            break address.rsplit(':').next().unwrap().trim().parse().unwrap();
+        }
+    };
+    drop(lines);
+    for _ in 0..3 {
+        let health = reqwest::get(format!("http://127.0.0.1:{port}/health")).await;
+        assert_eq!(health.map(|r| r.status()).ok(), Some(StatusCode::OK));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

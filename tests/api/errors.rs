@@ -1,0 +1,170 @@
+use crate::helpers::*;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn health_answers_after_checking_the_database() {
+    let app = spawn_app().await;
+    let response = app.get(None, "/health").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["database"], "ok");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_detail_shape() {
+    let app = spawn_app().await;
+    assert_error(
+        app.get(None, "/api/nothing-here").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_error(app.get(None, "/no/such/page").await, StatusCode::NOT_FOUND).await;
+    let put = app
+        .client
+        .put(app.url("/api/requests"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        put.status() == StatusCode::METHOD_NOT_ALLOWED || put.status() == StatusCode::NOT_FOUND,
+        "{}",
+        put.status()
+    );
+    assert_eq!(put.headers()[CONTENT_TYPE], "application/json");
+    let body: Value = put.json().await.unwrap();
+    assert!(body["detail"].is_string());
+}
+
+#[tokio::test]
+async fn bodies_over_64_kib_are_413() {
+    let app = spawn_app().await;
+    let (_, token) = app.resident("big@example.com").await;
+    let huge = json!({"description": "x".repeat(70 * 1024)});
+    let detail = assert_error(
+        app.post_json(Some(&token), "/api/requests", &huge).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    assert!(detail.contains("64"), "{detail}");
+    let form = "username=a&password=".to_owned() + &"p".repeat(70 * 1024);
+    let login = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_error(login, StatusCode::PAYLOAD_TOO_LARGE).await;
+}
+
+#[tokio::test]
+async fn a_wrong_content_type_is_415_and_malformed_json_is_422() {
+    let app = spawn_app().await;
+    let (_, token) = app.resident("ct@example.com").await;
+    let text = app
+        .client
+        .post(app.url("/api/requests"))
+        .bearer_auth(&token)
+        .header(CONTENT_TYPE, "text/plain")
+        .body(r#"{"description": "x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_error(text, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    let login = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header(CONTENT_TYPE, "text/plain")
+        .body("username=a&password=b")
+        .send()
+        .await
+        .unwrap();
+    assert_error(login, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    for body in [
+        r#"{"description": "x""#,
+        "not json",
+        "",
+        r#"{"description": null}"#,
+    ] {
+        let response = app
+            .client
+            .post(app.url("/api/requests"))
+            .bearer_auth(&token)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let bad_login = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header(CONTENT_TYPE, "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_error(bad_login, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let missing_field = app.login_form("", "").await;
+    assert_eq!(missing_field.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn cors_answers_only_the_configured_origins() {
+    let app = spawn_app_with(&[("ALLOWED_ORIGINS", "http://localhost:3000")]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/requests"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("http://localhost:3000").await.unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let refused = preflight("http://evil.example").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let listed = app.get(None, "/health").await;
+    assert!(
+        listed
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "no Origin, no CORS headers"
+    );
+
+    let closed = spawn_app().await;
+    let response = closed
+        .client
+        .get(closed.url("/health"))
+        .header("Origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}

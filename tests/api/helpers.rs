@@ -1,0 +1,199 @@
+//! spawn_app(): the real server on 127.0.0.1:0 with a fresh temporary database.
+
+use maintenance::config::Config;
+use maintenance::startup::Application;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tempfile::TempDir;
+
+pub const SUPER_EMAIL: &str = "root@example.com";
+pub const SUPER_PASSWORD: &str = "root-password-1";
+pub const PASSWORD: &str = "correct horse";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub dir: TempDir,
+    pub handle: actix_web::dev::ServerHandle,
+}
+
+/// The variables every test server gets; `overrides` replace or add to them.
+fn test_vars(dir: &TempDir, overrides: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut vars: HashMap<String, String> = [
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("BCRYPT_COST", "4"),
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+        ("HTTP_WORKERS", "2"),
+        ("SUPER_ADMIN_EMAIL", SUPER_EMAIL),
+        ("SUPER_ADMIN_PASSWORD", SUPER_PASSWORD),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    vars.insert("DATABASE_URL".into(), db_path(dir).display().to_string());
+    for (k, v) in overrides {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    vars
+}
+
+pub fn db_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("maintenance.db")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    spawn_app_in(tempfile::tempdir().unwrap(), overrides).await
+}
+
+/// Starts a server on the database in `dir` (which may already hold one).
+pub async fn spawn_app_in(dir: TempDir, overrides: &[(&str, &str)]) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        maintenance::telemetry::init("debug");
+    }
+    let vars = test_vars(&dir, overrides);
+    let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("valid test configuration");
+    let app = Application::build(config)
+        .await
+        .expect("application starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: Client::new(),
+        dir,
+        handle,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Stops the server and hands back its directory, to start another on the same data.
+    pub async fn stop(self) -> TempDir {
+        self.handle.stop(true).await;
+        self.dir
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/auth/register"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs in with the original's form fields.
+    pub async fn login_form(&self, username: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/auth/login"))
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let response = self.login_form(email, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "login of {email}");
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers a resident and returns (user id, token).
+    pub async fn resident(&self, email: &str) -> (i64, String) {
+        let response = self.register(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "register {email}");
+        let user: Value = response.json().await.unwrap();
+        (
+            user["id"].as_i64().unwrap(),
+            self.token(email, PASSWORD).await,
+        )
+    }
+
+    pub async fn super_token(&self) -> String {
+        self.token(SUPER_EMAIL, SUPER_PASSWORD).await
+    }
+
+    /// Registers an account and promotes it to admin; returns (user id, token).
+    pub async fn admin(&self, email: &str) -> (i64, String) {
+        let (id, token) = self.resident(email).await;
+        let response = self.set_role(&self.super_token().await, id, "admin").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        (id, token)
+    }
+
+    pub async fn set_role(&self, token: &str, user_id: i64, role: &str) -> Response {
+        self.client
+            .patch(self.url(&format!("/api/admin/users/{user_id}/role?new_role={role}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, token: Option<&str>, path: &str) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn delete(&self, token: Option<&str>, path: &str) -> Response {
+        let mut request = self.client.delete(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn patch_json(&self, token: Option<&str>, path: &str, body: &Value) -> Response {
+        let mut request = self.client.patch(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, token: Option<&str>, path: &str, body: &Value) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Submits a request and returns its JSON.
+    pub async fn submit(&self, token: &str, description: &str) -> Value {
+        let response = self
+            .post_json(
+                Some(token),
+                "/api/requests",
+                &json!({"description": description}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+}
+
+/// Asserts the status and the `{"detail": ...}` shape; returns the detail.
+pub async fn assert_error(response: Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status, "status of {}", response.url());
+    let body: Value = response.json().await.expect("error body is JSON");
+    body["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no detail in {body}"))
+        .to_owned()
+}

@@ -1,0 +1,9 @@
+//! Black-box tests: the real server on 127.0.0.1:0, a temporary database, HTTP as clients speak it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod accounts;
+mod admin;
+mod binary;
+mod errors;
+mod helpers;
+mod requests;
