@@ -37,6 +37,8 @@ impl Drop for Running {
     }
 }
 
+// The child is waited for by Running's Drop.
+#[allow(clippy::zombie_processes)]
 fn start(mut command: Command) -> Running {
     let mut child = command.spawn().expect("binary starts");
     let stderr = child.stderr.take().unwrap();
