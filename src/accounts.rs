@@ -92,6 +92,9 @@ impl Registration {
         }
         check_password(&password).map_err(|m| AppError::invalid("password", m))?;
         let full_name = full_name.map(str::trim).filter(|n| !n.is_empty());
+        if let Some(name) = full_name {
+            crate::requests::reject_control_characters("full_name", name)?;
+        }
         if full_name.is_some_and(|n| n.chars().count() > FULL_NAME_MAX_CHARS) {
             return Err(AppError::invalid(
                 "full_name",

@@ -48,6 +48,7 @@ impl NewRequest {
         contact_info: Option<&str>,
     ) -> Result<NewRequest, AppError> {
         let description = description.trim();
+        reject_control_characters("description", description)?;
         if description.is_empty() {
             return Err(AppError::invalid(
                 "description",
@@ -72,6 +73,7 @@ fn optional_text(field: &str, value: Option<&str>) -> Result<Option<String>, App
     let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
+    reject_control_characters(field, value)?;
     if value.chars().count() > SHORT_FIELD_MAX_CHARS {
         return Err(AppError::invalid(
             field,
@@ -79,6 +81,21 @@ fn optional_text(field: &str, value: Option<&str>) -> Result<Option<String>, App
         ));
     }
     Ok(Some(value.to_owned()))
+}
+
+/// Refuses NUL and other control characters (line breaks and tabs are fine):
+/// they have no place in a description and SQLite's length() stops at NUL.
+pub fn reject_control_characters(field: &str, value: &str) -> Result<(), AppError> {
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// Which requests a user may see: staff see all, residents their own.
@@ -278,6 +295,9 @@ mod tests {
         assert!(NewRequest::parse(&too_long, None, None).is_err());
         assert!(NewRequest::parse("x", Some(&"동".repeat(201)), None).is_err());
         assert!(NewRequest::parse("   ", None, None).is_err());
+        assert!(NewRequest::parse("a\u{0}b", None, None).is_err());
+        assert!(NewRequest::parse("ok", Some("1\u{7}층"), None).is_err());
+        assert!(NewRequest::parse("줄바꿈\n\t있음", None, None).is_ok());
     }
 
     #[test]

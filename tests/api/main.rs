@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on 127.0.0.1:0, a temporary database, HTTP as clients speak it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod accounts;
 mod admin;
 mod binary;

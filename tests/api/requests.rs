@@ -78,6 +78,11 @@ async fn submissions_are_validated() {
         ),
         (json!({"location": "lobby"}), None),
         (json!({"description": 42}), None),
+        (json!({"description": "\u{0}"}), Some("description")),
+        (
+            json!({"description": "물이 새요\u{0}"}),
+            Some("description"),
+        ),
     ];
     for (body, field) in refused {
         let response = app.post_json(Some(&token), "/api/requests", &body).await;
