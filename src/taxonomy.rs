@@ -121,6 +121,24 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// Which engine decided a request's category and priority.
+    ClassificationMethod {
+        Keyword => "keyword" / "자동 분류",
+        Llm => "llm" / "AI 분류",
+        Manual => "manual" / "관리자 지정",
+    }
+);
+
+text_enum!(
+    /// Whether a request's classification is final.
+    ClassificationStatus {
+        Pending => "pending" / "분류 중",
+        Done => "done" / "분류 완료",
+        Failed => "failed" / "분류 실패",
+    }
+);
+
 impl Role {
     /// Admins and super admins see and manage every request.
     pub fn is_staff(self) -> bool {
