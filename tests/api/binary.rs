@@ -241,7 +241,7 @@ fn the_example_database_is_at_the_latest_schema() {
     assert_eq!(
         version as usize,
         MIGRATIONS.len(),
-        "regenerate with: DATABASE_URL=maintenance.db.example cargo run -- migrate"
+        "regenerate with: DATABASE_URL=maintenance.db.example cargo run -- migrate && sqlite3 maintenance.db.example 'PRAGMA journal_mode=DELETE'"
     );
     let schema = |c: &rusqlite::Connection| -> Vec<String> {
         let mut stmt = c
