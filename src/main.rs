@@ -1,7 +1,7 @@
 use clap::{Parser, Subcommand};
 use maintenance::config::Config;
 use maintenance::startup::{self, Application};
-use maintenance::{accounts, db::Db, telemetry};
+use maintenance::{accounts, cli_classify, db::Db, telemetry};
 use std::io::BufRead;
 use std::process::ExitCode;
 
@@ -19,6 +19,15 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Classify descriptions: JSON lines `{"text": ...}` or plain lines on stdin, JSON lines on stdout.
+    Classify {
+        /// Ask the configured LLM, falling back to the offline classifier.
+        #[arg(long)]
+        llm: bool,
+        /// Measure accuracy on a labelled JSONL file (`text`, `category`, `priority`) instead.
+        #[arg(long, value_name = "FILE")]
+        eval: Option<std::path::PathBuf>,
+    },
     /// Set an account's password, read as one line from standard input.
     SetPassword {
         /// The account's email, e.g. admin@localhost.
@@ -31,6 +40,15 @@ async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     telemetry::init("info");
+    if let Some(Command::Classify { llm, eval }) = &cli.command {
+        return match classify(*llm, eval.as_deref()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => {
@@ -42,6 +60,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
         Command::SetPassword { email } => set_password(config, &email).await,
+        Command::Classify { .. } => Ok(()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,6 +89,21 @@ async fn migrate(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     tracing::info!(path = %config.database_path.display(), "database is up to date");
     Ok(())
+}
+
+async fn classify(llm: bool, eval: Option<&std::path::Path>) -> Result<(), String> {
+    if let Some(path) = eval {
+        let report = cli_classify::evaluate(path)?;
+        print!("{}", report.render());
+        return Ok(());
+    }
+    if llm {
+        return Err("--llm needs the LLM client, which is not configured in this build yet".into());
+    }
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    cli_classify::run_lines(stdin, stdout, cli_classify::offline_batch, 256)
+        .map_err(|e| e.to_string())
 }
 
 async fn set_password(config: Config, email: &str) -> Result<(), String> {

@@ -206,7 +206,7 @@ pub async fn submit(
     owner: &User,
     new: NewRequest,
 ) -> Result<MaintenanceRequest, AppError> {
-    let classification = classify::provisional(&new.description);
+    let classification = classify::offline(&new.description);
     let owner = owner.id;
     db.run(move |conn| db::requests::insert_request(conn, owner, &new, &classification))
         .await
