@@ -3,6 +3,7 @@
 //! For now a small offline keyword rule decides at submission; the dedicated
 //! classifier and the LLM refinement queue replace [`provisional`] later.
 
+pub mod llm;
 use crate::taxonomy::{Category, Priority};
 
 /// What a classifier decided.
