@@ -5,6 +5,7 @@
 
 pub mod eval;
 pub mod keyword;
+pub mod llm;
 
 use crate::taxonomy::{Category, ClassificationMethod, Priority};
 use serde::Serialize;
