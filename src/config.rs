@@ -34,6 +34,24 @@ pub struct SuperAdminSeed {
     pub password: Secret,
 }
 
+/// The OpenAI-compatible LLM that refines classifications; absent when no key is set.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    pub api_key: Secret,
+    pub base_url: String,
+    pub model: String,
+    pub timeout_secs: u64,
+    /// Requests per minute the provider allows.
+    pub requests_per_minute: u32,
+    /// Requests classified in one call.
+    pub batch: usize,
+    /// Calls in flight at once.
+    pub concurrency: usize,
+}
+
+/// Groq's OpenAI-compatible endpoint, the original system's provider.
+pub const DEFAULT_LLM_BASE_URL: &str = "https://api.groq.com/openai/v1";
+
 /// Everything the server needs to know, read once at start-up.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -50,6 +68,11 @@ pub struct Config {
     pub auth_rate_per_minute: u32,
     /// HTTP worker threads; 0 means one per core.
     pub http_workers: usize,
+    pub llm: Option<LlmConfig>,
+    /// Room in the in-memory job channel (jobs beyond it wait in the database).
+    pub queue_capacity: usize,
+    /// How often jobs waiting in the database are fed to the workers, in milliseconds.
+    pub queue_sweep_ms: u64,
 }
 
 /// One variable that could not be accepted.
@@ -102,6 +125,9 @@ impl Config {
         let auth_rate_per_minute =
             reader.ranged("AUTH_RATE_LIMIT_PER_MINUTE", 20, 0, 1_000_000) as u32;
         let http_workers = reader.ranged("HTTP_WORKERS", 0, 0, 256) as usize;
+        let llm = reader.llm();
+        let queue_capacity = reader.ranged("QUEUE_CAPACITY", 1024, 1, 1_000_000) as usize;
+        let queue_sweep_ms = reader.ranged("QUEUE_SWEEP_MS", 1000, 10, 3_600_000) as u64;
 
         if !reader.problems.is_empty() {
             return Err(ConfigError(reader.problems));
@@ -117,6 +143,9 @@ impl Config {
             bcrypt_cost,
             auth_rate_per_minute,
             http_workers,
+            llm,
+            queue_capacity,
+            queue_sweep_ms,
         })
     }
 
@@ -243,6 +272,37 @@ impl Reader<'_> {
         }
     }
 
+    fn llm(&mut self) -> Option<LlmConfig> {
+        let api_key = self.get("GROQ_API_KEY").or_else(|| self.get("LLM_API_KEY"));
+        let base_url = self
+            .get("LLM_BASE_URL")
+            .unwrap_or_else(|| DEFAULT_LLM_BASE_URL.into())
+            .trim_end_matches('/')
+            .to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            self.problem(
+                "LLM_BASE_URL",
+                format!("expected an http:// or https:// URL, got '{base_url}'"),
+            );
+        }
+        let model = self
+            .get("LLM_MODEL")
+            .unwrap_or_else(|| crate::classify::llm::DEFAULT_MODEL.into());
+        let timeout_secs = self.ranged("LLM_TIMEOUT_SECS", 10, 1, 600) as u64;
+        let requests_per_minute = self.ranged("LLM_RPM", 30, 1, 1_000_000) as u32;
+        let batch = self.ranged("LLM_BATCH", 10, 1, 100) as usize;
+        let concurrency = self.ranged("LLM_CONCURRENCY", 2, 1, 64) as usize;
+        api_key.map(|key| LlmConfig {
+            api_key: Secret(key),
+            base_url,
+            model,
+            timeout_secs,
+            requests_per_minute,
+            batch,
+            concurrency,
+        })
+    }
+
     fn origins(&mut self) -> Vec<String> {
         let Some(raw) = self.get("ALLOWED_ORIGINS") else {
             return Vec::new();
@@ -311,6 +371,7 @@ mod tests {
         assert!(c.allowed_origins.is_empty());
         assert_eq!(c.bcrypt_cost, 12);
         assert_eq!(c.secret_key_path(), PathBuf::from("maintenance.db.secret"));
+        assert!(c.llm.is_none(), "no key, no LLM");
     }
 
     #[test]
@@ -381,6 +442,38 @@ mod tests {
         let debug = format!("{c:?}");
         assert!(!debug.contains("a-very-secret"), "{debug}");
         assert!(debug.contains("****"));
+    }
+
+    #[test]
+    fn the_llm_is_on_with_a_key_and_its_settings_are_checked() {
+        let c = config(&[("GROQ_API_KEY", "gsk_test")]).unwrap();
+        let llm = c.llm.unwrap();
+        assert_eq!(llm.base_url, DEFAULT_LLM_BASE_URL);
+        assert_eq!(llm.model, "llama-3.3-70b-versatile");
+        assert_eq!(
+            (
+                llm.timeout_secs,
+                llm.requests_per_minute,
+                llm.batch,
+                llm.concurrency
+            ),
+            (10, 30, 10, 2)
+        );
+        assert!(!format!("{llm:?}").contains("gsk_test"));
+        let other = config(&[
+            ("LLM_API_KEY", "k"),
+            ("LLM_BASE_URL", "http://127.0.0.1:9/v1/"),
+        ])
+        .unwrap();
+        assert_eq!(other.llm.unwrap().base_url, "http://127.0.0.1:9/v1");
+        let err = config(&[
+            ("LLM_BASE_URL", "groq"),
+            ("LLM_BATCH", "0"),
+            ("LLM_RPM", "x"),
+        ])
+        .unwrap_err();
+        let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(names, ["LLM_BASE_URL", "LLM_RPM", "LLM_BATCH"]);
     }
 
     #[test]

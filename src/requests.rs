@@ -7,8 +7,12 @@ use crate::accounts::User;
 use crate::classify;
 use crate::db::{self, Db};
 use crate::errors::AppError;
+use crate::events::Event;
 use crate::ids::{RequestId, Timestamp, UserId};
-use crate::taxonomy::{Category, HistoryAction, Priority, Status};
+use crate::state::AppState;
+use crate::taxonomy::{
+    Category, ClassificationMethod, ClassificationStatus, HistoryAction, JobState, Priority, Status,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -30,6 +34,12 @@ pub struct MaintenanceRequest {
     pub image_url: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// `pending` while an LLM refinement is queued or running.
+    pub classification_status: ClassificationStatus,
+    /// Which engine decided the current category and priority.
+    pub classification_method: Option<ClassificationMethod>,
+    pub classification_confidence: Option<f32>,
+    pub classified_at: Option<Timestamp>,
 }
 
 /// A validated submission.
@@ -202,14 +212,20 @@ pub struct Stats {
 
 /// Records a new request for `owner`, classified at once by the offline rules.
 pub async fn submit(
-    db: &Db,
+    state: &AppState,
     owner: &User,
     new: NewRequest,
 ) -> Result<MaintenanceRequest, AppError> {
     let classification = classify::offline(&new.description);
     let owner = owner.id;
-    db.run(move |conn| db::requests::insert_request(conn, owner, &new, &classification))
-        .await
+    let refine = state.queue.refines();
+    let request = state
+        .db
+        .run(move |conn| db::requests::insert_request(conn, owner, &new, &classification, refine))
+        .await?;
+    state.events.publish(Event::NewRequest(request.clone()));
+    state.queue.enqueue(request.id);
+    Ok(request)
 }
 
 /// One page of requests matching `filter`, newest first, and the total count.
@@ -232,7 +248,7 @@ pub async fn get(db: &Db, viewer: &User, id: RequestId) -> Result<MaintenanceReq
 
 /// Applies an admin's changes, recording each in the history.
 pub async fn update(
-    db: &Db,
+    state: &AppState,
     actor: &User,
     id: RequestId,
     changes: RequestChanges,
@@ -243,23 +259,73 @@ pub async fn update(
         ));
     }
     let actor = actor.id;
-    db.run(move |conn| db::requests::update_request(conn, id, &changes, actor))
+    let request = state
+        .db
+        .run(move |conn| db::requests::update_request(conn, id, &changes, actor))
         .await?
-        .ok_or_else(|| AppError::not_found("Request"))
+        .ok_or_else(|| AppError::not_found("Request"))?;
+    state.events.publish(Event::RequestUpdated(request.clone()));
+    Ok(request)
 }
 
 /// Deletes a request its owner or an admin names.
-pub async fn delete(db: &Db, actor: &User, id: RequestId) -> Result<(), AppError> {
+pub async fn delete(state: &AppState, actor: &User, id: RequestId) -> Result<(), AppError> {
     let scope = Scope::of(actor);
     let actor = actor.id;
-    let deleted = db
+    let owner = state
+        .db
         .run(move |conn| db::requests::delete_request(conn, id, scope, actor))
-        .await?;
-    if deleted {
-        Ok(())
-    } else {
-        Err(AppError::not_found("Request"))
-    }
+        .await?
+        .ok_or_else(|| AppError::not_found("Request"))?;
+    state
+        .events
+        .publish(Event::RequestDeleted { id, user_id: owner });
+    Ok(())
+}
+
+/// The original system's task view of a request's classification.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TaskStatus {
+    pub task_id: Option<String>,
+    /// `PENDING`, `STARTED`, `SUCCESS` or `FAILURE`, as the original's Celery states.
+    pub status: &'static str,
+    pub result: Option<TaskResult>,
+}
+
+/// The classification a finished task produced.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TaskResult {
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    pub method: Option<ClassificationMethod>,
+    pub confidence: Option<f32>,
+}
+
+/// Where the classification of a request the viewer may see stands.
+pub async fn task_status(db: &Db, viewer: &User, id: RequestId) -> Result<TaskStatus, AppError> {
+    let request = get(db, viewer, id).await?;
+    let job = db.run(move |conn| db::jobs::find(conn, id)).await?;
+    let status = match (&job, request.classification_status) {
+        (_, ClassificationStatus::Failed) => "FAILURE",
+        (Some(job), _) => match job.state {
+            JobState::Queued => "PENDING",
+            JobState::Running => "STARTED",
+            JobState::Done => "SUCCESS",
+            JobState::Failed => "FAILURE",
+        },
+        (None, _) => "SUCCESS",
+    };
+    let result = (status == "SUCCESS" || status == "FAILURE").then_some(TaskResult {
+        category: request.category,
+        priority: request.priority,
+        method: request.classification_method,
+        confidence: request.classification_confidence,
+    });
+    Ok(TaskStatus {
+        task_id: job.map(|j| j.id.to_string()),
+        status,
+        result,
+    })
 }
 
 /// The request's history, oldest first, for its owner or an admin.

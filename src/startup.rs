@@ -4,9 +4,12 @@
 use crate::accounts;
 use crate::api;
 use crate::auth::{AuthRateLimiter, Passwords, TokenKeys, secret};
+use crate::classify::llm::{LlmClient, LlmSettings};
 use crate::config::Config;
 use crate::db::{Db, OpenError};
 use crate::errors::AppError;
+use crate::events::Events;
+use crate::queue::{self, ClassifyQueue, QueueSettings, QueueWorkers};
 use crate::state::AppState;
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
@@ -16,7 +19,7 @@ use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Next, from
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -41,12 +44,19 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    workers: Option<QueueWorkers>,
+    events: Events,
+    shutdown_grace: Duration,
 }
 
 impl Application {
     /// Opens and migrates the database, prepares keys and accounts, and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
-        let state = prepare_state(config).await?;
+        let mut state = prepare_state(config).await?;
+        let workers = start_queue(&mut state).await?;
+        let shutdown_grace =
+            Duration::from_secs(state.config.llm.as_ref().map_or(0, |l| l.timeout_secs) + 5);
+        let events = state.events.clone();
         let address = format!("{}:{}", state.config.host, state.config.port);
         let listen_error = |source| StartupError::Listen {
             address: address.clone(),
@@ -57,7 +67,13 @@ impl Application {
         let port = listener.local_addr().map_err(listen_error)?.port();
         let server = http_server(state, listener).map_err(listen_error)?;
         tracing::info!(address = %format!("{}:{port}", address.rsplit_once(':').map_or("", |(h, _)| h)), "listening");
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            workers,
+            events,
+            shutdown_grace,
+        })
     }
 
     /// The port actually bound (useful when the configured port is 0).
@@ -70,9 +86,19 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGINT/SIGTERM, then stops gracefully.
+    /// The application's events, for observers such as tests.
+    pub fn events(&self) -> Events {
+        self.events.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then stops gracefully: HTTP first, then the
+    /// classification workers, which finish their jobs or leave them for the next start.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(workers) = self.workers {
+            workers.shutdown(self.shutdown_grace).await;
+        }
+        served
     }
 }
 
@@ -101,11 +127,51 @@ pub async fn prepare_state(config: Config) -> Result<AppState, StartupError> {
     accounts::ensure_super_admin(&db, &passwords, config.super_admin.as_ref()).await?;
     Ok(AppState {
         db,
+        queue: ClassifyQueue::disabled(),
+        events: Events::new(EVENT_BUFFER),
         tokens: TokenKeys::new(&secret, config.access_token_expire_minutes),
         passwords,
         auth_limiter: AuthRateLimiter::new(config.auth_rate_per_minute),
         config: Arc::new(config),
     })
+}
+
+/// Events buffered per subscriber before a slow one starts missing them.
+const EVENT_BUFFER: usize = 4096;
+
+/// Starts the LLM refinement queue when an LLM is configured.
+async fn start_queue(state: &mut AppState) -> Result<Option<QueueWorkers>, StartupError> {
+    let Some(llm) = &state.config.llm else {
+        tracing::info!(
+            "no GROQ_API_KEY or LLM_API_KEY: the offline classifier decides every request"
+        );
+        return Ok(None);
+    };
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(AppError::internal)?;
+    let mut settings = LlmSettings::new(llm.api_key.clone(), llm.base_url.clone());
+    settings.model = llm.model.clone();
+    settings.timeout = Duration::from_secs(llm.timeout_secs);
+    settings.requests_per_minute = llm.requests_per_minute;
+    let client = LlmClient::new(settings, http);
+    let queue_settings = QueueSettings {
+        capacity: state.config.queue_capacity,
+        workers: llm.concurrency,
+        batch: llm.batch,
+        sweep_interval: Duration::from_millis(state.config.queue_sweep_ms),
+    };
+    tracing::info!(model = %llm.model, base_url = %llm.base_url, "LLM refinement on");
+    let (queue, workers) = queue::start(
+        state.db.clone(),
+        client,
+        state.events.clone(),
+        queue_settings,
+    )
+    .await?;
+    state.queue = queue;
+    Ok(Some(workers))
 }
 
 fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {

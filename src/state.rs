@@ -3,6 +3,8 @@
 use crate::auth::{AuthRateLimiter, Passwords, TokenKeys};
 use crate::config::Config;
 use crate::db::Db;
+use crate::events::Events;
+use crate::queue::ClassifyQueue;
 use std::sync::Arc;
 
 /// Shared application state, built once in startup.
@@ -13,4 +15,6 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub passwords: Passwords,
     pub auth_limiter: AuthRateLimiter,
+    pub queue: ClassifyQueue,
+    pub events: Events,
 }

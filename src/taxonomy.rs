@@ -139,6 +139,16 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// Where a classification job is.
+    JobState {
+        Queued => "queued" / "대기",
+        Running => "running" / "진행",
+        Done => "done" / "완료",
+        Failed => "failed" / "실패",
+    }
+);
+
 impl Role {
     /// Admins and super admins see and manage every request.
     pub fn is_staff(self) -> bool {

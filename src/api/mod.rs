@@ -37,6 +37,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/requests/{id}/history",
                 web::get().to(requests::show_history),
             )
+            .route(
+                "/requests/{id}/task-status",
+                web::get().to(requests::show_task_status),
+            )
             .route("/stats", web::get().to(requests::show_stats))
             .route("/admin/users", web::get().to(admin::list_users))
             .route("/admin/users/{id}", web::delete().to(admin::delete_user))

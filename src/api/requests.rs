@@ -31,7 +31,7 @@ pub async fn submit_request(
         body.location.as_deref(),
         body.contact_info.as_deref(),
     )?;
-    let request = requests::submit(&state.db, &user, new).await?;
+    let request = requests::submit(&state, &user, new).await?;
     Ok(HttpResponse::Created().json(request))
 }
 
@@ -141,7 +141,7 @@ pub async fn update_request(
         category: parse_field("category", body.category.as_deref())?,
         priority: parse_field("priority", body.priority.as_deref())?,
     };
-    let request = requests::update(&state.db, &staff, RequestId(*id), changes).await?;
+    let request = requests::update(&state, &staff, RequestId(*id), changes).await?;
     Ok(HttpResponse::Ok().json(request))
 }
 
@@ -150,7 +150,7 @@ pub async fn delete_request(
     user: AuthUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    requests::delete(&state.db, &user, RequestId(*id)).await?;
+    requests::delete(&state, &user, RequestId(*id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -168,4 +168,13 @@ pub async fn show_stats(
     _staff: StaffUser,
 ) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(requests::stats(&state.db).await?))
+}
+
+pub async fn show_task_status(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let status = requests::task_status(&state.db, &user, RequestId(*id)).await?;
+    Ok(HttpResponse::Ok().json(status))
 }

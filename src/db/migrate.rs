@@ -6,8 +6,13 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Every migration in order; append only, never edit a shipped one.
-pub const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../migrations/0001_init.sql")),
+    (
+        "0002_classification",
+        include_str!("../../migrations/0002_classification.sql"),
+    ),
+];
 
 /// Why the schema could not be brought up to date.
 #[derive(Debug, thiserror::Error)]

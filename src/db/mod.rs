@@ -3,6 +3,7 @@
 //! Handlers never see a connection: they call the async [`Db::run`] (or the
 //! domain functions built on it), which moves the work to the blocking pool.
 
+pub mod jobs;
 pub mod migrate;
 pub mod requests;
 pub mod users;

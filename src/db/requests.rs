@@ -6,7 +6,9 @@ use crate::ids::{RequestId, Timestamp, UserId};
 use crate::requests::{
     HistoryEntry, MaintenanceRequest, NewRequest, Page, RequestChanges, RequestFilter, Scope, Stats,
 };
-use crate::taxonomy::{Category, HistoryAction, Priority, Status};
+use crate::taxonomy::{
+    Category, ClassificationMethod, ClassificationStatus, HistoryAction, Priority, Status,
+};
 use rusqlite::types::Value;
 use rusqlite::{
     Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter,
@@ -14,7 +16,8 @@ use rusqlite::{
 use std::collections::BTreeMap;
 
 const REQUEST_COLUMNS: &str = "id, user_id, description, location, contact_info, category, priority, \
-                               status, image_url, created_at, updated_at";
+                               status, image_url, created_at, updated_at, classification_status, \
+                               classification_method, classification_confidence, classified_at";
 
 fn request_from_row(row: &Row<'_>) -> rusqlite::Result<MaintenanceRequest> {
     Ok(MaintenanceRequest {
@@ -29,6 +32,10 @@ fn request_from_row(row: &Row<'_>) -> rusqlite::Result<MaintenanceRequest> {
         image_url: row.get(8)?,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
+        classification_status: row.get(11)?,
+        classification_method: row.get(12)?,
+        classification_confidence: row.get::<_, Option<f64>>(13)?.map(|c| c as f32),
+        classified_at: row.get(14)?,
     })
 }
 
@@ -60,20 +67,29 @@ fn record_history(
     Ok(())
 }
 
-/// Stores a new request with its first classification and its 'created' history entry.
+/// Stores a new request with its first classification and its 'created' history entry,
+/// and, when `refine` is set, a queued job to refine the classification; all in one transaction.
 pub fn insert_request(
     conn: &mut Connection,
     owner: UserId,
     new: &NewRequest,
     classification: &Classification,
+    refine: bool,
 ) -> Result<MaintenanceRequest, AppError> {
     let tx = write_tx(conn)?;
     let now = Timestamp::now();
+    let status = if refine {
+        ClassificationStatus::Pending
+    } else {
+        ClassificationStatus::Done
+    };
     let request = tx.query_row(
         &format!(
             "INSERT INTO requests (user_id, description, location, contact_info, category, priority,
-                                   status, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7) RETURNING {REQUEST_COLUMNS}"
+                                   status, created_at, updated_at, classification_status,
+                                   classification_method, classification_confidence, classification_reason,
+                                   classified_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?8, ?9, ?10, ?11, ?7) RETURNING {REQUEST_COLUMNS}"
         ),
         params![
             owner,
@@ -82,10 +98,17 @@ pub fn insert_request(
             new.contact_info,
             classification.category,
             classification.priority,
-            now
+            now,
+            status,
+            classification.method,
+            f64::from(classification.confidence),
+            classification.reason,
         ],
         request_from_row,
     )?;
+    if refine {
+        super::jobs::insert_job(&tx, request.id, now)?;
+    }
     let created = Change {
         action: HistoryAction::Created,
         field: None,
@@ -213,33 +236,135 @@ pub fn update_request(
     if updated == current {
         return Ok(Some(current));
     }
+    // An admin's choice of category or priority is final: the LLM never overwrites it.
+    let manual = updated.category != current.category || updated.priority != current.priority;
     let saved = tx.query_row(
         &format!(
-            "UPDATE requests SET status = ?2, category = ?3, priority = ?4, updated_at = ?5
+            "UPDATE requests SET status = ?2, category = ?3, priority = ?4, updated_at = ?5,
+                    classification_method = CASE WHEN ?6 THEN 'manual' ELSE classification_method END,
+                    classification_status = CASE WHEN ?6 THEN 'done' ELSE classification_status END,
+                    classification_confidence = CASE WHEN ?6 THEN 1.0 ELSE classification_confidence END,
+                    classified_at = CASE WHEN ?6 THEN ?5 ELSE classified_at END
              WHERE id = ?1 RETURNING {REQUEST_COLUMNS}"
         ),
-        params![id, updated.status, updated.category, updated.priority, now],
+        params![id, updated.status, updated.category, updated.priority, now, manual],
         request_from_row,
     )?;
     tx.commit()?;
     Ok(Some(saved))
 }
 
-/// Deletes the request if it is within `scope`, recording who did it. False when absent.
+/// What became of a refinement when it was saved.
+#[derive(Debug)]
+pub enum Refined {
+    /// The LLM's answer replaced the provisional one (or confirmed it).
+    Applied(MaintenanceRequest),
+    /// The offline answer stands; the request is marked classified.
+    KeptOffline(MaintenanceRequest),
+    /// An admin set category or priority meanwhile; nothing was changed.
+    Manual,
+    /// The request was deleted meanwhile.
+    Gone,
+}
+
+/// Saves the outcome of a refinement job: the LLM's answer if there is one, unless an admin
+/// has chosen by hand; records a history entry for a change; finishes the job. One transaction,
+/// so a concurrent manual edit either lands before (and wins) or after (and overwrites).
+pub fn finish_refinement(
+    conn: &mut Connection,
+    id: RequestId,
+    answer: Option<&Classification>,
+    error: Option<&str>,
+) -> Result<Refined, AppError> {
+    let tx = write_tx(conn)?;
+    let now = Timestamp::now();
+    super::jobs::finish_job(&tx, id, error, now)?;
+    let Some(current) = find_request(&tx, id, Scope::All)? else {
+        tx.commit()?;
+        return Ok(Refined::Gone);
+    };
+    if current.classification_method == Some(ClassificationMethod::Manual) {
+        tx.commit()?;
+        return Ok(Refined::Manual);
+    }
+    let outcome = match answer {
+        Some(answer) => {
+            for (field, old, new) in [
+                (
+                    "category",
+                    current.category.map(Category::as_str),
+                    answer.category.as_str(),
+                ),
+                (
+                    "priority",
+                    current.priority.map(Priority::as_str),
+                    answer.priority.as_str(),
+                ),
+            ] {
+                if old != Some(new) {
+                    let change = Change {
+                        action: HistoryAction::Reclassified,
+                        field: Some(field),
+                        old_value: old,
+                        new_value: Some(new),
+                    };
+                    record_history(&tx, id, None, change, now)?;
+                }
+            }
+            let saved = tx.query_row(
+                &format!(
+                    "UPDATE requests SET category = ?2, priority = ?3, classification_status = 'done',
+                            classification_method = ?4, classification_confidence = ?5,
+                            classification_reason = ?6, classified_at = ?7, updated_at = ?7
+                     WHERE id = ?1 RETURNING {REQUEST_COLUMNS}"
+                ),
+                params![
+                    id,
+                    answer.category,
+                    answer.priority,
+                    answer.method,
+                    f64::from(answer.confidence),
+                    answer.reason,
+                    now
+                ],
+                request_from_row,
+            )?;
+            Refined::Applied(saved)
+        }
+        None => {
+            let saved = tx.query_row(
+                &format!(
+                    "UPDATE requests SET classification_status = 'done', classified_at = ?2
+                     WHERE id = ?1 RETURNING {REQUEST_COLUMNS}"
+                ),
+                params![id, now],
+                request_from_row,
+            )?;
+            Refined::KeptOffline(saved)
+        }
+    };
+    tx.commit()?;
+    Ok(outcome)
+}
+
+/// Deletes the request if it is within `scope`, recording who did it. Returns its owner, or None when absent.
 pub fn delete_request(
     conn: &mut Connection,
     id: RequestId,
     scope: Scope,
     actor: UserId,
-) -> Result<bool, AppError> {
+) -> Result<Option<UserId>, AppError> {
     let tx = write_tx(conn)?;
-    let deleted = tx.execute(
-        "DELETE FROM requests WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)",
-        params![id, scope.owner()],
-    )?;
-    if deleted == 0 {
-        return Ok(false);
-    }
+    let owner: Option<UserId> = tx
+        .query_row(
+            "DELETE FROM requests WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2) RETURNING user_id",
+            params![id, scope.owner()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(owner) = owner else {
+        return Ok(None);
+    };
     let change = Change {
         action: HistoryAction::Deleted,
         field: None,
@@ -248,7 +373,7 @@ pub fn delete_request(
     };
     record_history(&tx, id, Some(actor), change, Timestamp::now())?;
     tx.commit()?;
-    Ok(true)
+    Ok(Some(owner))
 }
 
 /// The history of a request within `scope`, oldest first; None when it is not visible.

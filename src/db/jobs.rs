@@ -1,0 +1,166 @@
+//! SQL for the classification job queue.
+
+use crate::errors::AppError;
+use crate::ids::{RequestId, Timestamp};
+use crate::taxonomy::JobState;
+use rusqlite::types::Value;
+use rusqlite::{
+    Connection, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter,
+};
+
+/// After this many attempts that could not be saved, a job is given up.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: i64,
+    pub request_id: RequestId,
+    pub state: JobState,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// Queues a refinement job for a request (inside the transaction that creates it).
+pub fn insert_job(
+    tx: &Transaction<'_>,
+    request: RequestId,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    tx.execute(
+        "INSERT INTO classification_jobs (request_id, state, created_at, updated_at) VALUES (?1, 'queued', ?2, ?2)",
+        params![request, now],
+    )?;
+    Ok(())
+}
+
+/// Marks the queued jobs among `requests` as running and returns them with their descriptions.
+/// A job already claimed (a duplicate in the channel) is skipped.
+pub fn claim(
+    conn: &mut Connection,
+    requests: &[RequestId],
+) -> Result<Vec<(RequestId, String)>, AppError> {
+    if requests.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let placeholders: Vec<String> = (2..requests.len() + 2).map(|i| format!("?{i}")).collect();
+    let sql = format!(
+        "UPDATE classification_jobs SET state = 'running', attempts = attempts + 1, started_at = ?1, updated_at = ?1
+         WHERE state = 'queued' AND request_id IN ({})
+         RETURNING request_id, (SELECT description FROM requests WHERE id = request_id)",
+        placeholders.join(", ")
+    );
+    let mut values: Vec<Value> = vec![Value::Text(Timestamp::now().to_rfc3339())];
+    values.extend(requests.iter().map(|id| Value::Integer(id.0)));
+    let claimed = tx
+        .prepare(&sql)?
+        .query_map(params_from_iter(values.iter()), |row| {
+            Ok((
+                row.get::<_, RequestId>(0)?,
+                row.get::<_, Option<String>>(1)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.commit()?;
+    Ok(claimed
+        .into_iter()
+        .filter_map(|(id, description)| description.map(|d| (id, d)))
+        .collect())
+}
+
+/// Marks a request's job done, noting why the LLM's answer was not used, if it was not.
+pub fn finish_job(
+    tx: &Transaction<'_>,
+    request: RequestId,
+    error: Option<&str>,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    tx.execute(
+        "UPDATE classification_jobs SET state = 'done', last_error = ?2, finished_at = ?3, updated_at = ?3
+         WHERE request_id = ?1",
+        params![request, error, now],
+    )?;
+    Ok(())
+}
+
+/// Puts a job whose result could not be saved back in the queue, or gives it up after
+/// [`MAX_ATTEMPTS`] (the offline classification then stands and the request says `failed`).
+pub fn release(
+    conn: &mut Connection,
+    request: RequestId,
+    error: &str,
+) -> Result<JobState, AppError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now = Timestamp::now();
+    let state: Option<JobState> = tx
+        .query_row(
+            "UPDATE classification_jobs
+             SET state = CASE WHEN attempts >= ?3 THEN 'failed' ELSE 'queued' END,
+                 last_error = ?2, updated_at = ?4
+             WHERE request_id = ?1 RETURNING state",
+            params![request, error, MAX_ATTEMPTS, now],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if state == Some(JobState::Failed) {
+        tx.execute(
+            "UPDATE requests SET classification_status = 'failed' WHERE id = ?1 AND classification_status = 'pending'",
+            [request],
+        )?;
+    }
+    tx.commit()?;
+    Ok(state.unwrap_or(JobState::Done))
+}
+
+/// At start-up: jobs left running by a crash or kill are queued again. Returns how many wait.
+pub fn requeue_unfinished(conn: &Connection) -> Result<usize, AppError> {
+    conn.execute(
+        "UPDATE classification_jobs SET state = 'queued', updated_at = ?1 WHERE state = 'running'",
+        [Timestamp::now()],
+    )?;
+    Ok(conn.query_row(
+        "SELECT count(*) FROM classification_jobs WHERE state = 'queued'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as usize)
+}
+
+/// The oldest queued jobs' requests, to feed into the channel.
+pub fn queued(conn: &Connection, limit: usize) -> Result<Vec<RequestId>, AppError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT request_id FROM classification_jobs WHERE state = 'queued' ORDER BY id LIMIT ?1",
+    )?;
+    let ids = stmt
+        .query_map([limit as i64], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(ids)
+}
+
+/// The job of a request, if it has one.
+pub fn find(conn: &Connection, request: RequestId) -> Result<Option<Job>, AppError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, request_id, state, attempts, last_error FROM classification_jobs WHERE request_id = ?1",
+            [request],
+            |row| {
+                Ok(Job {
+                    id: row.get(0)?,
+                    request_id: row.get(1)?,
+                    state: row.get(2)?,
+                    attempts: row.get(3)?,
+                    last_error: row.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// How many jobs are not finished (queued or running).
+pub fn unfinished(conn: &Connection) -> Result<usize, AppError> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM classification_jobs WHERE state IN ('queued', 'running')",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as usize)
+}

@@ -1,0 +1,283 @@
+//! The classification job queue: the LLM refines the offline answer in the background.
+//!
+//! Jobs live in SQLite; a bounded channel of request ids feeds a pool of
+//! workers. The channel is only a fast path: when it is full the job simply
+//! stays queued in the database, and a sweeper feeds queued jobs back into the
+//! channel as room frees up. At start-up every unfinished job is queued again,
+//! so a crash or a kill loses none. Claiming a job is an atomic state change,
+//! so an id that reaches the channel twice is processed once.
+
+use crate::classify::Classification;
+use crate::classify::llm::{LlmClient, LlmVerdict};
+use crate::db::requests::Refined;
+use crate::db::{self, Db};
+use crate::errors::AppError;
+use crate::events::{Event, Events};
+use crate::ids::RequestId;
+use crate::taxonomy::ClassificationMethod;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// The LLM gives no probability of its own; this is its measured accuracy on our labels.
+const LLM_CONFIDENCE: f32 = 0.9;
+
+/// How the queue is sized.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// Room in the channel; beyond it jobs wait in the database.
+    pub capacity: usize,
+    /// Concurrent LLM calls.
+    pub workers: usize,
+    /// Requests classified in one LLM call.
+    pub batch: usize,
+    /// How often queued jobs are fed back into the channel.
+    pub sweep_interval: Duration,
+}
+
+/// The handle the rest of the application holds: enqueue, and whether refinement is on.
+#[derive(Clone)]
+pub struct ClassifyQueue {
+    sender: Option<mpsc::Sender<RequestId>>,
+}
+
+impl ClassifyQueue {
+    /// A queue that refines nothing (no LLM configured).
+    pub fn disabled() -> ClassifyQueue {
+        ClassifyQueue { sender: None }
+    }
+
+    /// Whether submissions get a refinement job.
+    pub fn refines(&self) -> bool {
+        self.sender.is_some()
+    }
+
+    /// Offers a committed job to the workers. Never blocks and never fails the caller:
+    /// with the channel full the job waits in the database for the sweeper.
+    pub fn enqueue(&self, request: RequestId) {
+        if let Some(sender) = &self.sender {
+            if let Err(e) = sender.try_send(request) {
+                tracing::debug!(request_id = %request, error = %e, "channel full; the job waits in the database");
+            }
+        }
+    }
+}
+
+/// The running workers and sweeper, to be stopped at shutdown.
+pub struct QueueWorkers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl QueueWorkers {
+    /// Stops taking new jobs and lets running ones finish, for at most `grace`. Jobs still
+    /// running after that stay marked running and are queued again at the next start.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let all = futures_util::future::join_all(self.tasks);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!(
+                "classification jobs still running at shutdown; they resume at the next start"
+            );
+        }
+    }
+}
+
+struct Worker {
+    db: Db,
+    llm: LlmClient,
+    events: Events,
+    batch: usize,
+}
+
+/// Starts the workers and the sweeper after queueing again whatever a previous run left unfinished.
+pub async fn start(
+    db: Db,
+    llm: LlmClient,
+    events: Events,
+    settings: QueueSettings,
+) -> Result<(ClassifyQueue, QueueWorkers), AppError> {
+    let waiting = db.run(|conn| db::jobs::requeue_unfinished(conn)).await?;
+    if waiting > 0 {
+        tracing::info!(jobs = waiting, "resuming unfinished classification jobs");
+    }
+    let (sender, receiver) = mpsc::channel(settings.capacity.max(1));
+    let receiver = Arc::new(Mutex::new(receiver));
+    let (stop, stopped) = watch::channel(false);
+    let worker = Arc::new(Worker {
+        db: db.clone(),
+        llm,
+        events,
+        batch: settings.batch.max(1),
+    });
+    let mut tasks = Vec::new();
+    for _ in 0..settings.workers.max(1) {
+        tasks.push(tokio::spawn(run_worker(
+            worker.clone(),
+            receiver.clone(),
+            stopped.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(run_sweeper(
+        db,
+        sender.clone(),
+        settings.sweep_interval,
+        stopped,
+    )));
+    Ok((
+        ClassifyQueue {
+            sender: Some(sender),
+        },
+        QueueWorkers { stop, tasks },
+    ))
+}
+
+async fn run_worker(
+    worker: Arc<Worker>,
+    receiver: Arc<Mutex<mpsc::Receiver<RequestId>>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let batch = {
+            let mut receiver = receiver.lock().await;
+            let first = tokio::select! {
+                _ = stopped.wait_for(|stop| *stop) => return,
+                next = receiver.recv() => match next {
+                    Some(id) => id,
+                    None => return,
+                },
+            };
+            let mut batch = vec![first];
+            while batch.len() < worker.batch {
+                match receiver.try_recv() {
+                    Ok(id) if !batch.contains(&id) => batch.push(id),
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        worker.process(batch).await;
+    }
+}
+
+/// Feeds queued jobs into the channel as room frees up.
+async fn run_sweeper(
+    db: Db,
+    sender: mpsc::Sender<RequestId>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|stop| *stop) => return,
+            _ = ticks.tick() => {}
+        }
+        let room = sender.capacity();
+        if room == 0 {
+            continue;
+        }
+        match db.run(move |conn| db::jobs::queued(conn, room)).await {
+            Ok(ids) => {
+                for id in ids {
+                    if sender.try_send(id).is_err() {
+                        break;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read queued jobs"),
+        }
+    }
+}
+
+impl Worker {
+    async fn process(&self, batch: Vec<RequestId>) {
+        let claimed = match self.db.run(move |conn| db::jobs::claim(conn, &batch)).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim classification jobs");
+                return;
+            }
+        };
+        if claimed.is_empty() {
+            return;
+        }
+        let texts: Vec<&str> = claimed.iter().map(|(_, text)| text.as_str()).collect();
+        let answers = self.llm.classify_batch(&texts).await;
+        let outcome = match &answers {
+            Ok(_) => "answered",
+            Err(e) => {
+                tracing::info!(jobs = claimed.len(), error = %e, "LLM unavailable; the offline classification stands");
+                "failed"
+            }
+        };
+        tracing::debug!(jobs = claimed.len(), outcome, "classification batch");
+        for (index, (request, _)) in claimed.iter().enumerate() {
+            let (answer, error) = match &answers {
+                Ok(verdicts) => match verdicts.get(index).cloned().flatten() {
+                    Some(verdict) => (Some(from_llm(verdict)), None),
+                    None => (
+                        None,
+                        Some("missing or invalid in the LLM answer".to_owned()),
+                    ),
+                },
+                Err(e) => (None, Some(e.to_string())),
+            };
+            self.save(*request, answer, error).await;
+        }
+    }
+
+    async fn save(
+        &self,
+        request: RequestId,
+        answer: Option<Classification>,
+        error: Option<String>,
+    ) {
+        let saved = self
+            .db
+            .run({
+                let error = error.clone();
+                move |conn| {
+                    db::requests::finish_refinement(
+                        conn,
+                        request,
+                        answer.as_ref(),
+                        error.as_deref(),
+                    )
+                }
+            })
+            .await;
+        match saved {
+            Ok(Refined::Applied(r) | Refined::KeptOffline(r)) => {
+                self.events.publish(Event::RequestClassified(r))
+            }
+            Ok(Refined::Manual) => {
+                tracing::debug!(request_id = %request, "kept the admin's manual classification")
+            }
+            Ok(Refined::Gone) => {}
+            Err(e) => {
+                tracing::warn!(request_id = %request, error = %e, "could not save a classification");
+                let message = e.to_string();
+                if let Err(e) = self
+                    .db
+                    .run(move |conn| db::jobs::release(conn, request, &message))
+                    .await
+                {
+                    tracing::error!(request_id = %request, error = %e, "could not release a classification job");
+                }
+            }
+        }
+    }
+}
+
+fn from_llm(verdict: LlmVerdict) -> Classification {
+    Classification {
+        category: verdict.category,
+        priority: verdict.priority,
+        confidence: LLM_CONFIDENCE,
+        reason: verdict.reason,
+        method: ClassificationMethod::Llm,
+    }
+}
