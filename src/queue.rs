@@ -21,7 +21,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// The LLM gives no probability of its own; this is its measured accuracy on our labels.
-const LLM_CONFIDENCE: f32 = 0.9;
+const LLM_CONFIDENCE: f64 = 0.9;
 
 /// How the queue is sized.
 #[derive(Debug, Clone)]

@@ -38,7 +38,7 @@ pub struct MaintenanceRequest {
     pub classification_status: ClassificationStatus,
     /// Which engine decided the current category and priority.
     pub classification_method: Option<ClassificationMethod>,
-    pub classification_confidence: Option<f32>,
+    pub classification_confidence: Option<f64>,
     pub classified_at: Option<Timestamp>,
 }
 
@@ -298,7 +298,7 @@ pub struct TaskResult {
     pub category: Option<Category>,
     pub priority: Option<Priority>,
     pub method: Option<ClassificationMethod>,
-    pub confidence: Option<f32>,
+    pub confidence: Option<f64>,
 }
 
 /// Where the classification of a request the viewer may see stands.

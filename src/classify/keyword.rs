@@ -24,7 +24,8 @@ const LEXICON: &str = include_str!("lexicon.txt");
 pub struct OfflineVerdict {
     pub category: Category,
     pub priority: Priority,
-    pub confidence: f32,
+    /// From 0 to 1, to two decimals.
+    pub confidence: f64,
     pub reason: String,
 }
 
@@ -450,7 +451,8 @@ impl OfflineClassifier {
         OfflineVerdict {
             category,
             priority,
-            confidence: (category_confidence.min(priority_confidence) * 100.0).round() / 100.0,
+            confidence: (f64::from(category_confidence.min(priority_confidence)) * 100.0).round()
+                / 100.0,
             reason,
         }
     }

@@ -16,7 +16,7 @@ pub struct Classification {
     pub category: Category,
     pub priority: Priority,
     /// From 0 to 1.
-    pub confidence: f32,
+    pub confidence: f64,
     /// The evidence, in a few words.
     pub reason: String,
     pub method: ClassificationMethod,

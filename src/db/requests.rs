@@ -34,7 +34,7 @@ fn request_from_row(row: &Row<'_>) -> rusqlite::Result<MaintenanceRequest> {
         updated_at: row.get(10)?,
         classification_status: row.get(11)?,
         classification_method: row.get(12)?,
-        classification_confidence: row.get::<_, Option<f64>>(13)?.map(|c| c as f32),
+        classification_confidence: row.get(13)?,
         classified_at: row.get(14)?,
     })
 }
@@ -101,7 +101,7 @@ pub fn insert_request(
             now,
             status,
             classification.method,
-            f64::from(classification.confidence),
+            classification.confidence,
             classification.reason,
         ],
         request_from_row,
@@ -323,7 +323,7 @@ pub fn finish_refinement(
                     answer.category,
                     answer.priority,
                     answer.method,
-                    f64::from(answer.confidence),
+                    answer.confidence,
                     answer.reason,
                     now
                 ],

@@ -277,3 +277,154 @@ async fn the_server_keeps_serving_after_its_stderr_is_closed() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+mod queue_restart {
+    use super::*;
+    use crate::mock_llm::{Behaviour, MockLlm};
+
+    fn with_llm(dir: &Path, llm: &MockLlm) -> Command {
+        let mut command = maintenance(dir);
+        command
+            .env("PORT", "0")
+            .env("SUPER_ADMIN_EMAIL", "chief@example.com")
+            .env("SUPER_ADMIN_PASSWORD", SUPER_PASSWORD)
+            .env("GROQ_API_KEY", "test-key")
+            .env("LLM_BASE_URL", llm.base_url())
+            .env("LLM_TIMEOUT_SECS", "20")
+            .env("QUEUE_SWEEP_MS", "50");
+        command
+    }
+
+    async fn token(port: u16) -> String {
+        let body: Value = login(port, "chief@example.com", SUPER_PASSWORD)
+            .await
+            .json()
+            .await
+            .unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn submit(port: u16, token: &str, text: &str) -> i64 {
+        let response = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/api/requests"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "description": text }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json::<Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    async fn wait_for_calls(llm: &MockLlm, calls: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while llm.calls() < calls {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the provider was never called"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Polls the task until it succeeds; returns the request.
+    async fn finished(port: u16, token: &str, id: i64) -> Value {
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let task: Value = client
+                .get(format!(
+                    "http://127.0.0.1:{port}/api/requests/{id}/task-status"
+                ))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if task["status"] == "SUCCESS" {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "task never finished: {task}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        client
+            .get(format!("http://127.0.0.1:{port}/api/requests/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn jobs_in_flight_when_the_process_is_killed_finish_after_a_restart() {
+        let llm = MockLlm::builder(vec![])
+            .default_behaviour(Behaviour::Hang(Duration::from_secs(60)))
+            .rule(|_| ("other".to_owned(), "low".to_owned()))
+            .start();
+        let dir = tempfile::tempdir().unwrap();
+        let first = start(with_llm(dir.path(), &llm));
+        let token = token(first.port).await;
+        let id = submit(first.port, &token, "전등이 깜빡입니다").await;
+        wait_for_calls(&llm, 1).await;
+        drop(first); // SIGKILL, mid-call
+
+        llm.set_default(Behaviour::Answer);
+        let second = start(with_llm(dir.path(), &llm));
+        let request = finished(second.port, &token, id).await;
+        assert_eq!(request["classification_method"], "llm");
+        assert_eq!(request["category"], "other");
+        assert_eq!(
+            llm.calls(),
+            2,
+            "asked once before the kill and once after the restart"
+        );
+    }
+
+    #[tokio::test]
+    async fn sigterm_lets_a_running_job_finish_before_exit() {
+        let llm = MockLlm::builder(vec![Behaviour::Hang(Duration::from_millis(1500))])
+            .rule(|_| ("other".to_owned(), "low".to_owned()))
+            .start();
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = start(with_llm(dir.path(), &llm));
+        let token = token(server.port).await;
+        let id = submit(server.port, &token, "전등이 깜빡입니다").await;
+        wait_for_calls(&llm, 1).await;
+        let pid = server.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = tokio::task::spawn_blocking(move || {
+            let status = server.child.wait();
+            (server, status)
+        })
+        .await
+        .unwrap()
+        .1
+        .unwrap();
+        assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+
+        let again = start(with_llm(dir.path(), &llm));
+        let request = finished(again.port, &token, id).await;
+        assert_eq!(request["classification_method"], "llm");
+        assert_eq!(
+            llm.calls(),
+            1,
+            "the job finished before exit and was not asked again"
+        );
+    }
+}

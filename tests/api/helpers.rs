@@ -14,6 +14,7 @@ pub const PASSWORD: &str = "correct horse";
 
 pub struct TestApp {
     pub address: String,
+    pub events: maintenance::events::Events,
     pub client: Client,
     pub dir: TempDir,
     pub handle: actix_web::dev::ServerHandle,
@@ -64,9 +65,11 @@ pub async fn spawn_app_in(dir: TempDir, overrides: &[(&str, &str)]) -> TestApp {
         .expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
+    let events = app.events();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        events,
         client: Client::new(),
         dir,
         handle,
@@ -74,6 +77,10 @@ pub async fn spawn_app_in(dir: TempDir, overrides: &[(&str, &str)]) -> TestApp {
 }
 
 impl TestApp {
+    pub fn db_path(&self) -> PathBuf {
+        db_path(&self.dir)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -5,6 +5,9 @@ mod access;
 mod accounts;
 mod admin;
 mod binary;
+mod classification;
 mod errors;
 mod helpers;
+#[path = "../support/mock_llm.rs"]
+mod mock_llm;
 mod requests;
