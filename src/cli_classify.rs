@@ -1,6 +1,7 @@
 //! `maintenance classify`: JSON lines in, JSON lines out; `--eval` measures accuracy.
 
 use crate::classify::eval::{Report, read_labelled};
+use crate::classify::llm::LlmClient;
 use crate::classify::{self, Classification};
 use serde_json::{Value, json};
 use std::io::{BufRead, Write};
@@ -73,6 +74,26 @@ pub fn run_lines(
 /// The offline classifier over a batch.
 pub fn offline_batch(texts: &[String]) -> Vec<Classification> {
     texts.iter().map(|t| classify::offline(t)).collect()
+}
+
+/// Asks the LLM about a batch; any item it does not answer keeps the offline classification.
+pub async fn llm_batch(client: &LlmClient, texts: &[String]) -> Vec<Classification> {
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let answers = match client.classify_batch(&refs).await {
+        Ok(answers) => answers,
+        Err(e) => {
+            tracing::warn!(error = %e, "LLM unavailable; using the offline classifier");
+            vec![None; texts.len()]
+        }
+    };
+    texts
+        .iter()
+        .zip(answers.into_iter().chain(std::iter::repeat(None)))
+        .map(|(text, answer)| match answer {
+            Some(verdict) => crate::queue::from_llm(verdict),
+            None => classify::offline(text),
+        })
+        .collect()
 }
 
 /// Accuracy of the offline classifier on a labelled JSONL file.

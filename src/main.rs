@@ -1,4 +1,5 @@
 use clap::{Parser, Subcommand};
+use maintenance::classify::llm::LlmClient;
 use maintenance::config::Config;
 use maintenance::startup::{self, Application};
 use maintenance::{accounts, cli_classify, db::Db, telemetry};
@@ -97,13 +98,28 @@ async fn classify(llm: bool, eval: Option<&std::path::Path>) -> Result<(), Strin
         print!("{}", report.render());
         return Ok(());
     }
-    if llm {
-        return Err("--llm needs the LLM client, which is not configured in this build yet".into());
-    }
     let stdin = std::io::stdin().lock();
     let stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    cli_classify::run_lines(stdin, stdout, cli_classify::offline_batch, 256)
-        .map_err(|e| e.to_string())
+    if !llm {
+        return cli_classify::run_lines(stdin, stdout, cli_classify::offline_batch, 256)
+            .map_err(|e| e.to_string());
+    }
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let settings = config.llm.ok_or(
+        "--llm needs GROQ_API_KEY or LLM_API_KEY (and optionally LLM_BASE_URL, LLM_MODEL)",
+    )?;
+    let client = LlmClient::from_config(&settings).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Handle::current();
+    // The line loop is synchronous; each batch blocks this thread on one LLM call.
+    tokio::task::block_in_place(|| {
+        cli_classify::run_lines(
+            stdin,
+            stdout,
+            |texts| runtime.block_on(cli_classify::llm_batch(&client, texts)),
+            settings.batch,
+        )
+    })
+    .map_err(|e| e.to_string())
 }
 
 async fn set_password(config: Config, email: &str) -> Result<(), String> {

@@ -272,7 +272,8 @@ impl Worker {
     }
 }
 
-fn from_llm(verdict: LlmVerdict) -> Classification {
+/// A classification from the LLM's answer.
+pub fn from_llm(verdict: LlmVerdict) -> Classification {
     Classification {
         category: verdict.category,
         priority: verdict.priority,

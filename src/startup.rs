@@ -4,7 +4,7 @@
 use crate::accounts;
 use crate::api;
 use crate::auth::{AuthRateLimiter, Passwords, TokenKeys, secret};
-use crate::classify::llm::{LlmClient, LlmSettings};
+use crate::classify::llm::LlmClient;
 use crate::config::Config;
 use crate::db::{Db, OpenError};
 use crate::errors::AppError;
@@ -147,15 +147,7 @@ async fn start_queue(state: &mut AppState) -> Result<Option<QueueWorkers>, Start
         );
         return Ok(None);
     };
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-        .map_err(AppError::internal)?;
-    let mut settings = LlmSettings::new(llm.api_key.clone(), llm.base_url.clone());
-    settings.model = llm.model.clone();
-    settings.timeout = Duration::from_secs(llm.timeout_secs);
-    settings.requests_per_minute = llm.requests_per_minute;
-    let client = LlmClient::new(settings, http);
+    let client = LlmClient::from_config(llm).map_err(AppError::internal)?;
     let queue_settings = QueueSettings {
         capacity: state.config.queue_capacity,
         workers: llm.concurrency,

@@ -147,7 +147,8 @@ pub struct OfflineClassifier {
     english_things: Matcher,
     korean_cues: Matcher,
     english_cues: Matcher,
-    pairs: Vec<Pair>,
+    korean_pairs: PairIndex,
+    english_pairs: PairIndex,
 }
 
 /// Terms and the automaton that finds them, leftmost-longest.
@@ -171,11 +172,103 @@ impl Matcher {
 
 /// A cue that holds when a left word is followed, within a few characters, by a right word
 /// ("가스 … 냄새", "난방이 … 안 돼요"), however the resident spaced or worded the middle.
+#[derive(Clone)]
 struct Pair {
     cue: u64,
     left: Vec<String>,
     right: Vec<String>,
     english: bool,
+}
+
+/// Every pair of one language, with one automaton over all their words, so a text is
+/// scanned once however many pairs there are.
+struct PairIndex {
+    automaton: AhoCorasick,
+    words: Vec<String>,
+    /// For each pair: its cue, and the word ids of its left and right sides.
+    pairs: Vec<(u64, Vec<usize>, Vec<usize>)>,
+    window: usize,
+    english: bool,
+}
+
+impl PairIndex {
+    fn new(pairs: Vec<Pair>, english: bool, window: usize) -> Result<PairIndex, LexiconError> {
+        let mut words: Vec<String> = Vec::new();
+        let id = |word: &String, words: &mut Vec<String>| match words.iter().position(|w| w == word)
+        {
+            Some(i) => i,
+            None => {
+                words.push(word.clone());
+                words.len() - 1
+            }
+        };
+        let mut indexed = Vec::new();
+        for pair in pairs.iter().filter(|p| p.english == english) {
+            let left = pair.left.iter().map(|w| id(w, &mut words)).collect();
+            let right = pair.right.iter().map(|w| id(w, &mut words)).collect();
+            indexed.push((pair.cue, left, right));
+        }
+        let automaton = AhoCorasick::new(&words).map_err(|e| LexiconError {
+            line: 0,
+            message: e.to_string(),
+        })?;
+        Ok(PairIndex {
+            automaton,
+            words,
+            pairs: indexed,
+            window,
+            english,
+        })
+    }
+
+    /// The cues of every pair that holds in `text`.
+    fn cues(&self, text: &str) -> u64 {
+        // Every occurrence of every word, overlapping: (word id, start, end).
+        let found: Vec<(usize, usize, usize)> = self
+            .automaton
+            .find_overlapping_iter(text)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+            .collect();
+        if found.len() < 2 {
+            return 0;
+        }
+        let mut cues = 0;
+        for (cue, left, right) in &self.pairs {
+            if cues & cue != 0 {
+                continue;
+            }
+            let holds =
+                found
+                    .iter()
+                    .filter(|(id, _, _)| left.contains(id))
+                    .any(|(_, _, left_end)| {
+                        found.iter().any(|(id, start, end)| {
+                            right.contains(id)
+                                && *start >= *left_end
+                                && *start <= left_end + self.window
+                                && self.right_word_stands(text, &self.words[*id], *start, *end)
+                        })
+                    });
+            if holds {
+                cues |= cue;
+            }
+        }
+        cues
+    }
+
+    /// Whether the right word at `start..end` is not negated or taken back.
+    fn right_word_stands(&self, text: &str, word: &str, start: usize, end: usize) -> bool {
+        // "안 꺼져요" is the opposite of "꺼져요".
+        if !is_negative_form(word) && text[..start].ends_with('안') {
+            return false;
+        }
+        if self.english {
+            !english_denied(text[..start].trim_end())
+        } else {
+            let after = &text[end..];
+            korean_role(after) != Role::Denied && (is_negative_form(word) || !clause_denies(after))
+        }
+    }
 }
 
 /// How far (in bytes of the spaceless text, about 16 Hangul syllables) a pair may stretch.
@@ -412,7 +505,12 @@ impl OfflineClassifier {
             english_things: Matcher::new(english_things)?,
             korean_cues: Matcher::new(korean_cues)?,
             english_cues: Matcher::new(english_cues)?,
-            pairs,
+            korean_pairs: PairIndex::new(
+                pairs.iter().cloned().collect(),
+                false,
+                KOREAN_PAIR_WINDOW,
+            )?,
+            english_pairs: PairIndex::new(pairs, true, ENGLISH_PAIR_WINDOW)?,
         })
     }
 
@@ -528,21 +626,7 @@ impl OfflineClassifier {
     }
 
     fn pair_cues(&self, korean: &str, english: &str) -> u64 {
-        let mut cues = 0;
-        for pair in &self.pairs {
-            if cues & pair.cue != 0 {
-                continue;
-            }
-            let (text, window) = if pair.english {
-                (english, ENGLISH_PAIR_WINDOW)
-            } else {
-                (korean, KOREAN_PAIR_WINDOW)
-            };
-            if pair_holds(pair, text, window) {
-                cues |= pair.cue;
-            }
-        }
-        cues
+        self.korean_pairs.cues(korean) | self.english_pairs.cues(english)
     }
 }
 
@@ -581,39 +665,6 @@ fn parse_pairs(cue: u64, left: &str, right: &str) -> Vec<Pair> {
         })
         .filter(|p| !p.left.is_empty() && !p.right.is_empty())
         .collect()
-}
-
-/// Whether some left word is followed within `window` bytes by a right word that is not denied.
-fn pair_holds(pair: &Pair, text: &str, window: usize) -> bool {
-    for left in &pair.left {
-        for (at, _) in text.match_indices(left.as_str()) {
-            let from = at + left.len();
-            let mut to = (from + window).min(text.len());
-            while !text.is_char_boundary(to) {
-                to -= 1;
-            }
-            let span = &text[from..to];
-            for right in &pair.right {
-                let Some(offset) = span.find(right.as_str()) else {
-                    continue;
-                };
-                let start = from + offset;
-                let after = &text[start + right.len()..];
-                // "안 꺼져요" is the opposite of "꺼져요".
-                let negated_before = !is_negative_form(right) && text[..start].ends_with('안');
-                let denied = if pair.english {
-                    english_denied(text[..start].trim_end())
-                } else {
-                    korean_role(after) == Role::Denied
-                        || (!is_negative_form(right) && clause_denies(after))
-                };
-                if !negated_before && !denied {
-                    return true;
-                }
-            }
-        }
-    }
-    false
 }
 
 /// Terms that already say something is missing ("안 나와요", "못 열어요") cannot be denied again.

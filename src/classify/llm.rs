@@ -64,6 +64,20 @@ impl LlmSettings {
     }
 }
 
+impl LlmClient {
+    /// The client for the configured provider, with its own HTTP client (connect timeout 5 s).
+    pub fn from_config(config: &crate::config::LlmConfig) -> Result<LlmClient, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        let mut settings = LlmSettings::new(config.api_key.clone(), config.base_url.clone());
+        settings.model = config.model.clone();
+        settings.timeout = Duration::from_secs(config.timeout_secs);
+        settings.requests_per_minute = config.requests_per_minute;
+        Ok(LlmClient::new(settings, http))
+    }
+}
+
 /// The model's answer for one description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LlmVerdict {
