@@ -172,7 +172,6 @@ impl Matcher {
 
 /// A cue that holds when a left word is followed, within a few characters, by a right word
 /// ("가스 … 냄새", "난방이 … 안 돼요"), however the resident spaced or worded the middle.
-#[derive(Clone)]
 struct Pair {
     cue: u64,
     left: Vec<String>,
@@ -192,7 +191,7 @@ struct PairIndex {
 }
 
 impl PairIndex {
-    fn new(pairs: Vec<Pair>, english: bool, window: usize) -> Result<PairIndex, LexiconError> {
+    fn new(pairs: &[Pair], english: bool, window: usize) -> Result<PairIndex, LexiconError> {
         let mut words: Vec<String> = Vec::new();
         let id = |word: &String, words: &mut Vec<String>| match words.iter().position(|w| w == word)
         {
@@ -505,12 +504,8 @@ impl OfflineClassifier {
             english_things: Matcher::new(english_things)?,
             korean_cues: Matcher::new(korean_cues)?,
             english_cues: Matcher::new(english_cues)?,
-            korean_pairs: PairIndex::new(
-                pairs.iter().cloned().collect(),
-                false,
-                KOREAN_PAIR_WINDOW,
-            )?,
-            english_pairs: PairIndex::new(pairs, true, ENGLISH_PAIR_WINDOW)?,
+            korean_pairs: PairIndex::new(&pairs, false, KOREAN_PAIR_WINDOW)?,
+            english_pairs: PairIndex::new(&pairs, true, ENGLISH_PAIR_WINDOW)?,
         })
     }
 

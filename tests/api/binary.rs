@@ -440,7 +440,12 @@ mod classify_command {
             command.env(k, v);
         }
         let mut child = command.spawn().unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     }
 
@@ -448,11 +453,14 @@ mod classify_command {
         String::from_utf8(output.stdout.clone())
             .unwrap()
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON on stdout: {l}: {e}")))
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON on stdout: {l}: {e}"))
+            })
             .collect()
     }
 
-    const INPUT: &str = "{\"text\": \"콘센트에서 타는 냄새가 좀 나요\", \"id\": 9}\n엘리베이터가 멈췄어요\n\n";
+    const INPUT: &str =
+        "{\"text\": \"콘센트에서 타는 냄새가 좀 나요\", \"id\": 9}\n엘리베이터가 멈췄어요\n\n";
 
     #[test]
     fn it_writes_one_json_line_per_input_and_nothing_else_to_stdout() {
@@ -462,27 +470,54 @@ mod classify_command {
         let lines = json_lines(&output);
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["text"], "콘센트에서 타는 냄새가 좀 나요");
-        assert_eq!((lines[0]["category"].as_str(), lines[0]["priority"].as_str()), (Some("electrical"), Some("high")));
+        assert_eq!(
+            (lines[0]["category"].as_str(), lines[0]["priority"].as_str()),
+            (Some("electrical"), Some("high"))
+        );
         assert_eq!(lines[1]["category"], "other");
         for line in &lines {
             assert_eq!(line["method"], "keyword");
             assert!(line["reason"].as_str().is_some_and(|r| !r.is_empty()));
             assert!((0.0..=1.0).contains(&line["confidence"].as_f64().unwrap()));
         }
-        assert!(!dir.path().join("maintenance.db").exists(), "classifying needs no database");
+        assert!(
+            !dir.path().join("maintenance.db").exists(),
+            "classifying needs no database"
+        );
     }
 
     #[test]
     fn eval_prints_accuracy_and_a_confusion_matrix() {
         let dir = tempfile::tempdir().unwrap();
         let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/requests-dev.jsonl");
-        let output = run(dir.path(), &["classify", "--eval", data.to_str().unwrap()], &[], "");
+        let output = run(
+            dir.path(),
+            &["classify", "--eval", data.to_str().unwrap()],
+            &[],
+            "",
+        );
         assert!(output.status.success());
         let report = String::from_utf8(output.stdout).unwrap();
-        for expected in ["samples:  160", "category: ", "priority: ", "both: ", "confusion", "electrical", "high"] {
-            assert!(report.contains(expected), "{expected} missing from\n{report}");
+        for expected in [
+            "samples:  160",
+            "category: ",
+            "priority: ",
+            "both: ",
+            "confusion",
+            "electrical",
+            "high",
+        ] {
+            assert!(
+                report.contains(expected),
+                "{expected} missing from\n{report}"
+            );
         }
-        let bad = run(dir.path(), &["classify", "--eval", "/no/such/file.jsonl"], &[], "");
+        let bad = run(
+            dir.path(),
+            &["classify", "--eval", "/no/such/file.jsonl"],
+            &[],
+            "",
+        );
         assert!(!bad.status.success());
     }
 
@@ -496,27 +531,48 @@ mod classify_command {
         let envs = [("GROQ_API_KEY", "k"), ("LLM_BASE_URL", base.as_str())];
         let output = tokio::task::spawn_blocking({
             let dir = dir.path().to_owned();
-            let envs: Vec<(String, String)> = envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let envs: Vec<(String, String)> = envs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             move || {
-                let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let envs: Vec<(&str, &str)> =
+                    envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 run(&dir, &["classify", "--llm"], &envs, INPUT)
             }
         })
         .await
         .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let lines = json_lines(&output);
-        assert!(lines.iter().all(|l| l["method"] == "llm" && l["category"] == "structural"), "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l["method"] == "llm" && l["category"] == "structural"),
+            "{lines:?}"
+        );
         assert_eq!(llm.calls(), 1, "both lines went in one batch");
 
         let unreachable = run(
             dir.path(),
             &["classify", "--llm"],
-            &[("GROQ_API_KEY", "k"), ("LLM_BASE_URL", "http://127.0.0.1:9"), ("LLM_TIMEOUT_SECS", "1")],
+            &[
+                ("GROQ_API_KEY", "k"),
+                ("LLM_BASE_URL", "http://127.0.0.1:9"),
+                ("LLM_TIMEOUT_SECS", "1"),
+            ],
             INPUT,
         );
         assert!(unreachable.status.success());
-        assert!(json_lines(&unreachable).iter().all(|l| l["method"] == "keyword"));
+        assert!(
+            json_lines(&unreachable)
+                .iter()
+                .all(|l| l["method"] == "keyword")
+        );
         let no_key = run(dir.path(), &["classify", "--llm"], &[], INPUT);
         assert!(!no_key.status.success());
     }

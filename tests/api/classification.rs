@@ -72,15 +72,7 @@ async fn without_an_llm_the_offline_answer_is_final() {
     assert_eq!(request["classification_method"], "keyword");
     assert!(request["classification_confidence"].as_f64().unwrap() > 0.0);
     assert!(request["classified_at"].is_string());
-    let task: Value = app
-        .get(
-            Some(&token),
-            &format!("/api/requests/{}/task-status", id_of(&request)),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let task = app.task(&token, id_of(&request)).await;
     assert_eq!(task["status"], "SUCCESS");
     assert_eq!(task["task_id"], Value::Null);
     assert_eq!(task["result"]["category"], "electrical");
@@ -115,12 +107,7 @@ async fn the_llm_refines_the_offline_answer() {
     let stored: Value = app.get(Some(&token), &path).await.json().await.unwrap();
     assert_eq!(stored, refined);
 
-    let task: Value = app
-        .get(Some(&token), &format!("{path}/task-status"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let task = app.task(&token, id_of(&request)).await;
     assert_eq!(task["status"], "SUCCESS");
     assert!(task["task_id"].is_string());
     assert_eq!(task["result"]["method"], "llm");
@@ -249,15 +236,7 @@ async fn provider_failures_fall_back_to_the_offline_answer() {
             (Some("plumbing"), Some("high")),
             "{name}"
         );
-        let task: Value = app
-            .get(
-                Some(&token),
-                &format!("/api/requests/{}/task-status", id_of(&request)),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+        let task = app.task(&token, id_of(&request)).await;
         assert_eq!(task["status"], "SUCCESS", "{name}");
         assert!(llm.calls() >= 1, "{name}: the provider was asked");
         assert_no_job_left(&app);
@@ -314,12 +293,7 @@ async fn a_manual_classification_is_never_overwritten_by_the_llm() {
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let task: Value = app
-            .get(Some(&token), &format!("{path}/task-status"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let task = app.task(&token, id_of(&request)).await;
         if task["status"] == "SUCCESS" {
             break;
         }

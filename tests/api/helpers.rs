@@ -181,6 +181,18 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// The task-status of a request.
+    pub async fn task(&self, token: &str, request_id: i64) -> Value {
+        let response = self
+            .get(
+                Some(token),
+                &format!("/api/requests/{request_id}/task-status"),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
     /// Submits a request and returns its JSON.
     pub async fn submit(&self, token: &str, description: &str) -> Value {
         let response = self
