@@ -1,16 +1,20 @@
-//! Changes worth telling connected clients about.
+//! Changes worth telling connected clients about, in commit order.
 //!
-//! Whoever commits a change publishes its event right after the commit; a
-//! publish never fails the change. The live-update endpoint subscribes here.
+//! Every change writes its event to the `events` table in the transaction that
+//! makes the change ([`crate::db::Db::write`]), so event ids are a gap-free
+//! sequence in commit order. The commit and the publish happen under one lock,
+//! so live subscribers see events in that same order. A publish never fails a
+//! change: with no subscriber, or a lagging one, the event is still in the table.
 
 use crate::ids::{RequestId, UserId};
 use crate::requests::MaintenanceRequest;
+use rusqlite::Transaction;
 use serde::Serialize;
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
-/// One change to a request, as clients receive it: `{"type": ..., "data": ...}`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+/// One change to a request.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     NewRequest(MaintenanceRequest),
     RequestUpdated(MaintenanceRequest),
@@ -18,7 +22,23 @@ pub enum Event {
     RequestDeleted { id: RequestId, user_id: UserId },
 }
 
+#[derive(Serialize)]
+struct Deleted {
+    id: RequestId,
+    user_id: UserId,
+}
+
 impl Event {
+    /// The `type` clients see.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::NewRequest(_) => "new_request",
+            Event::RequestUpdated(_) => "request_updated",
+            Event::RequestClassified(_) => "request_classified",
+            Event::RequestDeleted { .. } => "request_deleted",
+        }
+    }
+
     /// The resident the event concerns (staff see every event).
     pub fn owner(&self) -> UserId {
         match self {
@@ -28,27 +48,69 @@ impl Event {
             Event::RequestDeleted { user_id, .. } => *user_id,
         }
     }
-}
 
-/// A fan-out of events to every subscriber.
-#[derive(Clone)]
-pub struct Events {
-    sender: broadcast::Sender<Event>,
-}
-
-impl Events {
-    pub fn new(capacity: usize) -> Events {
-        Events {
-            sender: broadcast::channel(capacity.max(1)).0,
+    pub fn request_id(&self) -> RequestId {
+        match self {
+            Event::NewRequest(r) | Event::RequestUpdated(r) | Event::RequestClassified(r) => r.id,
+            Event::RequestDeleted { id, .. } => *id,
         }
     }
 
-    /// Sends to current subscribers; having none is not an error.
-    pub fn publish(&self, event: Event) {
-        let _ = self.sender.send(event);
+    /// The `data` clients see: the request as the API returns it, or `{id, user_id}` when deleted.
+    pub fn data(&self) -> serde_json::Result<serde_json::Value> {
+        match self {
+            Event::NewRequest(r) | Event::RequestUpdated(r) | Event::RequestClassified(r) => {
+                serde_json::to_value(r)
+            }
+            Event::RequestDeleted { id, user_id } => serde_json::to_value(Deleted {
+                id: *id,
+                user_id: *user_id,
+            }),
+        }
+    }
+}
+
+/// An event as committed: its id, whose it is, and the frame sent to clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub owner: UserId,
+    /// `{"id": .., "type": .., "data": ..}`, serialized once for every subscriber.
+    pub frame: String,
+}
+
+/// The live fan-out of committed events.
+#[derive(Clone)]
+pub struct Events {
+    sender: broadcast::Sender<Arc<StoredEvent>>,
+    /// Held from commit to publish so subscribers see events in commit order.
+    order: Arc<Mutex<()>>,
+}
+
+impl Events {
+    /// `buffer` is how far a subscriber may fall behind before it misses events.
+    pub fn new(buffer: usize) -> Events {
+        Events {
+            sender: broadcast::channel(buffer.max(1)).0,
+            order: Arc::new(Mutex::new(())),
+        }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
         self.sender.subscribe()
+    }
+
+    /// Commits `tx`, then publishes `stored`, with no other commit in between.
+    pub fn commit(&self, tx: Transaction<'_>, stored: Vec<StoredEvent>) -> rusqlite::Result<()> {
+        // A panic elsewhere while holding the lock leaves nothing half-done here: carry on.
+        let _in_order = self
+            .order
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        tx.commit()?;
+        for event in stored {
+            let _ = self.sender.send(Arc::new(event));
+        }
+        Ok(())
     }
 }

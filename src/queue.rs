@@ -237,26 +237,27 @@ impl Worker {
     ) {
         let saved = self
             .db
-            .run({
-                let error = error.clone();
-                move |conn| {
-                    db::requests::finish_refinement(
-                        conn,
-                        request,
-                        answer.as_ref(),
-                        error.as_deref(),
-                    )
-                }
+            .write(&self.events, move |tx| {
+                let refined = db::requests::finish_refinement(
+                    tx,
+                    request,
+                    answer.as_ref(),
+                    error.as_deref(),
+                )?;
+                let events = match &refined {
+                    Refined::Applied(r) | Refined::KeptOffline(r) => {
+                        vec![Event::RequestClassified(r.clone())]
+                    }
+                    Refined::Manual | Refined::Gone => Vec::new(),
+                };
+                Ok((refined, events))
             })
             .await;
         match saved {
-            Ok(Refined::Applied(r) | Refined::KeptOffline(r)) => {
-                self.events.publish(Event::RequestClassified(r))
-            }
+            Ok(Refined::Applied(_) | Refined::KeptOffline(_) | Refined::Gone) => {}
             Ok(Refined::Manual) => {
                 tracing::debug!(request_id = %request, "kept the admin's manual classification")
             }
-            Ok(Refined::Gone) => {}
             Err(e) => {
                 tracing::warn!(request_id = %request, error = %e, "could not save a classification");
                 let message = e.to_string();

@@ -221,9 +221,11 @@ pub async fn submit(
     let refine = state.queue.refines();
     let request = state
         .db
-        .run(move |conn| db::requests::insert_request(conn, owner, &new, &classification, refine))
+        .write(&state.events, move |tx| {
+            let request = db::requests::insert_request(tx, owner, &new, &classification, refine)?;
+            Ok((request.clone(), vec![Event::NewRequest(request)]))
+        })
         .await?;
-    state.events.publish(Event::NewRequest(request.clone()));
     state.queue.enqueue(request.id);
     Ok(request)
 }
@@ -261,10 +263,20 @@ pub async fn update(
     let actor = actor.id;
     let request = state
         .db
-        .run(move |conn| db::requests::update_request(conn, id, &changes, actor))
+        .write(&state.events, move |tx| {
+            let before = db::requests::find_request(tx, id, Scope::All)?;
+            let after = db::requests::update_request(tx, id, &changes, actor)?;
+            // An update that changes nothing tells nobody anything.
+            let events = match &after {
+                Some(request) if before.as_ref() != Some(request) => {
+                    vec![Event::RequestUpdated(request.clone())]
+                }
+                _ => Vec::new(),
+            };
+            Ok((after, events))
+        })
         .await?
         .ok_or_else(|| AppError::not_found("Request"))?;
-    state.events.publish(Event::RequestUpdated(request.clone()));
     Ok(request)
 }
 
@@ -272,14 +284,18 @@ pub async fn update(
 pub async fn delete(state: &AppState, actor: &User, id: RequestId) -> Result<(), AppError> {
     let scope = Scope::of(actor);
     let actor = actor.id;
-    let owner = state
+    state
         .db
-        .run(move |conn| db::requests::delete_request(conn, id, scope, actor))
+        .write(&state.events, move |tx| {
+            let owner = db::requests::delete_request(tx, id, scope, actor)?;
+            let events = owner
+                .map(|user_id| Event::RequestDeleted { id, user_id })
+                .into_iter()
+                .collect();
+            Ok((owner, events))
+        })
         .await?
         .ok_or_else(|| AppError::not_found("Request"))?;
-    state
-        .events
-        .publish(Event::RequestDeleted { id, user_id: owner });
     Ok(())
 }
 

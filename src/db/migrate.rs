@@ -12,6 +12,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_classification",
         include_str!("../../migrations/0002_classification.sql"),
     ),
+    (
+        "0003_events",
+        include_str!("../../migrations/0003_events.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

@@ -3,14 +3,16 @@
 //! Handlers never see a connection: they call the async [`Db::run`] (or the
 //! domain functions built on it), which moves the work to the blocking pool.
 
+pub mod events;
 pub mod jobs;
 pub mod migrate;
 pub mod requests;
 pub mod users;
 
 use crate::errors::AppError;
+use crate::events::{Event, Events};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
@@ -86,6 +88,31 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
             work(&mut conn)
+        })
+        .await
+        .map_err(AppError::internal)?
+    }
+
+    /// Runs a change in one write transaction, stores the events it reports in that same
+    /// transaction, then commits and publishes them in commit order.
+    pub async fn write<T, F>(&self, events: &Events, work: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<(T, Vec<Event>), AppError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let events = events.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            // IMMEDIATE takes the write lock at once, so two writers never deadlock upgrading.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (value, changes) = work(&tx)?;
+            let stored = changes
+                .iter()
+                .map(|event| self::events::insert(&tx, event))
+                .collect::<Result<Vec<_>, _>>()?;
+            events.commit(tx, stored)?;
+            Ok(value)
         })
         .await
         .map_err(AppError::internal)?

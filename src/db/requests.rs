@@ -10,9 +10,7 @@ use crate::taxonomy::{
     Category, ClassificationMethod, ClassificationStatus, HistoryAction, Priority, Status,
 };
 use rusqlite::types::Value;
-use rusqlite::{
-    Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter,
-};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
 use std::collections::BTreeMap;
 
 const REQUEST_COLUMNS: &str = "id, user_id, description, location, contact_info, category, priority, \
@@ -37,12 +35,6 @@ fn request_from_row(row: &Row<'_>) -> rusqlite::Result<MaintenanceRequest> {
         classification_confidence: row.get(13)?,
         classified_at: row.get(14)?,
     })
-}
-
-/// A write transaction that takes SQLite's write lock at once, so two writers
-/// never deadlock upgrading read locks.
-fn write_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
 }
 
 struct Change<'a> {
@@ -70,13 +62,12 @@ fn record_history(
 /// Stores a new request with its first classification and its 'created' history entry,
 /// and, when `refine` is set, a queued job to refine the classification; all in one transaction.
 pub fn insert_request(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     owner: UserId,
     new: &NewRequest,
     classification: &Classification,
     refine: bool,
 ) -> Result<MaintenanceRequest, AppError> {
-    let tx = write_tx(conn)?;
     let now = Timestamp::now();
     let status = if refine {
         ClassificationStatus::Pending
@@ -107,7 +98,7 @@ pub fn insert_request(
         request_from_row,
     )?;
     if refine {
-        super::jobs::insert_job(&tx, request.id, now)?;
+        super::jobs::insert_job(tx, request.id, now)?;
     }
     let created = Change {
         action: HistoryAction::Created,
@@ -115,8 +106,7 @@ pub fn insert_request(
         old_value: None,
         new_value: None,
     };
-    record_history(&tx, request.id, Some(owner), created, now)?;
-    tx.commit()?;
+    record_history(tx, request.id, Some(owner), created, now)?;
     Ok(request)
 }
 
@@ -192,13 +182,12 @@ pub fn list_requests(
 /// Applies `changes`, writing one history entry per field that really changed.
 /// None when the request does not exist.
 pub fn update_request(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     id: RequestId,
     changes: &RequestChanges,
     actor: UserId,
 ) -> Result<Option<MaintenanceRequest>, AppError> {
-    let tx = write_tx(conn)?;
-    let Some(current) = find_request(&tx, id, Scope::All)? else {
+    let Some(current) = find_request(tx, id, Scope::All)? else {
         return Ok(None);
     };
     let now = Timestamp::now();
@@ -211,7 +200,7 @@ pub fn update_request(
             old_value: Some(current.status.as_str()),
             new_value: Some(status.as_str()),
         };
-        record_history(&tx, id, Some(actor), change, now)?;
+        record_history(tx, id, Some(actor), change, now)?;
     }
     if let Some(category) = changes.category.filter(|c| Some(*c) != current.category) {
         updated.category = Some(category);
@@ -221,7 +210,7 @@ pub fn update_request(
             old_value: current.category.map(Category::as_str),
             new_value: Some(category.as_str()),
         };
-        record_history(&tx, id, Some(actor), change, now)?;
+        record_history(tx, id, Some(actor), change, now)?;
     }
     if let Some(priority) = changes.priority.filter(|p| Some(*p) != current.priority) {
         updated.priority = Some(priority);
@@ -231,7 +220,7 @@ pub fn update_request(
             old_value: current.priority.map(Priority::as_str),
             new_value: Some(priority.as_str()),
         };
-        record_history(&tx, id, Some(actor), change, now)?;
+        record_history(tx, id, Some(actor), change, now)?;
     }
     if updated == current {
         return Ok(Some(current));
@@ -250,7 +239,6 @@ pub fn update_request(
         params![id, updated.status, updated.category, updated.priority, now, manual],
         request_from_row,
     )?;
-    tx.commit()?;
     Ok(Some(saved))
 }
 
@@ -271,20 +259,17 @@ pub enum Refined {
 /// has chosen by hand; records a history entry for a change; finishes the job. One transaction,
 /// so a concurrent manual edit either lands before (and wins) or after (and overwrites).
 pub fn finish_refinement(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     id: RequestId,
     answer: Option<&Classification>,
     error: Option<&str>,
 ) -> Result<Refined, AppError> {
-    let tx = write_tx(conn)?;
     let now = Timestamp::now();
-    super::jobs::finish_job(&tx, id, error, now)?;
-    let Some(current) = find_request(&tx, id, Scope::All)? else {
-        tx.commit()?;
+    super::jobs::finish_job(tx, id, error, now)?;
+    let Some(current) = find_request(tx, id, Scope::All)? else {
         return Ok(Refined::Gone);
     };
     if current.classification_method == Some(ClassificationMethod::Manual) {
-        tx.commit()?;
         return Ok(Refined::Manual);
     }
     let outcome = match answer {
@@ -308,7 +293,7 @@ pub fn finish_refinement(
                         old_value: old,
                         new_value: Some(new),
                     };
-                    record_history(&tx, id, None, change, now)?;
+                    record_history(tx, id, None, change, now)?;
                 }
             }
             let saved = tx.query_row(
@@ -343,18 +328,16 @@ pub fn finish_refinement(
             Refined::KeptOffline(saved)
         }
     };
-    tx.commit()?;
     Ok(outcome)
 }
 
 /// Deletes the request if it is within `scope`, recording who did it. Returns its owner, or None when absent.
 pub fn delete_request(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     id: RequestId,
     scope: Scope,
     actor: UserId,
 ) -> Result<Option<UserId>, AppError> {
-    let tx = write_tx(conn)?;
     let owner: Option<UserId> = tx
         .query_row(
             "DELETE FROM requests WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2) RETURNING user_id",
@@ -371,8 +354,7 @@ pub fn delete_request(
         old_value: None,
         new_value: None,
     };
-    record_history(&tx, id, Some(actor), change, Timestamp::now())?;
-    tx.commit()?;
+    record_history(tx, id, Some(actor), change, Timestamp::now())?;
     Ok(Some(owner))
 }
 

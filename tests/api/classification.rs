@@ -2,10 +2,11 @@
 
 use crate::helpers::*;
 use crate::mock_llm::{Behaviour, MockLlm};
-use maintenance::events::Event;
+use maintenance::events::StoredEvent;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::Receiver;
 
@@ -31,13 +32,15 @@ async fn app_with_llm(mock: &MockLlm, extra: &[(&str, &str)]) -> TestApp {
 }
 
 /// Waits for the `request_classified` events of these requests; returns them by id.
-async fn classified(events: &mut Receiver<Event>, ids: &[i64]) -> HashMap<i64, Value> {
+async fn classified(events: &mut Receiver<Arc<StoredEvent>>, ids: &[i64]) -> HashMap<i64, Value> {
     let mut found = HashMap::new();
     let wait = async {
         while found.len() < ids.len() {
-            if let Ok(Event::RequestClassified(request)) = events.recv().await {
-                if ids.contains(&request.id.0) {
-                    found.insert(request.id.0, serde_json::to_value(&request).unwrap());
+            if let Ok(event) = events.recv().await {
+                let frame: Value = serde_json::from_str(&event.frame).unwrap();
+                let id = frame["data"]["id"].as_i64().unwrap();
+                if frame["type"] == "request_classified" && ids.contains(&id) {
+                    found.insert(id, frame["data"].clone());
                 }
             }
         }

@@ -1,0 +1,78 @@
+//! SQL for the event log.
+
+use crate::errors::AppError;
+use crate::events::{Event, StoredEvent};
+use crate::ids::{Timestamp, UserId};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde_json::json;
+
+/// Appends an event inside the transaction of the change it describes.
+pub fn insert(tx: &Transaction<'_>, event: &Event) -> Result<StoredEvent, AppError> {
+    let data = event.data().map_err(AppError::internal)?;
+    let id: i64 = tx
+        .prepare_cached(
+            "INSERT INTO events (type, request_id, owner_id, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             RETURNING id",
+        )?
+        .query_row(
+            params![event.kind(), event.request_id(), event.owner(), data.to_string(), Timestamp::now()],
+            |row| row.get(0),
+        )?;
+    Ok(StoredEvent {
+        id,
+        owner: event.owner(),
+        frame: frame(id, event.kind(), &data),
+    })
+}
+
+fn frame(id: i64, kind: &str, data: &serde_json::Value) -> String {
+    json!({"id": id, "type": kind, "data": data}).to_string()
+}
+
+/// Up to `limit` events after `since`, oldest first; only `owner`'s when given.
+pub fn after(
+    conn: &Connection,
+    since: i64,
+    owner: Option<UserId>,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, AppError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, type, owner_id, data FROM events WHERE id > ?1 AND (?2 IS NULL OR owner_id = ?2)
+         ORDER BY id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![since, owner, limit as i64], |row| {
+        let id: i64 = row.get(0)?;
+        let kind: String = row.get(1)?;
+        let data: String = row.get(3)?;
+        Ok((id, kind, row.get::<_, UserId>(2)?, data))
+    })?;
+    let mut events = Vec::new();
+    for row in rows {
+        let (id, kind, owner, data) = row?;
+        let data: serde_json::Value = serde_json::from_str(&data).map_err(AppError::internal)?;
+        events.push(StoredEvent {
+            id,
+            owner,
+            frame: frame(id, &kind, &data),
+        });
+    }
+    Ok(events)
+}
+
+/// The oldest event still kept, and the last id ever given (pruned or not).
+pub fn bounds(conn: &Connection) -> Result<(Option<i64>, i64), AppError> {
+    let oldest: Option<i64> = conn.query_row("SELECT min(id) FROM events", [], |r| r.get(0))?;
+    let latest: Option<i64> = conn
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok((oldest, latest.unwrap_or(0)))
+}
+
+/// Deletes events older than `before`; returns how many.
+pub fn prune(conn: &Connection, before: Timestamp) -> Result<usize, AppError> {
+    Ok(conn.execute("DELETE FROM events WHERE created_at < ?1", [before])?)
+}
