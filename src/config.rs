@@ -73,6 +73,21 @@ pub struct Config {
     pub queue_capacity: usize,
     /// How often jobs waiting in the database are fed to the workers, in milliseconds.
     pub queue_sweep_ms: u64,
+    pub live: LiveConfig,
+}
+
+/// Live updates over WebSocket.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub ping_interval_secs: u64,
+    /// A socket that has not answered for this long is closed.
+    pub pong_timeout_secs: u64,
+    /// Events a socket may fall behind before it is closed (it can resume with `since`).
+    pub buffer: usize,
+    /// A socket that cannot take a frame for this long is closed.
+    pub send_timeout_secs: u64,
+    /// Events older than this are pruned; a client resuming from before gets `resync`.
+    pub retention_days: u64,
 }
 
 /// One variable that could not be accepted.
@@ -128,6 +143,13 @@ impl Config {
         let llm = reader.llm();
         let queue_capacity = reader.ranged("QUEUE_CAPACITY", 1024, 1, 1_000_000) as usize;
         let queue_sweep_ms = reader.ranged("QUEUE_SWEEP_MS", 1000, 10, 3_600_000) as u64;
+        let live = LiveConfig {
+            ping_interval_secs: reader.ranged("WS_PING_INTERVAL_SECS", 15, 1, 3600) as u64,
+            pong_timeout_secs: reader.ranged("WS_PONG_TIMEOUT_SECS", 45, 1, 36_000) as u64,
+            buffer: reader.ranged("WS_BUFFER", 1024, 1, 1_000_000) as usize,
+            send_timeout_secs: reader.ranged("WS_SEND_TIMEOUT_SECS", 10, 1, 3600) as u64,
+            retention_days: reader.ranged("EVENT_RETENTION_DAYS", 7, 1, 3650) as u64,
+        };
 
         if !reader.problems.is_empty() {
             return Err(ConfigError(reader.problems));
@@ -146,6 +168,7 @@ impl Config {
             llm,
             queue_capacity,
             queue_sweep_ms,
+            live,
         })
     }
 

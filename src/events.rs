@@ -8,6 +8,7 @@
 
 use crate::ids::{RequestId, UserId};
 use crate::requests::MaintenanceRequest;
+use bytestring::ByteString;
 use rusqlite::Transaction;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -75,8 +76,8 @@ impl Event {
 pub struct StoredEvent {
     pub id: i64,
     pub owner: UserId,
-    /// `{"id": .., "type": .., "data": ..}`, serialized once for every subscriber.
-    pub frame: String,
+    /// `{"id": .., "type": .., "data": ..}`, serialized once and shared by every subscriber.
+    pub frame: ByteString,
 }
 
 /// The live fan-out of committed events.

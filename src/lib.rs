@@ -11,6 +11,7 @@ pub mod errors;
 pub mod events;
 pub mod ids;
 pub mod queue;
+pub mod realtime;
 pub mod requests;
 pub mod startup;
 pub mod state;

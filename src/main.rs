@@ -129,7 +129,7 @@ async fn set_password(config: Config, email: &str) -> Result<(), String> {
         .read_line(&mut password)
         .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
     let password = password.trim_end_matches(['\r', '\n']).to_owned();
-    let state = startup::prepare_state(config)
+    let (state, _) = startup::prepare_state(config)
         .await
         .map_err(|e| e.to_string())?;
     let user = accounts::find_by_email(&state.db, email)

@@ -10,16 +10,18 @@ use crate::db::{Db, OpenError};
 use crate::errors::AppError;
 use crate::events::Events;
 use crate::queue::{self, ClassifyQueue, QueueSettings, QueueWorkers};
-use crate::state::AppState;
+use crate::realtime;
+use crate::state::{AccountChanges, AppState};
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,14 +48,35 @@ pub struct Application {
     server: Server,
     workers: Option<QueueWorkers>,
     events: Events,
+    shutdown: watch::Sender<bool>,
     shutdown_grace: Duration,
+}
+
+/// Stops a running [`Application`] as SIGTERM does: sockets told "going away", HTTP drained.
+#[derive(Clone)]
+pub struct StopHandle {
+    server: ServerHandle,
+    shutdown: watch::Sender<bool>,
+}
+
+impl StopHandle {
+    pub async fn stop(&self) {
+        let _ = self.shutdown.send(true);
+        self.server.stop(true).await;
+    }
 }
 
 impl Application {
     /// Opens and migrates the database, prepares keys and accounts, and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
-        let mut state = prepare_state(config).await?;
+        let (mut state, shutdown) = prepare_state(config).await?;
         let workers = start_queue(&mut state).await?;
+        let retention = Duration::from_secs(state.config.live.retention_days * 24 * 3600);
+        tokio::spawn(realtime::prune_events(
+            state.db.clone(),
+            retention,
+            state.shutdown.clone(),
+        ));
         let shutdown_grace =
             Duration::from_secs(state.config.llm.as_ref().map_or(0, |l| l.timeout_secs) + 5);
         let events = state.events.clone();
@@ -72,6 +95,7 @@ impl Application {
             server,
             workers,
             events,
+            shutdown,
             shutdown_grace,
         })
     }
@@ -82,8 +106,11 @@ impl Application {
     }
 
     /// A handle to stop the server from elsewhere (tests, supervisors).
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+    pub fn handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.handle(),
+            shutdown: self.shutdown.clone(),
+        }
     }
 
     /// The application's events, for observers such as tests.
@@ -91,10 +118,18 @@ impl Application {
         self.events.clone()
     }
 
-    /// Serves until SIGINT/SIGTERM, then stops gracefully: HTTP first, then the
-    /// classification workers, which finish their jobs or leave them for the next start.
+    /// Serves until SIGINT/SIGTERM, then stops gracefully: live sockets are closed with
+    /// "going away", HTTP drains, and the classification workers finish their jobs or leave
+    /// them for the next start.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let stop = self.handle();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            stop.stop().await;
+        });
         let served = self.server.await;
+        let _ = self.shutdown.send(true);
         if let Some(workers) = self.workers {
             workers.shutdown(self.shutdown_grace).await;
         }
@@ -102,8 +137,34 @@ impl Application {
     }
 }
 
-/// Opens the database and everything the handlers share.
-pub async fn prepare_state(config: Config) -> Result<AppState, StartupError> {
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Opens the database and everything the handlers share; also returns the sender that
+/// tells long-lived tasks the server is shutting down.
+pub async fn prepare_state(
+    config: Config,
+) -> Result<(AppState, watch::Sender<bool>), StartupError> {
     tracing::info!(?config, "starting");
     let pool_size = (std::thread::available_parallelism().map_or(2, |n| n.get()) as u32 * 4).max(8);
     let path = config.database_path.clone();
@@ -125,19 +186,20 @@ pub async fn prepare_state(config: Config) -> Result<AppState, StartupError> {
         .await
         .map_err(AppError::internal)??;
     accounts::ensure_super_admin(&db, &passwords, config.super_admin.as_ref()).await?;
-    Ok(AppState {
+    let (stop, shutdown) = watch::channel(false);
+    let state = AppState {
         db,
         queue: ClassifyQueue::disabled(),
-        events: Events::new(EVENT_BUFFER),
+        events: Events::new(config.live.buffer),
+        account_changes: AccountChanges::default(),
+        shutdown,
         tokens: TokenKeys::new(&secret, config.access_token_expire_minutes),
         passwords,
         auth_limiter: AuthRateLimiter::new(config.auth_rate_per_minute),
         config: Arc::new(config),
-    })
+    };
+    Ok((state, stop))
 }
-
-/// Events buffered per subscriber before a slow one starts missing them.
-const EVENT_BUFFER: usize = 4096;
 
 /// Starts the LLM refinement queue when an LLM is configured.
 async fn start_queue(state: &mut AppState) -> Result<Option<QueueWorkers>, StartupError> {
@@ -185,6 +247,7 @@ fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server
             .wrap(from_fn(log_request))
     })
     .workers(workers)
+    .disable_signals()
     .shutdown_timeout(10)
     .listen(listener)?
     .run();

@@ -66,6 +66,7 @@ pub async fn change_role(
 ) -> Result<HttpResponse, AppError> {
     let role = requested_role(&query, &body)?;
     let user = accounts::change_role(&state.db, &admin, UserId(*id), role).await?;
+    state.account_changes.record();
     tracing::info!(actor = %admin.id, target = %user.id, role = %role, "changed a role");
     Ok(HttpResponse::Ok().json(user))
 }
@@ -76,6 +77,7 @@ pub async fn delete_user(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     accounts::delete(&state.db, &admin, UserId(*id)).await?;
+    state.account_changes.record();
     tracing::info!(actor = %admin.id, target = %*id, "deleted an account");
     Ok(HttpResponse::NoContent().finish())
 }

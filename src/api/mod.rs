@@ -18,37 +18,39 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// Mounts every API route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health::health)).service(
-        web::scope("/api")
-            .route("/auth/register", web::post().to(auth::register))
-            .route("/auth/login", web::post().to(auth::login))
-            .route("/auth/me", web::get().to(auth::me))
-            .route(
-                "/auth/change-password",
-                web::post().to(auth::change_password),
-            )
-            .route("/requests", web::post().to(requests::submit_request))
-            .route("/requests", web::get().to(requests::list_all_requests))
-            .route("/my-requests", web::get().to(requests::list_my_requests))
-            .route("/requests/{id}", web::get().to(requests::show_request))
-            .route("/requests/{id}", web::patch().to(requests::update_request))
-            .route("/requests/{id}", web::delete().to(requests::delete_request))
-            .route(
-                "/requests/{id}/history",
-                web::get().to(requests::show_history),
-            )
-            .route(
-                "/requests/{id}/task-status",
-                web::get().to(requests::show_task_status),
-            )
-            .route("/stats", web::get().to(requests::show_stats))
-            .route("/admin/users", web::get().to(admin::list_users))
-            .route("/admin/users/{id}", web::delete().to(admin::delete_user))
-            .route(
-                "/admin/users/{id}/role",
-                web::patch().to(admin::change_role),
-            ),
-    );
+    cfg.route("/health", web::get().to(health::health))
+        .route("/ws", web::get().to(crate::realtime::socket::connect))
+        .service(
+            web::scope("/api")
+                .route("/auth/register", web::post().to(auth::register))
+                .route("/auth/login", web::post().to(auth::login))
+                .route("/auth/me", web::get().to(auth::me))
+                .route(
+                    "/auth/change-password",
+                    web::post().to(auth::change_password),
+                )
+                .route("/requests", web::post().to(requests::submit_request))
+                .route("/requests", web::get().to(requests::list_all_requests))
+                .route("/my-requests", web::get().to(requests::list_my_requests))
+                .route("/requests/{id}", web::get().to(requests::show_request))
+                .route("/requests/{id}", web::patch().to(requests::update_request))
+                .route("/requests/{id}", web::delete().to(requests::delete_request))
+                .route(
+                    "/requests/{id}/history",
+                    web::get().to(requests::show_history),
+                )
+                .route(
+                    "/requests/{id}/task-status",
+                    web::get().to(requests::show_task_status),
+                )
+                .route("/stats", web::get().to(requests::show_stats))
+                .route("/admin/users", web::get().to(admin::list_users))
+                .route("/admin/users/{id}", web::delete().to(admin::delete_user))
+                .route(
+                    "/admin/users/{id}/role",
+                    web::patch().to(admin::change_role),
+                ),
+        );
 }
 
 /// Extractor settings so malformed input becomes a clear 4xx in the `{"detail"}` shape.

@@ -25,7 +25,8 @@ pub struct StaffUser(pub User);
 #[derive(Debug, Clone)]
 pub struct SuperAdminUser(pub User);
 
-fn bearer_token(req: &HttpRequest) -> Option<String> {
+/// The token of an `Authorization: Bearer` header.
+pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
@@ -40,8 +41,13 @@ async fn authenticate(req: HttpRequest) -> Result<User, AppError> {
         .ok_or_else(|| AppError::internal("application state is not registered"))?;
     let token =
         bearer_token(&req).ok_or_else(|| AppError::Unauthorized("Not authenticated".into()))?;
+    user_for_token(state, &token).await
+}
+
+/// The account a token names, read fresh from the database; 401 when the token is bad or the account gone.
+pub async fn user_for_token(state: &AppState, token: &str) -> Result<User, AppError> {
     let invalid = || AppError::Unauthorized("Could not validate credentials".into());
-    let user_id = state.tokens.verify(&token).map_err(|e| {
+    let user_id = state.tokens.verify(token).map_err(|e| {
         tracing::debug!(error = %e, "refused a token");
         invalid()
     })?;

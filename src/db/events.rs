@@ -3,6 +3,7 @@
 use crate::errors::AppError;
 use crate::events::{Event, StoredEvent};
 use crate::ids::{Timestamp, UserId};
+use bytestring::ByteString;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::json;
 
@@ -25,8 +26,10 @@ pub fn insert(tx: &Transaction<'_>, event: &Event) -> Result<StoredEvent, AppErr
     })
 }
 
-fn frame(id: i64, kind: &str, data: &serde_json::Value) -> String {
-    json!({"id": id, "type": kind, "data": data}).to_string()
+fn frame(id: i64, kind: &str, data: &serde_json::Value) -> ByteString {
+    json!({"id": id, "type": kind, "data": data})
+        .to_string()
+        .into()
 }
 
 /// Up to `limit` events after `since`, oldest first; only `owner`'s when given.

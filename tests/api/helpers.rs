@@ -17,7 +17,7 @@ pub struct TestApp {
     pub events: maintenance::events::Events,
     pub client: Client,
     pub dir: TempDir,
-    pub handle: actix_web::dev::ServerHandle,
+    pub handle: maintenance::startup::StopHandle,
 }
 
 /// The variables every test server gets; `overrides` replace or add to them.
@@ -87,7 +87,7 @@ impl TestApp {
 
     /// Stops the server and hands back its directory, to start another on the same data.
     pub async fn stop(self) -> TempDir {
-        self.handle.stop(true).await;
+        self.handle.stop().await;
         self.dir
     }
 

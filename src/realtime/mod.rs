@@ -1,0 +1,26 @@
+//! Live updates: the `/ws` endpoint and the pruning of the event log.
+
+pub mod socket;
+
+use crate::db::{self, Db};
+use crate::ids::Timestamp;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Deletes events past the retention period, hourly, until shutdown.
+pub async fn prune_events(db: Db, retention: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = hourly.tick() => {}
+        }
+        let cutoff = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
+        let before = Timestamp(chrono::Utc::now() - cutoff);
+        match db.run(move |conn| db::events::prune(conn, before)).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "pruned old events"),
+            Err(e) => tracing::warn!(error = %e, "could not prune events"),
+        }
+    }
+}

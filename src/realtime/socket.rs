@@ -1,0 +1,297 @@
+//! `GET /ws`: authenticated, scoped, resumable live updates.
+//!
+//! Authentication happens before the upgrade. The socket subscribes to live
+//! events *before* it reads any missed event from the database, so nothing
+//! committed in between is lost; live events whose id it has already sent are
+//! skipped, so nothing is repeated. A resident sees only events about their own
+//! requests; staff see all. A socket that falls too far behind is closed with a
+//! reason naming the id to resume from, so one slow phone never holds up others.
+
+use crate::accounts::{self, User};
+use crate::auth::extract::{bearer_token, user_for_token};
+use crate::config::LiveConfig;
+use crate::db;
+use crate::errors::AppError;
+use crate::events::StoredEvent;
+use crate::ids::UserId;
+use crate::state::AppState;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+/// How long a new socket without `?since=` waits for a `{"type": "resume"}` first message.
+const RESUME_WAIT: Duration = Duration::from_millis(500);
+/// Missed events are read from the database this many at a time.
+const REPLAY_PAGE: usize = 500;
+
+#[derive(Deserialize)]
+pub struct ConnectQuery {
+    token: Option<String>,
+    since: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    since: Option<i64>,
+}
+
+/// The cookie pages keep their session token in.
+pub const SESSION_COOKIE: &str = "session";
+
+pub async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    query: web::Query<ConnectQuery>,
+) -> Result<HttpResponse, AppError> {
+    let token = query
+        .token
+        .clone()
+        .or_else(|| req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()))
+        .or_else(|| bearer_token(&req))
+        .ok_or_else(|| AppError::Unauthorized("Not authenticated".into()))?;
+    let user = user_for_token(&state, &token).await?;
+    let since =
+        match query.since.as_deref() {
+            None => None,
+            Some(raw) => Some(raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                AppError::invalid("since", "since must be a non-negative event id")
+            })?),
+        };
+    // Subscribe before anything is read from the database: see the module comment.
+    let events = state.events.subscribe();
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| AppError::BadRequest(format!("expected a WebSocket upgrade: {e}")))?;
+    let socket = LiveSocket {
+        state: state.into_inner(),
+        user: user.id,
+        staff: user.role.is_staff(),
+        accounts_seen: 0,
+        last_id: 0,
+        session,
+    };
+    actix_web::rt::spawn(socket.run(stream, events, since));
+    Ok(response)
+}
+
+struct LiveSocket {
+    state: Arc<AppState>,
+    user: UserId,
+    staff: bool,
+    /// The account-change count when the role was last read.
+    accounts_seen: u64,
+    /// The newest event id sent or passed over; anything at or below it is not sent again.
+    last_id: i64,
+    session: Session,
+}
+
+/// Why a socket stops.
+enum Stop {
+    /// The client left, or the connection broke.
+    Gone,
+    Close(CloseCode, String),
+}
+
+impl LiveSocket {
+    fn settings(&self) -> &LiveConfig {
+        &self.state.config.live
+    }
+
+    async fn run(
+        mut self,
+        mut stream: MessageStream,
+        mut events: broadcast::Receiver<Arc<StoredEvent>>,
+        since: Option<i64>,
+    ) {
+        self.accounts_seen = self.state.account_changes.current();
+        let stop = match self.start(&mut stream, since).await {
+            Ok(()) => self.live(&mut stream, &mut events).await,
+            Err(stop) => stop,
+        };
+        if let Stop::Close(code, reason) = stop {
+            tracing::debug!(user_id = %self.user, %reason, "closing a live socket");
+            let _ = self
+                .session
+                .close(Some(CloseReason {
+                    code,
+                    description: Some(reason),
+                }))
+                .await;
+        }
+    }
+
+    /// Sends what the client missed: after `?since=`, or after the `since` of a first `resume` message.
+    async fn start(&mut self, stream: &mut MessageStream, since: Option<i64>) -> Result<(), Stop> {
+        let since = match since {
+            Some(since) => Some(since),
+            None => match tokio::time::timeout(RESUME_WAIT, stream.recv()).await {
+                Err(_) => None,
+                Ok(None | Some(Err(_))) => return Err(Stop::Gone),
+                Ok(Some(Ok(message))) => self.first_message(message).await?,
+            },
+        };
+        let (oldest, latest) = self.read(|conn| db::events::bounds(conn)).await?;
+        let Some(since) = since else {
+            self.last_id = latest;
+            return Ok(());
+        };
+        // Events after `since` were pruned, or `since` comes from another installation.
+        let pruned =
+            oldest.is_some_and(|oldest| since + 1 < oldest) || (oldest.is_none() && since < latest);
+        if pruned || since > latest {
+            self.last_id = latest;
+            return self.send(r#"{"type":"resync"}"#.into()).await;
+        }
+        self.last_id = since;
+        loop {
+            let (after, owner) = (self.last_id, (!self.staff).then_some(self.user));
+            let page = self
+                .read(move |conn| db::events::after(conn, after, owner, REPLAY_PAGE))
+                .await?;
+            let done = page.len() < REPLAY_PAGE;
+            for event in page {
+                self.last_id = event.id;
+                self.send(event.frame.clone()).await?;
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn first_message(&mut self, message: Message) -> Result<Option<i64>, Stop> {
+        match message {
+            Message::Text(text) => {
+                if let Ok(ClientMessage {
+                    kind,
+                    since: Some(since),
+                }) = serde_json::from_str(&text)
+                {
+                    if kind == "resume" {
+                        return Ok(Some(since.max(0)));
+                    }
+                }
+                self.answer(&text).await?;
+                Ok(None)
+            }
+            Message::Close(_) => Err(Stop::Gone),
+            _ => Ok(None),
+        }
+    }
+
+    async fn live(
+        &mut self,
+        stream: &mut MessageStream,
+        events: &mut broadcast::Receiver<Arc<StoredEvent>>,
+    ) -> Stop {
+        let settings = self.settings().clone();
+        let mut ping = tokio::time::interval(Duration::from_secs(settings.ping_interval_secs));
+        ping.tick().await;
+        let mut last_heard = Instant::now();
+        let mut shutdown = self.state.shutdown.clone();
+        loop {
+            let result = tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => self.forward(&event).await,
+                    Err(RecvError::Lagged(_)) => Err(Stop::Close(
+                        CloseCode::Policy,
+                        format!("too slow to keep up; reconnect with since={}", self.last_id),
+                    )),
+                    Err(RecvError::Closed) => Err(Stop::Close(CloseCode::Away, "server shutting down".into())),
+                },
+                message = stream.recv() => {
+                    last_heard = Instant::now();
+                    match message {
+                        Some(Ok(Message::Text(text))) => self.answer(&text).await,
+                        Some(Ok(Message::Ping(bytes))) => self.session.pong(&bytes).await.map_err(|_| Stop::Gone),
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Err(Stop::Gone),
+                        Some(Ok(_)) => Ok(()),
+                    }
+                },
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > Duration::from_secs(settings.pong_timeout_secs) {
+                        Err(Stop::Close(CloseCode::Away, "no answer to ping".into()))
+                    } else {
+                        self.session.ping(b"").await.map_err(|_| Stop::Gone)
+                    }
+                },
+                _ = shutdown.wait_for(|stop| *stop) => Err(Stop::Close(CloseCode::Away, "server shutting down".into())),
+            };
+            if let Err(stop) = result {
+                return stop;
+            }
+        }
+    }
+
+    /// Sends a live event if it is new to this socket and the user may see it.
+    async fn forward(&mut self, event: &StoredEvent) -> Result<(), Stop> {
+        if event.id <= self.last_id {
+            return Ok(());
+        }
+        self.last_id = event.id;
+        self.refresh_role().await?;
+        if self.staff || event.owner == self.user {
+            self.send(event.frame.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Rereads the user's role after any account change, so promotions, demotions and
+    /// deletions apply to sockets already open.
+    async fn refresh_role(&mut self) -> Result<(), Stop> {
+        let changes = self.state.account_changes.current();
+        if changes == self.accounts_seen {
+            return Ok(());
+        }
+        self.accounts_seen = changes;
+        match accounts::find(&self.state.db, self.user).await {
+            Ok(Some(User { role, .. })) => {
+                self.staff = role.is_staff();
+                Ok(())
+            }
+            Ok(None) => Err(Stop::Close(CloseCode::Policy, "account deleted".into())),
+            Err(_) => Err(Stop::Close(
+                CloseCode::Error,
+                "temporarily unavailable; reconnect".into(),
+            )),
+        }
+    }
+
+    /// Answers the application-level heartbeat; other text is ignored.
+    async fn answer(&mut self, text: &str) -> Result<(), Stop> {
+        if text.trim() == "ping" {
+            self.send("pong".into()).await
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn send(&mut self, frame: bytestring::ByteString) -> Result<(), Stop> {
+        let timeout = Duration::from_secs(self.settings().send_timeout_secs);
+        match tokio::time::timeout(timeout, self.session.text(frame)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Stop::Gone),
+            Err(_) => Err(Stop::Close(
+                CloseCode::Policy,
+                format!("too slow to keep up; reconnect with since={}", self.last_id),
+            )),
+        }
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut rusqlite::Connection) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, Stop> {
+        self.state.db.run(work).await.map_err(|_| {
+            Stop::Close(
+                CloseCode::Error,
+                "temporarily unavailable; reconnect".into(),
+            )
+        })
+    }
+}
