@@ -24,6 +24,8 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 /// How long a new socket without `?since=` waits for a `{"type": "resume"}` first message.
 const RESUME_WAIT: Duration = Duration::from_millis(500);
+/// How long a closing socket waits for room to send its close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(30);
 /// Missed events are read from the database this many at a time.
 const REPLAY_PAGE: usize = 500;
 
@@ -113,20 +115,24 @@ impl LiveSocket {
             Ok(()) => self.live(&mut stream, &mut events).await,
             Err(stop) => stop,
         };
+        // Stop holding a place in the event stream while waiting to say goodbye.
+        drop(events);
         if let Stop::Close(code, reason) = stop {
             tracing::debug!(user_id = %self.user, %reason, "closing a live socket");
-            let _ = self
-                .session
-                .close(Some(CloseReason {
-                    code,
-                    description: Some(reason),
-                }))
-                .await;
+            let close = self.session.close(Some(CloseReason {
+                code,
+                description: Some(reason),
+            }));
+            // A slow client gets a while to read its way to the close frame, then is dropped.
+            let _ = tokio::time::timeout(CLOSE_WAIT, close).await;
         }
     }
 
     /// Sends what the client missed: after `?since=`, or after the `since` of a first `resume` message.
     async fn start(&mut self, stream: &mut MessageStream, since: Option<i64>) -> Result<(), Stop> {
+        // Read before waiting for a resume message: events committed during the wait are
+        // then above `latest`, and reach a client that does not resume as live events.
+        let (oldest, latest) = self.read(|conn| db::events::bounds(conn)).await?;
         let since = match since {
             Some(since) => Some(since),
             None => match tokio::time::timeout(RESUME_WAIT, stream.recv()).await {
@@ -135,7 +141,6 @@ impl LiveSocket {
                 Ok(Some(Ok(message))) => self.first_message(message).await?,
             },
         };
-        let (oldest, latest) = self.read(|conn| db::events::bounds(conn)).await?;
         let Some(since) = since else {
             self.last_id = latest;
             return Ok(());

@@ -12,13 +12,13 @@ use tokio::sync::broadcast::Receiver;
 
 /// The mock LLM labels everything other/low, which the offline rules never do for the texts
 /// below, so each result shows which engine decided.
-fn mock(script: Vec<Behaviour>) -> MockLlm {
+pub fn mock(script: Vec<Behaviour>) -> MockLlm {
     MockLlm::builder(script)
         .rule(|_| ("other".to_owned(), "low".to_owned()))
         .start()
 }
 
-async fn app_with_llm(mock: &MockLlm, extra: &[(&str, &str)]) -> TestApp {
+pub async fn app_with_llm(mock: &MockLlm, extra: &[(&str, &str)]) -> TestApp {
     let base = mock.base_url();
     let mut vars = vec![
         ("GROQ_API_KEY", "test-key"),
