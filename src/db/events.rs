@@ -79,3 +79,43 @@ pub fn bounds(conn: &Connection) -> Result<(Option<i64>, i64), AppError> {
 pub fn prune(conn: &Connection, before: Timestamp) -> Result<usize, AppError> {
     Ok(conn.execute("DELETE FROM events WHERE created_at < ?1", [before])?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::migrate;
+
+    fn insert_at(conn: &Connection, created_at: &str) {
+        conn.execute(
+            "INSERT INTO events (type, request_id, owner_id, data, created_at) VALUES ('new_request', 1, 1, '{}', ?1)",
+            [created_at],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn old_events_are_pruned_and_ids_are_never_reused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        insert_at(&conn, "2026-01-01T00:00:00.000000Z");
+        insert_at(&conn, "2026-01-02T00:00:00.000000Z");
+        insert_at(&conn, "2026-03-01T00:00:00.000000Z");
+        let cutoff = Timestamp(
+            chrono::DateTime::parse_from_rfc3339("2026-02-01T00:00:00Z")
+                .unwrap()
+                .to_utc(),
+        );
+        assert_eq!(prune(&conn, cutoff).unwrap(), 2);
+        assert_eq!(bounds(&conn).unwrap(), (Some(3), 3));
+        // Even with the table emptied, the next id continues the sequence.
+        conn.execute("DELETE FROM events", []).unwrap();
+        assert_eq!(bounds(&conn).unwrap(), (None, 3));
+        insert_at(&conn, "2026-03-02T00:00:00.000000Z");
+        assert_eq!(bounds(&conn).unwrap(), (Some(4), 4));
+        assert_eq!(after(&conn, 0, None, 10).unwrap().len(), 1);
+        assert!(
+            after(&conn, 0, Some(UserId(2)), 10).unwrap().is_empty(),
+            "another owner's events are not theirs"
+        );
+    }
+}
