@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -56,6 +57,22 @@ async fn quiet(ws: &mut Ws, wait: Duration) {
     if let Ok(frame) = tokio::time::timeout(wait, read).await {
         panic!("expected nothing, got {frame:?}");
     }
+}
+
+/// The close frame the server sends, skipping whatever came before it.
+async fn close_frame(ws: &mut Ws) -> Option<CloseFrame> {
+    let read = async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .expect("closed in time")
 }
 
 /// Waits past the server's short wait for a `resume` message, so the socket is live.
@@ -338,19 +355,7 @@ async fn text_ping_gets_pong_and_a_silent_client_is_dropped() {
         alive
     };
     let (mut alive, ()) = tokio::join!(keep_alive, tokio::time::sleep(Duration::from_millis(3500)));
-    let closed = async {
-        loop {
-            match silent.next().await {
-                Some(Ok(Message::Close(frame))) => return frame,
-                Some(Ok(_)) => continue,
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        }
-    };
-    let frame = tokio::time::timeout(Duration::from_secs(5), closed)
-        .await
-        .unwrap()
-        .unwrap();
+    let frame = close_frame(&mut silent).await.expect("a close frame");
     assert!(frame.reason.contains("ping"), "{}", frame.reason);
     alive.send(Message::text("ping")).await.unwrap();
     assert_eq!(
@@ -416,17 +421,7 @@ async fn a_role_change_applies_to_a_socket_already_open() {
     app.delete(Some(&root), &format!("/api/admin/users/{id}"))
         .await;
     app.submit(&resident, "전등이 깜빡입니다").await;
-    let closed = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Close(frame))) => return frame,
-                Some(Ok(_)) => continue,
-                _ => return None,
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let closed = close_frame(&mut ws).await;
     assert!(closed.is_some_and(|f| f.reason.contains("deleted")));
 }
 
@@ -439,18 +434,7 @@ async fn shutting_down_closes_sockets_with_going_away() {
     let stopping = tokio::spawn(async move {
         app.stop().await;
     });
-    let frame = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Close(frame))) => return frame,
-                Some(Ok(_)) => continue,
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        }
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let frame = close_frame(&mut ws).await.expect("a close frame");
     assert_eq!(frame.code, CloseCode::Away);
     stopping.await.unwrap();
 }
