@@ -74,6 +74,12 @@ pub struct Config {
     /// How often jobs waiting in the database are fed to the workers, in milliseconds.
     pub queue_sweep_ms: u64,
     pub live: LiveConfig,
+    /// Mark cookies Secure even when the request does not look like HTTPS.
+    pub cookie_secure: bool,
+    /// How long a page login lasts.
+    pub session_hours: i64,
+    /// The largest photo accepted, in bytes.
+    pub max_upload_bytes: usize,
 }
 
 /// Live updates over WebSocket.
@@ -143,6 +149,11 @@ impl Config {
         let llm = reader.llm();
         let queue_capacity = reader.ranged("QUEUE_CAPACITY", 1024, 1, 1_000_000) as usize;
         let queue_sweep_ms = reader.ranged("QUEUE_SWEEP_MS", 1000, 10, 3_600_000) as u64;
+        let cookie_secure = reader
+            .parsed("COOKIE_SECURE", Some(false), "true or false")
+            .unwrap_or(false);
+        let session_hours = reader.ranged("SESSION_HOURS", 12, 1, 24 * 365);
+        let max_upload_bytes = reader.ranged("MAX_UPLOAD_MB", 10, 1, 100) as usize * 1024 * 1024;
         let live = LiveConfig {
             ping_interval_secs: reader.ranged("WS_PING_INTERVAL_SECS", 15, 1, 3600) as u64,
             pong_timeout_secs: reader.ranged("WS_PONG_TIMEOUT_SECS", 45, 1, 36_000) as u64,
@@ -169,6 +180,9 @@ impl Config {
             queue_capacity,
             queue_sweep_ms,
             live,
+            cookie_secure,
+            session_hours,
+            max_upload_bytes,
         })
     }
 

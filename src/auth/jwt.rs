@@ -40,13 +40,22 @@ impl TokenKeys {
         self.lifetime_secs
     }
 
-    /// A signed token for `user`.
+    /// A signed token for `user`, valid for the configured API lifetime.
     pub fn issue(&self, user: UserId) -> Result<String, jsonwebtoken::errors::Error> {
+        self.issue_for(user, self.lifetime_secs)
+    }
+
+    /// A signed token for `user`, valid for `lifetime_secs` (page sessions last longer).
+    pub fn issue_for(
+        &self,
+        user: UserId,
+        lifetime_secs: i64,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user.to_string(),
             iat: now,
-            exp: now + self.lifetime_secs,
+            exp: now + lifetime_secs,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }

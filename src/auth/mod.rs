@@ -10,3 +10,6 @@ pub use extract::{AuthUser, StaffUser, SuperAdminUser};
 pub use jwt::TokenKeys;
 pub use password::Passwords;
 pub use rate_limit::AuthRateLimiter;
+
+/// The cookie pages keep their session token in (the same JWT API clients send as Bearer).
+pub const SESSION_COOKIE: &str = "session";

@@ -8,6 +8,7 @@
 //! reason naming the id to resume from, so one slow phone never holds up others.
 
 use crate::accounts::{self, User};
+use crate::auth::SESSION_COOKIE;
 use crate::auth::extract::{bearer_token, user_for_token};
 use crate::config::LiveConfig;
 use crate::db;
@@ -41,9 +42,6 @@ struct ClientMessage {
     kind: String,
     since: Option<i64>,
 }
-
-/// The cookie pages keep their session token in.
-pub const SESSION_COOKIE: &str = "session";
 
 pub async fn connect(
     req: HttpRequest,

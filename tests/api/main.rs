@@ -11,4 +11,5 @@ mod helpers;
 mod live;
 #[path = "../support/mock_llm.rs"]
 mod mock_llm;
+mod pages;
 mod requests;

@@ -1,0 +1,211 @@
+//! Landing, log in, register, log out.
+
+use super::session::{Visitor, end_session, redirect, session_cookie};
+use super::{Chrome, PageError, check_csrf, render, safe_next};
+use crate::accounts::{self, Registration, User};
+use crate::errors::AppError;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct Landing {
+    chrome: Chrome,
+}
+
+pub async fn landing(visitor: Visitor) -> Result<HttpResponse, PageError> {
+    render(
+        &visitor,
+        StatusCode::OK,
+        &Landing {
+            chrome: Chrome::new(&visitor),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    error: Option<&'static str>,
+    email: String,
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn login_form(
+    visitor: Visitor,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, PageError> {
+    let page = LoginPage {
+        chrome: Chrome::new(&visitor),
+        error: None,
+        email: String::new(),
+        next: safe_next(query.next.as_deref()).unwrap_or_default(),
+    };
+    render(&visitor, StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    csrf_token: String,
+    next: Option<String>,
+}
+
+/// Where a user lands after logging in: staff on the dashboard, residents on their requests.
+fn home_of(user: &User) -> &'static str {
+    if user.role.is_staff() {
+        "/admin"
+    } else {
+        "/my-requests"
+    }
+}
+
+/// Logs `user` in: the session cookie, then on to `next` or their home page.
+fn start_session(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &User,
+    next: Option<&str>,
+) -> Result<HttpResponse, PageError> {
+    let lifetime = state.config.session_hours * 3600;
+    let token = state
+        .tokens
+        .issue_for(user.id, lifetime)
+        .map_err(AppError::internal)?;
+    let to = safe_next(next).unwrap_or_else(|| home_of(user).to_owned());
+    let mut response = redirect(&to, None);
+    response
+        .add_cookie(&session_cookie(token, lifetime, visitor.secure))
+        .map_err(AppError::internal)?;
+    Ok(response)
+}
+
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&visitor, &form.csrf_token)?;
+    state.auth_limiter.check(req.peer_addr().map(|a| a.ip()))?;
+    let form = form.into_inner();
+    match accounts::authenticate(&state.db, &state.passwords, &form.email, form.password).await {
+        Ok(user) => start_session(&state, &visitor, &user, form.next.as_deref()),
+        Err(AppError::Unauthorized(_)) => {
+            let page = LoginPage {
+                chrome: Chrome::new(&visitor),
+                error: Some("이메일 또는 비밀번호가 올바르지 않습니다."),
+                email: form.email,
+                next: safe_next(form.next.as_deref()).unwrap_or_default(),
+            };
+            render(&visitor, StatusCode::UNAUTHORIZED, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth/register.html")]
+struct RegisterPage {
+    chrome: Chrome,
+    error: Option<String>,
+    email: String,
+    full_name: String,
+}
+
+pub async fn register_form(visitor: Visitor) -> Result<HttpResponse, PageError> {
+    let page = RegisterPage {
+        chrome: Chrome::new(&visitor),
+        error: None,
+        email: String::new(),
+        full_name: String::new(),
+    };
+    render(&visitor, StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    email: String,
+    password: String,
+    full_name: Option<String>,
+    csrf_token: String,
+}
+
+/// The Korean message for a refused registration field.
+fn registration_problem(error: &AppError) -> String {
+    match error {
+        AppError::Validation { fields, .. } if fields.iter().any(|f| f == "email") => {
+            "올바른 이메일 주소를 입력해 주세요.".into()
+        }
+        AppError::Validation { fields, .. } if fields.iter().any(|f| f == "password") => {
+            "비밀번호는 8바이트 이상 72바이트 이하여야 합니다. (한글은 한 글자에 3바이트)".into()
+        }
+        AppError::Validation { .. } => "입력한 내용을 확인해 주세요.".into(),
+        AppError::Conflict(_) => "이미 가입된 이메일입니다. 로그인해 주세요.".into(),
+        other => other.to_string(),
+    }
+}
+
+pub async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<RegisterForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&visitor, &form.csrf_token)?;
+    state.auth_limiter.check(req.peer_addr().map(|a| a.ip()))?;
+    let form = form.into_inner();
+    let attempt = match Registration::parse(&form.email, form.password, form.full_name.as_deref()) {
+        Ok(registration) => accounts::register(&state.db, &state.passwords, registration).await,
+        Err(e) => Err(e),
+    };
+    match attempt {
+        Ok(user) => {
+            let mut response = start_session(&state, &visitor, &user, None)?;
+            super::session::set_flash(&mut response, "가입을 환영합니다. 첫 요청을 접수해 보세요.");
+            Ok(response)
+        }
+        Err(e @ (AppError::Validation { .. } | AppError::Conflict(_))) => {
+            let status = if matches!(e, AppError::Conflict(_)) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            let page = RegisterPage {
+                chrome: Chrome::new(&visitor),
+                error: Some(registration_problem(&e)),
+                email: form.email,
+                full_name: form.full_name.unwrap_or_default(),
+            };
+            render(&visitor, status, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf_token: String,
+}
+
+pub async fn logout(
+    visitor: Visitor,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&visitor, &form.csrf_token)?;
+    let mut response = redirect("/", Some("로그아웃되었습니다."));
+    response
+        .add_cookie(&end_session())
+        .map_err(AppError::internal)?;
+    Ok(response)
+}

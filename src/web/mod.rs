@@ -1,0 +1,248 @@
+//! The server-rendered pages (Korean UI). Forms work without JavaScript: post, redirect,
+//! flash message. `static/app.js` only adds live updates.
+
+pub mod assets;
+mod auth;
+pub mod session;
+
+use crate::accounts::User;
+use crate::errors::AppError;
+use crate::taxonomy::Role;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use askama::Template;
+use session::Visitor;
+
+/// Mounts every page route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(auth::landing))
+        .route("/login", web::get().to(auth::login_form))
+        .route("/login", web::post().to(auth::login))
+        .route("/register", web::get().to(auth::register_form))
+        .route("/register", web::post().to(auth::register))
+        .route("/logout", web::post().to(auth::logout))
+        .route("/static/{file}", web::get().to(assets::serve));
+}
+
+/// What the layout needs on every page.
+pub struct Chrome {
+    pub user: Option<User>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub css: String,
+    pub js: String,
+    pub icon: String,
+}
+
+impl Chrome {
+    pub fn new(visitor: &Visitor) -> Chrome {
+        Chrome {
+            user: visitor.user.clone(),
+            csrf: visitor.csrf.clone(),
+            flash: visitor.flash.clone(),
+            css: assets::url("app.css"),
+            js: assets::url("app.js"),
+            icon: assets::url("favicon.svg"),
+        }
+    }
+
+    fn anonymous() -> Chrome {
+        Chrome {
+            user: None,
+            csrf: String::new(),
+            flash: None,
+            css: assets::url("app.css"),
+            js: assets::url("app.js"),
+            icon: assets::url("favicon.svg"),
+        }
+    }
+
+    pub fn is_super(&self) -> bool {
+        self.user
+            .as_ref()
+            .is_some_and(|u| u.role == Role::SuperAdmin)
+    }
+
+    /// Whether the page script should connect for live updates.
+    pub fn live(&self) -> bool {
+        self.user.is_some()
+    }
+}
+
+/// Renders a page with the visitor's cookies.
+pub fn render(
+    visitor: &Visitor,
+    status: StatusCode,
+    page: &impl Template,
+) -> Result<HttpResponse, PageError> {
+    let html = page
+        .render()
+        .map_err(|e| PageError::App(AppError::internal(e)))?;
+    let mut response = HttpResponse::build(status);
+    response.content_type("text/html; charset=utf-8");
+    visitor.cookies(&mut response);
+    Ok(response.body(html))
+}
+
+/// A page request that failed: shown as a page in the same layout, or a redirect to log in.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("login required")]
+    LoginRequired { next: String },
+    #[error("the form's security token did not match")]
+    BadCsrf,
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+#[derive(Template)]
+#[template(path = "errors/error.html")]
+struct ErrorPage<'a> {
+    chrome: Chrome,
+    title: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            PageError::BadCsrf => StatusCode::FORBIDDEN,
+            PageError::App(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let PageError::LoginRequired { next } = self {
+            let to = format!("/login?next={}", encode_path(next));
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, to))
+                .finish();
+        }
+        let status = self.status_code();
+        if let PageError::App(AppError::Internal(cause) | AppError::Unavailable(cause)) = self {
+            // The cause goes to the log; the page says nothing of it.
+            tracing::error!(%cause, "page failed");
+        }
+        let (title, message) = match (self, status.as_u16()) {
+            (PageError::BadCsrf, _) => (
+                "요청을 확인할 수 없습니다",
+                "보안 토큰이 맞지 않습니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.",
+            ),
+            (_, 403) => (
+                "접근 권한이 없습니다",
+                "이 페이지는 관리자만 볼 수 있습니다.",
+            ),
+            (_, 404) => (
+                "페이지를 찾을 수 없습니다",
+                "주소가 바뀌었거나 삭제된 요청일 수 있습니다.",
+            ),
+            (_, 413) => ("파일이 너무 큽니다", "더 작은 사진을 올려 주세요."),
+            (_, 429) => (
+                "잠시 후 다시 시도해 주세요",
+                "짧은 시간에 너무 많은 시도가 있었습니다.",
+            ),
+            (_, s) if s >= 500 => (
+                "일시적인 문제가 생겼습니다",
+                "잠시 후 다시 시도해 주세요. 문제가 계속되면 관리사무소에 알려 주세요.",
+            ),
+            _ => ("요청을 처리할 수 없습니다", "입력한 내용을 확인해 주세요."),
+        };
+        let page = ErrorPage {
+            chrome: Chrome::anonymous(),
+            title,
+            message,
+        };
+        let html = page.render().unwrap_or_else(|_| title.to_owned());
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(html)
+    }
+}
+
+/// The logged-in user, or a redirect to the login page that comes back here.
+pub fn require_user<'a>(visitor: &'a Visitor, req: &HttpRequest) -> Result<&'a User, PageError> {
+    visitor
+        .user
+        .as_ref()
+        .ok_or_else(|| PageError::LoginRequired {
+            next: req
+                .uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned(),
+        })
+}
+
+/// An admin or super admin; residents get the 403 page.
+pub fn require_staff<'a>(visitor: &'a Visitor, req: &HttpRequest) -> Result<&'a User, PageError> {
+    let user = require_user(visitor, req)?;
+    if user.role.is_staff() {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden("staff only".into()).into())
+    }
+}
+
+/// Refuses a form whose CSRF token does not match the visitor's cookie.
+pub fn check_csrf(visitor: &Visitor, submitted: &str) -> Result<(), PageError> {
+    if visitor.csrf_matches(submitted) {
+        Ok(())
+    } else {
+        Err(PageError::BadCsrf)
+    }
+}
+
+/// Only same-site paths are followed after login, never another host.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .map(str::to_owned)
+}
+
+fn encode_path(path: &str) -> String {
+    path.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Unknown routes: a page for browsers, `{"detail"}` for API clients.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    let wants_html = !req.path().starts_with("/api")
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        PageError::App(AppError::NotFound("Not Found".into())).error_response()
+    } else {
+        AppError::NotFound("Not Found".into()).error_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(
+            safe_next(Some("/my-requests?page=2")).as_deref(),
+            Some("/my-requests?page=2")
+        );
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "evil",
+            "/\\evil.example",
+        ] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad}");
+        }
+    }
+}
