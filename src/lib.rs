@@ -10,6 +10,7 @@ pub mod db;
 pub mod errors;
 pub mod events;
 pub mod ids;
+pub mod photos;
 pub mod queue;
 pub mod realtime;
 pub mod requests;

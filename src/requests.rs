@@ -284,18 +284,25 @@ pub async fn update(
 pub async fn delete(state: &AppState, actor: &User, id: RequestId) -> Result<(), AppError> {
     let scope = Scope::of(actor);
     let actor = actor.id;
-    state
+    let (_, photo) = state
         .db
         .write(&state.events, move |tx| {
-            let owner = db::requests::delete_request(tx, id, scope, actor)?;
-            let events = owner
-                .map(|user_id| Event::RequestDeleted { id, user_id })
-                .into_iter()
+            let deleted = db::requests::delete_request(tx, id, scope, actor)?;
+            let events = deleted
+                .iter()
+                .map(|(user_id, _)| Event::RequestDeleted {
+                    id,
+                    user_id: *user_id,
+                })
                 .collect();
-            Ok((owner, events))
+            Ok((deleted, events))
         })
         .await?
         .ok_or_else(|| AppError::not_found("Request"))?;
+    // The row is gone; its photo goes with it.
+    if let Some(file) = photo {
+        crate::photos::remove(state, file).await;
+    }
     Ok(())
 }
 

@@ -43,6 +43,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     "/requests/{id}/task-status",
                     web::get().to(requests::show_task_status),
                 )
+                .route(
+                    "/requests/{id}/upload",
+                    web::post().to(requests::upload_photo),
+                )
+                .route("/requests/{id}/image", web::get().to(requests::show_photo))
                 .route("/stats", web::get().to(requests::show_stats))
                 .route("/admin/users", web::get().to(admin::list_users))
                 .route("/admin/users/{id}", web::delete().to(admin::delete_user))

@@ -4,6 +4,7 @@ use super::paged_json;
 use crate::auth::{AuthUser, StaffUser};
 use crate::errors::AppError;
 use crate::ids::RequestId;
+use crate::photos;
 use crate::requests::{self, NewRequest, Page, RequestChanges, RequestFilter};
 use crate::state::AppState;
 use crate::taxonomy::{Category, Priority, Status};
@@ -177,4 +178,36 @@ pub async fn show_task_status(
 ) -> Result<HttpResponse, AppError> {
     let status = requests::task_status(&state.db, &user, RequestId(*id)).await?;
     Ok(HttpResponse::Ok().json(status))
+}
+
+pub async fn upload_photo(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let form = actix_multipart::Multipart::new(req.headers(), payload);
+    let bytes = photos::field_bytes(form, "file", state.config.max_upload_bytes)
+        .await?
+        .ok_or_else(|| {
+            AppError::invalid("file", "send the photo in a multipart field named file")
+        })?;
+    let request = photos::attach(&state, &user, RequestId(*id), bytes).await?;
+    Ok(HttpResponse::Ok().json(request))
+}
+
+pub async fn show_photo(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (bytes, content_type) = photos::read(&state, &user, RequestId(*id)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            actix_web::http::header::CACHE_CONTROL,
+            "private, max-age=3600",
+        ))
+        .body(bytes))
 }

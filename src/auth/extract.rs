@@ -39,9 +39,24 @@ async fn authenticate(req: HttpRequest) -> Result<User, AppError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::internal("application state is not registered"))?;
-    let token =
-        bearer_token(&req).ok_or_else(|| AppError::Unauthorized("Not authenticated".into()))?;
+    let token = bearer_token(&req)
+        .or_else(|| session_cookie_for_safe_method(&req))
+        .ok_or_else(|| AppError::Unauthorized("Not authenticated".into()))?;
     user_for_token(state, &token).await
+}
+
+/// The page session cookie, accepted only on GET and HEAD (a photo in an `<img>`): requests
+/// that change something must come with a Bearer token or through a CSRF-checked form.
+fn session_cookie_for_safe_method(req: &HttpRequest) -> Option<String> {
+    let safe = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    safe.then(|| {
+        req.cookie(super::SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+    })
+    .flatten()
 }
 
 /// The account a token names, read fresh from the database; 401 when the token is bad or the account gone.

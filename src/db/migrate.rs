@@ -16,6 +16,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_events",
         include_str!("../../migrations/0003_events.sql"),
     ),
+    (
+        "0004_photos",
+        include_str!("../../migrations/0004_photos.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

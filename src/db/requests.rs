@@ -331,21 +331,70 @@ pub fn finish_refinement(
     Ok(outcome)
 }
 
+/// A stored photo: its file name in the uploads folder and its content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    pub file: String,
+    pub content_type: String,
+}
+
+/// The photo of a request within `scope`: Ok(None) when the request is not visible,
+/// Ok(Some(None)) when it has no photo.
+pub fn photo(
+    conn: &Connection,
+    id: RequestId,
+    scope: Scope,
+) -> Result<Option<Option<Photo>>, AppError> {
+    let found = conn
+        .query_row(
+            "SELECT image_file, image_type FROM requests WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)",
+            params![id, scope.owner()],
+            |row| Ok((row.get::<_, Option<String>>(0)?, row.get::<_, Option<String>>(1)?)),
+        )
+        .optional()?;
+    Ok(found.map(|(file, content_type)| {
+        file.zip(content_type)
+            .map(|(file, content_type)| Photo { file, content_type })
+    }))
+}
+
+/// Attaches a photo to a request within `scope`; returns the request and the photo it replaced.
+pub fn set_photo(
+    tx: &Transaction<'_>,
+    id: RequestId,
+    scope: Scope,
+    photo: &Photo,
+) -> Result<Option<(MaintenanceRequest, Option<Photo>)>, AppError> {
+    let Some(previous) = self::photo(tx, id, scope)? else {
+        return Ok(None);
+    };
+    let request = tx.query_row(
+        &format!(
+            "UPDATE requests SET image_file = ?2, image_type = ?3, image_url = '/api/requests/' || id || '/image',
+                    updated_at = ?4
+             WHERE id = ?1 RETURNING {REQUEST_COLUMNS}"
+        ),
+        params![id, photo.file, photo.content_type, Timestamp::now()],
+        request_from_row,
+    )?;
+    Ok(Some((request, previous)))
+}
+
 /// Deletes the request if it is within `scope`, recording who did it. Returns its owner, or None when absent.
 pub fn delete_request(
     tx: &Transaction<'_>,
     id: RequestId,
     scope: Scope,
     actor: UserId,
-) -> Result<Option<UserId>, AppError> {
-    let owner: Option<UserId> = tx
+) -> Result<Option<(UserId, Option<String>)>, AppError> {
+    let deleted: Option<(UserId, Option<String>)> = tx
         .query_row(
-            "DELETE FROM requests WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2) RETURNING user_id",
+            "DELETE FROM requests WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2) RETURNING user_id, image_file",
             params![id, scope.owner()],
-            |row| row.get(0),
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .optional()?;
-    let Some(owner) = owner else {
+    let Some((owner, image_file)) = deleted else {
         return Ok(None);
     };
     let change = Change {
@@ -355,7 +404,7 @@ pub fn delete_request(
         new_value: None,
     };
     record_history(tx, id, Some(actor), change, Timestamp::now())?;
-    Ok(Some(owner))
+    Ok(Some((owner, image_file)))
 }
 
 /// The history of a request within `scope`, oldest first; None when it is not visible.

@@ -12,4 +12,5 @@ mod live;
 #[path = "../support/mock_llm.rs"]
 mod mock_llm;
 mod pages;
+mod photos;
 mod requests;
