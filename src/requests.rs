@@ -359,6 +359,28 @@ pub async fn history(db: &Db, viewer: &User, id: RequestId) -> Result<Vec<Histor
         .ok_or_else(|| AppError::not_found("Request"))
 }
 
+/// Requests per day over the last `days` days (UTC), oldest first, every day present.
+pub async fn per_day(db: &Db, days: u32) -> Result<Vec<(String, u64)>, AppError> {
+    let today = chrono::Utc::now().date_naive();
+    let first = today - chrono::Duration::days(i64::from(days.max(1)) - 1);
+    let first_day = first.format("%Y-%m-%d").to_string();
+    let counts = db
+        .run(move |conn| db::requests::per_day(conn, &first_day))
+        .await?;
+    Ok(first
+        .iter_days()
+        .take(days.max(1) as usize)
+        .map(|day| {
+            let day = day.format("%Y-%m-%d").to_string();
+            let count = counts
+                .iter()
+                .find(|(d, _)| *d == day)
+                .map_or(0, |(_, n)| *n);
+            (day, count)
+        })
+        .collect())
+}
+
 /// Counts by status, category and priority.
 pub async fn stats(db: &Db) -> Result<Stats, AppError> {
     db.run(db::requests::stats).await

@@ -455,6 +455,20 @@ fn count_by<K: Ord + Copy + rusqlite::types::FromSql>(
     Ok(counts)
 }
 
+/// Requests created on each UTC day from `first_day` (YYYY-MM-DD) on; days without any are absent.
+pub fn per_day(conn: &Connection, first_day: &str) -> Result<Vec<(String, u64)>, AppError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT substr(created_at, 1, 10) AS day, count(*) FROM requests WHERE created_at >= ?1
+         GROUP BY day ORDER BY day",
+    )?;
+    let rows = stmt
+        .query_map([first_day], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// Counts by status, category and priority, every known value present.
 pub fn stats(conn: &mut Connection) -> Result<Stats, AppError> {
     // One read transaction so the four counts agree with each other.

@@ -3,7 +3,11 @@
 
 pub mod assets;
 mod auth;
+mod charts;
+mod resident;
 pub mod session;
+mod staff;
+pub mod views;
 
 use crate::accounts::User;
 use crate::errors::AppError;
@@ -21,6 +25,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/register", web::get().to(auth::register_form))
         .route("/register", web::post().to(auth::register))
         .route("/logout", web::post().to(auth::logout))
+        .route("/requests/new", web::get().to(resident::new_request_form))
+        .route("/requests/new", web::post().to(resident::submit_request))
+        .route("/my-requests", web::get().to(resident::my_requests))
+        .route("/requests/{id}", web::get().to(resident::show_request))
+        .route(
+            "/requests/{id}/delete",
+            web::post().to(resident::delete_request),
+        )
+        .route("/admin", web::get().to(staff::dashboard))
+        .route("/admin/requests/{id}", web::get().to(staff::show_request))
+        .route(
+            "/admin/requests/{id}",
+            web::post().to(staff::update_request),
+        )
+        .route("/admin/users", web::get().to(staff::users))
+        .route("/admin/users/{id}/role", web::post().to(staff::change_role))
         .route("/static/{file}", web::get().to(assets::serve));
 }
 

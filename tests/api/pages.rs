@@ -357,3 +357,329 @@ async fn logging_out_ends_the_session() {
         .unwrap();
     assert!(after.contains("로그아웃되었습니다") && after.contains("href=\"/login\""));
 }
+
+mod requests_pages {
+    use super::*;
+    use reqwest::multipart::{Form, Part};
+    use serde_json::Value;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR";
+
+    async fn page(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
+        let response = client.get(url).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    /// Submits the new-request form; returns the response.
+    async fn submit_form(
+        app: &TestApp,
+        client: &reqwest::Client,
+        description: &str,
+        photo: Option<&[u8]>,
+    ) -> reqwest::Response {
+        let csrf = form_token(client, &app.url("/requests/new")).await;
+        let mut form = Form::new()
+            .text("csrf_token", csrf)
+            .text("description", description.to_owned())
+            .text("location", "101동 1203호")
+            .text("contact_info", "");
+        if let Some(bytes) = photo {
+            form = form.part("photo", Part::bytes(bytes.to_vec()).file_name("p.png"));
+        }
+        client
+            .post(app.url("/requests/new"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn anonymous_visitors_are_sent_to_log_in_and_residents_kept_out_of_admin_pages() {
+        let app = spawn_app().await;
+        for path in [
+            "/requests/new",
+            "/my-requests",
+            "/requests/1",
+            "/admin",
+            "/admin/requests/1",
+            "/admin/users",
+        ] {
+            let response = browser().get(app.url(path)).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+            let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+            assert!(location.starts_with("/login?next="), "{path}: {location}");
+        }
+        app.resident("r@example.com").await;
+        let resident = browser();
+        log_in(&app, &resident, "r@example.com", PASSWORD).await;
+        for path in ["/admin", "/admin/requests/1", "/admin/users"] {
+            let (status, html) = page(&resident, &app.url(path)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert!(html.contains("접근 권한이 없습니다"));
+        }
+        app.admin("a@example.com").await;
+        let admin = browser();
+        log_in(&app, &admin, "a@example.com", PASSWORD).await;
+        assert_eq!(page(&admin, &app.url("/admin")).await.0, StatusCode::OK);
+        assert_eq!(
+            page(&admin, &app.url("/admin/users")).await.0,
+            StatusCode::FORBIDDEN,
+            "super admins only"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resident_submits_a_request_with_a_photo_and_sees_it_classified() {
+        let app = spawn_app().await;
+        app.resident("r@example.com").await;
+        let client = browser();
+        log_in(&app, &client, "r@example.com", PASSWORD).await;
+        let response = submit_form(&app, &client, "욕실 천장에서 물이 떨어져요", Some(PNG)).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+        assert!(location.starts_with("/requests/"));
+        let (status, html) = page(&client, &app.url(&location)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("요청이 접수되었습니다"));
+        assert!(
+            html.contains("배관") && html.contains("높음") && html.contains("대기중"),
+            "badges in Korean"
+        );
+        let image = html
+            .split("<img src=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let photo = client.get(app.url(image)).send().await.unwrap();
+        assert_eq!(
+            photo.status(),
+            StatusCode::OK,
+            "the owner's browser sees the photo by its session"
+        );
+        assert_eq!(photo.bytes().await.unwrap(), PNG);
+
+        let (_, list) = page(&client, &app.url("/my-requests")).await;
+        assert!(list.contains("욕실 천장에서 물이 떨어져요") && list.contains("data-request-id="));
+    }
+
+    #[tokio::test]
+    async fn the_form_refuses_bad_input_and_keeps_what_was_typed() {
+        let app = spawn_app().await;
+        app.resident("r@example.com").await;
+        let client = browser();
+        log_in(&app, &client, "r@example.com", PASSWORD).await;
+        let empty = submit_form(&app, &client, "   ", None).await;
+        assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            empty.text().await.unwrap().contains("101동 1203호"),
+            "the location is kept"
+        );
+        let not_image = submit_form(
+            &app,
+            &client,
+            "문이 안 닫혀요",
+            Some(b"MZ\x90\x00 not an image"),
+        )
+        .await;
+        assert_eq!(not_image.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert!(not_image.text().await.unwrap().contains("문이 안 닫혀요"));
+        let forged = client
+            .post(app.url("/requests/new"))
+            .multipart(
+                Form::new()
+                    .text("csrf_token", "x".repeat(48))
+                    .text("description", "위조"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        let (_, list) = page(&client, &app.url("/my-requests")).await;
+        assert!(
+            list.contains("아직 접수한 요청이 없습니다"),
+            "nothing was created"
+        );
+    }
+
+    #[tokio::test]
+    async fn user_text_is_always_escaped() {
+        let app = spawn_app().await;
+        let (_, token) = app.resident("r@example.com").await;
+        app.admin("a@example.com").await;
+        let attack = "<script>alert('x')</script><img src=x onerror=alert(1)>";
+        let id = app.submit(&token, attack).await["id"].as_i64().unwrap();
+        let resident = browser();
+        log_in(&app, &resident, "r@example.com", PASSWORD).await;
+        let admin = browser();
+        log_in(&app, &admin, "a@example.com", PASSWORD).await;
+        for (client, path) in [
+            (&resident, "/my-requests".to_owned()),
+            (&resident, format!("/requests/{id}")),
+            (&admin, "/admin".to_owned()),
+            (&admin, format!("/admin/requests/{id}")),
+        ] {
+            let (status, html) = page(client, &app.url(&path)).await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            assert!(!html.contains("<script>alert"), "{path} shows raw script");
+            assert!(!html.contains("<img src=x"), "{path} shows a raw tag");
+            assert!(
+                html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"),
+                "{path}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn residents_see_only_their_own_requests_and_withdraw_pending_ones() {
+        let app = spawn_app().await;
+        let (_, mine) = app.resident("me@example.com").await;
+        let (_, theirs) = app.resident("them@example.com").await;
+        let (_, admin) = app.admin("a@example.com").await;
+        let my_id = app.submit(&mine, "전등이 깜빡입니다").await["id"]
+            .as_i64()
+            .unwrap();
+        let their_id = app.submit(&theirs, "변기가 막혔어요").await["id"]
+            .as_i64()
+            .unwrap();
+        let client = browser();
+        log_in(&app, &client, "me@example.com", PASSWORD).await;
+        assert_eq!(
+            page(&client, &app.url(&format!("/requests/{their_id}")))
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        let (_, list) = page(&client, &app.url("/my-requests")).await;
+        assert!(list.contains("전등이 깜빡입니다") && !list.contains("변기가 막혔어요"));
+
+        let (_, detail) = page(&client, &app.url(&format!("/requests/{my_id}"))).await;
+        assert!(
+            detail.contains("요청 삭제") && detail.contains("접수되었습니다"),
+            "history timeline"
+        );
+        app.patch_json(
+            Some(&admin),
+            &format!("/api/requests/{my_id}"),
+            &serde_json::json!({"status": "in_progress"}),
+        )
+        .await;
+        let (_, detail) = page(&client, &app.url(&format!("/requests/{my_id}"))).await;
+        assert!(
+            !detail.contains("요청 삭제"),
+            "no withdrawing once work started"
+        );
+        let refused = client
+            .post(app.url(&format!("/requests/{my_id}/delete")))
+            .form(&[("csrf_token", csrf_of(&detail))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(detail.contains("상태 변경: 대기중 → 진행중"));
+    }
+
+    #[tokio::test]
+    async fn admins_filter_update_and_delete_from_the_dashboard() {
+        let app = spawn_app().await;
+        let (_, resident) = app.resident("r@example.com").await;
+        app.admin("a@example.com").await;
+        let leak = app.submit(&resident, "수도꼭지에서 물이 샙니다").await["id"]
+            .as_i64()
+            .unwrap();
+        app.submit(&resident, "전등이 깜빡입니다").await;
+        let admin = browser();
+        log_in(&app, &admin, "a@example.com", PASSWORD).await;
+
+        let (status, html) = page(&admin, &app.url("/admin")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("data-count=\"total\">2<") && html.contains("<svg"),
+            "stat cards and charts"
+        );
+        assert!(html.contains("최근 30일"));
+        let (_, filtered) = page(&admin, &app.url("/admin?category=plumbing&status=&q=")).await;
+        assert!(
+            filtered.contains("수도꼭지에서 물이 샙니다")
+                && !filtered.contains("전등이 깜빡입니다")
+        );
+        let (_, searched) = page(&admin, &app.url("/admin?q=%EC%A0%84%EB%93%B1")).await;
+        assert!(searched.contains("전등이 깜빡입니다") && !searched.contains("수도꼭지에서"));
+
+        let detail_url = app.url(&format!("/admin/requests/{leak}"));
+        let (_, detail) = page(&admin, &detail_url).await;
+        let csrf = csrf_of(&detail);
+        let saved = admin
+            .post(&detail_url)
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("status", "in_progress"),
+                ("category", "plumbing"),
+                ("priority", "high"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        let request: Value = app
+            .get(Some(&resident), &format!("/api/requests/{leak}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(request["status"], "in_progress");
+        assert_eq!(
+            request["classification_method"], "keyword",
+            "unchanged category and priority stay automatic"
+        );
+        let bad = admin
+            .post(&detail_url)
+            .form(&[("csrf_token", csrf.as_str()), ("status", "done")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        let deleted = admin
+            .post(app.url(&format!("/requests/{leak}/delete")))
+            .form(&[("csrf_token", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.headers()[LOCATION], "/admin");
+        assert_error(
+            app.get(Some(&resident), &format!("/api/requests/{leak}"))
+                .await,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn super_admins_change_roles_on_the_users_page() {
+        let app = spawn_app().await;
+        let (id, _) = app.resident("r@example.com").await;
+        let root = browser();
+        log_in(&app, &root, SUPER_EMAIL, SUPER_PASSWORD).await;
+        let (status, html) = page(&root, &app.url("/admin/users")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("r@example.com") && html.contains("(나)"));
+        let changed = root
+            .post(app.url(&format!("/admin/users/{id}/role")))
+            .form(&[("csrf_token", csrf_of(&html).as_str()), ("role", "admin")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+        let (_, html) = page(&root, &app.url("/admin/users")).await;
+        assert!(html.contains("역할을 관리자(으)로 바꿨습니다"));
+        let token = app.token("r@example.com", PASSWORD).await;
+        assert_eq!(
+            app.get(Some(&token), "/api/requests").await.status(),
+            StatusCode::OK,
+            "now staff"
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! Residents' pages: submit a request, list mine, follow one.
+
+use super::session::{Visitor, redirect};
+use super::views::{HistoryLine, Pager, RequestView};
+use super::{Chrome, PageError, check_csrf, render, require_user};
+use crate::errors::AppError;
+use crate::ids::RequestId;
+use crate::photos;
+use crate::requests::{self, NewRequest, RequestFilter};
+use crate::state::AppState;
+use crate::taxonomy::Status;
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "requests/new.html")]
+struct NewRequestPage {
+    chrome: Chrome,
+    error: Option<String>,
+    description: String,
+    location: String,
+    contact_info: String,
+    max_mb: usize,
+}
+
+impl NewRequestPage {
+    fn blank(visitor: &Visitor, state: &AppState) -> NewRequestPage {
+        NewRequestPage {
+            chrome: Chrome::new(visitor),
+            error: None,
+            description: String::new(),
+            location: String::new(),
+            contact_info: String::new(),
+            max_mb: state.config.max_upload_bytes / (1024 * 1024),
+        }
+    }
+}
+
+pub async fn new_request_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+) -> Result<HttpResponse, PageError> {
+    require_user(&visitor, &req)?;
+    render(
+        &visitor,
+        StatusCode::OK,
+        &NewRequestPage::blank(&visitor, &state),
+    )
+}
+
+/// The fields of the new-request form.
+#[derive(Default)]
+struct Submission {
+    csrf_token: String,
+    description: String,
+    location: String,
+    contact_info: String,
+    photo: Option<Vec<u8>>,
+}
+
+/// Text fields of a form are small; anything longer is refused as the API refuses bodies.
+const TEXT_FIELD_LIMIT: usize = 64 * 1024;
+
+async fn read_submission(mut form: Multipart, max_photo: usize) -> Result<Submission, AppError> {
+    let mut submission = Submission::default();
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(photos::multipart_error)?;
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "photo" {
+            let bytes = photos::read_field(&mut field, max_photo).await?;
+            submission.photo = Some(bytes).filter(|b| !b.is_empty());
+            continue;
+        }
+        let bytes = photos::read_field(&mut field, TEXT_FIELD_LIMIT).await?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| AppError::unprocessable("form fields must be UTF-8 text"))?;
+        match name.as_str() {
+            "csrf_token" => submission.csrf_token = text,
+            "description" => submission.description = text,
+            "location" => submission.location = text,
+            "contact_info" => submission.contact_info = text,
+            _ => {}
+        }
+    }
+    Ok(submission)
+}
+
+pub async fn submit_request(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let user = require_user(&visitor, &req)?;
+    let form = Multipart::new(req.headers(), payload);
+    let submission = read_submission(form, state.config.max_upload_bytes).await?;
+    check_csrf(&visitor, &submission.csrf_token)?;
+    let refuse = |status: StatusCode, message: &str| {
+        let page = NewRequestPage {
+            error: Some(message.to_owned()),
+            description: submission.description.clone(),
+            location: submission.location.clone(),
+            contact_info: submission.contact_info.clone(),
+            ..NewRequestPage::blank(&visitor, &state)
+        };
+        render(&visitor, status, &page)
+    };
+    let new = match NewRequest::parse(
+        &submission.description,
+        Some(&submission.location),
+        Some(&submission.contact_info),
+    ) {
+        Ok(new) => new,
+        Err(_) => {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "설명은 1~5,000자, 위치와 연락처는 200자 이내로 적어 주세요.",
+            );
+        }
+    };
+    if submission
+        .photo
+        .as_deref()
+        .is_some_and(|p| photos::sniff(p).is_none())
+    {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "사진은 JPEG, PNG, WebP, GIF 파일만 올릴 수 있습니다.",
+        );
+    }
+    let request = requests::submit(&state, user, new).await?;
+    if let Some(photo) = submission.photo {
+        photos::attach(&state, user, request.id, photo).await?;
+    }
+    Ok(redirect(
+        &format!("/requests/{}", request.id),
+        Some("요청이 접수되었습니다."),
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "requests/list.html")]
+struct MyRequestsPage {
+    chrome: Chrome,
+    requests: Vec<RequestView>,
+    pager: Pager,
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<u32>,
+}
+
+pub async fn my_requests(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let user = require_user(&visitor, &req)?;
+    let page = query.page.unwrap_or(1).max(1);
+    let filter = RequestFilter {
+        owner: Some(user.id),
+        ..RequestFilter::default()
+    };
+    let (rows, total) = requests::list(&state.db, filter, Pager::window(page)).await?;
+    let page = MyRequestsPage {
+        chrome: Chrome::new(&visitor),
+        requests: rows.into_iter().map(RequestView::from).collect(),
+        pager: Pager::new(page, total),
+    };
+    render(&visitor, StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "requests/detail.html")]
+struct DetailPage {
+    chrome: Chrome,
+    r: RequestView,
+    history: Vec<HistoryLine>,
+    can_delete: bool,
+}
+
+pub async fn show_request(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    let user = require_user(&visitor, &req)?;
+    let id = RequestId(*id);
+    let request = requests::get(&state.db, user, id).await?;
+    let history = requests::history(&state.db, user, id).await?;
+    // Residents may withdraw a request until work starts; staff always may.
+    let can_delete = user.role.is_staff() || request.status == Status::Pending;
+    let page = DetailPage {
+        chrome: Chrome::new(&visitor),
+        r: request.into(),
+        history: history.iter().map(HistoryLine::from).collect(),
+        can_delete,
+    };
+    render(&visitor, StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf_token: String,
+}
+
+pub async fn delete_request(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    id: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    let user = require_user(&visitor, &req)?;
+    check_csrf(&visitor, &form.csrf_token)?;
+    let id = RequestId(*id);
+    let request = requests::get(&state.db, user, id).await?;
+    if !user.role.is_staff() && request.status != Status::Pending {
+        return Err(AppError::Forbidden("only pending requests can be withdrawn".into()).into());
+    }
+    requests::delete(&state, user, id).await?;
+    let back = if user.role.is_staff() {
+        "/admin"
+    } else {
+        "/my-requests"
+    };
+    Ok(redirect(back, Some("요청을 삭제했습니다.")))
+}

@@ -1,0 +1,301 @@
+//! Admins' pages: the dashboard, one request, and (super admins) the accounts.
+
+use super::charts;
+use super::session::{Visitor, redirect};
+use super::views::{HistoryLine, Pager, RequestView};
+use super::{Chrome, PageError, check_csrf, render, require_staff};
+use crate::accounts::{self, User};
+use crate::errors::AppError;
+use crate::ids::{RequestId, UserId};
+use crate::requests::{self, RequestChanges, RequestFilter, Stats};
+use crate::state::AppState;
+use crate::taxonomy::{Category, Priority, Role, Status};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "staff/dashboard.html")]
+struct Dashboard {
+    chrome: Chrome,
+    stats: Stats,
+    category_chart: String,
+    priority_chart: String,
+    day_chart: String,
+    statuses: &'static [Status],
+    categories: &'static [Category],
+    priorities: &'static [Priority],
+    filter: RequestFilter,
+    q: String,
+    /// The filters as a query string prefix for the pager links.
+    query: String,
+    requests: Vec<RequestView>,
+    pager: Pager,
+}
+
+/// Filters as sent by the form; an empty or unknown value means "all".
+#[derive(Deserialize)]
+pub struct DashboardQuery {
+    status: Option<String>,
+    category: Option<String>,
+    priority: Option<String>,
+    q: Option<String>,
+    page: Option<u32>,
+}
+
+fn pick<T: std::str::FromStr>(value: Option<&str>) -> Option<T> {
+    value.filter(|v| !v.is_empty()).and_then(|v| v.parse().ok())
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+impl Dashboard {
+    fn status_is(&self, s: &Status) -> bool {
+        self.filter.status == Some(*s)
+    }
+    fn category_is(&self, c: &Category) -> bool {
+        self.filter.category == Some(*c)
+    }
+    fn priority_is(&self, p: &Priority) -> bool {
+        self.filter.priority == Some(*p)
+    }
+}
+
+pub async fn dashboard(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<DashboardQuery>,
+) -> Result<HttpResponse, PageError> {
+    require_staff(&visitor, &req)?;
+    let q = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let filter = RequestFilter {
+        owner: None,
+        status: pick(query.status.as_deref()),
+        category: pick(query.category.as_deref()),
+        priority: pick(query.priority.as_deref()),
+        text: Some(q.clone()).filter(|q| !q.is_empty()),
+    };
+    let page = query.page.unwrap_or(1).max(1);
+    let (rows, total) = requests::list(&state.db, filter.clone(), Pager::window(page)).await?;
+    let stats = requests::stats(&state.db).await?;
+    let days = requests::per_day(&state.db, 30).await?;
+    let categories: Vec<(&str, &str, u64)> = stats
+        .by_category
+        .iter()
+        .map(|(c, n)| (c.as_str(), c.korean(), *n))
+        .collect();
+    let priorities: Vec<(&str, &str, u64)> = stats
+        .by_priority
+        .iter()
+        .map(|(p, n)| (p.as_str(), p.korean(), *n))
+        .collect();
+    let mut query_string = String::new();
+    for (name, value) in [
+        ("status", filter.status.map(Status::as_str)),
+        ("category", filter.category.map(Category::as_str)),
+        ("priority", filter.priority.map(Priority::as_str)),
+        ("q", filter.text.as_deref()),
+    ] {
+        if let Some(value) = value {
+            query_string.push_str(&format!("{name}={}&", encode(value)));
+        }
+    }
+    let page = Dashboard {
+        chrome: Chrome::new(&visitor),
+        category_chart: charts::bars("분류별", "chart-category", &categories),
+        priority_chart: charts::bars("긴급도별", "chart-priority", &priorities),
+        day_chart: charts::per_day("최근 30일 접수", &days),
+        stats,
+        statuses: Status::ALL,
+        categories: Category::ALL,
+        priorities: Priority::ALL,
+        filter,
+        q,
+        query: query_string,
+        requests: rows.into_iter().map(RequestView::from).collect(),
+        pager: Pager::new(page, total),
+    };
+    render(&visitor, StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "staff/request.html")]
+struct RequestPage {
+    chrome: Chrome,
+    r: RequestView,
+    history: Vec<HistoryLine>,
+    statuses: &'static [Status],
+    categories: &'static [Category],
+    priorities: &'static [Priority],
+}
+
+impl RequestPage {
+    fn status_is(&self, s: &Status) -> bool {
+        self.r.status == *s
+    }
+    fn category_is(&self, c: &Category) -> bool {
+        self.r.category == Some(*c)
+    }
+    fn priority_is(&self, p: &Priority) -> bool {
+        self.r.priority == Some(*p)
+    }
+}
+
+pub async fn show_request(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    let user = require_staff(&visitor, &req)?;
+    let id = RequestId(*id);
+    let request = requests::get(&state.db, user, id).await?;
+    let history = requests::history(&state.db, user, id).await?;
+    let page = RequestPage {
+        chrome: Chrome::new(&visitor),
+        r: request.into(),
+        history: history.iter().map(HistoryLine::from).collect(),
+        statuses: Status::ALL,
+        categories: Category::ALL,
+        priorities: Priority::ALL,
+    };
+    render(&visitor, StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct UpdateForm {
+    csrf_token: String,
+    status: Option<String>,
+    category: Option<String>,
+    priority: Option<String>,
+}
+
+fn parse_or_422<T: std::str::FromStr>(value: Option<&str>) -> Result<Option<T>, AppError> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse()
+                .map_err(|_| AppError::unprocessable(format!("unknown value '{v}'")))
+        })
+        .transpose()
+}
+
+pub async fn update_request(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    id: web::Path<i64>,
+    form: web::Form<UpdateForm>,
+) -> Result<HttpResponse, PageError> {
+    let user = require_staff(&visitor, &req)?;
+    check_csrf(&visitor, &form.csrf_token)?;
+    let current = requests::get(&state.db, user, RequestId(*id)).await?;
+    // The form always sends all three; only what differs counts as a change (so an untouched
+    // category does not become a "manual" classification).
+    let status: Option<Status> = parse_or_422(form.status.as_deref())?;
+    let category: Option<Category> = parse_or_422(form.category.as_deref())?;
+    let priority: Option<Priority> = parse_or_422(form.priority.as_deref())?;
+    let changes = RequestChanges {
+        status: status.filter(|s| *s != current.status),
+        category: category.filter(|c| Some(*c) != current.category),
+        priority: priority.filter(|p| Some(*p) != current.priority),
+    };
+    let to = format!("/admin/requests/{}", *id);
+    if changes.is_empty() {
+        return Ok(redirect(&to, Some("바뀐 내용이 없습니다.")));
+    }
+    requests::update(&state, user, RequestId(*id), changes).await?;
+    Ok(redirect(&to, Some("저장했습니다.")))
+}
+
+#[derive(Template)]
+#[template(path = "staff/users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    users: Vec<User>,
+    me: UserId,
+    roles: &'static [Role],
+    pager: Pager,
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<u32>,
+}
+
+fn require_super<'a>(visitor: &'a Visitor, req: &HttpRequest) -> Result<&'a User, PageError> {
+    let user = require_staff(visitor, req)?;
+    if user.role == Role::SuperAdmin {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden("super admins only".into()).into())
+    }
+}
+
+pub async fn users(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let me = require_super(&visitor, &req)?.id;
+    let page = query.page.unwrap_or(1).max(1);
+    let (users, total) = accounts::list(&state.db, Pager::window(page)).await?;
+    let page = UsersPage {
+        chrome: Chrome::new(&visitor),
+        users,
+        me,
+        roles: Role::ALL,
+        pager: Pager::new(page, total),
+    };
+    render(&visitor, StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    csrf_token: String,
+    role: String,
+}
+
+pub async fn change_role(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    id: web::Path<i64>,
+    form: web::Form<RoleForm>,
+) -> Result<HttpResponse, PageError> {
+    let me = require_super(&visitor, &req)?;
+    check_csrf(&visitor, &form.csrf_token)?;
+    let role: Role = form
+        .role
+        .parse()
+        .map_err(|_| AppError::unprocessable(format!("unknown role '{}'", form.role)))?;
+    let user = accounts::change_role(&state.db, me, UserId(*id), role).await?;
+    state.account_changes.record();
+    Ok(redirect(
+        "/admin/users",
+        Some(&format!(
+            "{}의 역할을 {}(으)로 바꿨습니다.",
+            user.email,
+            role.korean()
+        )),
+    ))
+}
