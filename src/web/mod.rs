@@ -47,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// What the layout needs on every page.
 pub struct Chrome {
     pub user: Option<User>,
+    pub last_event: i64,
     pub csrf: String,
     pub flash: Option<String>,
     pub css: String,
@@ -58,6 +59,7 @@ impl Chrome {
     pub fn new(visitor: &Visitor) -> Chrome {
         Chrome {
             user: visitor.user.clone(),
+            last_event: visitor.last_event,
             csrf: visitor.csrf.clone(),
             flash: visitor.flash.clone(),
             css: assets::url("app.css"),
@@ -69,6 +71,7 @@ impl Chrome {
     fn anonymous() -> Chrome {
         Chrome {
             user: None,
+            last_event: 0,
             csrf: String::new(),
             flash: None,
             css: assets::url("app.css"),

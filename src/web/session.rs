@@ -25,6 +25,8 @@ pub struct Visitor {
     pub csrf_is_new: bool,
     pub flash: Option<String>,
     pub secure: bool,
+    /// The newest event id when the page was built: the page script resumes from it.
+    pub last_event: i64,
 }
 
 fn random_token() -> String {
@@ -60,7 +62,17 @@ impl FromRequest for Visitor {
                 .cookie(FLASH_COOKIE)
                 .and_then(|c| urlencoding_decode(c.value()))
                 .filter(|f| !f.is_empty());
+            let last_event = match &user {
+                Some(_) => state
+                    .db
+                    .run(|conn| crate::db::events::bounds(conn))
+                    .await
+                    .map(|(_, latest)| latest)
+                    .unwrap_or(0),
+                None => 0,
+            };
             Ok(Visitor {
+                last_event,
                 user,
                 csrf_is_new: existing.is_none(),
                 csrf: existing.unwrap_or_else(random_token),
