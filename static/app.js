@@ -60,9 +60,29 @@
     });
   }
 
-  function statusOf(element) {
-    const status = element.querySelector(".badge.status");
-    return status ? status.dataset.status : null;
+  // The dashboard's SVG bar charts: change one count, then rescale every bar of that chart.
+  function chart(kind, key, change) {
+    const svg = document.getElementById("chart-" + kind);
+    if (!svg || !key) return;
+    const label = svg.querySelector('[data-count-for="' + key + '"]');
+    if (!label) return;
+    label.textContent = String(Math.max(0, (Number(label.textContent) || 0) + change));
+    const labels = Array.prototype.slice.call(svg.querySelectorAll("[data-count-for]"));
+    const max = Math.max(1, Math.max.apply(null, labels.map(function (l) { return Number(l.textContent) || 0; })));
+    labels.forEach(function (l) {
+      const bar = svg.querySelector('rect[data-key="' + l.dataset.countFor + '"]');
+      const width = Math.round((Number(l.textContent) || 0) / max * 180);
+      if (bar) bar.setAttribute("width", String(width));
+      l.setAttribute("x", String(76 + width));
+    });
+  }
+
+  function labelsOf(element) {
+    const find = function (kind) {
+      const badge = element.querySelector(".badge." + kind);
+      return badge ? badge.dataset[kind] : null;
+    };
+    return { status: find("status"), category: find("category"), priority: find("priority") };
   }
 
   function newRow(request) {
@@ -106,15 +126,27 @@
         newRow(request);
         count("total", 1);
         count("status-" + request.status, 1);
+        chart("category", request.category, 1);
+        chart("priority", request.priority, 1);
       }
       return;
     }
     if (event.type === "request_updated" || event.type === "request_classified") {
       rows.forEach(function (row) {
-        const before = statusOf(row);
-        if (before && before !== request.status && row.tagName !== "ARTICLE") {
-          count("status-" + before, -1);
-          count("status-" + request.status, 1);
+        if (row.tagName !== "ARTICLE") {
+          const before = labelsOf(row);
+          if (before.status && before.status !== request.status) {
+            count("status-" + before.status, -1);
+            count("status-" + request.status, 1);
+          }
+          if (before.category !== request.category) {
+            chart("category", before.category, -1);
+            chart("category", request.category, 1);
+          }
+          if (before.priority !== request.priority) {
+            chart("priority", before.priority, -1);
+            chart("priority", request.priority, 1);
+          }
         }
         paintBadges(row, request);
       });
@@ -123,8 +155,10 @@
     if (event.type === "request_deleted") {
       rows.forEach(function (row) {
         if (row.tagName === "ARTICLE") return;
-        const before = statusOf(row);
-        if (before) count("status-" + before, -1);
+        const before = labelsOf(row);
+        if (before.status) count("status-" + before.status, -1);
+        chart("category", before.category, -1);
+        chart("priority", before.priority, -1);
         count("total", -1);
         row.remove();
       });
