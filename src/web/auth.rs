@@ -1,6 +1,6 @@
 //! Landing, log in, register, log out.
 
-use super::session::{Visitor, end_session, redirect, session_cookie};
+use super::session::{CsrfForm, Visitor, end_session, redirect, session_cookie};
 use super::{Chrome, PageError, check_csrf, render, safe_next};
 use crate::accounts::{self, Registration, User};
 use crate::errors::AppError;
@@ -191,11 +191,6 @@ pub async fn register(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf_token: String,
 }
 
 pub async fn logout(

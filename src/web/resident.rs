@@ -1,6 +1,6 @@
 //! Residents' pages: submit a request, list mine, follow one.
 
-use super::session::{Visitor, redirect};
+use super::session::{CsrfForm, Visitor, redirect};
 use super::views::{HistoryLine, Pager, RequestView};
 use super::{Chrome, PageError, check_csrf, render, require_user};
 use crate::errors::AppError;
@@ -205,11 +205,6 @@ pub async fn show_request(
         can_delete,
     };
     render(&visitor, StatusCode::OK, &page)
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf_token: String,
 }
 
 pub async fn delete_request(

@@ -15,6 +15,12 @@ pub use crate::auth::SESSION_COOKIE;
 pub const CSRF_COOKIE: &str = "csrf";
 pub const FLASH_COOKIE: &str = "flash";
 
+/// A form that carries nothing but its CSRF token (log out, delete).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf_token: String,
+}
+
 /// What every page knows about the visitor.
 #[derive(Debug, Clone)]
 pub struct Visitor {
