@@ -1,0 +1,194 @@
+//! Real-browser tests: the real server, Debian's headless chromium driven through chromedriver.
+//!
+//! They need `chromium` and `chromedriver` (`apt-get install chromium chromium-driver`) and fail
+//! with that hint when they are missing. A failing test leaves a screenshot of every browser
+//! it opened in `target/browser-screenshots/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+#[allow(dead_code)]
+#[path = "../api/helpers.rs"]
+mod helpers;
+
+use harness::{Browser, TIMEOUT, run};
+use helpers::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::Duration;
+
+/// The header's log-out button (a form posting to /logout).
+const LOGOUT: &str = "header form[action=\"/logout\"] button[type=submit]";
+/// The submit button of the page's own form (not the header's log-out form).
+const SUBMIT: &str = "main form button[type=submit]";
+
+/// Registers through the /register form; the browser is then logged in.
+async fn register(browser: &Browser, email: &str, full_name: &str) {
+    browser.open("/register").await;
+    browser.fill("#full_name", full_name).await;
+    browser.fill("#email", email).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.submit(SUBMIT).await;
+}
+
+/// Logs in through the /login form.
+async fn log_in(browser: &Browser, email: &str, password: &str) {
+    browser.open("/login").await;
+    browser.fill("#email", email).await;
+    browser.fill("#password", password).await;
+    browser.submit(SUBMIT).await;
+}
+
+#[tokio::test]
+async fn the_landing_page_renders_in_korean() {
+    run(|harness| async move {
+        let app = spawn_app().await;
+        let browser = harness.browser(&app).await;
+        browser.open("/").await;
+        assert_eq!(browser.url().await, app.url("/"));
+
+        assert_eq!(browser.attr_of("html", "lang").await.as_deref(), Some("ko"));
+        let title = browser.title().await;
+        assert!(title.contains("건물 유지보수"), "title: {title:?}");
+        for (css, text) in [
+            ("header a[href=\"/login\"]", "로그인"),
+            ("header a[href=\"/register\"]", "회원가입"),
+        ] {
+            assert!(browser.is_visible(css).await, "{css} is shown");
+            assert_eq!(browser.text_of(css).await.trim(), text);
+        }
+        let body = browser.text_of("body").await;
+        assert!(body.contains("고장 신고"), "{body}");
+        // The stylesheet (embedded, hashed, allowed by the CSP) applies.
+        let brand = browser
+            .client()
+            .execute(
+                "return getComputedStyle(document.documentElement).getPropertyValue('--brand');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_ne!(
+            brand.as_str().unwrap_or_default().trim(),
+            "",
+            "--brand is set"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_resident_registers_and_logs_out_in_the_browser() {
+    run(|harness| async move {
+        let app = spawn_app().await;
+        let browser = harness.browser(&app).await;
+
+        register(&browser, "resident@example.com", "홍길동").await;
+        // /my-requests may not be built yet: only where the form sent us counts here.
+        browser.wait_for_path("/my-requests", TIMEOUT).await;
+
+        // The session cookie works: the header offers to log out.
+        browser.open("/").await;
+        browser.wait_for_text("header", "로그아웃", TIMEOUT).await;
+        assert!(!browser.exists("header a[href=\"/login\"]").await);
+        // The account exists with the name typed in Korean.
+        let token = app.token("resident@example.com", PASSWORD).await;
+        let me: Value = app
+            .get(Some(&token), "/api/auth/me")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["full_name"], "홍길동");
+
+        browser.submit(LOGOUT).await;
+        browser.wait_for_text("header", "로그인", TIMEOUT).await;
+        assert!(browser.is_visible("header a[href=\"/login\"]").await);
+        assert!(!browser.exists(LOGOUT).await, "logged out");
+        browser
+            .wait_for_text("main", "로그아웃되었습니다", TIMEOUT)
+            .await;
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The full live scenario, for when the resident and admin pages exist.
+//
+// The DOM contract it relies on:
+// - /requests/new: textarea `#description`, input `#location`, a submit button in `main form`;
+//   after submitting, a page showing the request as `[data-request-id="<id>"]` with its
+//   category badge `.category` (filled in live once classified);
+// - /admin: one row `[data-request-id="<id>"]` per request, added live, with a link to the
+//   request's page; that page has a form with select `#status` and a submit button;
+// - `[data-request-id="<id>"] .status` on the resident's page follows status changes live.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn resident_and_admin_live_flow() {
+    run(|harness| async move {
+        let app = spawn_app().await;
+        const LIVE: Duration = Duration::from_secs(10);
+
+        // The admin is made through the API, then logs in through the form in a second browser.
+        app.admin("staff@example.com").await;
+        let admin = harness.browser(&app).await;
+        log_in(&admin, "staff@example.com", PASSWORD).await;
+        admin.wait_for_path("/admin", TIMEOUT).await;
+        admin.open("/admin").await;
+        admin.mark_page().await;
+
+        // A resident registers and submits a request.
+        let resident = harness.browser(&app).await;
+        register(&resident, "resident@example.com", "김주민").await;
+        resident.wait_for_path("/my-requests", TIMEOUT).await;
+        resident.open("/requests/new").await;
+        resident
+            .fill("#description", "화장실 세면대 배관에서 물이 새요")
+            .await;
+        resident.fill("#location", "101동 1203호").await;
+        resident.submit(SUBMIT).await;
+
+        // Which request it became, from the API (independent of the page's markup).
+        let token = app.token("resident@example.com", PASSWORD).await;
+        let response = app.get(Some(&token), "/api/my-requests").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let mine: Value = response.json().await.unwrap();
+        let id = mine[0]["id"].as_i64().expect("the submitted request");
+        let row = format!("[data-request-id=\"{id}\"]");
+
+        // The resident's page shows the category once classified, without a reload.
+        resident.wait_for(&row, TIMEOUT).await;
+        resident.mark_page().await;
+        resident
+            .wait_for_text(&format!("{row} .category"), "배관", LIVE)
+            .await;
+        assert!(resident.still_same_page().await, "no reload for the badge");
+
+        // The admin's list got the row live.
+        admin.wait_for(&row, LIVE).await;
+        assert!(
+            admin.still_same_page().await,
+            "the admin list was not reloaded"
+        );
+
+        // The admin opens it and sets it in progress through the form.
+        admin.submit(&format!("{row} a")).await;
+        admin.select("#status", "in_progress").await;
+        admin.submit(SUBMIT).await;
+
+        // The resident sees 진행중 without a reload.
+        resident
+            .wait_for_text(&format!("{row} .status"), "진행중", LIVE)
+            .await;
+        assert!(resident.still_same_page().await, "no reload for the status");
+
+        let stored: Value = app
+            .get(Some(&token), &format!("/api/requests/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(stored["status"], "in_progress");
+    })
+    .await;
+}
