@@ -683,3 +683,35 @@ mod requests_pages {
         );
     }
 }
+
+/// Behind an HTTPS proxy (or when configured), session cookies are Secure; on plain HTTP they are not.
+#[tokio::test]
+async fn cookies_are_secure_over_https_or_when_configured() {
+    async fn session_cookie(app: &TestApp, forwarded_https: bool) -> String {
+        let client = browser();
+        let csrf = form_token(&client, &app.url("/login")).await;
+        let mut request = client.post(app.url("/login")).form(&[
+            ("email", "r@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", &csrf),
+        ]);
+        if forwarded_https {
+            request = request.header("X-Forwarded-Proto", "https");
+        }
+        let response = request.send().await.unwrap();
+        response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("session="))
+            .expect("a session cookie")
+    }
+    let app = spawn_app().await;
+    app.resident("r@example.com").await;
+    assert!(!session_cookie(&app, false).await.contains("Secure"));
+    assert!(session_cookie(&app, true).await.contains("Secure"));
+    let configured = spawn_app_with(&[("COOKIE_SECURE", "true")]).await;
+    configured.resident("r@example.com").await;
+    assert!(session_cookie(&configured, false).await.contains("Secure"));
+}

@@ -192,3 +192,43 @@ async fn resident_and_admin_live_flow() {
     })
     .await;
 }
+
+/// Every page fits a 360 px wide phone: nothing wider than the screen, so no sideways scrolling.
+#[tokio::test]
+async fn pages_fit_a_360_pixel_phone_without_sideways_scrolling() {
+    run(|harness| async move {
+        let app = spawn_app().await;
+        let (_, token) = app.resident("resident@example.com").await;
+        app.admin("staff@example.com").await;
+        let long = "아주 긴 설명입니다 ".repeat(40) + &"x".repeat(300);
+        app.submit(&token, &long).await;
+        app.submit(&token, "전등이 깜빡입니다").await;
+
+        let check = |browser: Browser, pages: Vec<&'static str>| async move {
+            browser.client().set_window_size(360, 740).await.unwrap();
+            for path in pages {
+                browser.open(path).await;
+                let widths = browser
+                    .client()
+                    .execute(
+                        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                let (scroll, client) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+                assert!(client <= 400, "{path}: the window is {client}px wide, not a phone's");
+                assert!(scroll <= client, "{path}: content {scroll}px wide in a {client}px window");
+            }
+        };
+        let visitor = harness.browser(&app).await;
+        check(visitor, vec!["/", "/login", "/register"]).await;
+        let resident = harness.browser(&app).await;
+        log_in(&resident, "resident@example.com", PASSWORD).await;
+        check(resident, vec!["/my-requests", "/requests/new", "/requests/1"]).await;
+        let admin = harness.browser(&app).await;
+        log_in(&admin, "staff@example.com", PASSWORD).await;
+        check(admin, vec!["/admin", "/admin/requests/1"]).await;
+    })
+    .await;
+}
