@@ -9,6 +9,8 @@ mod harness;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../support/mock_llm.rs"]
+mod mock_llm;
 
 use harness::{Browser, TIMEOUT, run};
 use helpers::*;
@@ -229,6 +231,68 @@ async fn pages_fit_a_360_pixel_phone_without_sideways_scrolling() {
         let admin = harness.browser(&app).await;
         log_in(&admin, "staff@example.com", PASSWORD).await;
         check(admin, vec!["/admin", "/admin/requests/1"]).await;
+    })
+    .await;
+}
+
+/// The resident sees the offline classification at once, then the AI's refinement arrive
+/// without reloading the page.
+#[tokio::test]
+async fn the_ai_refinement_arrives_live_on_the_residents_page() {
+    run(|harness| async move {
+        // The provider answers after a moment, with a label the offline rules would not give.
+        let llm = mock_llm::MockLlm::builder(vec![mock_llm::Behaviour::Hang(
+            Duration::from_millis(1500),
+        )])
+        .rule(|_| ("structural".to_owned(), "low".to_owned()))
+        .start();
+        let base = llm.base_url();
+        let app = spawn_app_with(&[
+            ("GROQ_API_KEY", "test-key"),
+            ("LLM_BASE_URL", base.as_str()),
+            ("LLM_TIMEOUT_SECS", "10"),
+            ("QUEUE_SWEEP_MS", "50"),
+        ])
+        .await;
+        let resident = harness.browser(&app).await;
+        register(&resident, "resident@example.com", "김주민").await;
+        resident.open("/requests/new").await;
+        resident
+            .fill("#description", "거실 전등이 깜빡입니다")
+            .await;
+        resident.submit(SUBMIT).await;
+
+        let article = "article[data-request-id]";
+        resident.wait_for(article, TIMEOUT).await;
+        resident.mark_page().await;
+        assert_eq!(
+            resident
+                .text_of(&format!("{article} .category"))
+                .await
+                .trim(),
+            "전기",
+            "offline, at once"
+        );
+        assert!(
+            resident.exists(&format!("{article} .refining")).await,
+            "the AI is still working"
+        );
+        resident
+            .wait_for_text(
+                &format!("{article} .category"),
+                "구조",
+                Duration::from_secs(15),
+            )
+            .await;
+        assert_eq!(
+            resident
+                .text_of(&format!("{article} .priority"))
+                .await
+                .trim(),
+            "낮음"
+        );
+        assert!(!resident.exists(&format!("{article} .refining")).await);
+        assert!(resident.still_same_page().await, "no reload");
     })
     .await;
 }
