@@ -3,13 +3,13 @@
 //!
 //! Run: `cargo bench --bench http`
 
-use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod support;
+
+use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{BenchServer, PASSWORD, token};
 
-const PASSWORD: &str = "bench-password";
 const RUN: Duration = Duration::from_secs(10);
 const WARM_UP: Duration = Duration::from_secs(2);
 
@@ -80,32 +80,8 @@ fn report(name: &str, connections: usize, result: &Result) {
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_maintenance"))
-        .env("PORT", "0")
-        .env("DATABASE_URL", dir.path().join("bench.db"))
-        .env("BCRYPT_COST", "4")
-        .env("AUTH_RATE_LIMIT_PER_MINUTE", "0")
-        .env("SUPER_ADMIN_EMAIL", "root@example.com")
-        .env("SUPER_ADMIN_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn,maintenance::startup=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("release binary starts");
-    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
-    let port: u16 = loop {
-        let line = lines.next().expect("a listening line").expect("log line");
-        if let Some(address) = line.split("listening address=").nth(1) {
-            break address
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.trim().parse().ok())
-                .expect("port");
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let base = format!("http://127.0.0.1:{port}");
+    let server = BenchServer::start("warn,maintenance::startup=info");
+    let base = server.base();
     let client = reqwest::Client::new();
     client
         .post(format!("{base}/api/auth/register"))
@@ -113,21 +89,7 @@ async fn main() {
         .send()
         .await
         .expect("register");
-    let login: Value = client
-        .post(format!("{base}/api/auth/login"))
-        .form(&[("username", "resident@example.com"), ("password", PASSWORD)])
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("token");
-    let token = Arc::new(
-        login["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned(),
-    );
+    let token = Arc::new(token(&client, &base, "resident@example.com").await);
 
     let health = {
         let url = format!("{base}/health");
@@ -164,6 +126,5 @@ async fn main() {
     println!("(the resident now has {rows} requests; the list returns the newest 50)");
     report("GET /api/my-requests", 10, &load(10, list).await);
 
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

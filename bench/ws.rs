@@ -4,13 +4,14 @@
 //!
 //! Run: `cargo bench --bench ws` (the server is the release binary, in its own process).
 
+mod support;
+
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use support::{BenchServer, PASSWORD, token};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -18,7 +19,6 @@ const RESIDENTS: usize = 100;
 const ADMIN_SOCKETS: usize = 1_000;
 const RESIDENT_SOCKETS: usize = 9_000;
 const BURST: usize = 200;
-const PASSWORD: &str = "bench-password";
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -29,54 +29,11 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn token(client: &reqwest::Client, base: &str, email: &str) -> String {
-    let body: Value = client
-        .post(format!("{base}/api/auth/login"))
-        .form(&[("username", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("token");
-    body["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
-}
-
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_maintenance"))
-        .env("PORT", "0")
-        .env("DATABASE_URL", dir.path().join("bench.db"))
-        .env("BCRYPT_COST", "4")
-        .env("AUTH_RATE_LIMIT_PER_MINUTE", "0")
-        .env("SUPER_ADMIN_EMAIL", "root@example.com")
-        .env("SUPER_ADMIN_PASSWORD", PASSWORD)
-        .env(
-            "RUST_LOG",
-            "info,maintenance::startup=info,actix_server=warn",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("release binary starts");
-    let pid = server.id();
-    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
-    let port: u16 = loop {
-        let line = lines.next().expect("a listening line").expect("log line");
-        if let Some(address) = line.split("listening address=").nth(1) {
-            break address
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.trim().parse().ok())
-                .expect("port");
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let base = format!("http://127.0.0.1:{port}");
+    let server = BenchServer::start("info,maintenance::startup=info,actix_server=warn");
+    let (pid, port) = (server.child.id(), server.port);
+    let base = server.base();
     let client = reqwest::Client::new();
 
     // Accounts: one admin, a hundred residents.
@@ -235,6 +192,5 @@ async fn main() {
     for task in tasks {
         task.abort();
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

@@ -207,6 +207,20 @@ pub fn require_staff<'a>(visitor: &'a Visitor, req: &HttpRequest) -> Result<&'a 
     }
 }
 
+/// A request the user may see, with its history, as the detail pages show them (404 otherwise).
+pub async fn request_with_history(
+    state: &crate::state::AppState,
+    user: &User,
+    id: crate::ids::RequestId,
+) -> Result<(views::RequestView, Vec<views::HistoryLine>), PageError> {
+    let request = crate::requests::get(&state.db, user, id).await?;
+    let history = crate::requests::history(&state.db, user, id).await?;
+    Ok((
+        request.into(),
+        history.iter().map(views::HistoryLine::from).collect(),
+    ))
+}
+
 /// Refuses a form whose CSRF token does not match the visitor's cookie.
 pub fn check_csrf(visitor: &Visitor, submitted: &str) -> Result<(), PageError> {
     if visitor.csrf_matches(submitted) {

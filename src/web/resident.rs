@@ -2,7 +2,7 @@
 
 use super::session::{CsrfForm, Visitor, redirect};
 use super::views::{HistoryLine, Pager, RequestView};
-use super::{Chrome, PageError, check_csrf, render, require_user};
+use super::{Chrome, PageError, check_csrf, render, request_with_history, require_user};
 use crate::errors::AppError;
 use crate::ids::RequestId;
 use crate::photos;
@@ -193,15 +193,13 @@ pub async fn show_request(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     let user = require_user(&visitor, &req)?;
-    let id = RequestId(*id);
-    let request = requests::get(&state.db, user, id).await?;
-    let history = requests::history(&state.db, user, id).await?;
+    let (r, history) = request_with_history(&state, user, RequestId(*id)).await?;
     // Residents may withdraw a request until work starts; staff always may.
-    let can_delete = user.role.is_staff() || request.status == Status::Pending;
+    let can_delete = user.role.is_staff() || r.status == Status::Pending;
     let page = DetailPage {
         chrome: Chrome::new(&visitor),
-        r: request.into(),
-        history: history.iter().map(HistoryLine::from).collect(),
+        r,
+        history,
         can_delete,
     };
     render(&visitor, StatusCode::OK, &page)

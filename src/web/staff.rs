@@ -3,7 +3,7 @@
 use super::charts;
 use super::session::{Visitor, redirect};
 use super::views::{HistoryLine, Pager, RequestView};
-use super::{Chrome, PageError, check_csrf, render, require_staff};
+use super::{Chrome, PageError, check_csrf, render, request_with_history, require_staff};
 use crate::accounts::{self, User};
 use crate::errors::AppError;
 use crate::ids::{RequestId, UserId};
@@ -166,13 +166,11 @@ pub async fn show_request(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     let user = require_staff(&visitor, &req)?;
-    let id = RequestId(*id);
-    let request = requests::get(&state.db, user, id).await?;
-    let history = requests::history(&state.db, user, id).await?;
+    let (r, history) = request_with_history(&state, user, RequestId(*id)).await?;
     let page = RequestPage {
         chrome: Chrome::new(&visitor),
-        r: request.into(),
-        history: history.iter().map(HistoryLine::from).collect(),
+        r,
+        history,
         statuses: Status::ALL,
         categories: Category::ALL,
         priorities: Priority::ALL,
