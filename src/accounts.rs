@@ -6,6 +6,7 @@ use crate::db::{self, Db};
 use crate::errors::AppError;
 use crate::ids::{Timestamp, UserId};
 use crate::requests::Page;
+use crate::state::AppState;
 use crate::taxonomy::Role;
 use serde::Serialize;
 
@@ -28,10 +29,35 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
-/// Trims and lower-cases an email and checks its shape (`local@domain`).
+/// Characters that show as nothing (or reorder what follows) yet make two strings differ:
+/// Unicode format characters (zero-width spaces and joiners, bidirectional overrides, the
+/// BOM), the Hangul fillers and the combining grapheme joiner.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E0FFF}'
+        | '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}' | '\u{110BD}' | '\u{110CD}')
+}
+
+/// Trims and lower-cases an email and checks its shape (`local@domain`). Only printable
+/// ASCII is accepted, so no invisible or look-alike letter (a Cyrillic `а`, a zero-width
+/// space) can make one address pass for another in the admin list.
 pub fn normalize_email(raw: &str) -> Result<String, String> {
     let email = raw.trim().to_lowercase();
-    let invalid = || format!("'{}' is not a valid email address", raw.trim());
+    let invalid = || {
+        format!(
+            "'{}' is not a valid email address",
+            raw.trim().escape_default()
+        )
+    };
+    if !email.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(format!(
+            "'{}' is not a valid email address: only ASCII letters, digits and punctuation are accepted",
+            raw.trim().escape_default()
+        ));
+    }
     let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
     let well_formed = !local.is_empty()
         && local.len() <= 64
@@ -49,8 +75,12 @@ pub fn normalize_email(raw: &str) -> Result<String, String> {
     }
 }
 
-/// Checks a new password's length in bytes, as bcrypt counts it.
+/// Checks a new password: its length in bytes, as bcrypt counts it, and no control
+/// characters (bcrypt stops at NUL, so an all-NUL password would equal the empty one).
 pub fn check_password(password: &str) -> Result<(), String> {
+    if password.chars().any(char::is_control) {
+        return Err("password must not contain control characters".into());
+    }
     let len = password.len();
     if len < PASSWORD_MIN_BYTES {
         return Err(format!(
@@ -94,6 +124,12 @@ impl Registration {
         let full_name = full_name.map(str::trim).filter(|n| !n.is_empty());
         if let Some(name) = full_name {
             crate::requests::reject_control_characters("full_name", name)?;
+            if name.chars().any(is_invisible) {
+                return Err(AppError::invalid(
+                    "full_name",
+                    "full_name must not contain invisible characters (zero-width spaces, direction overrides)",
+                ));
+            }
         }
         if full_name.is_some_and(|n| n.chars().count() > FULL_NAME_MAX_CHARS) {
             return Err(AppError::invalid(
@@ -148,8 +184,11 @@ pub async fn authenticate(
     let found = db
         .run(move |conn| db::users::find_credentials(conn, &email))
         .await?;
+    // A password bcrypt would cut short (NUL) or truncate (too long) never matches.
+    let verifiable =
+        !password.is_empty() && !password.contains('\0') && password.len() <= PASSWORD_MAX_BYTES;
     let (user, hash) = match found {
-        Some((user, hash)) if password.len() <= PASSWORD_MAX_BYTES => (Some(user), Some(hash)),
+        Some((user, hash)) if verifiable => (Some(user), Some(hash)),
         _ => (None, None),
     };
     if passwords.verify(password, hash).await? {
@@ -170,9 +209,34 @@ pub async fn list(db: &Db, page: Page) -> Result<(Vec<User>, u64), AppError> {
         .await
 }
 
-/// Gives `target` a new role; nobody changes their own.
+/// Refuses a change by `actor` unless they are still a super admin as the transaction
+/// sees it, and unless at least one super admin remains after `target` stops being one.
+/// Checked inside the write transaction, so two super admins demoting each other at once
+/// cannot leave none: the second change finds its actor already demoted.
+fn check_super_admin_change(
+    tx: &rusqlite::Transaction<'_>,
+    actor: UserId,
+    target: UserId,
+    target_remains_super_admin: bool,
+) -> Result<(), AppError> {
+    if db::users::role_of(tx, actor)? != Some(Role::SuperAdmin) {
+        return Err(AppError::Forbidden("Not enough permissions".into()));
+    }
+    let target_is_super_admin = db::users::role_of(tx, target)? == Some(Role::SuperAdmin);
+    if target_is_super_admin
+        && !target_remains_super_admin
+        && db::users::count_super_admins(tx)? <= 1
+    {
+        return Err(AppError::BadRequest(
+            "At least one super admin must remain".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Gives `target` a new role and ends its sessions; nobody changes their own.
 pub async fn change_role(
-    db: &Db,
+    state: &AppState,
     actor: &User,
     target: UserId,
     role: Role,
@@ -182,26 +246,61 @@ pub async fn change_role(
             "You cannot change your own role".into(),
         ));
     }
-    db.run(move |conn| db::users::set_role(conn, target, role))
+    let actor = actor.id;
+    let user = state
+        .db
+        .write(&state.events, move |tx| {
+            check_super_admin_change(tx, actor, target, role == Role::SuperAdmin)?;
+            let user = db::users::set_role(tx, target, role)?;
+            Ok((user, Vec::new()))
+        })
         .await?
-        .ok_or_else(|| AppError::not_found("User"))
+        .ok_or_else(|| AppError::not_found("User"))?;
+    state.account_changes.record(target);
+    Ok(user)
 }
 
-/// Deletes another account with its requests.
-pub async fn delete(db: &Db, actor: &User, target: UserId) -> Result<(), AppError> {
+/// Deletes another account in one transaction: each of its requests through the same path
+/// as deleting that request (history, events, then the photos), then the account and its sessions.
+pub async fn delete(state: &AppState, actor: &User, target: UserId) -> Result<(), AppError> {
     if actor.id == target {
         return Err(AppError::Forbidden(
             "You cannot delete your own account".into(),
         ));
     }
-    let deleted = db
-        .run(move |conn| db::users::delete_user(conn, target))
+    let actor = actor.id;
+    let photos = state
+        .db
+        .write(&state.events, move |tx| {
+            check_super_admin_change(tx, actor, target, false)?;
+            let mut photos = Vec::new();
+            let mut events = Vec::new();
+            for id in db::users::request_ids_of(tx, target)? {
+                if let Some((owner, photo)) =
+                    db::requests::delete_request(tx, id, crate::requests::Scope::All, actor)?
+                {
+                    photos.extend(photo);
+                    events.push(crate::events::Event::RequestDeleted { id, user_id: owner });
+                }
+            }
+            if !db::users::delete_user(tx, target)? {
+                return Err(AppError::not_found("User"));
+            }
+            Ok((photos, events))
+        })
         .await?;
-    if deleted {
-        Ok(())
-    } else {
-        Err(AppError::not_found("User"))
+    state.account_changes.record(target);
+    for file in photos {
+        crate::photos::remove(state, file).await;
     }
+    Ok(())
+}
+
+/// Ends every session of an account (log out everywhere); open sockets close.
+pub async fn end_all_sessions(state: &AppState, id: UserId) -> Result<(), AppError> {
+    crate::auth::sessions::end_all(&state.db, id).await?;
+    state.account_changes.record(id);
+    Ok(())
 }
 
 /// Replaces the caller's password after checking the current one.
@@ -287,21 +386,34 @@ async fn ensure_seeded(
             tracing::info!(email = %seed.email, "created the super admin account from SUPER_ADMIN_EMAIL");
         }
         Some((user, hash)) => {
-            if user.role != Role::SuperAdmin {
-                let id = user.id;
-                db.run(move |conn| db::users::set_role(conn, id, Role::SuperAdmin))
-                    .await?;
-                tracing::info!(email = %seed.email, "promoted the existing account to super_admin");
-            }
-            if !passwords
+            let matches = passwords
                 .verify(seed.password.expose().to_owned(), Some(hash))
-                .await?
-            {
-                tracing::warn!(
+                .await?;
+            match (user.role == Role::SuperAdmin, matches) {
+                (true, true) => {}
+                (true, false) => tracing::warn!(
                     email = %seed.email,
-                    "SUPER_ADMIN_PASSWORD differs from this account's password; the existing password was kept \
-                     (change it with `maintenance set-password`)"
-                );
+                    "SUPER_ADMIN_PASSWORD differs from this super admin's password; the current password was kept \
+                     (it was changed after the account was created)"
+                ),
+                // Whoever knows the password owns the account: promoting it gives nobody anything new.
+                (false, true) => {
+                    let id = user.id;
+                    db.run(move |conn| db::users::set_role(conn, id, Role::SuperAdmin))
+                        .await?;
+                    tracing::info!(email = %seed.email, "promoted the existing account to super_admin");
+                }
+                // Someone else may have registered this address first: never hand them the keys.
+                (false, false) => {
+                    return Err(AppError::Conflict(format!(
+                        "SUPER_ADMIN_EMAIL names an existing {role} account ({email}) whose password is not \
+                         SUPER_ADMIN_PASSWORD, so it was not promoted. If the account is yours, set its password \
+                         with `maintenance set-password {email}` and start again; otherwise unset \
+                         SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD (or name another address).",
+                        role = user.role.as_str(),
+                        email = seed.email,
+                    )));
+                }
             }
         }
     }
@@ -367,6 +479,33 @@ mod tests {
         ] {
             assert!(normalize_email(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn invisible_and_look_alike_characters_are_refused_in_emails_and_names() {
+        for bad in [
+            "kim\u{200B}@example.com",
+            "kim@exam\u{202E}ple.com",
+            "kim@ex\u{0430}mple.com",
+            "\u{FEFF}kim@example.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad:?} accepted");
+        }
+        for bad in ["홍길동\u{200B}", "\u{202E}nimda", "\u{3164}", "a\u{2066}b"] {
+            assert!(
+                Registration::parse("a@b.co", "password1".into(), Some(bad)).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+        assert!(Registration::parse("a@b.co", "password1".into(), Some("김 철수")).is_ok());
+    }
+
+    #[test]
+    fn passwords_with_control_characters_are_refused() {
+        assert!(check_password(&"\0".repeat(10)).is_err());
+        assert!(check_password("password\0").is_err());
+        assert!(check_password("pass\tword").is_err());
+        assert!(check_password("pass word 비밀").is_ok());
     }
 
     #[test]

@@ -10,8 +10,24 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// Read settings from this file instead of `./.env` (variables already set win).
+    #[arg(long, global = true, value_name = "PATH")]
+    env_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// Loads `.env` from the working directory only, or the file named by `--env-file`.
+/// Never from a parent directory: a file planted higher up must not set the signing key.
+fn load_env_file(path: Option<&std::path::Path>) -> Result<(), String> {
+    match path {
+        Some(path) => dotenvy::from_path(path)
+            .map_err(|e| format!("cannot read --env-file {}: {e}", path.display())),
+        None => match dotenvy::from_path(".env") {
+            Err(e) if e.not_found() => Ok(()),
+            other => other.map_err(|e| format!("cannot read ./.env: {e}")),
+        },
+    }
 }
 
 #[derive(Subcommand)]
@@ -38,8 +54,11 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    if let Err(message) = load_env_file(cli.env_file.as_deref()) {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     telemetry::init("info");
     if let Some(Command::Classify { llm, eval }) = &cli.command {
         return match classify(*llm, eval.as_deref()).await {

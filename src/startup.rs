@@ -71,11 +71,21 @@ impl Application {
     /// Opens and migrates the database, prepares keys and accounts, and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let (mut state, shutdown) = prepare_state(config).await?;
+        accounts::ensure_super_admin(
+            &state.db,
+            &state.passwords,
+            state.config.super_admin.as_ref(),
+        )
+        .await?;
         let workers = start_queue(&mut state).await?;
         let retention = Duration::from_secs(state.config.live.retention_days * 24 * 3600);
         tokio::spawn(realtime::prune_events(
             state.db.clone(),
             retention,
+            state.shutdown.clone(),
+        ));
+        tokio::spawn(crate::auth::sessions::prune_expired(
+            state.db.clone(),
             state.shutdown.clone(),
         ));
         let shutdown_grace =
@@ -186,7 +196,6 @@ pub async fn prepare_state(
     let passwords = tokio::task::spawn_blocking(move || Passwords::new(cost))
         .await
         .map_err(AppError::internal)??;
-    accounts::ensure_super_admin(&db, &passwords, config.super_admin.as_ref()).await?;
     let (stop, shutdown) = watch::channel(false);
     let state = AppState {
         db,

@@ -4,22 +4,40 @@ use crate::auth::{AuthRateLimiter, Passwords, TokenKeys};
 use crate::config::Config;
 use crate::db::Db;
 use crate::events::Events;
+use crate::ids::UserId;
 use crate::queue::ClassifyQueue;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
-/// Counts changes to accounts (roles, deletions), so long-lived connections notice them
-/// at their next event without asking the database each time.
-#[derive(Clone, Default)]
-pub struct AccountChanges(Arc<AtomicU64>);
+/// Tells long-lived connections that an account changed (role, deletion, sessions ended),
+/// so they recheck it at once without asking the database on every event.
+#[derive(Clone)]
+pub struct AccountChanges {
+    count: Arc<AtomicU64>,
+    changed: broadcast::Sender<UserId>,
+}
+
+impl Default for AccountChanges {
+    fn default() -> AccountChanges {
+        AccountChanges {
+            count: Arc::default(),
+            changed: broadcast::channel(1024).0,
+        }
+    }
+}
 
 impl AccountChanges {
-    pub fn record(&self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+    pub fn record(&self, account: UserId) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        let _ = self.changed.send(account);
     }
     pub fn current(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+        self.count.load(Ordering::SeqCst)
+    }
+    /// The accounts changed from now on; a receiver that lags must recheck its own.
+    pub fn subscribe(&self) -> broadcast::Receiver<UserId> {
+        self.changed.subscribe()
     }
 }
 

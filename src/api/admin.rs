@@ -65,8 +65,7 @@ pub async fn change_role(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let role = requested_role(&query, &body)?;
-    let user = accounts::change_role(&state.db, &admin, UserId(*id), role).await?;
-    state.account_changes.record();
+    let user = accounts::change_role(&state, &admin, UserId(*id), role).await?;
     tracing::info!(actor = %admin.id, target = %user.id, role = %role, "changed a role");
     Ok(HttpResponse::Ok().json(user))
 }
@@ -76,8 +75,7 @@ pub async fn delete_user(
     admin: SuperAdminUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    accounts::delete(&state.db, &admin, UserId(*id)).await?;
-    state.account_changes.record();
+    accounts::delete(&state, &admin, UserId(*id)).await?;
     tracing::info!(actor = %admin.id, target = %*id, "deleted an account");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,8 +1,10 @@
 //! /api/auth: register, log in, who am I, change password.
 
 use super::peer_ip;
+use crate::accounts::User;
 use crate::accounts::{self, Registration};
-use crate::auth::AuthUser;
+use crate::auth::extract::current_session;
+use crate::auth::{AuthUser, SessionKind, sessions};
 use crate::errors::AppError;
 use crate::state::AppState;
 use actix_web::http::header;
@@ -73,13 +75,45 @@ pub async fn login(
     let login = parse_login(&req, &body)?;
     let user = accounts::authenticate(&state.db, &state.passwords, &login.username, login.password)
         .await?;
-    let access_token = state.tokens.issue(user.id).map_err(AppError::internal)?;
     tracing::info!(user_id = %user.id, "logged in");
+    issue_token(&state, &user).await
+}
+
+/// A new API session for `user`, answered as the original's token response.
+async fn issue_token(state: &AppState, user: &User) -> Result<HttpResponse, AppError> {
+    let issued = sessions::start(
+        state,
+        user.id,
+        SessionKind::Api,
+        state.tokens.lifetime_secs(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(TokenResponse {
-        access_token,
+        access_token: issued.token,
         token_type: "bearer",
-        expires_in: state.tokens.lifetime_secs(),
+        expires_in: issued.lifetime_secs,
     }))
+}
+
+/// Ends the session of the token this request carries; the token stops working at once.
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, AppError> {
+    if let Some(session) = current_session(&req) {
+        sessions::end(&state, user.id, &session.id).await?;
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends every session of the caller's account, this one included.
+pub async fn logout_everywhere(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, AppError> {
+    accounts::end_all_sessions(&state, user.id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn me(user: AuthUser) -> HttpResponse {
@@ -108,5 +142,8 @@ pub async fn change_password(
         body.new_password,
     )
     .await?;
-    Ok(HttpResponse::NoContent().finish())
+    // Every session of the account ended with the old password, this one too: the caller
+    // carries on with the new token in the answer.
+    state.account_changes.record(user.id);
+    issue_token(&state, &user).await
 }

@@ -25,6 +25,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/auth/register", web::post().to(auth::register))
                 .route("/auth/login", web::post().to(auth::login))
                 .route("/auth/me", web::get().to(auth::me))
+                .route("/auth/logout", web::post().to(auth::logout))
+                .route(
+                    "/auth/logout-everywhere",
+                    web::post().to(auth::logout_everywhere),
+                )
                 .route(
                     "/auth/change-password",
                     web::post().to(auth::change_password),

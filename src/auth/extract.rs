@@ -1,15 +1,17 @@
 //! Who is calling: extractors that make a handler's signature state who may call it.
 //!
-//! The token only names the user; the role is read from the database on every
-//! request, so promotions, demotions and deletions apply to tokens already issued.
+//! The token names a session; the session and the account's role are read from the
+//! database on every request, so logouts, promotions, demotions and deletions apply to
+//! tokens already issued.
 
-use crate::accounts::{self, User};
+use super::sessions::{self, Session, SessionKind};
+use crate::accounts::User;
 use crate::errors::AppError;
 use crate::state::AppState;
 use crate::taxonomy::Role;
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use std::ops::Deref;
 
@@ -35,40 +37,35 @@ pub fn bearer_token(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// The session a request presents, kept in its extensions for handlers that need it (logout).
 async fn authenticate(req: HttpRequest) -> Result<User, AppError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::internal("application state is not registered"))?;
-    let token = bearer_token(&req)
-        .or_else(|| session_cookie_for_safe_method(&req))
+    let (token, kind) = bearer_token(&req)
+        .map(|t| (t, SessionKind::Api))
+        .or_else(|| session_cookie_for_safe_method(&req, state).map(|t| (t, SessionKind::Page)))
         .ok_or_else(|| AppError::Unauthorized("Not authenticated".into()))?;
-    user_for_token(state, &token).await
+    let session = sessions::resolve(state, &token, kind).await?;
+    let user = session.user.clone();
+    req.extensions_mut().insert(session);
+    Ok(user)
+}
+
+/// The session an authenticated request came with (after `AuthUser` and friends ran).
+pub fn current_session(req: &HttpRequest) -> Option<Session> {
+    req.extensions().get::<Session>().cloned()
 }
 
 /// The page session cookie, accepted only on GET and HEAD (a photo in an `<img>`): requests
 /// that change something must come with a Bearer token or through a CSRF-checked form.
-fn session_cookie_for_safe_method(req: &HttpRequest) -> Option<String> {
+fn session_cookie_for_safe_method(req: &HttpRequest, state: &AppState) -> Option<String> {
     let safe = matches!(
         *req.method(),
         actix_web::http::Method::GET | actix_web::http::Method::HEAD
     );
-    safe.then(|| {
-        req.cookie(super::SESSION_COOKIE)
-            .map(|c| c.value().to_owned())
-    })
-    .flatten()
-}
-
-/// The account a token names, read fresh from the database; 401 when the token is bad or the account gone.
-pub async fn user_for_token(state: &AppState, token: &str) -> Result<User, AppError> {
-    let invalid = || AppError::Unauthorized("Could not validate credentials".into());
-    let user_id = state.tokens.verify(token).map_err(|e| {
-        tracing::debug!(error = %e, "refused a token");
-        invalid()
-    })?;
-    accounts::find(&state.db, user_id)
-        .await?
-        .ok_or_else(invalid)
+    safe.then(|| super::session_cookie_value(req, &state.config))
+        .flatten()
 }
 
 /// Authenticates, then admits the user only if `allowed` accepts their role.

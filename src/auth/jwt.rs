@@ -1,15 +1,26 @@
-//! Access tokens: HS256 JWTs whose subject is the user id.
+//! Access tokens: HS256 JWTs whose subject is the user id and whose `sid` names the
+//! server-side session they belong to (see [`crate::auth::sessions`]).
 
 use crate::config::Secret;
 use crate::ids::UserId;
+use aws_lc_rs::hmac;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    sid: String,
     iat: i64,
     exp: i64,
+}
+
+/// What a valid token says: whose it is, which session, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub user: UserId,
+    pub session: String,
+    pub expires_at: i64,
 }
 
 /// Why a token was refused.
@@ -22,17 +33,28 @@ pub struct InvalidToken(String);
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Signs CSRF tokens; derived from the secret so it differs from the token key.
+    csrf: aws_lc_rs::hmac::Key,
     lifetime_secs: i64,
 }
 
 impl TokenKeys {
     pub fn new(secret: &Secret, lifetime_minutes: i64) -> TokenKeys {
         let bytes = secret.expose().as_bytes();
+        let root = hmac::Key::new(hmac::HMAC_SHA256, bytes);
+        let csrf_key = hmac::sign(&root, b"maintenance csrf key v1");
         TokenKeys {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
+            csrf: hmac::Key::new(hmac::HMAC_SHA256, csrf_key.as_ref()),
             lifetime_secs: lifetime_minutes * 60,
         }
+    }
+
+    /// The CSRF token for forms of the session (or pre-session nonce) `binding`: only this
+    /// server can make it, so a cookie planted by another site is worth nothing without it.
+    pub fn csrf_token(&self, binding: &str) -> String {
+        hex::encode(hmac::sign(&self.csrf, binding.as_bytes()))
     }
 
     /// How long a new token is valid, in seconds.
@@ -40,39 +62,42 @@ impl TokenKeys {
         self.lifetime_secs
     }
 
-    /// A signed token for `user`, valid for the configured API lifetime.
-    pub fn issue(&self, user: UserId) -> Result<String, jsonwebtoken::errors::Error> {
-        self.issue_for(user, self.lifetime_secs)
-    }
-
-    /// A signed token for `user`, valid for `lifetime_secs` (page sessions last longer).
-    pub fn issue_for(
+    /// A signed token for `user`'s session `session`, valid until `expires_at` (Unix seconds).
+    pub fn issue(
         &self,
         user: UserId,
-        lifetime_secs: i64,
+        session: &str,
+        expires_at: i64,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user.to_string(),
-            iat: now,
-            exp: now + lifetime_secs,
+            sid: session.to_owned(),
+            iat: chrono::Utc::now().timestamp(),
+            exp: expires_at,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
-    /// The user a token names, if it is signed by our key with HS256 and not expired.
-    pub fn verify(&self, token: &str) -> Result<UserId, InvalidToken> {
+    /// What a token says, if it is signed by our key with HS256 and not expired.
+    /// Whether its session still exists is for the caller to check.
+    pub fn verify(&self, token: &str) -> Result<TokenClaims, InvalidToken> {
         // Only HS256: tokens with alg "none" or any other algorithm are refused.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
         validation.leeway = 5;
         let data = decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|e| InvalidToken(e.to_string()))?;
-        data.claims
+        let user = data
+            .claims
             .sub
             .parse()
             .map(UserId)
-            .map_err(|_| InvalidToken("subject is not a user id".into()))
+            .map_err(|_| InvalidToken("subject is not a user id".into()))?;
+        Ok(TokenClaims {
+            user,
+            session: data.claims.sid,
+            expires_at: data.claims.exp,
+        })
     }
 }
 
@@ -84,17 +109,23 @@ mod tests {
         TokenKeys::new(&Secret::new(secret), 30)
     }
 
+    fn in_an_hour() -> i64 {
+        chrono::Utc::now().timestamp() + 3600
+    }
+
     #[test]
-    fn a_token_names_the_user_it_was_issued_for() {
+    fn a_token_names_the_user_and_session_it_was_issued_for() {
         let k = keys("0123456789abcdef0123456789abcdef");
-        let token = k.issue(UserId(42)).unwrap();
-        assert_eq!(k.verify(&token).unwrap(), UserId(42));
+        let token = k.issue(UserId(42), "s1", in_an_hour()).unwrap();
+        let claims = k.verify(&token).unwrap();
+        assert_eq!(claims.user, UserId(42));
+        assert_eq!(claims.session, "s1");
     }
 
     #[test]
     fn a_token_signed_with_another_key_is_refused() {
         let token = keys("another-key-another-key-another!")
-            .issue(UserId(1))
+            .issue(UserId(1), "s1", in_an_hour())
             .unwrap();
         assert!(
             keys("0123456789abcdef0123456789abcdef")
@@ -104,9 +135,21 @@ mod tests {
     }
 
     #[test]
+    fn csrf_tokens_are_bound_to_what_they_were_made_for() {
+        let k = keys("0123456789abcdef0123456789abcdef");
+        let token = k.csrf_token("session:a");
+        assert_eq!(token, k.csrf_token("session:a"));
+        assert_ne!(token, k.csrf_token("session:b"));
+        let other = keys("another-key-another-key-another!");
+        assert_ne!(token, other.csrf_token("session:a"));
+    }
+
+    #[test]
     fn an_expired_token_is_refused() {
-        let k = TokenKeys::new(&Secret::new("0123456789abcdef0123456789abcdef"), -10);
-        let token = k.issue(UserId(1)).unwrap();
+        let k = keys("0123456789abcdef0123456789abcdef");
+        let token = k
+            .issue(UserId(1), "s1", chrono::Utc::now().timestamp() - 600)
+            .unwrap();
         assert!(k.verify(&token).is_err());
     }
 }

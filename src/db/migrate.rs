@@ -20,6 +20,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_photos",
         include_str!("../../migrations/0004_photos.sql"),
     ),
+    (
+        "0005_ids_and_sessions",
+        include_str!("../../migrations/0005_ids_and_sessions.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.
@@ -29,6 +33,14 @@ pub enum MigrateError {
         "the database is at schema version {found}, newer than this program knows ({known}); use a newer release"
     )]
     TooNew { found: usize, known: usize },
+    #[error(
+        "the database holds tables this program did not create ({tables}) and no schema version; \
+         it looks like the earlier Python system's database. It is left untouched: point DATABASE_URL \
+         at a new file and bring the data over as README.md's \"Moving from the original system\" describes"
+    )]
+    Foreign { tables: String },
+    #[error("migration {name} leaves rows whose foreign keys point nowhere ({problems} rows)")]
+    ForeignKeys { name: &'static str, problems: usize },
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -37,6 +49,15 @@ pub enum MigrateError {
 pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     Ok(usize::try_from(version).unwrap_or(0))
+}
+
+/// The tables of a database at schema version 0: none for a new file, the original
+/// system's (or anyone's) for a file this program did not create.
+fn unversioned_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )?;
+    stmt.query_map([], |row| row.get(0))?.collect()
 }
 
 /// Applies the migrations the database has not seen; returns how many ran.
@@ -48,6 +69,27 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, MigrateError> {
             known: MIGRATIONS.len(),
         });
     }
+    if applied == 0 {
+        let tables = unversioned_tables(conn)?;
+        if !tables.is_empty() {
+            return Err(MigrateError::Foreign {
+                tables: tables.join(", "),
+            });
+        }
+    }
+    if applied == MIGRATIONS.len() {
+        return Ok(0);
+    }
+    // Rebuilding a table drops the old one, which with foreign keys on would cascade into
+    // its children. The pragma cannot change inside a transaction, so it is set around them,
+    // and each migration proves its foreign keys before it commits.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = apply_pending(conn, applied);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    result
+}
+
+fn apply_pending(conn: &mut Connection, applied: usize) -> Result<usize, MigrateError> {
     for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Another process may have migrated while we waited for the write lock.
@@ -56,6 +98,13 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, MigrateError> {
             continue;
         }
         tx.execute_batch(sql)?;
+        let problems = tx
+            .prepare("PRAGMA foreign_key_check")?
+            .query_map([], |_| Ok(()))?
+            .count();
+        if problems > 0 {
+            return Err(MigrateError::ForeignKeys { name, problems });
+        }
         tx.pragma_update(None, "user_version", (index + 1) as i64)?;
         tx.commit()?;
         tracing::info!(migration = name, "applied migration");
@@ -102,5 +151,104 @@ mod tests {
                 "{column}={value} was accepted"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod rebuild_tests {
+    use super::*;
+
+    fn at_version(conn: &mut Connection, version: usize) {
+        for (index, (_, sql)) in MIGRATIONS.iter().enumerate().take(version) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", (index + 1) as i64)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_rebuild_keeps_every_row_and_never_reuses_a_remembered_id() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        at_version(&mut conn, 4);
+        conn.execute_batch(
+            "INSERT INTO users (id, email, hashed_password, role, created_at, updated_at)
+                 VALUES (1, 'a@b.co', 'h', 'user', 't', 't'), (2, 'c@d.co', 'h', 'admin', 't', 't');
+             INSERT INTO requests (id, user_id, description, created_at, updated_at, image_file)
+                 VALUES (1, 1, 'leak', 't', 't', 'f.jpg'), (2, 2, 'light', 't', 't', NULL);
+             INSERT INTO classification_jobs (request_id, created_at, updated_at) VALUES (2, 't', 't');
+             -- Account 3 and request 9 were deleted before the upgrade; the log still names them.
+             INSERT INTO events (type, request_id, owner_id, data, created_at)
+                 VALUES ('request_deleted', 9, 3, '{}', 't');",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), MIGRATIONS.len() - 4);
+
+        let rows: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM requests JOIN users ON users.id = requests.user_id",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(rows, 2, "requests lost their owners");
+        let jobs: i64 = conn
+            .query_row("SELECT count(*) FROM classification_jobs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(jobs, 1, "the rebuild cascaded into the job queue");
+        let photo: Option<String> = conn
+            .query_row("SELECT image_file FROM requests WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(photo.as_deref(), Some("f.jpg"));
+
+        conn.execute(
+            "INSERT INTO users (email, hashed_password, role, created_at, updated_at) VALUES ('e@f.co', 'h', 'user', 't', 't')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            conn.last_insert_rowid(),
+            4,
+            "a remembered user id was reused"
+        );
+        conn.execute(
+            "INSERT INTO requests (user_id, description, created_at, updated_at) VALUES (1, 'x', 't', 't')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            conn.last_insert_rowid(),
+            10,
+            "a remembered request id was reused"
+        );
+
+        // And from now on deleting the newest row never frees its id.
+        conn.execute("DELETE FROM users WHERE id = 4", []).unwrap();
+        conn.execute(
+            "INSERT INTO users (email, hashed_password, role, created_at, updated_at) VALUES ('g@h.co', 'h', 'user', 't', 't')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(conn.last_insert_rowid(), 5);
+        let fk: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert!(fk, "foreign keys were left off");
+    }
+
+    #[test]
+    fn a_database_from_another_program_is_refused_untouched() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, email VARCHAR(255));
+             CREATE TABLE requests (id INTEGER PRIMARY KEY AUTOINCREMENT, task_id VARCHAR(100));",
+        )
+        .unwrap();
+        let error = migrate(&mut conn).unwrap_err();
+        assert!(matches!(error, MigrateError::Foreign { .. }), "{error}");
+        assert!(error.to_string().contains("requests, users"), "{error}");
+        assert_eq!(schema_version(&conn).unwrap(), 0);
     }
 }

@@ -7,6 +7,7 @@ pub mod events;
 pub mod jobs;
 pub mod migrate;
 pub mod requests;
+pub mod sessions;
 pub mod users;
 
 use crate::errors::AppError;

@@ -397,6 +397,10 @@ pub fn delete_request(
     let Some((owner, image_file)) = deleted else {
         return Ok(None);
     };
+    // The request's earlier events carry its description and contact details: they go with
+    // it, and the `request_deleted` event the caller records is all the log keeps.
+    tx.prepare_cached("DELETE FROM events WHERE request_id = ?1")?
+        .execute([id])?;
     let change = Change {
         action: HistoryAction::Deleted,
         field: None,

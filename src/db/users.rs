@@ -2,13 +2,15 @@
 
 use crate::accounts::User;
 use crate::errors::AppError;
-use crate::ids::{Timestamp, UserId};
+use crate::ids::{RequestId, Timestamp, UserId};
 use crate::taxonomy::Role;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const USER_COLUMNS: &str = "id, email, full_name, role, created_at";
+/// The same columns read from a query that calls the users table `u`.
+pub(super) const USER_COLUMNS_OF_U: &str = "u.id, u.email, u.full_name, u.role, u.created_at";
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: row.get(0)?,
         email: row.get(1)?,
@@ -87,17 +89,39 @@ pub fn list_users(
     Ok((users, total as u64))
 }
 
-/// Changes an account's role; None when the account does not exist.
+/// Changes an account's role and ends its sessions; None when the account does not exist.
 pub fn set_role(conn: &Connection, id: UserId, role: Role) -> Result<Option<User>, AppError> {
     let sql = format!(
         "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1 RETURNING {USER_COLUMNS}"
     );
-    Ok(conn
+    let user = conn
         .query_row(&sql, params![id, role, Timestamp::now()], user_from_row)
+        .optional()?;
+    if user.is_some() {
+        super::sessions::delete_for_user(conn, id)?;
+    }
+    Ok(user)
+}
+
+/// The role of an account, if it exists.
+pub fn role_of(conn: &Connection, id: UserId) -> Result<Option<Role>, AppError> {
+    Ok(conn
+        .query_row("SELECT role FROM users WHERE id = ?1", [id], |r| r.get(0))
         .optional()?)
 }
 
-/// Replaces an account's password hash; false when the account does not exist.
+/// How many super admins there are.
+pub fn count_super_admins(conn: &Connection) -> Result<u64, AppError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM users WHERE role = 'super_admin'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
+}
+
+/// Replaces an account's password hash and ends all its sessions; false when the account
+/// does not exist.
 pub fn set_password_hash(
     conn: &Connection,
     id: UserId,
@@ -107,10 +131,21 @@ pub fn set_password_hash(
         "UPDATE users SET hashed_password = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, hashed_password, Timestamp::now()],
     )?;
+    super::sessions::delete_for_user(conn, id)?;
     Ok(changed == 1)
 }
 
-/// Removes an account and (by cascade) its requests; false when it did not exist.
+/// The ids of an account's requests, oldest first.
+pub fn request_ids_of(conn: &Connection, id: UserId) -> Result<Vec<RequestId>, AppError> {
+    let mut stmt = conn.prepare("SELECT id FROM requests WHERE user_id = ?1 ORDER BY id")?;
+    let ids = stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(ids)
+}
+
+/// Removes an account (its sessions go by cascade); false when it did not exist. Its
+/// requests must have been deleted first, each through the request path.
 pub fn delete_user(conn: &Connection, id: UserId) -> Result<bool, AppError> {
     Ok(conn.execute("DELETE FROM users WHERE id = ?1", [id])? == 1)
 }

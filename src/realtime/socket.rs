@@ -7,9 +7,8 @@
 //! requests; staff see all. A socket that falls too far behind is closed with a
 //! reason naming the id to resume from, so one slow phone never holds up others.
 
-use crate::accounts::{self, User};
-use crate::auth::SESSION_COOKIE;
-use crate::auth::extract::{bearer_token, user_for_token};
+use crate::auth::extract::bearer_token;
+use crate::auth::{SessionKind, origin, session_cookie_value, sessions};
 use crate::config::LiveConfig;
 use crate::db;
 use crate::errors::AppError;
@@ -49,13 +48,24 @@ pub async fn connect(
     state: web::Data<AppState>,
     query: web::Query<ConnectQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let token = query
-        .token
-        .clone()
-        .or_else(|| req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()))
-        .or_else(|| bearer_token(&req))
-        .ok_or_else(|| AppError::Unauthorized("Not authenticated".into()))?;
-    let user = user_for_token(&state, &token).await?;
+    // A token in the query or a Bearer header is an API session; the page cookie is a page
+    // session, which the browser attaches on its own: such a socket must come from our own
+    // origin, or a page elsewhere could read everything through a logged-in browser.
+    let (token, kind) = match query.token.clone().or_else(|| bearer_token(&req)) {
+        Some(token) => (token, SessionKind::Api),
+        None => {
+            let token = session_cookie_value(&req, &state.config)
+                .ok_or_else(|| AppError::Unauthorized("Not authenticated".into()))?;
+            if origin::is_cross_origin(&req, &state.config) {
+                return Err(AppError::Forbidden(
+                    "WebSocket from another origin refused".into(),
+                ));
+            }
+            (token, SessionKind::Page)
+        }
+    };
+    let session = sessions::resolve(&state, &token, kind).await?;
+    let user = session.user.clone();
     let since =
         match query.since.as_deref() {
             None => None,
@@ -65,15 +75,18 @@ pub async fn connect(
         };
     // Subscribe before anything is read from the database: see the module comment.
     let events = state.events.subscribe();
-    let (response, session, stream) = actix_ws::handle(&req, body)
+    let (response, ws_session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| AppError::BadRequest(format!("expected a WebSocket upgrade: {e}")))?;
     let socket = LiveSocket {
         state: state.into_inner(),
         user: user.id,
         staff: user.role.is_staff(),
+        login: session.id,
+        kind,
+        expires_at: session.expires_at,
         accounts_seen: 0,
         last_id: 0,
-        session,
+        session: ws_session,
     };
     actix_web::rt::spawn(socket.run(stream, events, since));
     Ok(response)
@@ -83,6 +96,11 @@ struct LiveSocket {
     state: Arc<AppState>,
     user: UserId,
     staff: bool,
+    /// The login session the socket was opened with: when it ends or expires, the socket closes.
+    login: String,
+    kind: SessionKind,
+    /// Unix seconds.
+    expires_at: i64,
     /// The account-change count when the role was last read.
     accounts_seen: u64,
     /// The newest event id sent or passed over; anything at or below it is not sent again.
@@ -197,8 +215,21 @@ impl LiveSocket {
         ping.tick().await;
         let mut last_heard = Instant::now();
         let mut shutdown = self.state.shutdown.clone();
+        let mut account_changes = self.state.account_changes.subscribe();
+        let now = chrono::Utc::now().timestamp();
+        let expiry = tokio::time::Instant::now()
+            + Duration::from_secs(u64::try_from(self.expires_at - now).unwrap_or(0));
+        let expired = tokio::time::sleep_until(expiry);
+        tokio::pin!(expired);
         loop {
             let result = tokio::select! {
+                () = &mut expired => Err(Stop::Close(CloseCode::Policy, "session expired; log in again".into())),
+                changed = account_changes.recv() => match changed {
+                    Ok(account) if account != self.user => Ok(()),
+                    // This account changed, or too many changed to tell: recheck.
+                    Ok(_) | Err(RecvError::Lagged(_)) => self.recheck_session().await,
+                    Err(RecvError::Closed) => Ok(()),
+                },
                 event = events.recv() => match event {
                     Ok(event) => self.forward(&event).await,
                     Err(RecvError::Lagged(_)) => Err(Stop::Close(
@@ -220,7 +251,11 @@ impl LiveSocket {
                     if last_heard.elapsed() > Duration::from_secs(settings.pong_timeout_secs) {
                         Err(Stop::Close(CloseCode::Away, "no answer to ping".into()))
                     } else {
-                        self.session.ping(b"").await.map_err(|_| Stop::Gone)
+                        // Sessions can also end in another process (`maintenance set-password`).
+                        match self.recheck_session().await {
+                            Ok(()) => self.session.ping(b"").await.map_err(|_| Stop::Gone),
+                            Err(stop) => Err(stop),
+                        }
                     }
                 },
                 _ = shutdown.wait_for(|stop| *stop) => Err(Stop::Close(CloseCode::Away, "server shutting down".into())),
@@ -244,20 +279,28 @@ impl LiveSocket {
         Ok(())
     }
 
-    /// Rereads the user's role after any account change, so promotions, demotions and
-    /// deletions apply to sockets already open.
+    /// Rechecks the session after any account or session change in this process, so
+    /// logouts, password and role changes and deletions apply to sockets already open.
     async fn refresh_role(&mut self) -> Result<(), Stop> {
         let changes = self.state.account_changes.current();
         if changes == self.accounts_seen {
             return Ok(());
         }
         self.accounts_seen = changes;
-        match accounts::find(&self.state.db, self.user).await {
-            Ok(Some(User { role, .. })) => {
-                self.staff = role.is_staff();
+        self.recheck_session().await
+    }
+
+    /// Closes the socket when its session has ended; otherwise rereads the role.
+    async fn recheck_session(&mut self) -> Result<(), Stop> {
+        match sessions::still_valid(&self.state.db, &self.login, self.user, self.kind).await {
+            Ok(Some(user)) => {
+                self.staff = user.role.is_staff();
                 Ok(())
             }
-            Ok(None) => Err(Stop::Close(CloseCode::Policy, "account deleted".into())),
+            Ok(None) => Err(Stop::Close(
+                CloseCode::Policy,
+                "session ended; log in again".into(),
+            )),
             Err(_) => Err(Stop::Close(
                 CloseCode::Error,
                 "temporarily unavailable; reconnect".into(),

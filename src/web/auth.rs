@@ -3,6 +3,7 @@
 use super::session::{CsrfForm, Visitor, end_session, redirect, session_cookie};
 use super::{Chrome, PageError, check_csrf, render, safe_next};
 use crate::accounts::{self, Registration, User};
+use crate::auth::{SessionKind, sessions};
 use crate::errors::AppError;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -70,22 +71,19 @@ fn home_of(user: &User) -> &'static str {
     }
 }
 
-/// Logs `user` in: the session cookie, then on to `next` or their home page.
-fn start_session(
+/// Logs `user` in: a new page session and its cookie, then on to `next` or their home page.
+async fn start_session(
     state: &AppState,
     visitor: &Visitor,
     user: &User,
     next: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
     let lifetime = state.config.session_hours * 3600;
-    let token = state
-        .tokens
-        .issue_for(user.id, lifetime)
-        .map_err(AppError::internal)?;
+    let issued = sessions::start(state, user.id, SessionKind::Page, lifetime).await?;
     let to = safe_next(next).unwrap_or_else(|| home_of(user).to_owned());
     let mut response = redirect(&to, None);
     response
-        .add_cookie(&session_cookie(token, lifetime, visitor.secure))
+        .add_cookie(&session_cookie(issued.token, lifetime, visitor.secure))
         .map_err(AppError::internal)?;
     Ok(response)
 }
@@ -100,7 +98,7 @@ pub async fn login(
     state.auth_limiter.check(req.peer_addr().map(|a| a.ip()))?;
     let form = form.into_inner();
     match accounts::authenticate(&state.db, &state.passwords, &form.email, form.password).await {
-        Ok(user) => start_session(&state, &visitor, &user, form.next.as_deref()),
+        Ok(user) => start_session(&state, &visitor, &user, form.next.as_deref()).await,
         Err(AppError::Unauthorized(_)) => {
             let page = LoginPage {
                 chrome: Chrome::new(&visitor),
@@ -171,7 +169,7 @@ pub async fn register(
     };
     match attempt {
         Ok(user) => {
-            let mut response = start_session(&state, &visitor, &user, None)?;
+            let mut response = start_session(&state, &visitor, &user, None).await?;
             super::session::set_flash(&mut response, "가입을 환영합니다. 첫 요청을 접수해 보세요.");
             Ok(response)
         }
@@ -193,14 +191,36 @@ pub async fn register(
     }
 }
 
+/// Ends this browser's session.
 pub async fn logout(
+    state: web::Data<AppState>,
     visitor: Visitor,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&visitor, &form.csrf_token)?;
-    let mut response = redirect("/", Some("로그아웃되었습니다."));
+    if let (Some(session), Some(user)) = (&visitor.session, &visitor.user) {
+        sessions::end(&state, user.id, session).await?;
+    }
+    logged_out(&visitor, "로그아웃되었습니다.")
+}
+
+/// Ends every session of the account: other browsers, phones and API tokens too.
+pub async fn logout_everywhere(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    let user = super::require_user(&visitor, &req)?;
+    check_csrf(&visitor, &form.csrf_token)?;
+    accounts::end_all_sessions(&state, user.id).await?;
+    logged_out(&visitor, "모든 기기에서 로그아웃되었습니다.")
+}
+
+fn logged_out(visitor: &Visitor, message: &str) -> Result<HttpResponse, PageError> {
+    let mut response = redirect("/", Some(message));
     response
-        .add_cookie(&end_session())
+        .add_cookie(&end_session(visitor.secure))
         .map_err(AppError::internal)?;
     Ok(response)
 }

@@ -25,6 +25,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/register", web::get().to(auth::register_form))
         .route("/register", web::post().to(auth::register))
         .route("/logout", web::post().to(auth::logout))
+        .route(
+            "/logout-everywhere",
+            web::post().to(auth::logout_everywhere),
+        )
         .route("/requests/new", web::get().to(resident::new_request_form))
         .route("/requests/new", web::post().to(resident::submit_request))
         .route("/my-requests", web::get().to(resident::my_requests))

@@ -1,9 +1,14 @@
-//! Page sessions: the session cookie (HttpOnly, SameSite=Lax), the CSRF token every form
-//! carries (double-submit: a cookie and a hidden field that must match), and flash messages
-//! shown once after a redirect.
+//! Page sessions: the session cookie (HttpOnly, SameSite=Lax, `__Host-` over HTTPS), the
+//! CSRF token every form carries, and flash messages shown once after a redirect.
+//!
+//! A CSRF token is an HMAC, under a key only this server holds, of the visitor's session id
+//! (or, before logging in, of a random pre-session cookie). A cookie that another site
+//! manages to plant (another port, a sibling subdomain) comes without a valid token, and a
+//! token copied from one session is worth nothing in another. Forms are also refused when
+//! the browser says they were sent by a page of another origin.
 
 use crate::accounts::User;
-use crate::auth::extract::user_for_token;
+use crate::auth::{SessionKind, origin, secure_cookies, session_cookie_name, sessions};
 use crate::state::AppState;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::Payload;
@@ -11,9 +16,10 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use futures_util::future::LocalBoxFuture;
 
-pub use crate::auth::SESSION_COOKIE;
-pub const CSRF_COOKIE: &str = "csrf";
 pub const FLASH_COOKIE: &str = "flash";
+/// The pre-session cookie that anonymous forms (log in, register) bind their token to.
+const CSRF_COOKIE: &str = "csrf";
+const SECURE_CSRF_COOKIE: &str = "__Host-csrf";
 
 /// A form that carries nothing but its CSRF token (log out, delete).
 #[derive(serde::Deserialize)]
@@ -25,10 +31,14 @@ pub struct CsrfForm {
 #[derive(Debug, Clone)]
 pub struct Visitor {
     pub user: Option<User>,
+    /// The id of the visitor's page session, when logged in.
+    pub session: Option<String>,
     /// The CSRF token to put in forms.
     pub csrf: String,
-    /// Whether the CSRF cookie must be set with this response.
-    pub csrf_is_new: bool,
+    /// A pre-session nonce to set as a cookie with this response.
+    new_nonce: Option<String>,
+    /// The browser said this request came from a page of another origin.
+    cross_origin: bool,
     pub flash: Option<String>,
     pub secure: bool,
     /// The newest event id when the page was built: the page script resumes from it.
@@ -41,9 +51,12 @@ fn random_token() -> String {
     hex::encode(bytes)
 }
 
-/// Whether cookies must be Secure: served over HTTPS (directly or behind a proxy saying so) or configured.
-fn is_secure(req: &HttpRequest, state: &AppState) -> bool {
-    state.config.cookie_secure || req.connection_info().scheme() == "https"
+fn csrf_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_CSRF_COOKIE
+    } else {
+        CSRF_COOKIE
+    }
 }
 
 impl FromRequest for Visitor {
@@ -56,19 +69,34 @@ impl FromRequest for Visitor {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| actix_web::error::ErrorInternalServerError("state"))?;
-            let user = match req.cookie(SESSION_COOKIE) {
-                Some(cookie) => user_for_token(state, cookie.value()).await.ok(),
+            let secure = secure_cookies(&req, &state.config);
+            let session = match req.cookie(session_cookie_name(secure)) {
+                Some(cookie) => sessions::resolve(state, cookie.value(), SessionKind::Page)
+                    .await
+                    .ok(),
                 None => None,
             };
-            let existing = req
-                .cookie(CSRF_COOKIE)
-                .map(|c| c.value().to_owned())
-                .filter(|v| v.len() >= 32);
+            let (csrf_binding, new_nonce) = match &session {
+                Some(session) => (format!("session:{}", session.id), None),
+                None => {
+                    let existing = req
+                        .cookie(csrf_cookie_name(secure))
+                        .map(|c| c.value().to_owned())
+                        .filter(|v| v.len() >= 32 && v.bytes().all(|b| b.is_ascii_hexdigit()));
+                    match existing {
+                        Some(nonce) => (format!("anonymous:{nonce}"), None),
+                        None => {
+                            let nonce = random_token();
+                            (format!("anonymous:{nonce}"), Some(nonce))
+                        }
+                    }
+                }
+            };
             let flash = req
                 .cookie(FLASH_COOKIE)
                 .and_then(|c| urlencoding_decode(c.value()))
                 .filter(|f| !f.is_empty());
-            let last_event = match &user {
+            let last_event = match &session {
                 Some(_) => state
                     .db
                     .run(|conn| crate::db::events::bounds(conn))
@@ -79,22 +107,24 @@ impl FromRequest for Visitor {
             };
             Ok(Visitor {
                 last_event,
-                user,
-                csrf_is_new: existing.is_none(),
-                csrf: existing.unwrap_or_else(random_token),
+                user: session.as_ref().map(|s| s.user.clone()),
+                session: session.map(|s| s.id),
+                csrf: state.tokens.csrf_token(&csrf_binding),
+                new_nonce,
+                cross_origin: origin::is_cross_origin(&req, &state.config),
                 flash,
-                secure: is_secure(&req, state),
+                secure,
             })
         })
     }
 }
 
 impl Visitor {
-    /// Adds the cookies this visit needs: a new CSRF token, and clearing a shown flash message.
+    /// Adds the cookies this visit needs: a new pre-session nonce, and clearing a shown flash message.
     pub fn cookies(&self, response: &mut HttpResponseBuilder) {
-        if self.csrf_is_new {
+        if let Some(nonce) = &self.new_nonce {
             response.cookie(
-                Cookie::build(CSRF_COOKIE, self.csrf.clone())
+                Cookie::build(csrf_cookie_name(self.secure), nonce.clone())
                     .path("/")
                     .http_only(true)
                     .secure(self.secure)
@@ -107,14 +137,18 @@ impl Visitor {
         }
     }
 
-    /// Whether the form's token matches this visitor's CSRF cookie.
+    /// Whether a submitted form may act for this visitor: its token is the one made for this
+    /// visitor's session (or pre-session cookie), and no other origin sent it.
     pub fn csrf_matches(&self, submitted: &str) -> bool {
-        !self.csrf_is_new && constant_time_eq(self.csrf.as_bytes(), submitted.as_bytes())
+        // `csrf` was made from the binding with the server's key: comparing is verifying.
+        self.new_nonce.is_none()
+            && !self.cross_origin
+            && aws_lc_rs::constant_time::verify_slices_are_equal(
+                self.csrf.as_bytes(),
+                submitted.as_bytes(),
+            )
+            .is_ok()
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn expired(name: &str) -> Cookie<'static> {
@@ -152,7 +186,7 @@ pub fn set_flash(response: &mut HttpResponse, message: &str) {
 
 /// The session cookie for a freshly logged-in user.
 pub fn session_cookie(token: String, lifetime_secs: i64, secure: bool) -> Cookie<'static> {
-    Cookie::build(SESSION_COOKIE, token)
+    Cookie::build(session_cookie_name(secure), token)
         .path("/")
         .http_only(true)
         .secure(secure)
@@ -162,8 +196,10 @@ pub fn session_cookie(token: String, lifetime_secs: i64, secure: bool) -> Cookie
 }
 
 /// Clears the session cookie.
-pub fn end_session() -> Cookie<'static> {
-    expired(SESSION_COOKIE)
+pub fn end_session(secure: bool) -> Cookie<'static> {
+    let mut cookie = expired(session_cookie_name(secure));
+    cookie.set_secure(secure);
+    cookie
 }
 
 /// Percent-encodes a flash message for a cookie value.
@@ -208,12 +244,5 @@ mod tests {
             Some(message)
         );
         assert_eq!(urlencoding_decode("%zz"), None);
-    }
-
-    #[test]
-    fn tokens_compare_in_full() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
     }
 }

@@ -286,8 +286,7 @@ pub async fn change_role(
         .role
         .parse()
         .map_err(|_| AppError::unprocessable(format!("unknown role '{}'", form.role)))?;
-    let user = accounts::change_role(&state.db, me, UserId(*id), role).await?;
-    state.account_changes.record();
+    let user = accounts::change_role(&state, me, UserId(*id), role).await?;
     Ok(redirect(
         "/admin/users",
         Some(&format!(

@@ -215,11 +215,19 @@ async fn protected_routes_need_a_valid_bearer_token() {
     assert_error(basic, StatusCode::UNAUTHORIZED).await;
 }
 
-fn unsigned_token(user_id: i64) -> String {
+/// The session id a token the server issued names.
+pub fn session_of(token: &str) -> String {
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["sid"].as_str().unwrap().to_owned()
+}
+
+fn unsigned_token(user_id: i64, sid: &str) -> String {
     let now = chrono::Utc::now().timestamp();
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
-    let claims = URL_SAFE_NO_PAD
-        .encode(json!({"sub": user_id.to_string(), "iat": now, "exp": now + 3600}).to_string());
+    let claims = URL_SAFE_NO_PAD.encode(
+        json!({"sub": user_id.to_string(), "sid": sid, "iat": now, "exp": now + 3600}).to_string(),
+    );
     format!("{header}.{claims}.")
 }
 
@@ -227,10 +235,12 @@ fn token_signed_with(
     key: &[u8],
     algorithm: jsonwebtoken::Algorithm,
     user_id: i64,
+    sid: &str,
     exp_offset: i64,
 ) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({"sub": user_id.to_string(), "iat": now, "exp": now + exp_offset});
+    let claims =
+        json!({"sub": user_id.to_string(), "sid": sid, "iat": now, "exp": now + exp_offset});
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(algorithm),
         &claims,
@@ -249,22 +259,58 @@ async fn forged_and_expired_tokens_are_refused() {
         StatusCode::OK
     );
     // The same claims with our own key do work, so the refusals below are about the forgery alone.
-    let ours = token_signed_with(secret.as_bytes(), jsonwebtoken::Algorithm::HS256, id, 600);
+    let sid = session_of(&token);
+    let ours = token_signed_with(
+        secret.as_bytes(),
+        jsonwebtoken::Algorithm::HS256,
+        id,
+        &sid,
+        600,
+    );
     assert_eq!(
         app.get(Some(&ours), "/api/auth/me").await.status(),
         StatusCode::OK
     );
 
     let forgeries = [
-        unsigned_token(id),
+        unsigned_token(id, &sid),
         token_signed_with(
             b"some-other-installation-key-000000",
             jsonwebtoken::Algorithm::HS256,
             id,
+            &sid,
             600,
         ),
-        token_signed_with(secret.as_bytes(), jsonwebtoken::Algorithm::HS512, id, 600),
-        token_signed_with(secret.as_bytes(), jsonwebtoken::Algorithm::HS256, id, -600),
+        token_signed_with(
+            secret.as_bytes(),
+            jsonwebtoken::Algorithm::HS512,
+            id,
+            &sid,
+            600,
+        ),
+        token_signed_with(
+            secret.as_bytes(),
+            jsonwebtoken::Algorithm::HS256,
+            id,
+            &sid,
+            -600,
+        ),
+        // Signed with the real key, but naming no session the server started.
+        token_signed_with(
+            secret.as_bytes(),
+            jsonwebtoken::Algorithm::HS256,
+            id,
+            "made-up",
+            600,
+        ),
+        // A real session, but another account's id in the subject.
+        token_signed_with(
+            secret.as_bytes(),
+            jsonwebtoken::Algorithm::HS256,
+            1,
+            &sid,
+            600,
+        ),
     ];
     for forged in forgeries {
         let response = app.get(Some(&forged), "/api/auth/me").await;
@@ -273,7 +319,7 @@ async fn forged_and_expired_tokens_are_refused() {
 }
 
 #[tokio::test]
-async fn role_changes_apply_to_tokens_already_issued() {
+async fn a_role_change_ends_the_accounts_sessions_and_the_next_login_has_the_new_role() {
     let app = spawn_app().await;
     let root = app.super_token().await;
     let (id, token) = app.resident("staff@example.com").await;
@@ -283,38 +329,32 @@ async fn role_changes_apply_to_tokens_already_issued() {
     )
     .await;
 
-    assert_eq!(
-        app.set_role(&root, id, "admin").await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.get(Some(&token), "/api/requests").await.status(),
-        StatusCode::OK
-    );
-    assert_error(
-        app.get(Some(&token), "/api/admin/users").await,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
-
-    assert_eq!(
-        app.set_role(&root, id, "super_admin").await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.get(Some(&token), "/api/admin/users").await.status(),
-        StatusCode::OK
-    );
-
-    assert_eq!(
-        app.set_role(&root, id, "user").await.status(),
-        StatusCode::OK
-    );
-    assert_error(
-        app.get(Some(&token), "/api/requests").await,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
+    for (role, requests, users) in [
+        ("admin", StatusCode::OK, StatusCode::FORBIDDEN),
+        ("super_admin", StatusCode::OK, StatusCode::OK),
+        ("user", StatusCode::FORBIDDEN, StatusCode::FORBIDDEN),
+    ] {
+        let before = app.token("staff@example.com", PASSWORD).await;
+        assert_eq!(app.set_role(&root, id, role).await.status(), StatusCode::OK);
+        for old in [&token, &before] {
+            assert_error(
+                app.get(Some(old), "/api/auth/me").await,
+                StatusCode::UNAUTHORIZED,
+            )
+            .await;
+        }
+        let fresh = app.token("staff@example.com", PASSWORD).await;
+        assert_eq!(
+            app.get(Some(&fresh), "/api/requests").await.status(),
+            requests,
+            "{role}"
+        );
+        assert_eq!(
+            app.get(Some(&fresh), "/api/admin/users").await.status(),
+            users,
+            "{role}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -352,6 +392,7 @@ async fn a_deleted_accounts_token_stops_working() {
 async fn a_user_changes_their_password() {
     let app = spawn_app().await;
     let (_, token) = app.resident("pw@example.com").await;
+    let other_device = app.token("pw@example.com", PASSWORD).await;
     let wrong = app
         .post_json(
             Some(&token),
@@ -375,7 +416,23 @@ async fn a_user_changes_their_password() {
             &json!({"current_password": PASSWORD, "new_password": "brand new secret"}),
         )
         .await;
-    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+    // Every session made with the old password ends, the one that changed it too; the answer
+    // carries a new token.
+    assert_eq!(ok.status(), StatusCode::OK);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["token_type"], "bearer");
+    let fresh = body["access_token"].as_str().unwrap();
+    for old in [&token, &other_device] {
+        assert_error(
+            app.get(Some(old), "/api/auth/me").await,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    }
+    assert_eq!(
+        app.get(Some(fresh), "/api/auth/me").await.status(),
+        StatusCode::OK
+    );
     assert_error(
         app.login_form("pw@example.com", PASSWORD).await,
         StatusCode::UNAUTHORIZED,
@@ -439,7 +496,7 @@ async fn the_generated_key_survives_a_restart_but_not_another_installation() {
 }
 
 #[tokio::test]
-async fn the_configured_super_admin_is_promoted_but_keeps_their_password() {
+async fn the_configured_super_admin_address_taken_by_someone_else_is_never_promoted() {
     let app = spawn_app().await;
     let root: Value = app
         .get(Some(&app.super_token().await), "/api/auth/me")
@@ -449,26 +506,49 @@ async fn the_configured_super_admin_is_promoted_but_keeps_their_password() {
         .unwrap();
     assert_eq!(root["role"], "super_admin");
     assert_eq!(root["email"], SUPER_EMAIL);
+    // Someone registers the address the operator is about to configure, with their own password.
     app.resident("boss@example.com").await;
     let dir = app.stop().await;
 
-    let restarted = spawn_app_in(
+    let seed = [
+        ("SUPER_ADMIN_EMAIL", "Boss@Example.com"),
+        ("SUPER_ADMIN_PASSWORD", "the operator's password"),
+    ];
+    let (error, dir) = match try_spawn_app_in(dir, &seed).await {
+        Ok(_) => panic!("started and promoted an account whose password it does not know"),
+        Err(refused) => refused,
+    };
+    let message = error.to_string();
+    for needed in [
+        "maintenance set-password",
+        "SUPER_ADMIN_EMAIL",
+        "boss@example.com",
+    ] {
+        assert!(message.contains(needed), "{needed} missing from: {message}");
+    }
+    // Nothing changed: the account is still a resident's.
+    let unchanged = spawn_app_in(dir, &[]).await;
+    let token = unchanged.token("boss@example.com", PASSWORD).await;
+    let me: Value = unchanged
+        .get(Some(&token), "/api/auth/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["role"], "user");
+
+    // With the password the operator configured, the account is theirs: it is promoted.
+    let dir = unchanged.stop().await;
+    let owned = spawn_app_in(
         dir,
         &[
-            ("SUPER_ADMIN_EMAIL", "Boss@Example.com"),
-            ("SUPER_ADMIN_PASSWORD", "a different password"),
+            ("SUPER_ADMIN_EMAIL", "boss@example.com"),
+            ("SUPER_ADMIN_PASSWORD", PASSWORD),
         ],
     )
     .await;
-    assert_error(
-        restarted
-            .login_form("boss@example.com", "a different password")
-            .await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
-    let token = restarted.token("boss@example.com", PASSWORD).await;
-    let me: Value = restarted
+    let token = owned.token("boss@example.com", PASSWORD).await;
+    let me: Value = owned
         .get(Some(&token), "/api/auth/me")
         .await
         .json()

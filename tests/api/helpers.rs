@@ -55,25 +55,37 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 
 /// Starts a server on the database in `dir` (which may already hold one).
 pub async fn spawn_app_in(dir: TempDir, overrides: &[(&str, &str)]) -> TestApp {
+    match try_spawn_app_in(dir, overrides).await {
+        Ok(app) => app,
+        Err((error, _)) => panic!("application starts: {error}"),
+    }
+}
+
+/// Like [`spawn_app_in`], but a start-up failure is returned (with the folder) instead of a panic.
+pub async fn try_spawn_app_in(
+    dir: TempDir,
+    overrides: &[(&str, &str)],
+) -> Result<TestApp, (maintenance::startup::StartupError, TempDir)> {
     if std::env::var("TEST_LOG").is_ok() {
         maintenance::telemetry::init("debug");
     }
     let vars = test_vars(&dir, overrides);
     let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("valid test configuration");
-    let app = Application::build(config)
-        .await
-        .expect("application starts");
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(error) => return Err((error, dir)),
+    };
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let events = app.events();
     tokio::spawn(app.run_until_stopped());
-    TestApp {
+    Ok(TestApp {
         address,
         events,
         client: Client::new(),
         dir,
         handle,
-    }
+    })
 }
 
 impl TestApp {
@@ -132,12 +144,13 @@ impl TestApp {
         self.token(SUPER_EMAIL, SUPER_PASSWORD).await
     }
 
-    /// Registers an account and promotes it to admin; returns (user id, token).
+    /// Registers an account and promotes it to admin; returns (user id, token). The token is
+    /// taken after the promotion, which ends the sessions the account had.
     pub async fn admin(&self, email: &str) -> (i64, String) {
-        let (id, token) = self.resident(email).await;
+        let (id, _) = self.resident(email).await;
         let response = self.set_role(&self.super_token().await, id, "admin").await;
         assert_eq!(response.status(), StatusCode::OK);
-        (id, token)
+        (id, self.token(email, PASSWORD).await)
     }
 
     pub async fn set_role(&self, token: &str, user_id: i64, role: &str) -> Response {

@@ -11,13 +11,13 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-fn ws_url(app: &TestApp, query: &str) -> String {
+pub fn ws_url(app: &TestApp, query: &str) -> String {
     format!("{}/ws?{query}", app.address.replacen("http", "ws", 1))
 }
 
-async fn connect(app: &TestApp, token: &str, extra: &str) -> Ws {
+pub async fn connect(app: &TestApp, token: &str, extra: &str) -> Ws {
     let (ws, response) =
         tokio_tungstenite::connect_async(ws_url(app, &format!("token={token}&{extra}")))
             .await
@@ -27,7 +27,7 @@ async fn connect(app: &TestApp, token: &str, extra: &str) -> Ws {
 }
 
 /// The next text frame as JSON (pings and pongs are skipped).
-async fn next(ws: &mut Ws) -> Value {
+pub async fn next(ws: &mut Ws) -> Value {
     let read = async {
         loop {
             match ws.next().await {
@@ -45,7 +45,7 @@ async fn next(ws: &mut Ws) -> Value {
 }
 
 /// Asserts that no text frame arrives for a while.
-async fn quiet(ws: &mut Ws, wait: Duration) {
+pub async fn quiet(ws: &mut Ws, wait: Duration) {
     let read = async {
         loop {
             match ws.next().await {
@@ -60,7 +60,7 @@ async fn quiet(ws: &mut Ws, wait: Duration) {
 }
 
 /// The close frame the server sends, skipping whatever came before it.
-async fn close_frame(ws: &mut Ws) -> Option<CloseFrame> {
+pub async fn close_frame(ws: &mut Ws) -> Option<CloseFrame> {
     let read = async {
         loop {
             match ws.next().await {
@@ -76,7 +76,7 @@ async fn close_frame(ws: &mut Ws) -> Option<CloseFrame> {
 }
 
 /// Waits past the server's short wait for a `resume` message, so the socket is live.
-async fn settle() {
+pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(700)).await;
 }
 
@@ -396,7 +396,7 @@ async fn resuming_from_before_the_retained_events_asks_for_a_resync() {
 }
 
 #[tokio::test]
-async fn a_role_change_applies_to_a_socket_already_open() {
+async fn a_role_change_closes_the_accounts_sockets_and_the_next_login_sees_by_the_new_role() {
     let app = spawn_app().await;
     let root = app.super_token().await;
     let (id, staff) = app.resident("soon-staff@example.com").await;
@@ -406,7 +406,13 @@ async fn a_role_change_applies_to_a_socket_already_open() {
     app.submit(&resident, "보일러가 고장났어요").await;
     quiet(&mut ws, Duration::from_millis(300)).await;
 
+    // No event needed: the change itself closes the socket.
     app.set_role(&root, id, "admin").await;
+    let closed = close_frame(&mut ws).await;
+    assert!(closed.is_some_and(|f| f.reason.contains("session ended")));
+    let staff = app.token("soon-staff@example.com", PASSWORD).await;
+    let mut ws = connect(&app, &staff, "").await;
+    settle().await;
     let request = app.submit(&resident, "변기가 막혔어요").await;
     assert_eq!(
         next(&mut ws).await["data"]["id"],
@@ -414,15 +420,10 @@ async fn a_role_change_applies_to_a_socket_already_open() {
         "promoted: sees everyone's requests"
     );
 
-    app.set_role(&root, id, "user").await;
-    app.submit(&resident, "창문이 안 닫혀요").await;
-    quiet(&mut ws, Duration::from_millis(300)).await;
-
     app.delete(Some(&root), &format!("/api/admin/users/{id}"))
         .await;
-    app.submit(&resident, "전등이 깜빡입니다").await;
     let closed = close_frame(&mut ws).await;
-    assert!(closed.is_some_and(|f| f.reason.contains("deleted")));
+    assert!(closed.is_some_and(|f| f.reason.contains("session ended")));
 }
 
 #[tokio::test]

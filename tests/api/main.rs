@@ -14,3 +14,4 @@ mod mock_llm;
 mod pages;
 mod photos;
 mod requests;
+mod sessions;

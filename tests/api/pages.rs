@@ -236,12 +236,12 @@ async fn logging_in_sets_an_httponly_session_and_sends_each_role_home() {
 async fn login_returns_to_the_page_asked_for_but_never_to_another_site() {
     let app = spawn_app().await;
     app.resident("r@example.com").await;
-    let client = browser();
-    let csrf = form_token(&client, &app.url("/login?next=/requests/new")).await;
     for (next, expected) in [
         ("/requests/new", "/requests/new"),
         ("//evil.example/x", "/my-requests"),
     ] {
+        let client = browser();
+        let csrf = form_token(&client, &app.url("/login?next=/requests/new")).await;
         let response = client
             .post(app.url("/login"))
             .form(&[
@@ -313,6 +313,8 @@ async fn registering_through_the_form_logs_in_and_shows_a_welcome() {
         .unwrap();
     assert!(!again.contains("가입을 환영합니다"), "and only once");
 
+    // Logged in now: forms carry the token of this session, not the one from before.
+    let csrf = form_token(&client, &app.url("/register")).await;
     let taken = client
         .post(app.url("/register"))
         .form(&[
@@ -687,31 +689,71 @@ mod requests_pages {
 /// Behind an HTTPS proxy (or when configured), session cookies are Secure; on plain HTTP they are not.
 #[tokio::test]
 async fn cookies_are_secure_over_https_or_when_configured() {
+    /// Logs in as a browser on `https://` would (cookies passed by hand: the test client
+    /// itself speaks plain HTTP and would keep Secure cookies to itself); returns the
+    /// session cookie as set.
     async fn session_cookie(app: &TestApp, forwarded_https: bool) -> String {
-        let client = browser();
-        let csrf = form_token(&client, &app.url("/login")).await;
-        let mut request = client.post(app.url("/login")).form(&[
-            ("email", "r@example.com"),
-            ("password", PASSWORD),
-            ("csrf_token", &csrf),
-        ]);
-        if forwarded_https {
-            request = request.header("X-Forwarded-Proto", "https");
-        }
-        let response = request.send().await.unwrap();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let with_scheme = |request: reqwest::RequestBuilder| {
+            if forwarded_https {
+                request.header("X-Forwarded-Proto", "https")
+            } else {
+                request
+            }
+        };
+        let form = with_scheme(client.get(app.url("/login")))
+            .send()
+            .await
+            .unwrap();
+        let nonce = form
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .find(|c| c.contains("csrf="))
+            .expect("a pre-session cookie");
+        let csrf = csrf_of(&form.text().await.unwrap());
+        let response = with_scheme(client.post(app.url("/login")))
+            .header(reqwest::header::COOKIE, nonce)
+            .form(&[
+                ("email", "r@example.com"),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
         response
             .headers()
             .get_all(SET_COOKIE)
             .iter()
             .map(|v| v.to_str().unwrap().to_owned())
-            .find(|c| c.starts_with("session="))
+            .find(|c| c.contains("session="))
             .expect("a session cookie")
     }
     let app = spawn_app().await;
     app.resident("r@example.com").await;
-    assert!(!session_cookie(&app, false).await.contains("Secure"));
-    assert!(session_cookie(&app, true).await.contains("Secure"));
+    let plain = session_cookie(&app, false).await;
+    assert!(
+        plain.starts_with("session=") && !plain.contains("Secure"),
+        "{plain}"
+    );
+    // Over HTTPS the cookie is `__Host-` named, so a sibling site cannot plant one.
+    let secure = session_cookie(&app, true).await;
+    assert!(
+        secure.starts_with("__Host-session=") && secure.contains("Secure"),
+        "{secure}"
+    );
+    assert!(!secure.contains("Domain"), "{secure}");
     let configured = spawn_app_with(&[("COOKIE_SECURE", "true")]).await;
     configured.resident("r@example.com").await;
-    assert!(session_cookie(&configured, false).await.contains("Secure"));
+    let forced = session_cookie(&configured, false).await;
+    assert!(
+        forced.starts_with("__Host-session=") && forced.contains("Secure"),
+        "{forced}"
+    );
 }

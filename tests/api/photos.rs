@@ -6,12 +6,12 @@ use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
 /// The smallest files each type is recognised by.
-const JPEG: &[u8] = &[
+pub const JPEG: &[u8] = &[
     0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
 ];
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR";
 
-async fn upload(
+pub async fn upload(
     app: &TestApp,
     token: Option<&str>,
     id: i64,
@@ -32,7 +32,7 @@ async fn upload(
     request.send().await.unwrap()
 }
 
-fn uploads(app: &TestApp) -> Vec<String> {
+pub fn uploads(app: &TestApp) -> Vec<String> {
     let folder = app.dir.path().join("maintenance.db.uploads");
     std::fs::read_dir(folder)
         .map(|entries| {

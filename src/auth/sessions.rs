@@ -1,0 +1,151 @@
+//! Sessions: every token names a row in the `sessions` table and is honoured only while
+//! that row exists and has not expired. Logging out ends one session; a password change,
+//! a role change or deleting the account ends all of the account's sessions at once.
+//!
+//! API tokens and page cookies are separate kinds, so a page cookie lifted from a browser
+//! is no Bearer token, and an API token is no page session.
+
+use crate::accounts::User;
+use crate::db::{self, Db};
+use crate::errors::AppError;
+use crate::ids::UserId;
+use crate::state::AppState;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Which kind of client a session was issued to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A Bearer token from `POST /api/auth/login`.
+    Api,
+    /// The HttpOnly cookie of the web pages.
+    Page,
+}
+
+impl SessionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Api => "api",
+            SessionKind::Page => "page",
+        }
+    }
+}
+
+/// A live session and its account, as a request presents it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub user: User,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// A newly started session and the token that carries it.
+pub struct Issued {
+    pub token: String,
+    pub session: String,
+    pub lifetime_secs: i64,
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::fill(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Starts a session of `kind` for `user`, lasting `lifetime_secs`.
+pub async fn start(
+    state: &AppState,
+    user: UserId,
+    kind: SessionKind,
+    lifetime_secs: i64,
+) -> Result<Issued, AppError> {
+    let id = random_id();
+    let expires_at = chrono::Utc::now().timestamp() + lifetime_secs;
+    let token = state
+        .tokens
+        .issue(user, &id, expires_at)
+        .map_err(AppError::internal)?;
+    let row = id.clone();
+    state
+        .db
+        .run(move |conn| db::sessions::insert(conn, &row, user, kind.as_str(), expires_at))
+        .await?;
+    Ok(Issued {
+        token,
+        session: id,
+        lifetime_secs,
+    })
+}
+
+/// The session a token of `kind` carries; 401 when the token is bad, the session ended or
+/// expired, or the account is gone.
+pub async fn resolve(
+    state: &AppState,
+    token: &str,
+    kind: SessionKind,
+) -> Result<Session, AppError> {
+    let invalid = || AppError::Unauthorized("Could not validate credentials".into());
+    let claims = state.tokens.verify(token).map_err(|e| {
+        tracing::debug!(error = %e, "refused a token");
+        invalid()
+    })?;
+    let user = still_valid(&state.db, &claims.session, claims.user, kind)
+        .await?
+        .ok_or_else(invalid)?;
+    Ok(Session {
+        id: claims.session,
+        user,
+        expires_at: claims.expires_at,
+    })
+}
+
+/// The account behind a session if the session is still live.
+pub async fn still_valid(
+    db: &Db,
+    session: &str,
+    user: UserId,
+    kind: SessionKind,
+) -> Result<Option<User>, AppError> {
+    let session = session.to_owned();
+    let now = chrono::Utc::now().timestamp();
+    db.run(move |conn| db::sessions::account(conn, &session, user, kind.as_str(), now))
+        .await
+}
+
+/// Ends one session of `user` (logging out); sockets on it close.
+pub async fn end(state: &AppState, user: UserId, session: &str) -> Result<(), AppError> {
+    let session = session.to_owned();
+    state
+        .db
+        .run(move |conn| db::sessions::delete(conn, &session))
+        .await?;
+    state.account_changes.record(user);
+    Ok(())
+}
+
+/// Ends every session of an account, API tokens included.
+pub async fn end_all(db: &Db, user: UserId) -> Result<usize, AppError> {
+    db.run(move |conn| db::sessions::delete_for_user(conn, user))
+        .await
+}
+
+/// Forgets expired sessions hourly, until shutdown.
+pub async fn prune_expired(db: Db, mut shutdown: watch::Receiver<bool>) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = hourly.tick() => {}
+        }
+        let now = chrono::Utc::now().timestamp();
+        match db
+            .run(move |conn| db::sessions::prune_expired(conn, now))
+            .await
+        {
+            Ok(0) => {}
+            Ok(pruned) => tracing::debug!(pruned, "forgot expired sessions"),
+            Err(e) => tracing::warn!(error = %e, "could not prune sessions"),
+        }
+    }
+}

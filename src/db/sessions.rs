@@ -1,0 +1,56 @@
+//! SQL for sessions: the server-side record every token names.
+
+use super::users::{USER_COLUMNS_OF_U, user_from_row};
+use crate::accounts::User;
+use crate::errors::AppError;
+use crate::ids::{Timestamp, UserId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Records a new session.
+pub fn insert(
+    conn: &Connection,
+    id: &str,
+    user: UserId,
+    kind: &str,
+    expires_at: i64,
+) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO sessions (id, user_id, kind, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, user, kind, Timestamp::now(), expires_at],
+    )?;
+    Ok(())
+}
+
+/// The account behind a live session of this kind: None when the session was ended,
+/// has expired, belongs to someone else, or its account is gone.
+pub fn account(
+    conn: &Connection,
+    id: &str,
+    user: UserId,
+    kind: &str,
+    now: i64,
+) -> Result<Option<User>, AppError> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS_OF_U} FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = ?1 AND s.user_id = ?2 AND s.kind = ?3 AND s.expires_at > ?4"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt
+        .query_row(params![id, user, kind, now], user_from_row)
+        .optional()?)
+}
+
+/// Ends one session; false when it did not exist.
+pub fn delete(conn: &Connection, id: &str) -> Result<bool, AppError> {
+    Ok(conn.execute("DELETE FROM sessions WHERE id = ?1", [id])? == 1)
+}
+
+/// Ends every session of an account; returns how many there were.
+pub fn delete_for_user(conn: &Connection, user: UserId) -> Result<usize, AppError> {
+    Ok(conn.execute("DELETE FROM sessions WHERE user_id = ?1", [user])?)
+}
+
+/// Forgets sessions that expired before `now`.
+pub fn prune_expired(conn: &Connection, now: i64) -> Result<usize, AppError> {
+    Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?)
+}
