@@ -60,6 +60,19 @@ fn unversioned_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     stmt.query_map([], |row| row.get(0))?.collect()
 }
 
+/// Refuses a database that has tables but no schema version: another program's.
+pub fn refuse_foreign(conn: &Connection) -> Result<(), MigrateError> {
+    if schema_version(conn)? == 0 {
+        let tables = unversioned_tables(conn)?;
+        if !tables.is_empty() {
+            return Err(MigrateError::Foreign {
+                tables: tables.join(", "),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Applies the migrations the database has not seen; returns how many ran.
 pub fn migrate(conn: &mut Connection) -> Result<usize, MigrateError> {
     let applied = schema_version(conn)?;
@@ -69,14 +82,7 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, MigrateError> {
             known: MIGRATIONS.len(),
         });
     }
-    if applied == 0 {
-        let tables = unversioned_tables(conn)?;
-        if !tables.is_empty() {
-            return Err(MigrateError::Foreign {
-                tables: tables.join(", "),
-            });
-        }
-    }
+    refuse_foreign(conn)?;
     if applied == MIGRATIONS.len() {
         return Ok(0);
     }

@@ -56,12 +56,19 @@ impl Db {
         let display = path.display().to_string();
         // Migrate on one connection first: switching a new file to WAL needs the
         // lock that the pool's connections, opened in parallel, would fight over.
-        let mut first = Connection::open(path)
-            .and_then(|mut conn| configure(&mut conn).map(|()| conn))
-            .map_err(|e| OpenError::Migrate {
-                path: display.clone(),
-                source: e.into(),
-            })?;
+        let mut first = Connection::open(path).map_err(|e| OpenError::Migrate {
+            path: display.clone(),
+            source: e.into(),
+        })?;
+        // A database another program made is refused before anything (even WAL) touches it.
+        migrate::refuse_foreign(&first).map_err(|source| OpenError::Migrate {
+            path: display.clone(),
+            source,
+        })?;
+        configure(&mut first).map_err(|e| OpenError::Migrate {
+            path: display.clone(),
+            source: e.into(),
+        })?;
         migrate(&mut first).map_err(|source| OpenError::Migrate {
             path: display.clone(),
             source,

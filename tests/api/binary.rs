@@ -577,3 +577,159 @@ mod classify_command {
         assert!(!no_key.status.success());
     }
 }
+
+#[test]
+fn dot_env_is_read_from_the_working_directory_only_or_the_file_named() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    // A file planted in a parent directory names another database: it must be ignored.
+    std::fs::write(root.path().join(".env"), "DATABASE_URL=planted.db\n").unwrap();
+    let output = maintenance(&work).arg("migrate").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(work.join("maintenance.db").exists());
+    assert!(!work.join("planted.db").exists() && !root.path().join("planted.db").exists());
+
+    // ./.env is read, and --env-file names another file.
+    std::fs::write(work.join(".env"), "DATABASE_URL=from-dot-env.db\n").unwrap();
+    let output = maintenance(&work).arg("migrate").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(work.join("from-dot-env.db").exists());
+    let named = root.path().join("settings.env");
+    std::fs::write(&named, "DATABASE_URL=from-env-file.db\n").unwrap();
+    let output = maintenance(&work)
+        .arg("--env-file")
+        .arg(&named)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(work.join("from-env-file.db").exists());
+    let output = maintenance(&work)
+        .args(["--env-file", "missing.env", "migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.env"));
+}
+
+#[test]
+fn the_original_systems_database_is_recognised_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("maintenance.db");
+    {
+        let conn = rusqlite::Connection::open(&original).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, email VARCHAR(255) UNIQUE NOT NULL,
+                 hashed_password VARCHAR(255) NOT NULL, full_name VARCHAR(100), role VARCHAR(20) DEFAULT 'user',
+                 created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+             CREATE TABLE requests (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER, description TEXT NOT NULL,
+                 category VARCHAR(50), priority VARCHAR(20), status VARCHAR(20) DEFAULT 'pending',
+                 location VARCHAR(100), contact_info VARCHAR(100), image_url VARCHAR(500), task_id VARCHAR(100),
+                 created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+             INSERT INTO users (email, hashed_password) VALUES ('kim@example.com', 'x');",
+        )
+        .unwrap();
+    }
+    let before = std::fs::read(&original).unwrap();
+    let output = maintenance(dir.path()).arg("migrate").output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("earlier Python system"), "{stderr}");
+    assert!(!stderr.contains("already exists"), "{stderr}");
+    assert_eq!(
+        stderr.matches("earlier Python system").count(),
+        1,
+        "said once: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&original).unwrap(),
+        before,
+        "the file changed"
+    );
+}
+
+#[tokio::test]
+async fn set_password_ends_every_session_of_the_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = maintenance(dir.path());
+    command
+        .env("PORT", "0")
+        .env("WS_PING_INTERVAL_SECS", "1")
+        .env("SUPER_ADMIN_EMAIL", "chief@example.com")
+        .env("SUPER_ADMIN_PASSWORD", SUPER_PASSWORD);
+    let server = start(command);
+    let body: Value = login(server.port, "chief@example.com", SUPER_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let me = format!("http://127.0.0.1:{}/api/auth/me", server.port);
+    let client = reqwest::Client::new();
+    let status = |token: String| {
+        let (client, me) = (client.clone(), me.clone());
+        async move {
+            client
+                .get(&me)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(status(token.clone()).await, StatusCode::OK);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+        "ws://127.0.0.1:{}/ws?token={token}",
+        server.port
+    ))
+    .await
+    .unwrap();
+
+    let mut set = maintenance(dir.path())
+        .env("SUPER_ADMIN_EMAIL", "chief@example.com")
+        .env("SUPER_ADMIN_PASSWORD", SUPER_PASSWORD)
+        .args(["set-password", "chief@example.com"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    set.stdin
+        .take()
+        .unwrap()
+        .write_all(b"a brand new password\n")
+        .unwrap();
+    let output = set.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(status(token).await, StatusCode::UNAUTHORIZED);
+    // The socket opened with it closes too, at its next check.
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        use futures_util::StreamExt;
+        loop {
+            match ws.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("closed in time");
+    assert!(closed.is_some_and(|f| f.reason.contains("session ended")));
+}
