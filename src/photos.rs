@@ -165,12 +165,15 @@ pub async fn attach(
     }
 }
 
-/// The photo of a request the viewer may see: its bytes and content type.
-pub async fn read(
-    state: &AppState,
-    viewer: &User,
-    id: RequestId,
-) -> Result<(Vec<u8>, String), AppError> {
+/// A stored photo opened for sending: read from disk as it is sent, never whole into memory.
+pub struct PhotoFile {
+    pub file: tokio::fs::File,
+    pub len: u64,
+    pub content_type: String,
+}
+
+/// The photo of a request the viewer may see, opened for streaming.
+pub async fn open(state: &AppState, viewer: &User, id: RequestId) -> Result<PhotoFile, AppError> {
     let scope = Scope::of(viewer);
     let photo = state
         .db
@@ -179,10 +182,14 @@ pub async fn read(
         .flatten()
         .ok_or_else(|| AppError::not_found("Photo"))?;
     let path = folder_for(&state.config.database_path).join(&photo.file);
-    let bytes = tokio::fs::read(path)
-        .await
-        .map_err(|_| AppError::not_found("Photo"))?;
-    Ok((bytes, photo.content_type))
+    let missing = |_| AppError::not_found("Photo");
+    let file = tokio::fs::File::open(path).await.map_err(missing)?;
+    let len = file.metadata().await.map_err(missing)?.len();
+    Ok(PhotoFile {
+        file,
+        len,
+        content_type: photo.content_type,
+    })
 }
 
 #[cfg(test)]

@@ -184,3 +184,35 @@ async fn a_replaced_photo_and_a_deleted_request_leave_no_file_behind() {
     );
     assert!(uploads(&app).is_empty());
 }
+
+#[tokio::test]
+async fn a_large_photo_is_sent_from_disk_byte_for_byte_with_its_headers() {
+    let app = spawn_app().await;
+    let (_, owner) = app.resident("owner@example.com").await;
+    let id = app.submit(&owner, "복도 벽에 곰팡이가 넓게 폈어요").await["id"]
+        .as_i64()
+        .unwrap();
+    let mut photo = JPEG.to_vec();
+    photo.extend((0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    assert_eq!(
+        upload(&app, Some(&owner), id, "mould.jpg", &photo)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let image = app
+        .get(Some(&owner), &format!("/api/requests/{id}/image"))
+        .await;
+    assert_eq!(image.status(), StatusCode::OK);
+    let headers = image.headers().clone();
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert_eq!(headers["content-length"], photo.len().to_string().as_str());
+    assert_eq!(headers["cache-control"], "private, max-age=3600");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let body = image.bytes().await.unwrap();
+    assert!(
+        body[..] == photo[..],
+        "the download differs from the upload"
+    );
+}
