@@ -11,6 +11,7 @@ pub mod errors;
 pub mod events;
 pub mod ids;
 pub mod photos;
+pub mod private_files;
 pub mod queue;
 pub mod realtime;
 pub mod requests;

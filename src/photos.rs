@@ -6,10 +6,13 @@ use crate::db::{self, requests::Photo};
 use crate::errors::AppError;
 use crate::events::Event;
 use crate::ids::RequestId;
+use crate::private_files;
 use crate::requests::{MaintenanceRequest, Scope};
 use crate::state::AppState;
 use actix_multipart::{Multipart, MultipartError};
 use futures_util::StreamExt;
+use std::fs::OpenOptions;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The image types accepted, recognised by their first bytes.
@@ -105,10 +108,12 @@ pub async fn store(state: &AppState, bytes: Vec<u8>) -> Result<Photo, AppError> 
     let folder = folder_for(&state.config.database_path);
     let target = folder.join(&file);
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        std::fs::create_dir_all(&folder)?;
+        private_files::create_dir(&folder)?;
         // Written aside, then renamed: a half-written photo never appears under its name.
         let partial = target.with_extension("partial");
-        std::fs::write(&partial, &bytes)?;
+        private_files::owner_only(OpenOptions::new().write(true).create(true).truncate(true))
+            .open(&partial)?
+            .write_all(&bytes)?;
         std::fs::rename(&partial, &target)
     })
     .await

@@ -34,6 +34,11 @@ pub struct Db {
 pub enum OpenError {
     #[error("cannot open the database at {path}: {source}")]
     Pool { path: String, source: r2d2::Error },
+    #[error("cannot create the database file {path}: {source}")]
+    Create {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot migrate the database at {path}: {source}")]
     Migrate { path: String, source: MigrateError },
 }
@@ -53,6 +58,12 @@ impl Db {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path, max_connections: u32) -> Result<Db, OpenError> {
         let display = path.display().to_string();
+        // Created owner-only before SQLite opens it: SQLite gives its -wal and -shm files
+        // the database file's mode, so they are private too.
+        crate::private_files::create_if_missing(path).map_err(|source| OpenError::Create {
+            path: display.clone(),
+            source,
+        })?;
         // Migrate on one connection first: switching a new file to WAL needs the
         // lock that the pool's connections, opened in parallel, would fight over.
         let mut first = Connection::open(path)
