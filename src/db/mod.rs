@@ -129,6 +129,21 @@ impl Db {
         .map_err(AppError::internal)?
     }
 
+    /// Whether a write could start now: takes SQLite's write lock, waiting at most `wait`,
+    /// and releases it without changing anything. For the health check.
+    pub async fn can_write(&self, wait: Duration) -> Result<(), AppError> {
+        self.run(move |conn| {
+            conn.busy_timeout(wait)?;
+            let attempt = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map(drop);
+            // The pooled connection goes back with the normal wait.
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            Ok(attempt?)
+        })
+        .await
+    }
+
     /// Runs `work` on the calling thread; for start-up and command-line tools only.
     pub fn run_now<T>(
         &self,
