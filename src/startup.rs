@@ -256,9 +256,12 @@ fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server
     Ok(server)
 }
 
-/// Headers on every response: no inline scripts, no framing, no sniffing, no referrer leaks.
+/// Headers on every response: no inline scripts, no framing, no sniffing, no referrer leaks,
+/// and no caching of pages and JSON (they show one account's data) unless a handler says
+/// otherwise (static files, photos): DefaultHeaders leaves a header a handler set alone.
 fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
+        .add((header::CACHE_CONTROL, "no-store"))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((
             header::CONTENT_SECURITY_POLICY,
