@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod classify;
 pub mod cli_classify;
+pub mod client_address;
 pub mod config;
 pub mod db;
 pub mod errors;

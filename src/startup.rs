@@ -196,7 +196,11 @@ pub async fn prepare_state(
         shutdown,
         tokens: TokenKeys::new(&secret, config.access_token_expire_minutes),
         passwords,
-        auth_limiter: AuthRateLimiter::new(config.auth_rate_per_minute),
+        auth_limiter: AuthRateLimiter::new(
+            config.auth_rate_per_minute,
+            config.login_failures_per_account,
+            config.trusted_proxies.clone(),
+        ),
         config: Arc::new(config),
     };
     Ok((state, stop))
