@@ -63,6 +63,17 @@ pub fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
+/// The key a client is counted under by limits: IPv6 clients get a whole /64 network, as one
+/// subscriber usually does; IPv4 clients their address.
+pub fn network_of(address: IpAddr) -> IpAddr {
+    match canonical(address) {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(v6) & !((1u128 << 64) - 1),
+        )),
+        v4 => v4,
+    }
+}
+
 /// The reverse proxies whose forwarding headers are believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<Network>);

@@ -72,6 +72,10 @@ pub struct Config {
     pub login_failures_per_account: u32,
     /// Reverse proxies whose X-Forwarded-For / Forwarded headers name the real client.
     pub trusted_proxies: TrustedProxies,
+    /// Open connections allowed per client address (IPv6: per /64); 0 turns the cap off.
+    pub max_connections_per_address: usize,
+    /// Longest silence allowed while a request body is arriving, in seconds.
+    pub body_read_timeout_secs: u64,
     /// HTTP worker threads; 0 means one per core.
     pub http_workers: usize,
     pub llm: Option<LlmConfig>,
@@ -154,6 +158,9 @@ impl Config {
         let login_failures_per_account =
             reader.ranged("LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE", 10, 0, 1_000_000) as u32;
         let trusted_proxies = reader.trusted_proxies();
+        let max_connections_per_address =
+            reader.ranged("MAX_CONNECTIONS_PER_ADDRESS", 256, 0, 1_000_000) as usize;
+        let body_read_timeout_secs = reader.ranged("BODY_READ_TIMEOUT_SECS", 10, 1, 3600) as u64;
         let http_workers = reader.ranged("HTTP_WORKERS", 0, 0, 256) as usize;
         let llm = reader.llm();
         let queue_capacity = reader.ranged("QUEUE_CAPACITY", 1024, 1, 1_000_000) as usize;
@@ -186,6 +193,8 @@ impl Config {
             auth_rate_per_minute,
             login_failures_per_account,
             trusted_proxies,
+            max_connections_per_address,
+            body_read_timeout_secs,
             http_workers,
             llm,
             queue_capacity,

@@ -3,10 +3,12 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod body_deadline;
 pub mod classify;
 pub mod cli_classify;
 pub mod client_address;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod errors;
 pub mod events;

@@ -9,7 +9,7 @@ use crate::errors::AppError;
 use actix_web::HttpRequest;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -81,17 +81,6 @@ fn too_many(wait: Duration) -> AppError {
     }
 }
 
-/// The key an address is counted under: IPv6 clients get a whole /64, as one subscriber does.
-fn address_key(address: IpAddr) -> IpAddr {
-    match client_address::canonical(address) {
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(Ipv6Addr::from(bits))
-        }
-        v4 => v4,
-    }
-}
-
 fn account_key(account: &str) -> String {
     let mut key = account.trim().to_lowercase();
     if key.len() > ACCOUNT_KEY_BYTES {
@@ -159,7 +148,7 @@ impl AuthRateLimiter {
     }
 
     fn client(&self, req: &HttpRequest) -> Option<IpAddr> {
-        client_address::of_request(req, &self.trusted).map(address_key)
+        client_address::of_request(req, &self.trusted).map(client_address::network_of)
     }
 }
 
@@ -221,11 +210,11 @@ mod tests {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(address_key(a), address_key(b));
-        assert_ne!(address_key(a), address_key(c));
+        assert_eq!(client_address::network_of(a), client_address::network_of(b));
+        assert_ne!(client_address::network_of(a), client_address::network_of(c));
         let v4: IpAddr = "192.0.2.1".parse().unwrap();
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
-        assert_eq!(address_key(mapped), v4);
+        assert_eq!(client_address::network_of(mapped), v4);
     }
 
     #[test]

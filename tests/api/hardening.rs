@@ -5,6 +5,7 @@ use crate::helpers::*;
 use crate::pages::{browser, log_in};
 use reqwest::StatusCode;
 use reqwest::header::CACHE_CONTROL;
+use std::time::Duration;
 
 #[tokio::test]
 async fn account_pages_and_json_are_never_stored_by_caches() {
@@ -120,5 +121,177 @@ async fn forwarded_for_counts_only_from_a_trusted_proxy() {
             ],
             "peer 127.0.0.1 with TRUSTED_PROXIES={trusted}"
         );
+    }
+}
+
+mod raw {
+    //! HTTP/1.1 spoken by hand, for what no well-behaved client sends.
+    use std::net::{IpAddr, SocketAddr};
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpSocket, TcpStream};
+
+    pub fn server(app: &crate::helpers::TestApp) -> SocketAddr {
+        app.address.trim_start_matches("http://").parse().unwrap()
+    }
+
+    /// A connection to `server` from the local address `from` (any 127.x.y.z is loopback).
+    pub async fn connect(from: &str, server: SocketAddr) -> TcpStream {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::new(from.parse::<IpAddr>().unwrap(), 0))
+            .unwrap();
+        socket.connect(server).await.unwrap()
+    }
+
+    /// Sends `request` and reads what comes back until the server closes or `wait` passes;
+    /// None when the server kept the connection open and silent all along.
+    pub async fn exchange(
+        stream: &mut TcpStream,
+        request: &[u8],
+        wait: Duration,
+    ) -> Option<String> {
+        // The server may close before reading it all; what it answered is what counts.
+        let _ = stream.write_all(request).await;
+        let mut answer = Vec::new();
+        match tokio::time::timeout(wait, stream.read_to_end(&mut answer)).await {
+            Ok(_) => Some(String::from_utf8_lossy(&answer).into_owned()),
+            Err(_) => None,
+        }
+    }
+
+    /// One complete response on a connection that stays open (keep-alive).
+    pub async fn answer_one(stream: &mut TcpStream, request: &[u8]) -> String {
+        stream.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk))
+                .await
+                .expect("an answer")
+                .unwrap();
+            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&answer));
+            answer.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&answer).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                if body.len() >= length {
+                    return text;
+                }
+            }
+        }
+    }
+
+    pub const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    pub const HEALTH_AND_CLOSE: &[u8] =
+        b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_gets_408_and_the_connection_is_closed() {
+    let app = spawn_app_with(&[("BODY_READ_TIMEOUT_SECS", "1")]).await;
+    let mut stream = raw::connect("127.0.0.1", raw::server(&app)).await;
+    let headers_only = b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\n\
+        Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":";
+    let answer = raw::exchange(&mut stream, headers_only, Duration::from_secs(5))
+        .await
+        .expect("the server gives up on the body and closes the connection");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("content-type: application/json"),
+        "{answer}"
+    );
+    assert!(answer.contains("\"detail\""), "{answer}");
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_from_one_address_are_refused_while_others_are_served() {
+    let app = spawn_app_with(&[("MAX_CONNECTIONS_PER_ADDRESS", "3")]).await;
+    let server = raw::server(&app);
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = raw::connect("127.0.0.1", server).await;
+        let answer = raw::answer_one(&mut stream, raw::HEALTH).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        held.push(stream);
+    }
+
+    let mut extra = raw::connect("127.0.0.1", server).await;
+    let refused = raw::exchange(&mut extra, raw::HEALTH_AND_CLOSE, Duration::from_secs(5))
+        .await
+        .unwrap_or_default();
+    assert!(
+        !refused.contains(" 200 "),
+        "the fourth connection was served: {refused}"
+    );
+    assert!(
+        refused.is_empty() || refused.starts_with("HTTP/1.1 429"),
+        "{refused}"
+    );
+
+    let mut elsewhere = raw::connect("127.0.0.2", server).await;
+    let served = raw::exchange(
+        &mut elsewhere,
+        raw::HEALTH_AND_CLOSE,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+
+    drop(held.pop());
+    // The server notices the close asynchronously; ask until the place is free again.
+    let mut again = String::new();
+    for _ in 0..100 {
+        let mut stream = raw::connect("127.0.0.1", server).await;
+        again = raw::exchange(&mut stream, raw::HEALTH_AND_CLOSE, Duration::from_secs(5))
+            .await
+            .unwrap_or_default();
+        if again.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        again.starts_with("HTTP/1.1 200"),
+        "a closed connection frees its place: {again}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_and_oversized_headers_are_answered_in_the_detail_shape() {
+    let app = spawn_app().await;
+    let server = raw::server(&app);
+    let malformed: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n",
+        b"G@T / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    ];
+    let mut huge = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Filler: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 200 * 1024));
+    huge.extend_from_slice(b"\r\n\r\n");
+    let cases = [
+        (malformed[0], "400"),
+        (malformed[1], "400"),
+        (&huge[..], "431"),
+    ];
+    for (request, status) in cases {
+        let mut stream = raw::connect("127.0.0.1", server).await;
+        let answer = raw::exchange(&mut stream, request, Duration::from_secs(5))
+            .await
+            .expect("answered and closed");
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{answer}"
+        );
+        assert!(
+            answer.contains("content-type: application/json"),
+            "{answer}"
+        );
+        let body = answer.split_once("\r\n\r\n").unwrap().1;
+        let json: serde_json::Value = serde_json::from_str(body).expect(body);
+        assert!(json["detail"].is_string(), "{body}");
     }
 }
