@@ -295,3 +295,38 @@ async fn malformed_requests_and_oversized_headers_are_answered_in_the_detail_sha
         assert!(json["detail"].is_string(), "{body}");
     }
 }
+
+#[tokio::test]
+async fn a_socket_the_client_closes_gets_the_closing_handshake_back() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    let app = spawn_app().await;
+    let (_, token) = app.resident("socket@example.com").await;
+    let url = format!("{}/ws?token={token}", app.address.replacen("http", "ws", 1));
+    // At once (while the server waits for a resume message) and once the socket is live.
+    for pause in [Duration::ZERO, Duration::from_millis(700)] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        tokio::time::sleep(pause).await;
+        let bye = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        };
+        ws.send(Message::Close(Some(bye))).await.unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Close(frame))) => return Ok(frame),
+                    Some(Ok(_)) => continue,
+                    other => return Err(format!("{other:?}")),
+                }
+            }
+        })
+        .await
+        .expect("answered in time");
+        let frame = answer.unwrap_or_else(|e| panic!("no close frame after {pause:?}: {e}"));
+        assert_eq!(frame.map(|f| f.code), Some(CloseCode::Normal));
+    }
+}
