@@ -3,6 +3,7 @@
 //! Every variable has a default that works with nothing configured, except the
 //! secrets, which have none. All problems are collected and reported together.
 
+use crate::client_address::TrustedProxies;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -64,8 +65,17 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// bcrypt work factor; 12 in production, lowered only by tests.
     pub bcrypt_cost: u32,
-    /// Login and register attempts allowed per client address per minute; 0 turns the limit off.
+    /// Register and password-change attempts, and failed logins, allowed per client address
+    /// (IPv6: per /64) per minute; 0 turns the limit off.
     pub auth_rate_per_minute: u32,
+    /// Failed logins allowed per account per minute, from any address; 0 turns the limit off.
+    pub login_failures_per_account: u32,
+    /// Reverse proxies whose X-Forwarded-For / Forwarded headers name the real client.
+    pub trusted_proxies: TrustedProxies,
+    /// Open connections allowed per client address (IPv6: per /64); 0 turns the cap off.
+    pub max_connections_per_address: usize,
+    /// Longest silence allowed while a request body is arriving, in seconds.
+    pub body_read_timeout_secs: u64,
     /// HTTP worker threads; 0 means one per core.
     pub http_workers: usize,
     pub llm: Option<LlmConfig>,
@@ -145,6 +155,12 @@ impl Config {
         let bcrypt_cost = reader.ranged("BCRYPT_COST", 12, 4, 31) as u32;
         let auth_rate_per_minute =
             reader.ranged("AUTH_RATE_LIMIT_PER_MINUTE", 20, 0, 1_000_000) as u32;
+        let login_failures_per_account =
+            reader.ranged("LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE", 10, 0, 1_000_000) as u32;
+        let trusted_proxies = reader.trusted_proxies();
+        let max_connections_per_address =
+            reader.ranged("MAX_CONNECTIONS_PER_ADDRESS", 256, 0, 1_000_000) as usize;
+        let body_read_timeout_secs = reader.ranged("BODY_READ_TIMEOUT_SECS", 10, 1, 3600) as u64;
         let http_workers = reader.ranged("HTTP_WORKERS", 0, 0, 256) as usize;
         let llm = reader.llm();
         let queue_capacity = reader.ranged("QUEUE_CAPACITY", 1024, 1, 1_000_000) as usize;
@@ -175,6 +191,10 @@ impl Config {
             allowed_origins,
             bcrypt_cost,
             auth_rate_per_minute,
+            login_failures_per_account,
+            trusted_proxies,
+            max_connections_per_address,
+            body_read_timeout_secs,
             http_workers,
             llm,
             queue_capacity,
@@ -337,6 +357,14 @@ impl Reader<'_> {
             requests_per_minute,
             batch,
             concurrency,
+        })
+    }
+
+    fn trusted_proxies(&mut self) -> TrustedProxies {
+        let raw = self.get("TRUSTED_PROXIES").unwrap_or_default();
+        TrustedProxies::parse(&raw).unwrap_or_else(|message| {
+            self.problem("TRUSTED_PROXIES", message);
+            TrustedProxies::default()
         })
     }
 

@@ -6,10 +6,13 @@ use crate::db::{self, requests::Photo};
 use crate::errors::AppError;
 use crate::events::Event;
 use crate::ids::RequestId;
+use crate::private_files;
 use crate::requests::{MaintenanceRequest, Scope};
 use crate::state::AppState;
 use actix_multipart::{Multipart, MultipartError};
 use futures_util::StreamExt;
+use std::fs::OpenOptions;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The image types accepted, recognised by their first bytes.
@@ -105,10 +108,12 @@ pub async fn store(state: &AppState, bytes: Vec<u8>) -> Result<Photo, AppError> 
     let folder = folder_for(&state.config.database_path);
     let target = folder.join(&file);
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        std::fs::create_dir_all(&folder)?;
+        private_files::create_dir(&folder)?;
         // Written aside, then renamed: a half-written photo never appears under its name.
         let partial = target.with_extension("partial");
-        std::fs::write(&partial, &bytes)?;
+        private_files::owner_only(OpenOptions::new().write(true).create(true).truncate(true))
+            .open(&partial)?
+            .write_all(&bytes)?;
         std::fs::rename(&partial, &target)
     })
     .await
@@ -165,12 +170,15 @@ pub async fn attach(
     }
 }
 
-/// The photo of a request the viewer may see: its bytes and content type.
-pub async fn read(
-    state: &AppState,
-    viewer: &User,
-    id: RequestId,
-) -> Result<(Vec<u8>, String), AppError> {
+/// A stored photo opened for sending: read from disk as it is sent, never whole into memory.
+pub struct PhotoFile {
+    pub file: tokio::fs::File,
+    pub len: u64,
+    pub content_type: String,
+}
+
+/// The photo of a request the viewer may see, opened for streaming.
+pub async fn open(state: &AppState, viewer: &User, id: RequestId) -> Result<PhotoFile, AppError> {
     let scope = Scope::of(viewer);
     let photo = state
         .db
@@ -179,10 +187,14 @@ pub async fn read(
         .flatten()
         .ok_or_else(|| AppError::not_found("Photo"))?;
     let path = folder_for(&state.config.database_path).join(&photo.file);
-    let bytes = tokio::fs::read(path)
-        .await
-        .map_err(|_| AppError::not_found("Photo"))?;
-    Ok((bytes, photo.content_type))
+    let missing = |_| AppError::not_found("Photo");
+    let file = tokio::fs::File::open(path).await.map_err(missing)?;
+    let len = file.metadata().await.map_err(missing)?.len();
+    Ok(PhotoFile {
+        file,
+        len,
+        content_type: photo.content_type,
+    })
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 use crate::accounts;
 use crate::api;
 use crate::auth::{AuthRateLimiter, Passwords, TokenKeys, secret};
+use crate::body_deadline::body_deadline;
 use crate::classify::llm::LlmClient;
 use crate::config::Config;
+use crate::connections::{ClientStream, ConnectionLimit, refuse};
 use crate::db::{Db, OpenError};
 use crate::errors::AppError;
 use crate::events::Events;
@@ -14,12 +16,15 @@ use crate::realtime;
 use crate::state::{AccountChanges, AppState};
 use crate::web as pages;
 use actix_cors::Cors;
+use actix_http::{HttpService, KeepAlive, Protocol, error::DispatchError};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::dev::{AppConfig, Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Next, from_fn};
-use actix_web::{App, HttpServer, web};
-use std::net::TcpListener;
+use actix_web::rt::net::TcpStream;
+use actix_web::{App, web};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -205,7 +210,11 @@ pub async fn prepare_state(
         shutdown,
         tokens: TokenKeys::new(&secret, config.access_token_expire_minutes),
         passwords,
-        auth_limiter: AuthRateLimiter::new(config.auth_rate_per_minute),
+        auth_limiter: AuthRateLimiter::new(
+            config.auth_rate_per_minute,
+            config.login_failures_per_account,
+            config.trusted_proxies.clone(),
+        ),
         config: Arc::new(config),
     };
     Ok((state, stop))
@@ -243,31 +252,91 @@ fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
+    let limit = ConnectionLimit::new(
+        state.config.max_connections_per_address,
+        state.config.trusted_proxies.clone(),
+    );
+    let local = listener.local_addr()?;
     let data = web::Data::new(state);
-    let server = HttpServer::new(move || {
-        let origins = &data.config.allowed_origins;
-        App::new()
-            .app_data(data.clone())
-            .configure(api::extractor_config)
-            .configure(api::routes)
-            .configure(pages::routes)
-            .default_service(web::to(pages::not_found))
-            .wrap(ErrorHandlers::new().default_handler(api::json_error_body))
-            .wrap(Condition::new(!origins.is_empty(), cors(origins)))
-            .wrap(security_headers())
-            .wrap(from_fn(log_request))
-    })
-    .workers(workers)
-    .disable_signals()
-    .shutdown_timeout(10)
-    .listen(listener)?
-    .run();
+    // Built from actix-server and actix-http directly (what HttpServer does inside) so that
+    // each connection passes the per-address cap and gets the ClientStream wrapper.
+    let builder = Server::build();
+    let shutdown_signal = builder.graceful_shutdown_signal();
+    let server = builder
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(10)
+        .listen("http", listener, move || {
+            let data = data.clone();
+            let app = move || {
+                let origins = &data.config.allowed_origins;
+                App::new()
+                    .app_data(data.clone())
+                    .configure(api::extractor_config)
+                    .configure(api::routes)
+                    .configure(pages::routes)
+                    .default_service(web::to(pages::not_found))
+                    .wrap(from_fn(body_deadline))
+                    .wrap(ErrorHandlers::new().default_handler(api::json_error_body))
+                    .wrap(Condition::new(!origins.is_empty(), cors(origins)))
+                    .wrap(security_headers())
+                    .wrap(from_fn(log_request))
+            };
+            let signal = shutdown_signal.clone();
+            let http = HttpService::build()
+                .keep_alive(KeepAlive::default())
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(local)
+                .graceful_shutdown_signal(move || {
+                    let signal = signal.clone();
+                    async move { signal.notified().await }
+                })
+                // No request reaches the app without a Host header, so the default host
+                // in AppConfig is never used to build URLs.
+                .finish(map_config(
+                    app().into_factory().map_err(|e| e.error_response()),
+                    |_| AppConfig::default(),
+                ));
+            let limit = limit.clone();
+            fn_service(move |io: TcpStream| {
+                let admitted = admit(&limit, io);
+                async move { admitted }
+            })
+            .and_then(http)
+        })?
+        .run();
     Ok(server)
 }
 
-/// Headers on every response: no inline scripts, no framing, no sniffing, no referrer leaks.
+/// A connection from an address under its cap, ready for actix-http; others are told
+/// why and closed.
+fn admit(
+    limit: &ConnectionLimit,
+    io: TcpStream,
+) -> Result<(ClientStream, Protocol, Option<SocketAddr>), DispatchError> {
+    let peer = io.peer_addr().ok();
+    let slot = match peer {
+        Some(peer) => limit.admit(peer.ip()),
+        None => None,
+    };
+    let Some(slot) = slot else {
+        tracing::warn!(peer = ?peer.map(|p| p.ip()), "connection refused: too many open connections from this address");
+        refuse(&io);
+        return Err(DispatchError::Io(std::io::Error::other(
+            "too many open connections from this address",
+        )));
+    };
+    let _ = io.set_nodelay(true);
+    Ok((ClientStream::new(io, slot), Protocol::Http1, peer))
+}
+
+/// Headers on every response: no inline scripts, no framing, no sniffing, no referrer leaks,
+/// and no caching of pages and JSON (they show one account's data) unless a handler says
+/// otherwise (static files, photos): DefaultHeaders leaves a header a handler set alone.
 fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
+        .add((header::CACHE_CONTROL, "no-store"))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((
             header::CONTENT_SECURITY_POLICY,

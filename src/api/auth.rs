@@ -1,6 +1,5 @@
 //! /api/auth: register, log in, who am I, change password.
 
-use super::peer_ip;
 use crate::accounts::User;
 use crate::accounts::{self, Registration};
 use crate::auth::extract::current_session;
@@ -23,7 +22,7 @@ pub async fn register(
     state: web::Data<AppState>,
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, AppError> {
-    state.auth_limiter.check(peer_ip(&req))?;
+    state.auth_limiter.check(&req)?;
     let body = body.into_inner();
     let registration = Registration::parse(&body.email, body.password, body.full_name.as_deref())?;
     let user = accounts::register(&state.db, &state.passwords, registration).await?;
@@ -71,10 +70,11 @@ pub async fn login(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    state.auth_limiter.check(peer_ip(&req))?;
     let login = parse_login(&req, &body)?;
+    let attempt = state.auth_limiter.begin_login(&req, &login.username)?;
     let user = accounts::authenticate(&state.db, &state.passwords, &login.username, login.password)
         .await?;
+    attempt.succeeded();
     tracing::info!(user_id = %user.id, "logged in");
     issue_token(&state, &user).await
 }
@@ -132,7 +132,7 @@ pub async fn change_password(
     user: AuthUser,
     body: web::Json<ChangePasswordBody>,
 ) -> Result<HttpResponse, AppError> {
-    state.auth_limiter.check(peer_ip(&req))?;
+    state.auth_limiter.check(&req)?;
     let body = body.into_inner();
     accounts::change_password(
         &state.db,

@@ -10,7 +10,7 @@ use actix_web::body::BoxBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{HttpRequest, HttpResponse, error, web};
+use actix_web::{HttpResponse, error, web};
 use serde::Serialize;
 
 /// The largest request body accepted.
@@ -141,9 +141,4 @@ fn paged_json<T: Serialize>(items: &[T], total: u64) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("X-Total-Count", total.to_string()))
         .json(items)
-}
-
-/// The client's address, for rate limits.
-fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
 }

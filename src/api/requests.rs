@@ -202,12 +202,16 @@ pub async fn show_photo(
     user: AuthUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let (bytes, content_type) = photos::read(&state, &user, RequestId(*id)).await?;
+    let photo = photos::open(&state, &user, RequestId(*id)).await?;
     Ok(HttpResponse::Ok()
-        .content_type(content_type)
+        .content_type(photo.content_type)
         .insert_header((
             actix_web::http::header::CACHE_CONTROL,
             "private, max-age=3600",
         ))
-        .body(bytes))
+        .no_chunking(photo.len)
+        .streaming(tokio_util::io::ReaderStream::with_capacity(
+            photo.file,
+            64 * 1024,
+        )))
 }

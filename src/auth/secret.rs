@@ -1,6 +1,7 @@
 //! The token signing key: from `SECRET_KEY`, or generated once and kept beside the database.
 
 use crate::config::Secret;
+use crate::private_files::owner_only;
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
 use std::path::Path;
@@ -8,11 +9,7 @@ use std::path::Path;
 /// Reads the key file at `path`, creating it with a fresh random 256-bit key
 /// (readable by the owner only) when it does not exist yet.
 pub fn load_or_create(path: &Path) -> std::io::Result<Secret> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
+    match owner_only(OpenOptions::new().write(true).create_new(true)).open(path) {
         Ok(mut file) => {
             let mut key = [0u8; 32];
             rand::fill(&mut key);

@@ -35,6 +35,11 @@ pub struct Db {
 pub enum OpenError {
     #[error("cannot open the database at {path}: {source}")]
     Pool { path: String, source: r2d2::Error },
+    #[error("cannot create the database file {path}: {source}")]
+    Create {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot migrate the database at {path}: {source}")]
     Migrate { path: String, source: MigrateError },
 }
@@ -54,6 +59,12 @@ impl Db {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path, max_connections: u32) -> Result<Db, OpenError> {
         let display = path.display().to_string();
+        // Created owner-only before SQLite opens it: SQLite gives its -wal and -shm files
+        // the database file's mode, so they are private too.
+        crate::private_files::create_if_missing(path).map_err(|source| OpenError::Create {
+            path: display.clone(),
+            source,
+        })?;
         // Migrate on one connection first: switching a new file to WAL needs the
         // lock that the pool's connections, opened in parallel, would fight over.
         let mut first = Connection::open(path).map_err(|e| OpenError::Migrate {
@@ -124,6 +135,21 @@ impl Db {
         })
         .await
         .map_err(AppError::internal)?
+    }
+
+    /// Whether a write could start now: takes SQLite's write lock, waiting at most `wait`,
+    /// and releases it without changing anything. For the health check.
+    pub async fn can_write(&self, wait: Duration) -> Result<(), AppError> {
+        self.run(move |conn| {
+            conn.busy_timeout(wait)?;
+            let attempt = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map(drop);
+            // The pooled connection goes back with the normal wait.
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            Ok(attempt?)
+        })
+        .await
     }
 
     /// Runs `work` on the calling thread; for start-up and command-line tools only.

@@ -115,6 +115,17 @@ enum Stop {
     Close(CloseCode, String),
 }
 
+impl Stop {
+    /// The client closed: answer with its own code, as the closing handshake asks.
+    fn answering(reason: Option<CloseReason>) -> Stop {
+        Stop::Close(reason.map_or(CloseCode::Normal, |r| r.code), String::new())
+    }
+
+    fn malformed() -> Stop {
+        Stop::Close(CloseCode::Protocol, "malformed frame".into())
+    }
+}
+
 impl LiveSocket {
     fn settings(&self) -> &LiveConfig {
         &self.state.config.live
@@ -153,7 +164,8 @@ impl LiveSocket {
             Some(since) => Some(since),
             None => match tokio::time::timeout(RESUME_WAIT, stream.recv()).await {
                 Err(_) => None,
-                Ok(None | Some(Err(_))) => return Err(Stop::Gone),
+                Ok(None) => return Err(Stop::Gone),
+                Ok(Some(Err(_))) => return Err(Stop::malformed()),
                 Ok(Some(Ok(message))) => self.first_message(message).await?,
             },
         };
@@ -200,7 +212,7 @@ impl LiveSocket {
                 self.answer(&text).await?;
                 Ok(None)
             }
-            Message::Close(_) => Err(Stop::Gone),
+            Message::Close(reason) => Err(Stop::answering(reason)),
             _ => Ok(None),
         }
     }
@@ -243,7 +255,9 @@ impl LiveSocket {
                     match message {
                         Some(Ok(Message::Text(text))) => self.answer(&text).await,
                         Some(Ok(Message::Ping(bytes))) => self.session.pong(&bytes).await.map_err(|_| Stop::Gone),
-                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Err(Stop::Gone),
+                        Some(Ok(Message::Close(reason))) => Err(Stop::answering(reason)),
+                        Some(Err(_)) => Err(Stop::malformed()),
+                        None => Err(Stop::Gone),
                         Some(Ok(_)) => Ok(()),
                     }
                 },

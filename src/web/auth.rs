@@ -95,10 +95,13 @@ pub async fn login(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&visitor, &form.csrf_token)?;
-    state.auth_limiter.check(req.peer_addr().map(|a| a.ip()))?;
     let form = form.into_inner();
+    let attempt = state.auth_limiter.begin_login(&req, &form.email)?;
     match accounts::authenticate(&state.db, &state.passwords, &form.email, form.password).await {
-        Ok(user) => start_session(&state, &visitor, &user, form.next.as_deref()).await,
+        Ok(user) => {
+            attempt.succeeded();
+            start_session(&state, &visitor, &user, form.next.as_deref()).await
+        }
         Err(AppError::Unauthorized(_)) => {
             let page = LoginPage {
                 chrome: Chrome::new(&visitor),
@@ -161,7 +164,7 @@ pub async fn register(
     form: web::Form<RegisterForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&visitor, &form.csrf_token)?;
-    state.auth_limiter.check(req.peer_addr().map(|a| a.ip()))?;
+    state.auth_limiter.check(&req)?;
     let form = form.into_inner();
     let attempt = match Registration::parse(&form.email, form.password, form.full_name.as_deref()) {
         Ok(registration) => accounts::register(&state.db, &state.passwords, registration).await,

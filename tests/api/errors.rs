@@ -15,6 +15,27 @@ async fn health_answers_after_checking_the_database() {
 }
 
 #[tokio::test]
+async fn health_is_503_while_another_process_holds_the_write_lock_and_recovers_after() {
+    let app = spawn_app().await;
+    let other = rusqlite::Connection::open(app.db_path()).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+
+    let blocked = app.get(None, "/health").await;
+    assert_eq!(blocked.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = blocked.json().await.unwrap();
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["writes"], "failing");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("write lock"), "{detail}");
+
+    other.execute_batch("ROLLBACK").unwrap();
+    let recovered = app.get(None, "/health").await;
+    assert_eq!(recovered.status(), StatusCode::OK);
+    let body: Value = recovered.json().await.unwrap();
+    assert_eq!(body["writes"], "ok");
+}
+
+#[tokio::test]
 async fn unknown_routes_and_methods_answer_in_the_detail_shape() {
     let app = spawn_app().await;
     assert_error(

@@ -7,6 +7,7 @@ mod admin;
 mod binary;
 mod classification;
 mod errors;
+mod hardening;
 mod helpers;
 mod live;
 #[path = "../support/mock_llm.rs"]

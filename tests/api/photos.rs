@@ -184,3 +184,72 @@ async fn a_replaced_photo_and_a_deleted_request_leave_no_file_behind() {
     );
     assert!(uploads(&app).is_empty());
 }
+
+#[tokio::test]
+async fn a_large_photo_is_sent_from_disk_byte_for_byte_with_its_headers() {
+    let app = spawn_app().await;
+    let (_, owner) = app.resident("owner@example.com").await;
+    let id = app.submit(&owner, "복도 벽에 곰팡이가 넓게 폈어요").await["id"]
+        .as_i64()
+        .unwrap();
+    let mut photo = JPEG.to_vec();
+    photo.extend((0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    assert_eq!(
+        upload(&app, Some(&owner), id, "mould.jpg", &photo)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let image = app
+        .get(Some(&owner), &format!("/api/requests/{id}/image"))
+        .await;
+    assert_eq!(image.status(), StatusCode::OK);
+    let headers = image.headers().clone();
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert_eq!(headers["content-length"], photo.len().to_string().as_str());
+    assert_eq!(headers["cache-control"], "private, max-age=3600");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let body = image.bytes().await.unwrap();
+    assert!(
+        body[..] == photo[..],
+        "the download differs from the upload"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_its_wal_and_the_photos_are_readable_by_the_server_account_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    let (_, owner) = app.resident("owner@example.com").await;
+    let id = app.submit(&owner, "현관 조명이 나갔어요").await["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        upload(&app, Some(&owner), id, "light.png", PNG)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    // Compared as octal text so a failure reads like `ls -l`.
+    let mode = |path: &std::path::Path| format!("{:o}", mode(path));
+    let db = app.db_path();
+    let folder = app.dir.path().join("maintenance.db.uploads");
+    for suffix in ["", "-wal", "-shm"] {
+        let path = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+        assert_eq!(mode(&path), "600", "{}", path.display());
+    }
+    assert_eq!(mode(&folder), "700", "the photo folder");
+    let photos = uploads(&app);
+    assert_eq!(photos.len(), 1);
+    assert_eq!(mode(&folder.join(&photos[0])), "600", "the photo");
+}
