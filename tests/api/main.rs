@@ -11,6 +11,7 @@ mod helpers;
 mod live;
 #[path = "../support/mock_llm.rs"]
 mod mock_llm;
+mod openapi;
 mod pages;
 mod photos;
 mod requests;
