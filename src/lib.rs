@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod errors;
 pub mod events;
+pub mod idempotency;
 pub mod ids;
 pub mod photos;
 pub mod queue;

@@ -3,12 +3,13 @@
 use super::paged_json;
 use crate::auth::{AuthUser, StaffUser};
 use crate::errors::AppError;
+use crate::idempotency::{self, IdempotencyKey};
 use crate::ids::RequestId;
 use crate::photos;
 use crate::requests::{self, NewRequest, Page, RequestChanges, RequestFilter};
 use crate::state::AppState;
 use crate::taxonomy::{Category, Priority, Status};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use std::str::FromStr;
 use utoipa::{IntoParams, ToSchema};
@@ -47,24 +48,51 @@ impl RequestPath {
     tag = "requests",
     operation_id = "submit_request",
     summary = "Report a problem",
-    description = "The request comes back already classified by the offline rules.",
+    description = "The request comes back already classified by the offline rules. With an \
+        `Idempotency-Key`, a retry by the same account within 24 hours gets the first answer back \
+        (same status and body, `Idempotent-Replayed: true`) instead of creating another request.",
     security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[ -~]+$",
+            description = "A key of the client's choosing (e.g. a UUID) per distinct submission; \
+                reusing it with different fields is a 422"),
+    ),
     request_body = SubmitBody,
-    responses((status = 201, description = "The new request", body = crate::requests::MaintenanceRequest))
+    responses(
+        (status = 201, description = "The new request (or, for a retried key, the first answer)",
+            body = crate::requests::MaintenanceRequest,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is a retry's replayed answer"))),
+        (status = 429, description = "Too many submissions", body = crate::errors::ErrorBody),
+    )
 )]
-
 pub async fn submit_request(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
     body: web::Json<SubmitBody>,
 ) -> Result<HttpResponse, AppError> {
+    let key = req
+        .headers()
+        .get(idempotency::HEADER)
+        .map(|value| IdempotencyKey::parse(value.as_bytes()))
+        .transpose()?;
     let new = NewRequest::parse(
         &body.description,
         body.location.as_deref(),
         body.contact_info.as_deref(),
     )?;
-    let request = requests::submit(&state, &user, new).await?;
-    Ok(HttpResponse::Created().json(request))
+    let Some(key) = key else {
+        let request = requests::submit(&state, &user, new).await?;
+        return Ok(HttpResponse::Created().json(request));
+    };
+    let submitted = idempotency::submit_once(&state, &user, new, key).await?;
+    let mut response = HttpResponse::Created();
+    if submitted.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response
+        .content_type("application/json")
+        .body(submitted.body))
 }
 
 /// List parameters as sent; parsed here so each error names its field.
@@ -355,7 +383,7 @@ struct PhotoUpload {
     )
 )]
 pub async fn upload_photo(
-    req: actix_web::HttpRequest,
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<RequestPath>,

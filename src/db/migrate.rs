@@ -20,6 +20,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_photos",
         include_str!("../../migrations/0004_photos.sql"),
     ),
+    (
+        "0006_idempotency",
+        include_str!("../../migrations/0006_idempotency.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

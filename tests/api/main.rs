@@ -8,6 +8,7 @@ mod binary;
 mod classification;
 mod errors;
 mod helpers;
+mod idempotency;
 mod live;
 #[path = "../support/mock_llm.rs"]
 mod mock_llm;
