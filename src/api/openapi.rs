@@ -51,7 +51,7 @@ pub const BEARER: &str = "bearer";
         admin::delete_user,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&BearerScheme, &LiveSocket, &CommonResponses),
+    modifiers(&BearerScheme, &LiveSocket, &CommonResponses, &AlwaysSent),
     tags(
         (name = "auth", description = "Accounts and tokens"),
         (name = "requests", description = "Maintenance requests"),
@@ -171,6 +171,32 @@ impl Modify for LiveSocket {
         openapi
             .paths
             .add_path_operation("/ws", vec![HttpMethod::Get], operation);
+    }
+}
+
+/// The server never omits a field of these (a missing value is `null`), so every
+/// property is required, nullable or not; utoipa would make `Option` fields optional.
+struct AlwaysSent;
+
+const RESPONSE_SCHEMAS: &[&str] = &[
+    "MaintenanceRequest",
+    "User",
+    "HistoryEntry",
+    "TaskStatus",
+    "TaskResult",
+    "TokenResponse",
+];
+
+impl Modify for AlwaysSent {
+    fn modify(&self, openapi: &mut Document) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for name in RESPONSE_SCHEMAS {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(*name) {
+                object.required = object.properties.keys().cloned().collect();
+            }
+        }
     }
 }
 

@@ -144,3 +144,43 @@ async fn a_malformed_key_is_a_422() {
     }
     assert_eq!(my_request_count(&app, &token).await, 0);
 }
+
+#[tokio::test]
+async fn browsers_on_an_allowed_origin_may_send_the_key_and_read_the_replay_flag() {
+    let app = spawn_app_with(&[("ALLOWED_ORIGINS", "http://localhost:3000")]).await;
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/requests"))
+        .header("Origin", "http://localhost:3000")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type,idempotency-key",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::OK);
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("idempotency-key"), "{allowed}");
+
+    let (_, token) = app.resident("cors@example.com").await;
+    let response = app
+        .client
+        .post(app.url("/api/requests"))
+        .bearer_auth(&token)
+        .header("Origin", "http://localhost:3000")
+        .header("Idempotency-Key", "cors")
+        .json(&leak())
+        .send()
+        .await
+        .unwrap();
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("idempotent-replayed"), "{exposed}");
+}

@@ -138,6 +138,9 @@ async fn response_schemas_list_exactly_the_fields_the_server_sends() {
     let request = app.submit(&token, "화장실 천장에서 물이 샙니다").await;
     let request_schema = schema(&doc, "MaintenanceRequest");
     assert_eq!(keys(&request), property_names(request_schema));
+    let required: BTreeSet<String> =
+        serde_json::from_value(request_schema["required"].clone()).unwrap();
+    assert_eq!(required, keys(&request), "every field is always sent");
     // Fields the server sends as null are nullable in the contract.
     for (field, value) in request.as_object().unwrap() {
         if value.is_null() {
