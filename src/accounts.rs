@@ -20,7 +20,7 @@ pub const DEFAULT_SUPER_ADMIN_EMAIL: &str = "admin@localhost";
 const BAD_LOGIN: &str = "Incorrect username or password";
 
 /// An account as the API shows it; the password hash never leaves the db layer.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub email: String,

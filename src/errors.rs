@@ -65,9 +65,12 @@ impl AppError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error response.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// What went wrong, for a person to read.
     detail: &'a str,
+    /// The inputs at fault, on some 422s.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     fields: &'a [String],
 }

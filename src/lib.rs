@@ -12,6 +12,7 @@ pub mod connections;
 pub mod db;
 pub mod errors;
 pub mod events;
+pub mod idempotency;
 pub mod ids;
 pub mod photos;
 pub mod private_files;

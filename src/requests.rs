@@ -20,7 +20,7 @@ pub const DESCRIPTION_MAX_CHARS: usize = 5000;
 pub const SHORT_FIELD_MAX_CHARS: usize = 200;
 
 /// A maintenance request as the API returns it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct MaintenanceRequest {
     pub id: RequestId,
     pub user_id: UserId,
@@ -188,7 +188,7 @@ impl RequestChanges {
 }
 
 /// One line of a request's history.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub id: i64,
     pub request_id: RequestId,
@@ -202,7 +202,7 @@ pub struct HistoryEntry {
 }
 
 /// Counts for the dashboard; every known value is present.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Stats {
     pub total: u64,
     pub by_status: BTreeMap<Status, u64>,
@@ -307,16 +307,17 @@ pub async fn delete(state: &AppState, actor: &User, id: RequestId) -> Result<(),
 }
 
 /// The original system's task view of a request's classification.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct TaskStatus {
     pub task_id: Option<String>,
     /// `PENDING`, `STARTED`, `SUCCESS` or `FAILURE`, as the original's Celery states.
+    #[schema(schema_with = crate::api::openapi::celery_state)]
     pub status: &'static str,
     pub result: Option<TaskResult>,
 }
 
 /// The classification a finished task produced.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct TaskResult {
     pub category: Option<Category>,
     pub priority: Option<Priority>,

@@ -10,12 +10,47 @@ use crate::state::AppState;
 use crate::taxonomy::Role;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Rows per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
+    /// Rows to skip.
+    #[param(minimum = 0, maximum = 4294967295_i64)]
     offset: Option<i64>,
 }
+
+/// The id in `/api/admin/users/{id}/...`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UserPath {
+    /// The account's id.
+    id: i64,
+}
+
+impl UserPath {
+    fn id(&self) -> UserId {
+        UserId(self.id)
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/admin/users",
+    tag = "admin",
+    operation_id = "list_users",
+    summary = "Every account (super admin)",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of accounts", body = Vec<crate::accounts::User>,
+            headers(("X-Total-Count" = u64, description = "How many accounts there are"))),
+        (status = 403, description = "Not a super admin", body = crate::errors::ErrorBody),
+    )
+)]
 
 pub async fn list_users(
     state: web::Data<AppState>,
@@ -27,13 +62,17 @@ pub async fn list_users(
     Ok(paged_json(&users, total))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RoleQuery {
+    /// The new role (or send a JSON body `{role}`).
+    #[param(value_type = Option<Role>)]
     new_role: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RoleBody {
+    #[schema(value_type = Role)]
     role: String,
 }
 
@@ -57,25 +96,54 @@ fn requested_role(query: &RoleQuery, body: &[u8]) -> Result<Role, AppError> {
         .map_err(|e| AppError::invalid("new_role", format!("role: {e}")))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/admin/users/{id}/role",
+    tag = "admin",
+    operation_id = "change_role",
+    summary = "Give an account a role (super admin)",
+    security(("bearer" = [])),
+    params(UserPath, RoleQuery),
+    request_body(content = Option<RoleBody>, description = "Unless `?new_role=` is given"),
+    responses(
+        (status = 200, description = "The account with its new role", body = crate::accounts::User),
+        (status = 403, description = "Not a super admin, or the caller's own account", body = crate::errors::ErrorBody),
+        (status = 404, description = "No such account", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn change_role(
     state: web::Data<AppState>,
     admin: SuperAdminUser,
-    id: web::Path<i64>,
+    path: web::Path<UserPath>,
     query: web::Query<RoleQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let role = requested_role(&query, &body)?;
-    let user = accounts::change_role(&state, &admin, UserId(*id), role).await?;
+    let user = accounts::change_role(&state, &admin, path.id(), role).await?;
     tracing::info!(actor = %admin.id, target = %user.id, role = %role, "changed a role");
     Ok(HttpResponse::Ok().json(user))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/admin/users/{id}",
+    tag = "admin",
+    operation_id = "delete_user",
+    summary = "Delete an account and its requests (super admin)",
+    security(("bearer" = [])),
+    params(UserPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not a super admin, or the caller's own account", body = crate::errors::ErrorBody),
+        (status = 404, description = "No such account", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn delete_user(
     state: web::Data<AppState>,
     admin: SuperAdminUser,
-    id: web::Path<i64>,
+    path: web::Path<UserPath>,
 ) -> Result<HttpResponse, AppError> {
-    accounts::delete(&state, &admin, UserId(*id)).await?;
-    tracing::info!(actor = %admin.id, target = %*id, "deleted an account");
+    accounts::delete(&state, &admin, path.id()).await?;
+    tracing::info!(actor = %admin.id, target = %path.id, "deleted an account");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -9,14 +9,34 @@ use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterBody {
+    /// An address whose domain has a dot.
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// 8 to 72 bytes (UTF-8); longer is refused, never truncated.
+    #[schema(min_length = 8, max_length = 72)]
     password: String,
+    #[schema(max_length = 100)]
     full_name: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/register",
+    tag = "auth",
+    operation_id = "register",
+    summary = "Create a resident account",
+    security(()),
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The new account", body = crate::accounts::User),
+        (status = 409, description = "The email is taken", body = crate::errors::ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -30,17 +50,21 @@ pub async fn register(
 }
 
 /// The original's OAuth2 password form (`username`, `password`) or JSON `{email, password}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginBody {
+    /// The account's email (JSON may call it `email`).
     #[serde(alias = "email")]
     username: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TokenResponse {
+    /// Send as `Authorization: Bearer <access_token>`.
     access_token: String,
+    #[schema(pattern = "^bearer$")]
     token_type: &'static str,
+    /// Seconds until the token expires.
     expires_in: i64,
 }
 
@@ -65,6 +89,26 @@ fn parse_login(req: &HttpRequest, body: &[u8]) -> Result<LoginBody, AppError> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "auth",
+    operation_id = "login",
+    summary = "Log in for an access token",
+    description = "The OAuth2 password form of the original system: form fields `username` (the email) and \
+        `password`, urlencoded; JSON `{\"email\", \"password\"}` works too.",
+    security(()),
+    request_body(content(
+        (LoginBody = "application/x-www-form-urlencoded"),
+        (LoginBody = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "A bearer token", body = TokenResponse),
+        (status = 401, description = "Wrong email or password", body = crate::errors::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 429, description = "Too many attempts from this address", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -95,6 +139,15 @@ async fn issue_token(state: &AppState, user: &User) -> Result<HttpResponse, AppE
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    operation_id = "logout",
+    summary = "End this token's session",
+    security(("bearer" = [])),
+    responses((status = 204, description = "The token no longer works"))
+)]
 /// Ends the session of the token this request carries; the token stops working at once.
 pub async fn logout(
     req: HttpRequest,
@@ -107,6 +160,16 @@ pub async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout-everywhere",
+    tag = "auth",
+    operation_id = "logout_everywhere",
+    summary = "End every session of the caller's account",
+    description = "API tokens and page sessions alike; open live sockets close.",
+    security(("bearer" = [])),
+    responses((status = 204, description = "No token or page session of the account works any more"))
+)]
 /// Ends every session of the caller's account, this one included.
 pub async fn logout_everywhere(
     state: web::Data<AppState>,
@@ -116,16 +179,41 @@ pub async fn logout_everywhere(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/auth/me",
+    tag = "auth",
+    operation_id = "me",
+    summary = "The current account",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller's account", body = crate::accounts::User))
+)]
 pub async fn me(user: AuthUser) -> HttpResponse {
     HttpResponse::Ok().json(user.0)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordBody {
     current_password: String,
+    /// 8 to 72 bytes (UTF-8).
+    #[schema(min_length = 8, max_length = 72)]
     new_password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/change-password",
+    tag = "auth",
+    operation_id = "change_password",
+    summary = "Change the caller's password",
+    security(("bearer" = [])),
+    request_body = ChangePasswordBody,
+    responses(
+        (status = 200, description = "Changed: every session of the account ended, this one too; a new token", body = TokenResponse),
+        (status = 403, description = "The current password is wrong", body = crate::errors::ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,

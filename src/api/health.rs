@@ -9,6 +9,27 @@ use std::time::Duration;
 /// How long the check waits for the write lock; a writer held up longer counts as blocked.
 const WRITE_WAIT: Duration = Duration::from_secs(1);
 
+/// The contract of a health answer: `status` always, other fields (checks, version) as they come.
+/// Only documented: the handler builds the JSON itself.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct Health {
+    #[schema(pattern = "^(healthy|unhealthy)$")]
+    status: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    operation_id = "health",
+    summary = "Whether the server can serve",
+    security(()),
+    responses(
+        (status = 200, description = "Healthy", body = inline(Health)),
+        (status = 503, description = "Unhealthy", body = inline(Health)),
+    )
+)]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let database = state
         .db

@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod health;
+pub mod openapi;
 mod requests;
 
 use crate::errors::AppError;
@@ -18,7 +19,8 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// Mounts every API route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health::health))
+    cfg.configure(openapi::routes)
+        .route("/health", web::get().to(health::health))
         .route("/ws", web::get().to(crate::realtime::socket::connect))
         .service(
             web::scope("/api")

@@ -3,47 +3,115 @@
 use super::paged_json;
 use crate::auth::{AuthUser, StaffUser};
 use crate::errors::AppError;
+use crate::idempotency::{self, IdempotencyKey};
 use crate::ids::RequestId;
 use crate::photos;
 use crate::requests::{self, NewRequest, Page, RequestChanges, RequestFilter};
 use crate::state::AppState;
 use crate::taxonomy::{Category, Priority, Status};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use std::str::FromStr;
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SubmitBody {
+    /// What is wrong (trimmed; no control characters other than line breaks and tabs).
+    #[schema(min_length = 1, max_length = 5000)]
     description: String,
+    #[schema(max_length = 200)]
     location: Option<String>,
+    #[schema(max_length = 200)]
     contact_info: Option<String>,
     /// Accepted for compatibility with the original's clients; classification is always immediate.
     #[serde(rename = "use_async")]
     _use_async: Option<bool>,
 }
 
+/// The id in `/api/requests/{id}/...`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RequestPath {
+    /// The request's id.
+    id: i64,
+}
+
+impl RequestPath {
+    fn id(&self) -> RequestId {
+        RequestId(self.id)
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/requests",
+    tag = "requests",
+    operation_id = "submit_request",
+    summary = "Report a problem",
+    description = "The request comes back already classified by the offline rules. With an \
+        `Idempotency-Key`, a retry by the same account within 24 hours gets the first answer back \
+        (same status and body, `Idempotent-Replayed: true`) instead of creating another request.",
+    security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[ -~]+$",
+            description = "A key of the client's choosing (e.g. a UUID) per distinct submission; \
+                reusing it with different fields is a 422"),
+    ),
+    request_body = SubmitBody,
+    responses(
+        (status = 201, description = "The new request (or, for a retried key, the first answer)",
+            body = crate::requests::MaintenanceRequest,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is a retry's replayed answer"))),
+        (status = 429, description = "Too many submissions", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn submit_request(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
     body: web::Json<SubmitBody>,
 ) -> Result<HttpResponse, AppError> {
+    let key = req
+        .headers()
+        .get(idempotency::HEADER)
+        .map(|value| IdempotencyKey::parse(value.as_bytes()))
+        .transpose()?;
     let new = NewRequest::parse(
         &body.description,
         body.location.as_deref(),
         body.contact_info.as_deref(),
     )?;
-    let request = requests::submit(&state, &user, new).await?;
-    Ok(HttpResponse::Created().json(request))
+    let Some(key) = key else {
+        let request = requests::submit(&state, &user, new).await?;
+        return Ok(HttpResponse::Created().json(request));
+    };
+    let submitted = idempotency::submit_once(&state, &user, new, key).await?;
+    let mut response = HttpResponse::Created();
+    if submitted.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response
+        .content_type("application/json")
+        .body(submitted.body))
 }
 
 /// List parameters as sent; parsed here so each error names its field.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(value_type = Option<Status>)]
     status: Option<String>,
+    #[param(value_type = Option<Category>)]
     category: Option<String>,
+    #[param(value_type = Option<Priority>)]
     priority: Option<String>,
+    /// Text in the description or location.
     q: Option<String>,
+    /// Rows per page, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// Rows to skip.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     offset: Option<String>,
 }
 
@@ -93,6 +161,20 @@ impl ListQuery {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/requests",
+    tag = "requests",
+    operation_id = "list_all_requests",
+    summary = "Every request, newest first (staff)",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of requests", body = Vec<crate::requests::MaintenanceRequest>,
+            headers(("X-Total-Count" = u64, description = "How many requests match, over all pages"))),
+        (status = 403, description = "Not staff", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn list_all_requests(
     state: web::Data<AppState>,
     _staff: StaffUser,
@@ -102,6 +184,19 @@ pub async fn list_all_requests(
     Ok(paged_json(&items, total))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/my-requests",
+    tag = "requests",
+    operation_id = "list_my_requests",
+    summary = "The caller's requests, newest first",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of requests", body = Vec<crate::requests::MaintenanceRequest>,
+            headers(("X-Total-Count" = u64, description = "How many requests match, over all pages"))),
+    )
+)]
 pub async fn list_my_requests(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -115,26 +210,59 @@ pub async fn list_my_requests(
     Ok(paged_json(&items, total))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/requests/{id}",
+    tag = "requests",
+    operation_id = "show_request",
+    summary = "One request (owner or staff)",
+    security(("bearer" = [])),
+    params(RequestPath),
+    responses(
+        (status = 200, description = "The request", body = crate::requests::MaintenanceRequest),
+        (status = 404, description = "No such request, or not the caller's", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn show_request(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<i64>,
+    path: web::Path<RequestPath>,
 ) -> Result<HttpResponse, AppError> {
-    let request = requests::get(&state.db, &user, RequestId(*id)).await?;
+    let request = requests::get(&state.db, &user, path.id()).await?;
     Ok(HttpResponse::Ok().json(request))
 }
 
-#[derive(Deserialize)]
+/// The fields to change; at least one.
+#[derive(Deserialize, ToSchema)]
+#[schema(min_properties = 1)]
 pub struct UpdateBody {
+    #[schema(value_type = Option<Status>)]
     status: Option<String>,
+    #[schema(value_type = Option<Category>)]
     category: Option<String>,
+    #[schema(value_type = Option<Priority>)]
     priority: Option<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/requests/{id}",
+    tag = "requests",
+    operation_id = "update_request",
+    summary = "Change status, category or priority (staff)",
+    security(("bearer" = [])),
+    params(RequestPath),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The request as changed", body = crate::requests::MaintenanceRequest),
+        (status = 403, description = "Not staff", body = crate::errors::ErrorBody),
+        (status = 404, description = "No such request, or not the caller's", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn update_request(
     state: web::Data<AppState>,
     staff: StaffUser,
-    id: web::Path<i64>,
+    path: web::Path<RequestPath>,
     body: web::Json<UpdateBody>,
 ) -> Result<HttpResponse, AppError> {
     let changes = RequestChanges {
@@ -142,28 +270,66 @@ pub async fn update_request(
         category: parse_field("category", body.category.as_deref())?,
         priority: parse_field("priority", body.priority.as_deref())?,
     };
-    let request = requests::update(&state, &staff, RequestId(*id), changes).await?;
+    let request = requests::update(&state, &staff, path.id(), changes).await?;
     Ok(HttpResponse::Ok().json(request))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/requests/{id}",
+    tag = "requests",
+    operation_id = "delete_request",
+    summary = "Delete a request (owner or staff)",
+    security(("bearer" = [])),
+    params(RequestPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such request, or not the caller's", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn delete_request(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<i64>,
+    path: web::Path<RequestPath>,
 ) -> Result<HttpResponse, AppError> {
-    requests::delete(&state, &user, RequestId(*id)).await?;
+    requests::delete(&state, &user, path.id()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/requests/{id}/history",
+    tag = "requests",
+    operation_id = "show_history",
+    summary = "Who changed what and when, oldest first",
+    security(("bearer" = [])),
+    params(RequestPath),
+    responses(
+        (status = 200, description = "The history", body = Vec<crate::requests::HistoryEntry>),
+        (status = 404, description = "No such request, or not the caller's", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn show_history(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<i64>,
+    path: web::Path<RequestPath>,
 ) -> Result<HttpResponse, AppError> {
-    let history = requests::history(&state.db, &user, RequestId(*id)).await?;
+    let history = requests::history(&state.db, &user, path.id()).await?;
     Ok(HttpResponse::Ok().json(history))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/stats",
+    tag = "requests",
+    operation_id = "show_stats",
+    summary = "Counts by status, category and priority (staff)",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The counts", body = crate::requests::Stats),
+        (status = 403, description = "Not staff", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn show_stats(
     state: web::Data<AppState>,
     _staff: StaffUser,
@@ -171,20 +337,56 @@ pub async fn show_stats(
     Ok(HttpResponse::Ok().json(requests::stats(&state.db).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/requests/{id}/task-status",
+    tag = "requests",
+    operation_id = "show_task_status",
+    summary = "Where the request's classification stands",
+    security(("bearer" = [])),
+    params(RequestPath),
+    responses(
+        (status = 200, description = "The task", body = crate::requests::TaskStatus),
+        (status = 404, description = "No such request, or not the caller's", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn show_task_status(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<i64>,
+    path: web::Path<RequestPath>,
 ) -> Result<HttpResponse, AppError> {
-    let status = requests::task_status(&state.db, &user, RequestId(*id)).await?;
+    let status = requests::task_status(&state.db, &user, path.id()).await?;
     Ok(HttpResponse::Ok().json(status))
 }
 
+/// The multipart form of an upload; only documents it, as the handler streams the parts.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct PhotoUpload {
+    /// A JPEG, PNG, WebP or GIF image (judged by its bytes), up to `MAX_UPLOAD_MB`.
+    #[schema(value_type = String, format = Binary, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/requests/{id}/upload",
+    tag = "requests",
+    operation_id = "upload_photo",
+    summary = "Attach a photo (owner or staff)",
+    security(("bearer" = [])),
+    params(RequestPath),
+    request_body(content = PhotoUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "The request with its `image_url`", body = crate::requests::MaintenanceRequest),
+        (status = 404, description = "No such request, or not the caller's", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn upload_photo(
-    req: actix_web::HttpRequest,
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<i64>,
+    path: web::Path<RequestPath>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let form = actix_multipart::Multipart::new(req.headers(), payload);
@@ -193,16 +395,34 @@ pub async fn upload_photo(
         .ok_or_else(|| {
             AppError::invalid("file", "send the photo in a multipart field named file")
         })?;
-    let request = photos::attach(&state, &user, RequestId(*id), bytes).await?;
+    let request = photos::attach(&state, &user, path.id(), bytes).await?;
     Ok(HttpResponse::Ok().json(request))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/requests/{id}/image",
+    tag = "requests",
+    operation_id = "show_photo",
+    summary = "The request's photo",
+    security(("bearer" = [])),
+    params(RequestPath),
+    responses(
+        (status = 200, description = "The photo", content(
+            (Vec<u8> = "image/jpeg"),
+            (Vec<u8> = "image/png"),
+            (Vec<u8> = "image/webp"),
+            (Vec<u8> = "image/gif"),
+        )),
+        (status = 404, description = "No such request, not the caller's, or no photo", body = crate::errors::ErrorBody),
+    )
+)]
 pub async fn show_photo(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<i64>,
+    path: web::Path<RequestPath>,
 ) -> Result<HttpResponse, AppError> {
-    let photo = photos::open(&state, &user, RequestId(*id)).await?;
+    let photo = photos::open(&state, &user, path.id()).await?;
     Ok(HttpResponse::Ok()
         .content_type(photo.content_type)
         .insert_header((

@@ -24,6 +24,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_ids_and_sessions",
         include_str!("../../migrations/0005_ids_and_sessions.sql"),
     ),
+    (
+        "0006_idempotency",
+        include_str!("../../migrations/0006_idempotency.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

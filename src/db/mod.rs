@@ -4,6 +4,7 @@
 //! domain functions built on it), which moves the work to the blocking pool.
 
 pub mod events;
+pub mod idempotency;
 pub mod jobs;
 pub mod migrate;
 pub mod requests;

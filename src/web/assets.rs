@@ -28,6 +28,12 @@ const ASSETS: &[Asset] = &[
         content_type: "image/svg+xml",
         bytes: include_bytes!("../../static/favicon.svg"),
     },
+    // RapiDoc, vendored from npm (see README); draws /docs from /openapi.json.
+    Asset {
+        name: "rapidoc-min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/rapidoc/rapidoc-min.js"),
+    },
 ];
 
 /// `app.css` → `app.3f2a9c1d.css`, computed once.

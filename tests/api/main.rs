@@ -9,9 +9,11 @@ mod classification;
 mod errors;
 mod hardening;
 mod helpers;
+mod idempotency;
 mod live;
 #[path = "../support/mock_llm.rs"]
 mod mock_llm;
+mod openapi;
 mod pages;
 mod photos;
 mod requests;
