@@ -230,10 +230,37 @@ pub fn check_csrf(visitor: &Visitor, submitted: &str) -> Result<(), PageError> {
     }
 }
 
-/// Only same-site paths are followed after login, never another host.
+/// Only a local path is followed after login: a single `/`, then a path character, and only
+/// visible ASCII throughout. Browsers drop tabs and line breaks (`/\t/host` becomes `//host`,
+/// another site), and a line break cannot go in a `Location` header at all.
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .map(str::to_owned)
+    let next = next?;
+    let rest = next.strip_prefix('/')?;
+    let visible = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let leads_elsewhere = rest.starts_with('/') || starts_with_encoded(rest, &[b'/', b'\\']);
+    (visible && !leads_elsewhere && !encodes_a_control_character(next)).then(|| next.to_owned())
+}
+
+/// Whether `text` begins with one of `bytes` percent-encoded.
+fn starts_with_encoded(text: &str, bytes: &[u8]) -> bool {
+    decode_escape(text.as_bytes()).is_some_and(|b| bytes.contains(&b))
+}
+
+/// Whether `text` holds a percent-encoded control character (`%09`, `%0d`, `%7f`...).
+fn encodes_a_control_character(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).any(|i| decode_escape(&bytes[i..]).is_some_and(|b| b.is_ascii_control()))
+}
+
+/// The byte of a `%XX` escape at the start of `bytes`.
+fn decode_escape(bytes: &[u8]) -> Option<u8> {
+    match bytes {
+        [b'%', high, low, ..] => {
+            let hex = |d: u8| char::from(d).to_digit(16);
+            Some((hex(*high)? * 16 + hex(*low)?) as u8)
+        }
+        _ => None,
+    }
 }
 
 fn encode_path(path: &str) -> String {
@@ -273,11 +300,19 @@ mod tests {
             safe_next(Some("/my-requests?page=2")).as_deref(),
             Some("/my-requests?page=2")
         );
+        assert_eq!(safe_next(Some("/")).as_deref(), Some("/"));
         for bad in [
             "//evil.example",
             "https://evil.example",
             "evil",
             "/\\evil.example",
+            "/%09/evil.example",
+            "/\t/evil.example",
+            "/%2f/evil.example",
+            "/x%0D%0ASet-Cookie:a=b",
+            "/x\r\ny",
+            "/%7F",
+            "",
         ] {
             assert_eq!(safe_next(Some(bad)), None, "{bad}");
         }

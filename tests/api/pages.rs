@@ -238,9 +238,28 @@ async fn login_returns_to_the_page_asked_for_but_never_to_another_site() {
     app.resident("r@example.com").await;
     let client = browser();
     let csrf = form_token(&client, &app.url("/login?next=/requests/new")).await;
+    let home = "/my-requests";
     for (next, expected) in [
         ("/requests/new", "/requests/new"),
-        ("//evil.example/x", "/my-requests"),
+        ("/my-requests?page=2", "/my-requests?page=2"),
+        ("/admin?q=%EC%A0%84%EB%93%B1", "/admin?q=%EC%A0%84%EB%93%B1"),
+        ("/", "/"),
+        ("//evil.example/x", home),
+        ("/\\evil.example", home),
+        ("\\/evil.example", home),
+        ("/%09/evil.example", home),
+        ("/\t/evil.example", home),
+        ("/%2F/evil.example", home),
+        ("/%5c/evil.example", home),
+        ("/%0d%0aSet-Cookie:%20a=b", home),
+        ("/x\r\nSet-Cookie: a=b", home),
+        ("/x\ny", home),
+        ("/x y", home),
+        ("/%7f", home),
+        (" /x", home),
+        ("https://evil.example", home),
+        ("evil.example", home),
+        ("", home),
     ] {
         let response = client
             .post(app.url("/login"))
@@ -253,7 +272,22 @@ async fn login_returns_to_the_page_asked_for_but_never_to_another_site() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.headers()[LOCATION], expected);
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "next={next:?}");
+        assert_eq!(response.headers()[LOCATION], expected, "next={next:?}");
+        // A refused `next` is not carried into the login form either.
+        let form = client
+            .get(app.url(&format!(
+                "/login?{}",
+                serde_urlencoded::to_string([("next", next)]).unwrap()
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(form.status(), StatusCode::OK, "next={next:?}");
+        let html = form.text().await.unwrap();
+        if expected == home && !next.is_empty() {
+            assert!(!html.contains("evil.example"), "next={next:?}");
+        }
     }
 }
 
