@@ -614,6 +614,13 @@ mod requests_pages {
             .await
             .unwrap();
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            app.get(Some(&mine), &format!("/api/requests/{my_id}"))
+                .await
+                .status(),
+            StatusCode::OK,
+            "the refused withdrawal left the request in place"
+        );
         assert!(detail.contains("상태 변경: 대기중 → 진행중"));
     }
 
