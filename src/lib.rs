@@ -14,6 +14,7 @@ pub mod photos;
 pub mod queue;
 pub mod realtime;
 pub mod requests;
+pub mod routing;
 pub mod startup;
 pub mod state;
 pub mod taxonomy;

@@ -11,37 +11,47 @@ pub mod views;
 
 use crate::accounts::User;
 use crate::errors::AppError;
+use crate::routing::{self, Endpoint, at};
 use crate::taxonomy::Role;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use session::Visitor;
 
+/// Every page route, in matching order (`/requests/new` before `/requests/{id}`). Add a route
+/// here and give it a rule in the access test (tests/api/access.rs), which fails for any route
+/// listed here without one.
+fn endpoints() -> Vec<Endpoint> {
+    use Method as M;
+    vec![
+        at(M::GET, "/", auth::landing),
+        at(M::GET, "/login", auth::login_form),
+        at(M::POST, "/login", auth::login),
+        at(M::GET, "/register", auth::register_form),
+        at(M::POST, "/register", auth::register),
+        at(M::POST, "/logout", auth::logout),
+        at(M::GET, "/requests/new", resident::new_request_form),
+        at(M::POST, "/requests/new", resident::submit_request),
+        at(M::GET, "/my-requests", resident::my_requests),
+        at(M::GET, "/requests/{id}", resident::show_request),
+        at(M::POST, "/requests/{id}/delete", resident::delete_request),
+        at(M::GET, "/admin", staff::dashboard),
+        at(M::GET, "/admin/requests/{id}", staff::show_request),
+        at(M::POST, "/admin/requests/{id}", staff::update_request),
+        at(M::GET, "/admin/users", staff::users),
+        at(M::POST, "/admin/users/{id}/role", staff::change_role),
+        at(M::GET, "/static/{file}", assets::serve),
+    ]
+}
+
 /// Mounts every page route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(auth::landing))
-        .route("/login", web::get().to(auth::login_form))
-        .route("/login", web::post().to(auth::login))
-        .route("/register", web::get().to(auth::register_form))
-        .route("/register", web::post().to(auth::register))
-        .route("/logout", web::post().to(auth::logout))
-        .route("/requests/new", web::get().to(resident::new_request_form))
-        .route("/requests/new", web::post().to(resident::submit_request))
-        .route("/my-requests", web::get().to(resident::my_requests))
-        .route("/requests/{id}", web::get().to(resident::show_request))
-        .route(
-            "/requests/{id}/delete",
-            web::post().to(resident::delete_request),
-        )
-        .route("/admin", web::get().to(staff::dashboard))
-        .route("/admin/requests/{id}", web::get().to(staff::show_request))
-        .route(
-            "/admin/requests/{id}",
-            web::post().to(staff::update_request),
-        )
-        .route("/admin/users", web::get().to(staff::users))
-        .route("/admin/users/{id}/role", web::post().to(staff::change_role))
-        .route("/static/{file}", web::get().to(assets::serve));
+    routing::register(cfg, endpoints());
+}
+
+/// The (method, path pattern) of every page route.
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    routing::table(endpoints())
 }
 
 /// What the layout needs on every page.
