@@ -247,7 +247,7 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
     let next = next?;
     let rest = next.strip_prefix('/')?;
     let visible = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
-    let leads_elsewhere = rest.starts_with('/') || starts_with_encoded(rest, &[b'/', b'\\']);
+    let leads_elsewhere = rest.starts_with('/') || starts_with_encoded(rest, b"/\\");
     (visible && !leads_elsewhere && !encodes_a_control_character(next)).then(|| next.to_owned())
 }
 
