@@ -80,7 +80,7 @@ fn report(name: &str, connections: usize, result: &Result) {
 
 #[tokio::main]
 async fn main() {
-    let server = BenchServer::start("warn,maintenance::startup=info");
+    let server = BenchServer::start("warn,maintenance::startup=info", &[]);
     let base = server.base();
     let client = reqwest::Client::new();
     client

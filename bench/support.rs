@@ -16,7 +16,8 @@ pub struct BenchServer {
 }
 
 impl BenchServer {
-    pub fn start(log_filter: &str) -> BenchServer {
+    /// `envs` adds or overrides environment variables.
+    pub fn start(log_filter: &str, envs: &[(&str, &str)]) -> BenchServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new(env!("CARGO_BIN_EXE_maintenance"))
             .env("PORT", "0")
@@ -28,6 +29,7 @@ impl BenchServer {
             .env("SUPER_ADMIN_EMAIL", "root@example.com")
             .env("SUPER_ADMIN_PASSWORD", PASSWORD)
             .env("RUST_LOG", log_filter)
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -54,6 +56,18 @@ impl BenchServer {
 
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's resident memory in KiB, from `/proc/<pid>/status` (0 where there is none).
+    #[allow(dead_code)] // not every benchmark reports memory
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
     }
 }
 

@@ -20,19 +20,10 @@ const ADMIN_SOCKETS: usize = 1_000;
 const RESIDENT_SOCKETS: usize = 9_000;
 const BURST: usize = 200;
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::main]
 async fn main() {
-    let server = BenchServer::start("info,maintenance::startup=info,actix_server=warn");
-    let (pid, port) = (server.child.id(), server.port);
+    let server = BenchServer::start("info,maintenance::startup=info,actix_server=warn", &[]);
+    let port = server.port;
     let base = server.base();
     let client = reqwest::Client::new();
 
@@ -70,7 +61,7 @@ async fn main() {
     }
 
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = rss_kib(pid);
+    let before = server.rss_kib();
 
     // Open the sockets, 200 handshakes at a time.
     let latencies = Arc::new(std::sync::Mutex::new(Vec::<f64>::with_capacity(
@@ -123,7 +114,7 @@ async fn main() {
     }
     let connect_time = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = rss_kib(pid);
+    let after = server.rss_kib();
     let sockets = ADMIN_SOCKETS + RESIDENT_SOCKETS;
 
     // The burst: each resident submits two requests, twenty in flight at a time.
@@ -166,7 +157,7 @@ async fn main() {
             .copied()
             .unwrap_or(f64::NAN)
     };
-    let after_burst = rss_kib(pid);
+    let after_burst = server.rss_kib();
 
     println!(
         "sockets: {sockets} ({ADMIN_SOCKETS} admin, {RESIDENT_SOCKETS} residents over {RESIDENTS} accounts), connected in {:.1} s",

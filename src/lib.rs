@@ -19,6 +19,7 @@ pub mod private_files;
 pub mod queue;
 pub mod realtime;
 pub mod requests;
+pub mod routing;
 pub mod startup;
 pub mod state;
 pub mod taxonomy;

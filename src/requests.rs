@@ -11,7 +11,8 @@ use crate::events::Event;
 use crate::ids::{RequestId, Timestamp, UserId};
 use crate::state::AppState;
 use crate::taxonomy::{
-    Category, ClassificationMethod, ClassificationStatus, HistoryAction, JobState, Priority, Status,
+    Category, ClassificationMethod, ClassificationStatus, HistoryAction, JobState, Priority, Role,
+    Status,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -280,13 +281,29 @@ pub async fn update(
     Ok(request)
 }
 
-/// Deletes a request its owner or an admin names.
+/// Whether `role` may delete a request in `status`: residents may withdraw theirs only until
+/// work starts; staff may delete any.
+pub fn may_delete(role: Role, status: Status) -> bool {
+    role.is_staff() || status == Status::Pending
+}
+
+/// Deletes a request its owner (while pending) or an admin names.
 pub async fn delete(state: &AppState, actor: &User, id: RequestId) -> Result<(), AppError> {
     let scope = Scope::of(actor);
+    let role = actor.role;
     let actor = actor.id;
     let (_, photo) = state
         .db
         .write(&state.events, move |tx| {
+            // Checked in the transaction, so work cannot start between the check and the delete.
+            if let Some(request) = db::requests::find_request(tx, id, scope)?
+                && !may_delete(role, request.status)
+            {
+                return Err(AppError::Forbidden(format!(
+                    "only pending requests can be withdrawn; this one is {}",
+                    request.status.as_str()
+                )));
+            }
             let deleted = db::requests::delete_request(tx, id, scope, actor)?;
             let events = deleted
                 .iter()

@@ -7,9 +7,10 @@ pub mod openapi;
 mod requests;
 
 use crate::errors::AppError;
+use crate::routing::{self, Endpoint, at};
 use actix_web::body::BoxBody;
 use actix_web::dev::ServiceResponse;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, error, web};
 use serde::Serialize;
@@ -17,52 +18,54 @@ use serde::Serialize;
 /// The largest request body accepted.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
+/// Every API route, in matching order. Add a route here and give it a rule in the access test
+/// (tests/api/access.rs), which fails for any route listed here without one.
+fn endpoints() -> Vec<Endpoint> {
+    use Method as M;
+    vec![
+        at(M::GET, "/health", health::health),
+        at(M::GET, "/ws", crate::realtime::socket::connect),
+        at(M::POST, "/api/auth/register", auth::register),
+        at(M::POST, "/api/auth/login", auth::login),
+        at(M::GET, "/openapi.json", openapi::serve_document),
+        at(M::GET, "/docs", openapi::serve_docs),
+        at(M::GET, "/api/auth/me", auth::me),
+        at(M::POST, "/api/auth/logout", auth::logout),
+        at(
+            M::POST,
+            "/api/auth/logout-everywhere",
+            auth::logout_everywhere,
+        ),
+        at(M::POST, "/api/auth/change-password", auth::change_password),
+        at(M::POST, "/api/requests", requests::submit_request),
+        at(M::GET, "/api/requests", requests::list_all_requests),
+        at(M::GET, "/api/my-requests", requests::list_my_requests),
+        at(M::GET, "/api/requests/{id}", requests::show_request),
+        at(M::PATCH, "/api/requests/{id}", requests::update_request),
+        at(M::DELETE, "/api/requests/{id}", requests::delete_request),
+        at(M::GET, "/api/requests/{id}/history", requests::show_history),
+        at(
+            M::GET,
+            "/api/requests/{id}/task-status",
+            requests::show_task_status,
+        ),
+        at(M::POST, "/api/requests/{id}/upload", requests::upload_photo),
+        at(M::GET, "/api/requests/{id}/image", requests::show_photo),
+        at(M::GET, "/api/stats", requests::show_stats),
+        at(M::GET, "/api/admin/users", admin::list_users),
+        at(M::DELETE, "/api/admin/users/{id}", admin::delete_user),
+        at(M::PATCH, "/api/admin/users/{id}/role", admin::change_role),
+    ]
+}
+
 /// Mounts every API route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(openapi::routes)
-        .route("/health", web::get().to(health::health))
-        .route("/ws", web::get().to(crate::realtime::socket::connect))
-        .service(
-            web::scope("/api")
-                .route("/auth/register", web::post().to(auth::register))
-                .route("/auth/login", web::post().to(auth::login))
-                .route("/auth/me", web::get().to(auth::me))
-                .route("/auth/logout", web::post().to(auth::logout))
-                .route(
-                    "/auth/logout-everywhere",
-                    web::post().to(auth::logout_everywhere),
-                )
-                .route(
-                    "/auth/change-password",
-                    web::post().to(auth::change_password),
-                )
-                .route("/requests", web::post().to(requests::submit_request))
-                .route("/requests", web::get().to(requests::list_all_requests))
-                .route("/my-requests", web::get().to(requests::list_my_requests))
-                .route("/requests/{id}", web::get().to(requests::show_request))
-                .route("/requests/{id}", web::patch().to(requests::update_request))
-                .route("/requests/{id}", web::delete().to(requests::delete_request))
-                .route(
-                    "/requests/{id}/history",
-                    web::get().to(requests::show_history),
-                )
-                .route(
-                    "/requests/{id}/task-status",
-                    web::get().to(requests::show_task_status),
-                )
-                .route(
-                    "/requests/{id}/upload",
-                    web::post().to(requests::upload_photo),
-                )
-                .route("/requests/{id}/image", web::get().to(requests::show_photo))
-                .route("/stats", web::get().to(requests::show_stats))
-                .route("/admin/users", web::get().to(admin::list_users))
-                .route("/admin/users/{id}", web::delete().to(admin::delete_user))
-                .route(
-                    "/admin/users/{id}/role",
-                    web::patch().to(admin::change_role),
-                ),
-        );
+    routing::register(cfg, endpoints());
+}
+
+/// The (method, path pattern) of every API route.
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    routing::table(endpoints())
 }
 
 /// Extractor settings so malformed input becomes a clear 4xx in the `{"detail"}` shape.

@@ -7,8 +7,8 @@
 use super::{admin, auth, health, requests};
 use crate::errors::ErrorBody;
 use crate::web::assets;
+use actix_web::HttpResponse;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
 use askama::Template;
 use std::sync::OnceLock;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
@@ -288,10 +288,4 @@ fn unauthorized_response() -> Response {
             .build(),
     );
     response
-}
-
-/// Mounts /openapi.json and /docs.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(serve_document))
-        .route("/docs", web::get().to(serve_docs));
 }

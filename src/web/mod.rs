@@ -11,41 +11,48 @@ pub mod views;
 
 use crate::accounts::User;
 use crate::errors::AppError;
+use crate::routing::{self, Endpoint, at};
 use crate::taxonomy::Role;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use session::Visitor;
 
+/// Every page route, in matching order (`/requests/new` before `/requests/{id}`). Add a route
+/// here and give it a rule in the access test (tests/api/access.rs), which fails for any route
+/// listed here without one.
+fn endpoints() -> Vec<Endpoint> {
+    use Method as M;
+    vec![
+        at(M::GET, "/", auth::landing),
+        at(M::GET, "/login", auth::login_form),
+        at(M::POST, "/login", auth::login),
+        at(M::GET, "/register", auth::register_form),
+        at(M::POST, "/register", auth::register),
+        at(M::POST, "/logout", auth::logout),
+        at(M::POST, "/logout-everywhere", auth::logout_everywhere),
+        at(M::GET, "/requests/new", resident::new_request_form),
+        at(M::POST, "/requests/new", resident::submit_request),
+        at(M::GET, "/my-requests", resident::my_requests),
+        at(M::GET, "/requests/{id}", resident::show_request),
+        at(M::POST, "/requests/{id}/delete", resident::delete_request),
+        at(M::GET, "/admin", staff::dashboard),
+        at(M::GET, "/admin/requests/{id}", staff::show_request),
+        at(M::POST, "/admin/requests/{id}", staff::update_request),
+        at(M::GET, "/admin/users", staff::users),
+        at(M::POST, "/admin/users/{id}/role", staff::change_role),
+        at(M::GET, "/static/{file}", assets::serve),
+    ]
+}
+
 /// Mounts every page route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(auth::landing))
-        .route("/login", web::get().to(auth::login_form))
-        .route("/login", web::post().to(auth::login))
-        .route("/register", web::get().to(auth::register_form))
-        .route("/register", web::post().to(auth::register))
-        .route("/logout", web::post().to(auth::logout))
-        .route(
-            "/logout-everywhere",
-            web::post().to(auth::logout_everywhere),
-        )
-        .route("/requests/new", web::get().to(resident::new_request_form))
-        .route("/requests/new", web::post().to(resident::submit_request))
-        .route("/my-requests", web::get().to(resident::my_requests))
-        .route("/requests/{id}", web::get().to(resident::show_request))
-        .route(
-            "/requests/{id}/delete",
-            web::post().to(resident::delete_request),
-        )
-        .route("/admin", web::get().to(staff::dashboard))
-        .route("/admin/requests/{id}", web::get().to(staff::show_request))
-        .route(
-            "/admin/requests/{id}",
-            web::post().to(staff::update_request),
-        )
-        .route("/admin/users", web::get().to(staff::users))
-        .route("/admin/users/{id}/role", web::post().to(staff::change_role))
-        .route("/static/{file}", web::get().to(assets::serve));
+    routing::register(cfg, endpoints());
+}
+
+/// The (method, path pattern) of every page route.
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    routing::table(endpoints())
 }
 
 /// What the layout needs on every page.
@@ -234,10 +241,37 @@ pub fn check_csrf(visitor: &Visitor, submitted: &str) -> Result<(), PageError> {
     }
 }
 
-/// Only same-site paths are followed after login, never another host.
+/// Only a local path is followed after login: a single `/`, then a path character, and only
+/// visible ASCII throughout. Browsers drop tabs and line breaks (`/\t/host` becomes `//host`,
+/// another site), and a line break cannot go in a `Location` header at all.
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .map(str::to_owned)
+    let next = next?;
+    let rest = next.strip_prefix('/')?;
+    let visible = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let leads_elsewhere = rest.starts_with('/') || starts_with_encoded(rest, b"/\\");
+    (visible && !leads_elsewhere && !encodes_a_control_character(next)).then(|| next.to_owned())
+}
+
+/// Whether `text` begins with one of `bytes` percent-encoded.
+fn starts_with_encoded(text: &str, bytes: &[u8]) -> bool {
+    decode_escape(text.as_bytes()).is_some_and(|b| bytes.contains(&b))
+}
+
+/// Whether `text` holds a percent-encoded control character (`%09`, `%0d`, `%7f`...).
+fn encodes_a_control_character(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).any(|i| decode_escape(&bytes[i..]).is_some_and(|b| b.is_ascii_control()))
+}
+
+/// The byte of a `%XX` escape at the start of `bytes`.
+fn decode_escape(bytes: &[u8]) -> Option<u8> {
+    match bytes {
+        [b'%', high, low, ..] => {
+            let hex = |d: u8| char::from(d).to_digit(16);
+            Some((hex(*high)? * 16 + hex(*low)?) as u8)
+        }
+        _ => None,
+    }
 }
 
 fn encode_path(path: &str) -> String {
@@ -277,11 +311,19 @@ mod tests {
             safe_next(Some("/my-requests?page=2")).as_deref(),
             Some("/my-requests?page=2")
         );
+        assert_eq!(safe_next(Some("/")).as_deref(), Some("/"));
         for bad in [
             "//evil.example",
             "https://evil.example",
             "evil",
             "/\\evil.example",
+            "/%09/evil.example",
+            "/\t/evil.example",
+            "/%2f/evil.example",
+            "/x%0D%0ASet-Cookie:a=b",
+            "/x\r\ny",
+            "/%7F",
+            "",
         ] {
             assert_eq!(safe_next(Some(bad)), None, "{bad}");
         }

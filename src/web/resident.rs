@@ -8,7 +8,6 @@ use crate::ids::RequestId;
 use crate::photos;
 use crate::requests::{self, NewRequest, RequestFilter};
 use crate::state::AppState;
-use crate::taxonomy::Status;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -194,8 +193,7 @@ pub async fn show_request(
 ) -> Result<HttpResponse, PageError> {
     let user = require_user(&visitor, &req)?;
     let (r, history) = request_with_history(&state, user, RequestId(*id)).await?;
-    // Residents may withdraw a request until work starts; staff always may.
-    let can_delete = user.role.is_staff() || r.status == Status::Pending;
+    let can_delete = requests::may_delete(user.role, r.status);
     let page = DetailPage {
         chrome: Chrome::new(&visitor),
         r,
@@ -214,12 +212,7 @@ pub async fn delete_request(
 ) -> Result<HttpResponse, PageError> {
     let user = require_user(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;
-    let id = RequestId(*id);
-    let request = requests::get(&state.db, user, id).await?;
-    if !user.role.is_staff() && request.status != Status::Pending {
-        return Err(AppError::Forbidden("only pending requests can be withdrawn".into()).into());
-    }
-    requests::delete(&state, user, id).await?;
+    requests::delete(&state, user, RequestId(*id)).await?;
     let back = if user.role.is_staff() {
         "/admin"
     } else {

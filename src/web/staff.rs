@@ -157,6 +157,12 @@ impl RequestPage {
     fn priority_is(&self, p: &Priority) -> bool {
         self.r.priority == Some(*p)
     }
+    fn category_was(&self) -> &'static str {
+        self.r.category.map_or("", Category::as_str)
+    }
+    fn priority_was(&self) -> &'static str {
+        self.r.priority.map_or("", Priority::as_str)
+    }
 }
 
 pub async fn show_request(
@@ -184,6 +190,11 @@ pub struct UpdateForm {
     status: Option<String>,
     category: Option<String>,
     priority: Option<String>,
+    /// The values the form was rendered with (hidden fields): only a field the admin changed
+    /// is applied, so a refinement that arrived meanwhile is neither reverted nor made manual.
+    status_was: Option<String>,
+    category_was: Option<String>,
+    priority_was: Option<String>,
 }
 
 fn parse_or_422<T: std::str::FromStr>(value: Option<&str>) -> Result<Option<T>, AppError> {
@@ -196,6 +207,23 @@ fn parse_or_422<T: std::str::FromStr>(value: Option<&str>) -> Result<Option<T>, 
         .transpose()
 }
 
+/// The field's new value if the admin changed it: it differs from the value the form was
+/// rendered with (or, for a form without that, from the current one) and from the current one.
+fn edited<T: std::str::FromStr + PartialEq + Copy>(
+    submitted: Option<String>,
+    rendered: Option<String>,
+    current: Option<T>,
+) -> Result<Option<T>, AppError> {
+    let Some(new) = parse_or_422::<T>(submitted.as_deref())? else {
+        return Ok(None);
+    };
+    let before = match rendered {
+        Some(rendered) => rendered.parse().ok(),
+        None => current,
+    };
+    Ok((Some(new) != before && Some(new) != current).then_some(new))
+}
+
 pub async fn update_request(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -206,15 +234,11 @@ pub async fn update_request(
     let user = require_staff(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;
     let current = requests::get(&state.db, user, RequestId(*id)).await?;
-    // The form always sends all three; only what differs counts as a change (so an untouched
-    // category does not become a "manual" classification).
-    let status: Option<Status> = parse_or_422(form.status.as_deref())?;
-    let category: Option<Category> = parse_or_422(form.category.as_deref())?;
-    let priority: Option<Priority> = parse_or_422(form.priority.as_deref())?;
+    let form = form.into_inner();
     let changes = RequestChanges {
-        status: status.filter(|s| *s != current.status),
-        category: category.filter(|c| Some(*c) != current.category),
-        priority: priority.filter(|p| Some(*p) != current.priority),
+        status: edited(form.status, form.status_was, Some(current.status))?,
+        category: edited(form.category, form.category_was, current.category)?,
+        priority: edited(form.priority, form.priority_was, current.priority)?,
     };
     let to = format!("/admin/requests/{}", *id);
     if changes.is_empty() {

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn maintenance(dir: &Path) -> Command {
+pub fn maintenance(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_maintenance"));
     command
         .current_dir(dir)
@@ -24,10 +24,10 @@ fn maintenance(dir: &Path) -> Command {
 }
 
 /// A running server and the log lines it printed up to "listening".
-struct Running {
-    child: Child,
-    port: u16,
-    log: Vec<String>,
+pub struct Running {
+    pub child: Child,
+    pub port: u16,
+    pub log: Vec<String>,
 }
 
 impl Drop for Running {
@@ -39,7 +39,7 @@ impl Drop for Running {
 
 // The child is waited for by Running's Drop.
 #[allow(clippy::zombie_processes)]
-fn start(mut command: Command) -> Running {
+pub fn start(mut command: Command) -> Running {
     let mut child = command.spawn().expect("binary starts");
     let stderr = child.stderr.take().unwrap();
     let (lines_tx, lines_rx) = mpsc::channel();

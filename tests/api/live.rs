@@ -168,7 +168,7 @@ async fn owners_and_admins_follow_a_request_and_other_residents_see_nothing_of_i
         (Some("request_classified"), &theirs["id"])
     );
 
-    app.delete(Some(&owner), &path).await;
+    app.delete(Some(&admin), &path).await;
     let deleted = next(&mut owner_ws).await;
     assert_eq!(deleted["type"], "request_deleted");
     assert_eq!(deleted["data"]["id"], request["id"]);

@@ -236,9 +236,28 @@ async fn logging_in_sets_an_httponly_session_and_sends_each_role_home() {
 async fn login_returns_to_the_page_asked_for_but_never_to_another_site() {
     let app = spawn_app().await;
     app.resident("r@example.com").await;
+    let home = "/my-requests";
     for (next, expected) in [
         ("/requests/new", "/requests/new"),
-        ("//evil.example/x", "/my-requests"),
+        ("/my-requests?page=2", "/my-requests?page=2"),
+        ("/admin?q=%EC%A0%84%EB%93%B1", "/admin?q=%EC%A0%84%EB%93%B1"),
+        ("/", "/"),
+        ("//evil.example/x", home),
+        ("/\\evil.example", home),
+        ("\\/evil.example", home),
+        ("/%09/evil.example", home),
+        ("/\t/evil.example", home),
+        ("/%2F/evil.example", home),
+        ("/%5c/evil.example", home),
+        ("/%0d%0aSet-Cookie:%20a=b", home),
+        ("/x\r\nSet-Cookie: a=b", home),
+        ("/x\ny", home),
+        ("/x y", home),
+        ("/%7f", home),
+        (" /x", home),
+        ("https://evil.example", home),
+        ("evil.example", home),
+        ("", home),
     ] {
         let client = browser();
         let csrf = form_token(&client, &app.url("/login?next=/requests/new")).await;
@@ -253,7 +272,22 @@ async fn login_returns_to_the_page_asked_for_but_never_to_another_site() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.headers()[LOCATION], expected);
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "next={next:?}");
+        assert_eq!(response.headers()[LOCATION], expected, "next={next:?}");
+        // A refused `next` is not carried into the login form either.
+        let form = client
+            .get(app.url(&format!(
+                "/login?{}",
+                serde_urlencoded::to_string([("next", next)]).unwrap()
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(form.status(), StatusCode::OK, "next={next:?}");
+        let html = form.text().await.unwrap();
+        if expected == home && !next.is_empty() {
+            assert!(!html.contains("evil.example"), "next={next:?}");
+        }
     }
 }
 
@@ -362,8 +396,10 @@ async fn logging_out_ends_the_session() {
 
 mod requests_pages {
     use super::*;
+    use crate::mock_llm::{Behaviour, MockLlm};
     use reqwest::multipart::{Form, Part};
     use serde_json::Value;
+    use std::time::Duration;
 
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR";
 
@@ -580,6 +616,13 @@ mod requests_pages {
             .await
             .unwrap();
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            app.get(Some(&mine), &format!("/api/requests/{my_id}"))
+                .await
+                .status(),
+            StatusCode::OK,
+            "the refused withdrawal left the request in place"
+        );
         assert!(detail.contains("상태 변경: 대기중 → 진행중"));
     }
 
@@ -657,6 +700,106 @@ mod requests_pages {
             StatusCode::NOT_FOUND,
         )
         .await;
+    }
+
+    /// What a browser sends for the form posting to `action`: its hidden inputs and the
+    /// option selected in each of its selects.
+    fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
+        let start = html
+            .find(&format!("action=\"{action}\""))
+            .expect("the form");
+        let form = &html[start..start + html[start..].find("</form>").unwrap()];
+        let attribute = |tag: &str, name: &str| {
+            let marker = format!("{name}=\"");
+            tag.find(&marker).map(|i| {
+                tag[i + marker.len()..]
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+        };
+        let mut fields = Vec::new();
+        for tag in form.split('<').skip(1) {
+            if tag.starts_with("input") {
+                fields.extend(attribute(tag, "name").zip(attribute(tag, "value")));
+            }
+        }
+        for select in form.split("<select").skip(1) {
+            let name = attribute(select, "name").unwrap();
+            let chosen = select
+                .split("<option")
+                .find(|o| o.split('>').next().unwrap().contains("selected"))
+                .and_then(|o| attribute(o, "value"))
+                .unwrap();
+            fields.push((name, chosen));
+        }
+        fields
+    }
+
+    #[tokio::test]
+    async fn a_status_change_keeps_a_refinement_that_arrived_after_the_form_was_shown() {
+        // The LLM answers only after the admin has opened the form.
+        let mock = MockLlm::builder(vec![Behaviour::Hang(Duration::from_millis(1500))])
+            .rule(|_| ("other".to_owned(), "low".to_owned()))
+            .start();
+        let app = crate::classification::app_with_llm(&mock, &[("LLM_TIMEOUT_SECS", "10")]).await;
+        let (_, resident) = app.resident("r@example.com").await;
+        app.admin("a@example.com").await;
+        let mut events = app.events.subscribe();
+        let id = app.submit(&resident, "전등이 깜빡입니다").await["id"]
+            .as_i64()
+            .unwrap();
+        let admin = browser();
+        log_in(&app, &admin, "a@example.com", PASSWORD).await;
+        let action = format!("/admin/requests/{id}");
+        let (_, html) = page(&admin, &app.url(&action)).await;
+        let mut fields = form_fields(&html, &action);
+        assert!(
+            fields.contains(&("category".into(), "electrical".into())),
+            "the form shows the offline answer: {fields:?}"
+        );
+
+        let refined = async {
+            loop {
+                let event = events.recv().await.unwrap();
+                let frame: Value = serde_json::from_str(&event.frame).unwrap();
+                if frame["type"] == "request_classified" && frame["data"]["id"] == id {
+                    break frame["data"].clone();
+                }
+            }
+        };
+        let refined = tokio::time::timeout(Duration::from_secs(20), refined)
+            .await
+            .expect("the refinement arrives");
+        assert_eq!(refined["classification_method"], "llm");
+
+        // The admin changes only the status on the form rendered before the refinement.
+        for (name, value) in &mut fields {
+            if name == "status" {
+                *value = "in_progress".into();
+            }
+        }
+        let saved = admin
+            .post(app.url(&action))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        let request: Value = app
+            .get(Some(&resident), &format!("/api/requests/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(request["status"], "in_progress");
+        assert_eq!(request["category"], "other", "the refinement is kept");
+        assert_eq!(request["priority"], "low");
+        assert_eq!(
+            request["classification_method"], "llm",
+            "and not made manual"
+        );
     }
 
     #[tokio::test]

@@ -479,6 +479,51 @@ async fn owners_and_admins_delete_requests() {
 }
 
 #[tokio::test]
+async fn residents_withdraw_only_pending_requests_and_staff_delete_any() {
+    let app = spawn_app().await;
+    let (_, owner) = app.resident("owner@example.com").await;
+    let (_, admin) = app.admin("admin@example.com").await;
+    let mut started = Vec::new();
+    for status in ["in_progress", "completed"] {
+        let request = app.submit(&owner, "변기가 막혔어요").await;
+        let path = format!("/api/requests/{}", request["id"]);
+        let patched = app
+            .patch_json(Some(&admin), &path, &json!({"status": status}))
+            .await;
+        assert_eq!(patched.status(), StatusCode::OK);
+        started.push((path, status));
+    }
+    for (path, status) in &started {
+        let refused = app.delete(Some(&owner), path).await;
+        let detail = assert_error(refused, StatusCode::FORBIDDEN).await;
+        assert!(detail.contains("pending"), "{detail}");
+        let kept: Value = app.get(Some(&owner), path).await.json().await.unwrap();
+        assert_eq!(kept["status"], *status, "the refused delete left it intact");
+        let history: Value = app
+            .get(Some(&owner), &format!("{path}/history"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            history
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|h| h["action"] != "deleted"),
+            "{history}"
+        );
+    }
+    for (path, status) in &started {
+        assert_eq!(
+            app.delete(Some(&admin), path).await.status(),
+            StatusCode::NO_CONTENT,
+            "staff may delete a request in {status}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn history_is_for_the_owner_and_admins() {
     let app = spawn_app().await;
     let (_, owner) = app.resident("owner@example.com").await;
