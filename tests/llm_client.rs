@@ -381,6 +381,28 @@ async fn the_circuit_opens_fails_fast_and_closes_after_the_cooldown() {
 }
 
 #[tokio::test]
+async fn malformed_answers_do_not_open_the_circuit() {
+    let mock = MockLlm::builder(vec![Behaviour::Status(500)])
+        .default_behaviour(Behaviour::AnswerRaw("this is not json".into()))
+        .start();
+    let llm = client(LlmSettings {
+        max_retries: 0,
+        breaker_threshold: 2,
+        ..settings(&mock)
+    });
+    assert!(matches!(
+        llm.classify_batch(&["전등"]).await,
+        Err(LlmError::Status(500))
+    ));
+    for _ in 0..3 {
+        let result = llm.classify_batch(&["전등"]).await;
+        assert!(matches!(result, Err(LlmError::Malformed(_))), "{result:?}");
+    }
+    assert!(llm.is_available());
+    assert_eq!(mock.calls(), 4, "every call reached the provider");
+}
+
+#[tokio::test]
 async fn a_failed_trial_call_reopens_the_circuit() {
     let mock = MockLlm::builder(vec![])
         .default_behaviour(Behaviour::Status(503))

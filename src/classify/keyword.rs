@@ -27,6 +27,9 @@ pub struct OfflineVerdict {
     /// From 0 to 1, to two decimals.
     pub confidence: f64,
     pub reason: String,
+    /// The safety rule that made it high (flooding, gas smell, someone trapped...), if one did:
+    /// no other classifier may lower such a request.
+    pub safety_rule: Option<&'static str>,
 }
 
 /// Cue bits: evidence about priority, independent of the category.
@@ -531,7 +534,11 @@ impl OfflineClassifier {
             }
         }
         let (category, category_confidence) = decide_category(&evidence);
-        let (priority, priority_confidence, rule) = decide_priority(&evidence, category);
+        let safety = safety_rule(&evidence, category);
+        let (priority, priority_confidence, rule) = match safety {
+            Some((confidence, rule)) => (Priority::High, confidence, rule),
+            None => calm_priority(&evidence, category),
+        };
         let category_terms = &evidence.terms[category_index(category)];
         let reason = if category_terms.is_empty() {
             format!("{category} (no specific terms) · {priority} ({rule})")
@@ -547,6 +554,7 @@ impl OfflineClassifier {
             confidence: (f64::from(category_confidence.min(priority_confidence)) * 100.0).round()
                 / 100.0,
             reason,
+            safety_rule: safety.map(|(_, rule)| rule),
         }
     }
 }
@@ -765,7 +773,9 @@ fn decide_category(evidence: &Evidence<'_>) -> (Category, f32) {
     (Category::ALL[ranked[0]], 0.55 + 0.4 * margin)
 }
 
-fn decide_priority(evidence: &Evidence<'_>, category: Category) -> (Priority, f32, &'static str) {
+/// The safety rule that makes a request high, if one holds: a danger cue, or a cue that is
+/// dangerous in its setting. Its confidence and its name.
+fn safety_rule(evidence: &Evidence<'_>, category: Category) -> Option<(f32, &'static str)> {
     let has = |bits: u64| evidence.has(bits);
     let danger = [
         (cue::GAS, "gas smell"),
@@ -781,7 +791,7 @@ fn decide_priority(evidence: &Evidence<'_>, category: Category) -> (Priority, f3
         (cue::STINGER, "stinging insects"),
     ];
     if let Some((_, rule)) = danger.iter().find(|(bits, _)| has(*bits)) {
-        return (Priority::High, 0.9, rule);
+        return Some((0.9, rule));
     }
     let wet = has(cue::WATER | cue::RAIN) || category == Category::Plumbing;
     // One dead outlet is an ordinary fault; a unit or an area without power is not.
@@ -815,9 +825,15 @@ fn decide_priority(evidence: &Evidence<'_>, category: Category) -> (Priority, f3
         ),
         (has(cue::CCTV), "security camera down"),
     ];
-    if let Some((_, rule)) = conditional.iter().find(|(holds, _)| *holds) {
-        return (Priority::High, 0.85, rule);
-    }
+    conditional
+        .iter()
+        .find(|(holds, _)| *holds)
+        .map(|(_, rule)| (0.85, *rule))
+}
+
+/// The priority when no safety rule holds: low for what can wait, else medium.
+fn calm_priority(evidence: &Evidence<'_>, category: Category) -> (Priority, f32, &'static str) {
+    let has = |bits: u64| evidence.has(bits);
     if has(cue::CAN_WAIT) {
         return (Priority::Low, 0.85, "can wait");
     }

@@ -190,6 +190,12 @@ impl LlmClient {
                 let valid = verdicts.iter().filter(|v| v.is_some()).count();
                 tracing::debug!(valid, elapsed_ms, "classified by the LLM");
             }
+            // A malformed answer is the model's doing, not an outage: the provider is up and
+            // answering, so it neither counts toward opening the circuit nor keeps it open.
+            Err(error @ LlmError::Malformed(_)) => {
+                permit.succeeded();
+                tracing::debug!(%error, elapsed_ms, "the LLM's answer was malformed");
+            }
             // The caller decides how loudly to report the error; here only the timing is added.
             Err(error) => {
                 permit.failed(Instant::now());

@@ -1,7 +1,7 @@
 //! SQL for the classification job queue.
 
 use crate::errors::AppError;
-use crate::ids::{RequestId, Timestamp};
+use crate::ids::{RequestId, Timestamp, UserId};
 use crate::taxonomy::JobState;
 use rusqlite::types::Value;
 use rusqlite::{
@@ -34,12 +34,17 @@ pub fn insert_job(
     Ok(())
 }
 
-/// Marks the queued jobs among `requests` as running and returns them with their descriptions.
-/// A job already claimed (a duplicate in the channel) is skipped.
-pub fn claim(
-    conn: &mut Connection,
-    requests: &[RequestId],
-) -> Result<Vec<(RequestId, String)>, AppError> {
+/// A job taken by a worker: the request, whose it is, and the text to classify.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedJob {
+    pub request: RequestId,
+    pub owner: UserId,
+    pub description: String,
+}
+
+/// Marks the queued jobs among `requests` as running and returns them with their owners and
+/// descriptions. A job already claimed (a duplicate in the channel) is skipped.
+pub fn claim(conn: &mut Connection, requests: &[RequestId]) -> Result<Vec<ClaimedJob>, AppError> {
     if requests.is_empty() {
         return Ok(Vec::new());
     }
@@ -48,7 +53,9 @@ pub fn claim(
     let sql = format!(
         "UPDATE classification_jobs SET state = 'running', attempts = attempts + 1, started_at = ?1, updated_at = ?1
          WHERE state = 'queued' AND request_id IN ({})
-         RETURNING request_id, (SELECT description FROM requests WHERE id = request_id)",
+         RETURNING request_id,
+                   (SELECT user_id FROM requests WHERE id = request_id),
+                   (SELECT description FROM requests WHERE id = request_id)",
         placeholders.join(", ")
     );
     let mut values: Vec<Value> = vec![Value::Text(Timestamp::now().to_rfc3339())];
@@ -58,14 +65,21 @@ pub fn claim(
         .query_map(params_from_iter(values.iter()), |row| {
             Ok((
                 row.get::<_, RequestId>(0)?,
-                row.get::<_, Option<String>>(1)?,
+                row.get::<_, Option<UserId>>(1)?,
+                row.get::<_, Option<String>>(2)?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     tx.commit()?;
     Ok(claimed
         .into_iter()
-        .filter_map(|(id, description)| description.map(|d| (id, d)))
+        .filter_map(|(request, owner, description)| {
+            Some(ClaimedJob {
+                request,
+                owner: owner?,
+                description: description?,
+            })
+        })
         .collect())
 }
 

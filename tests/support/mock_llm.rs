@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 /// Labels one description: (category, priority), as the text the provider would send.
 pub type Rule = Arc<dyn Fn(&str) -> (String, String) + Send + Sync>;
 
+/// Labels a whole batch at once, one (category, priority) per description: a model whose
+/// answer for one item depends on the others (e.g. one that obeys an instruction in one of them).
+pub type BatchRule = Arc<dyn Fn(&[String]) -> Vec<(String, String)> + Send + Sync>;
+
 /// What the mock does with one request.
 #[derive(Debug, Clone)]
 pub enum Behaviour {
@@ -49,7 +53,7 @@ pub struct ReceivedRequest {
 struct State {
     script: VecDeque<Behaviour>,
     default: Behaviour,
-    rule: Rule,
+    rule: BatchRule,
     received: Vec<ReceivedRequest>,
 }
 
@@ -64,6 +68,7 @@ pub struct MockLlmBuilder {
     script: Vec<Behaviour>,
     default: Behaviour,
     rule: Rule,
+    batch_rule: Option<BatchRule>,
 }
 
 impl MockLlmBuilder {
@@ -79,12 +84,25 @@ impl MockLlmBuilder {
         self
     }
 
+    /// How `Answer` labels a whole batch; replaces the per-item rule when set.
+    pub fn batch_rule(
+        mut self,
+        rule: impl Fn(&[String]) -> Vec<(String, String)> + Send + Sync + 'static,
+    ) -> Self {
+        self.batch_rule = Some(Arc::new(rule));
+        self
+    }
+
     /// Binds 127.0.0.1:0 and starts serving on the current Tokio runtime.
     pub fn start(self) -> MockLlm {
+        let rule = self.rule;
+        let rule = self.batch_rule.unwrap_or_else(|| {
+            Arc::new(move |items: &[String]| items.iter().map(|text| rule(text)).collect())
+        });
         let state = Arc::new(Mutex::new(State {
             script: self.script.into(),
             default: self.default,
-            rule: self.rule,
+            rule,
             received: Vec::new(),
         }));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the mock LLM");
@@ -121,6 +139,7 @@ impl MockLlm {
             script,
             default: Behaviour::Answer,
             rule: Arc::new(default_rule),
+            batch_rule: None,
         }
     }
 
@@ -218,14 +237,13 @@ pub fn chat_completion(content: &str) -> Value {
 }
 
 /// The `{"results": [...]}` content for `items`, labelled by `rule`, leaving out `missing` ids.
-pub fn answer_content(items: &[String], rule: &Rule, missing: &[usize]) -> String {
-    let results: Vec<Value> = items
-        .iter()
+pub fn answer_content(items: &[String], rule: &BatchRule, missing: &[usize]) -> String {
+    let results: Vec<Value> = rule(items)
+        .into_iter()
         .enumerate()
-        .map(|(i, text)| (i + 1, text))
+        .map(|(i, labels)| (i + 1, labels))
         .filter(|(id, _)| !missing.contains(id))
-        .map(|(id, text)| {
-            let (category, priority) = rule(text);
+        .map(|(id, (category, priority))| {
             json!({"id": id, "category": category, "priority": priority, "reason": "mock rule"})
         })
         .collect();
