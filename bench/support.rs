@@ -23,6 +23,7 @@ impl BenchServer {
             .env("DATABASE_URL", dir.path().join("bench.db"))
             .env("BCRYPT_COST", "4")
             .env("AUTH_RATE_LIMIT_PER_MINUTE", "0")
+            .env("REQUEST_RATE_LIMIT_PER_MINUTE", "0")
             .env("SUPER_ADMIN_EMAIL", "root@example.com")
             .env("SUPER_ADMIN_PASSWORD", PASSWORD)
             .env("RUST_LOG", log_filter)

@@ -16,6 +16,7 @@ pub mod realtime;
 pub mod requests;
 pub mod startup;
 pub mod state;
+pub mod submission_limit;
 pub mod taxonomy;
 pub mod telemetry;
 pub mod web;

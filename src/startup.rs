@@ -12,6 +12,7 @@ use crate::events::Events;
 use crate::queue::{self, ClassifyQueue, QueueSettings, QueueWorkers};
 use crate::realtime;
 use crate::state::{AccountChanges, AppState};
+use crate::submission_limit::SubmissionLimiter;
 use crate::web as pages;
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
@@ -191,6 +192,7 @@ pub async fn prepare_state(
     let state = AppState {
         db,
         queue: ClassifyQueue::disabled(),
+        submission_limiter: SubmissionLimiter::new(config.submission_rate_per_minute),
         events: Events::new(config.live.buffer),
         account_changes: AccountChanges::default(),
         shutdown,

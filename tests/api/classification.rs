@@ -469,3 +469,65 @@ async fn task_status_is_for_the_owner_and_admins() {
     )
     .await;
 }
+
+/// Each submission costs a classification and a job: one account cannot flood them.
+#[tokio::test]
+async fn submissions_past_the_per_account_limit_get_a_429_with_retry_after() {
+    use crate::pages::{browser, form_token, log_in};
+    use reqwest::header::RETRY_AFTER;
+    let app = spawn_app_with(&[("REQUEST_RATE_LIMIT_PER_MINUTE", "3")]).await;
+    let (_, token) = app.resident("busy@example.com").await;
+    for n in 0..3 {
+        app.submit(&token, &format!("{n}층 전등이 깜빡입니다"))
+            .await;
+    }
+    let refused = app
+        .post_json(
+            Some(&token),
+            "/api/requests",
+            &json!({"description": "전등이 깜빡입니다"}),
+        )
+        .await;
+    let retry_after: u64 = refused.headers()[RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
+    assert_error(refused, StatusCode::TOO_MANY_REQUESTS).await;
+
+    let (_, other) = app.resident("calm@example.com").await;
+    app.submit(&other, "전등이 깜빡입니다").await;
+
+    // The form says so and keeps what was typed.
+    let client = browser();
+    log_in(&app, &client, "busy@example.com", PASSWORD).await;
+    let csrf = form_token(&client, &app.url("/requests/new")).await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf)
+        .text("description", "현관 센서등이 안 켜져요")
+        .text("location", "")
+        .text("contact_info", "");
+    let page = client
+        .post(app.url("/requests/new"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.headers().contains_key(RETRY_AFTER));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("너무 자주") && html.contains("현관 센서등이 안 켜져요"));
+
+    let mine: Value = app
+        .get(Some(&token), "/api/my-requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.as_array().unwrap().len(),
+        3,
+        "nothing past the limit was stored"
+    );
+}
