@@ -293,6 +293,8 @@ async fn provider_failures_fall_back_to_the_offline_answer() {
             "not a chat completion",
             Behaviour::RawBody("<html>bad gateway</html>".into()),
         ),
+        ("a 3 MB answer", Behaviour::AnswerPadded(3 * 1024 * 1024)),
+        ("an endless body", Behaviour::EndlessBody),
     ];
     for (name, behaviour) in cases {
         let llm = MockLlm::builder(vec![])

@@ -8,6 +8,7 @@
 
 use actix_web::http::header;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::net::TcpListener;
@@ -38,6 +39,10 @@ pub enum Behaviour {
     RateLimited { retry_after_secs: Option<u64> },
     /// Waits this long, then answers like `Answer` (meant to outlast the client's timeout).
     Hang(Duration),
+    /// A correct answer padded with an extra field of this many bytes.
+    AnswerPadded(usize),
+    /// HTTP 200 with a body that starts like a chat completion and never ends.
+    EndlessBody,
 }
 
 /// One request as the mock received it.
@@ -316,6 +321,21 @@ async fn chat_completions(
         Behaviour::Hang(wait) => {
             tokio::time::sleep(wait).await;
             answer_content(&items, &rule, &[])
+        }
+        Behaviour::AnswerPadded(bytes) => {
+            let mut completion = chat_completion(&answer_content(&items, &rule, &[]));
+            completion["padding"] = Value::String("x".repeat(bytes));
+            return HttpResponse::Ok().json(completion);
+        }
+        Behaviour::EndlessBody => {
+            let start = r#"{"choices": [{"message": {"role": "assistant", "content": ""#;
+            let chunk = web::Bytes::from(vec![b'x'; 64 * 1024]);
+            let body = futures_util::stream::once(async move { web::Bytes::from(start) })
+                .chain(futures_util::stream::repeat(chunk))
+                .map(Ok::<_, actix_web::Error>);
+            return HttpResponse::Ok()
+                .content_type("application/json")
+                .streaming(body);
         }
     };
     HttpResponse::Ok().json(chat_completion(&content))
