@@ -92,6 +92,47 @@ struct Worker {
     batch: usize,
 }
 
+/// Jobs settled in one transaction by [`settle_without_llm`].
+const SETTLE_CHUNK: usize = 200;
+
+/// At a start without an LLM: every job a previous run left queued or running is finished
+/// with the offline classification, which each request already holds. Returns how many.
+pub async fn settle_without_llm(db: &Db, events: &Events) -> Result<usize, AppError> {
+    let mut settled = 0;
+    loop {
+        let ids = db
+            .run(|conn| db::jobs::unfinished_requests(conn, SETTLE_CHUNK))
+            .await?;
+        if ids.is_empty() {
+            break;
+        }
+        settled += ids.len();
+        db.write(events, move |tx| {
+            let mut events = Vec::new();
+            for id in ids {
+                let refined = db::requests::finish_refinement(
+                    tx,
+                    id,
+                    None,
+                    Some("no LLM configured; the offline classification stands"),
+                )?;
+                if let Refined::KeptOffline(request) = refined {
+                    events.push(Event::RequestClassified(request));
+                }
+            }
+            Ok(((), events))
+        })
+        .await?;
+    }
+    if settled > 0 {
+        tracing::info!(
+            jobs = settled,
+            "no LLM configured: unfinished classification jobs keep the offline answer"
+        );
+    }
+    Ok(settled)
+}
+
 /// Starts the workers and the sweeper after queueing again whatever a previous run left unfinished.
 pub async fn start(
     db: Db,

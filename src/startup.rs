@@ -204,12 +204,14 @@ pub async fn prepare_state(
     Ok((state, stop))
 }
 
-/// Starts the LLM refinement queue when an LLM is configured.
+/// Starts the LLM refinement queue when an LLM is configured; without one, finishes the jobs
+/// a previous run left so no request stays pending.
 async fn start_queue(state: &mut AppState) -> Result<Option<QueueWorkers>, StartupError> {
     let Some(llm) = &state.config.llm else {
         tracing::info!(
             "no GROQ_API_KEY or LLM_API_KEY: the offline classifier decides every request"
         );
+        queue::settle_without_llm(&state.db, &state.events).await?;
         return Ok(None);
     };
     let client = LlmClient::from_config(llm).map_err(AppError::internal)?;

@@ -140,6 +140,17 @@ pub fn requeue_unfinished(conn: &Connection) -> Result<usize, AppError> {
     )? as usize)
 }
 
+/// The requests of the oldest unfinished jobs (queued, or left running by a previous run).
+pub fn unfinished_requests(conn: &Connection, limit: usize) -> Result<Vec<RequestId>, AppError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT request_id FROM classification_jobs WHERE state IN ('queued', 'running') ORDER BY id LIMIT ?1",
+    )?;
+    let ids = stmt
+        .query_map([limit as i64], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(ids)
+}
+
 /// The oldest queued jobs' requests, to feed into the channel.
 pub fn queued(conn: &Connection, limit: usize) -> Result<Vec<RequestId>, AppError> {
     let mut stmt = conn.prepare_cached(

@@ -533,3 +533,44 @@ async fn submissions_past_the_per_account_limit_get_a_429_with_retry_after() {
         "nothing past the limit was stored"
     );
 }
+
+/// A run with an LLM was killed with one job waiting and one under way; the next start has no
+/// LLM key. Both jobs must still finish, with the offline answer.
+#[tokio::test]
+async fn jobs_left_by_a_killed_run_finish_at_a_start_without_an_llm() {
+    let app = spawn_app().await;
+    let (_, token) = app.resident("r@example.com").await;
+    let queued = id_of(&app.submit(&token, "전등이 깜빡입니다").await);
+    let running = id_of(&app.submit(&token, "수도꼭지에서 물이 샙니다").await);
+    let dir = app.stop().await;
+    {
+        let conn = rusqlite::Connection::open(db_path(&dir)).unwrap();
+        conn.execute("UPDATE requests SET classification_status = 'pending'", [])
+            .unwrap();
+        for (id, state, attempts) in [(queued, "queued", 0), (running, "running", 1)] {
+            conn.execute(
+                "INSERT INTO classification_jobs (request_id, state, attempts, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+                rusqlite::params![id, state, attempts],
+            )
+            .unwrap();
+        }
+    }
+
+    let app = spawn_app_in(dir, &[]).await;
+    let token = app.token("r@example.com", PASSWORD).await;
+    for (id, category) in [(queued, "electrical"), (running, "plumbing")] {
+        let task = app.task(&token, id).await;
+        assert_eq!(task["status"], "SUCCESS", "{task}");
+        assert_eq!(task["result"]["category"], category);
+        let request: Value = app
+            .get(Some(&token), &format!("/api/requests/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(request["classification_status"], "done");
+        assert_eq!(request["classification_method"], "keyword");
+    }
+    assert_no_job_left(&app);
+}
