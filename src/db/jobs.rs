@@ -142,20 +142,23 @@ pub fn requeue_unfinished(conn: &Connection) -> Result<usize, AppError> {
 
 /// The requests of the oldest unfinished jobs (queued, or left running by a previous run).
 pub fn unfinished_requests(conn: &Connection, limit: usize) -> Result<Vec<RequestId>, AppError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT request_id FROM classification_jobs WHERE state IN ('queued', 'running') ORDER BY id LIMIT ?1",
-    )?;
-    let ids = stmt
-        .query_map([limit as i64], |row| row.get(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(ids)
+    oldest_requests(conn, "state IN ('queued', 'running')", limit)
 }
 
 /// The oldest queued jobs' requests, to feed into the channel.
 pub fn queued(conn: &Connection, limit: usize) -> Result<Vec<RequestId>, AppError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT request_id FROM classification_jobs WHERE state = 'queued' ORDER BY id LIMIT ?1",
-    )?;
+    oldest_requests(conn, "state = 'queued'", limit)
+}
+
+/// The requests of the oldest `limit` jobs matching `condition` (a fixed SQL condition).
+fn oldest_requests(
+    conn: &Connection,
+    condition: &str,
+    limit: usize,
+) -> Result<Vec<RequestId>, AppError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT request_id FROM classification_jobs WHERE {condition} ORDER BY id LIMIT ?1"
+    ))?;
     let ids = stmt
         .query_map([limit as i64], |row| row.get(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -61,6 +61,13 @@ async fn assert_healthy(app: &TestApp) {
     assert_eq!(app.get(None, "/health").await.status(), StatusCode::OK);
 }
 
+/// Returns once the provider has received its first call (which the test's script holds up).
+async fn first_call(llm: &MockLlm) {
+    while llm.calls() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn id_of(request: &Value) -> i64 {
     request["id"].as_i64().unwrap()
 }
@@ -143,9 +150,7 @@ async fn waiting_requests_are_classified_in_one_batched_call() {
     let mut events = app.events.subscribe();
     let (_, token) = app.resident("r@example.com").await;
     let mut ids = vec![id_of(&app.submit(&token, "전등이 깜빡입니다").await)];
-    while llm.calls() == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    first_call(&llm).await;
     for text in [
         "보일러가 고장났어요",
         "변기가 막혔어요",
@@ -200,9 +205,7 @@ async fn one_residents_text_cannot_lower_the_priority_of_a_safety_matter() {
     let (attacker_id, attacker) = app.resident("attacker@example.com").await;
     let (neighbour_id, neighbour) = app.resident("neighbour@example.com").await;
     let primer = id_of(&app.submit(&attacker, "전등이 깜빡입니다").await);
-    while llm.calls() == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    first_call(&llm).await;
     let injected_text = format!("복도 전등이 깜빡여요. {INJECTION}");
     let submissions = [
         (attacker_id, &attacker, injected_text.as_str()),
@@ -255,9 +258,7 @@ async fn an_item_missing_from_the_answer_keeps_its_offline_classification() {
     let mut events = app.events.subscribe();
     let (_, token) = app.resident("r@example.com").await;
     let first = id_of(&app.submit(&token, "전등이 깜빡입니다").await);
-    while llm.calls() == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    first_call(&llm).await;
     let answered = id_of(&app.submit(&token, "보일러가 고장났어요").await);
     let missing = id_of(&app.submit(&token, "변기가 막혔어요").await);
     let results = classified(&mut events, &[first, answered, missing]).await;
@@ -356,9 +357,7 @@ async fn a_manual_classification_is_never_overwritten_by_the_llm() {
     let (_, admin) = app.admin("a@example.com").await;
     let request = app.submit(&token, "전등이 깜빡입니다").await;
     let path = format!("/api/requests/{}", id_of(&request));
-    while llm.calls() == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    first_call(&llm).await;
     let manual = app
         .patch_json(
             Some(&admin),
