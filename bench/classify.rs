@@ -1,4 +1,5 @@
-//! Offline classifier throughput on one core, over every labelled request in the repository.
+//! Offline classifier throughput on one core, over every labelled request in the repository,
+//! and its cost on crafted long descriptions (1,000 against 5,000 characters: linear or not).
 //!
 //! Run: `cargo bench --bench classify`
 
@@ -48,4 +49,52 @@ fn main() {
         runs[runs.len() - 1]
     );
     println!("mean time per classification: {:.2} µs", 1e6 / median);
+    crafted(classifier);
+}
+
+/// Descriptions written to make a rule engine work hard: the words of the proximity rules over
+/// and over with no rule completed, negations after every noun, and a mixed stream of terms.
+fn crafted(classifier: &OfflineClassifier) {
+    let patterns = [
+        ("pair words, Korean", "엘리베이터 보일러 전기 가스 난방 물 "),
+        (
+            "pair words, English",
+            "elevator boiler power gas heating water ",
+        ),
+        ("negated cues", "물은 안 새요 가스 냄새는 아니에요 "),
+        (
+            "mixed terms",
+            "전등 콘센트 변기 배관 에어컨 창문 균열 현관문 tile leak outlet ",
+        ),
+    ];
+    println!("crafted descriptions, median time per classification:");
+    for (name, pattern) in patterns {
+        let times: Vec<Duration> = [1_000, 5_000]
+            .into_iter()
+            .map(|chars| {
+                let text: String = pattern.chars().cycle().take(chars).collect();
+                time_one(classifier, &text)
+            })
+            .collect();
+        println!(
+            "  {name:<20} 1,000 chars {:>9.1} µs   5,000 chars {:>9.1} µs   ratio {:.1}",
+            times[0].as_secs_f64() * 1e6,
+            times[1].as_secs_f64() * 1e6,
+            times[1].as_secs_f64() / times[0].as_secs_f64()
+        );
+    }
+}
+
+/// The median of 21 timed classifications of `text` (enough for a stable figure, short enough
+/// to finish even when the cost is quadratic).
+fn time_one(classifier: &OfflineClassifier, text: &str) -> Duration {
+    let mut times: Vec<Duration> = (0..21)
+        .map(|_| {
+            let started = Instant::now();
+            black_box(classifier.classify(black_box(text)));
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
 }

@@ -26,6 +26,7 @@ impl BenchServer {
             .env("AUTH_RATE_LIMIT_PER_MINUTE", "0")
             // Every simulated client connects from this one address.
             .env("MAX_CONNECTIONS_PER_ADDRESS", "0")
+            .env("REQUEST_RATE_LIMIT_PER_MINUTE", "0")
             .env("SUPER_ADMIN_EMAIL", "root@example.com")
             .env("SUPER_ADMIN_PASSWORD", PASSWORD)
             .env("RUST_LOG", log_filter)

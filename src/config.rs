@@ -83,6 +83,8 @@ pub struct Config {
     pub queue_capacity: usize,
     /// How often jobs waiting in the database are fed to the workers, in milliseconds.
     pub queue_sweep_ms: u64,
+    /// New requests allowed per account per minute; 0 turns the limit off.
+    pub submission_rate_per_minute: u32,
     pub live: LiveConfig,
     /// Mark cookies Secure even when the request does not look like HTTPS.
     pub cookie_secure: bool,
@@ -165,6 +167,8 @@ impl Config {
         let llm = reader.llm();
         let queue_capacity = reader.ranged("QUEUE_CAPACITY", 1024, 1, 1_000_000) as usize;
         let queue_sweep_ms = reader.ranged("QUEUE_SWEEP_MS", 1000, 10, 3_600_000) as u64;
+        let submission_rate_per_minute =
+            reader.ranged("REQUEST_RATE_LIMIT_PER_MINUTE", 30, 0, 1_000_000) as u32;
         let cookie_secure = reader
             .parsed("COOKIE_SECURE", Some(false), "true or false")
             .unwrap_or(false);
@@ -199,6 +203,7 @@ impl Config {
             llm,
             queue_capacity,
             queue_sweep_ms,
+            submission_rate_per_minute,
             live,
             cookie_secure,
             session_hours,

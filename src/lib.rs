@@ -22,6 +22,7 @@ pub mod requests;
 pub mod routing;
 pub mod startup;
 pub mod state;
+pub mod submission_limit;
 pub mod taxonomy;
 pub mod telemetry;
 pub mod web;

@@ -7,8 +7,9 @@
 //! so a crash or a kill loses none. Claiming a job is an atomic state change,
 //! so an id that reaches the channel twice is processed once.
 
-use crate::classify::Classification;
 use crate::classify::llm::{LlmClient, LlmVerdict};
+use crate::classify::{self, Classification};
+use crate::db::jobs::ClaimedJob;
 use crate::db::requests::Refined;
 use crate::db::{self, Db};
 use crate::errors::AppError;
@@ -30,7 +31,7 @@ pub struct QueueSettings {
     pub capacity: usize,
     /// Concurrent LLM calls.
     pub workers: usize,
-    /// Requests classified in one LLM call.
+    /// Requests classified in one LLM call at most (one owner's requests only).
     pub batch: usize,
     /// How often queued jobs are fed back into the channel.
     pub sweep_interval: Duration,
@@ -89,6 +90,47 @@ struct Worker {
     llm: LlmClient,
     events: Events,
     batch: usize,
+}
+
+/// Jobs settled in one transaction by [`settle_without_llm`].
+const SETTLE_CHUNK: usize = 200;
+
+/// At a start without an LLM: every job a previous run left queued or running is finished
+/// with the offline classification, which each request already holds. Returns how many.
+pub async fn settle_without_llm(db: &Db, events: &Events) -> Result<usize, AppError> {
+    let mut settled = 0;
+    loop {
+        let ids = db
+            .run(|conn| db::jobs::unfinished_requests(conn, SETTLE_CHUNK))
+            .await?;
+        if ids.is_empty() {
+            break;
+        }
+        settled += ids.len();
+        db.write(events, move |tx| {
+            let mut events = Vec::new();
+            for id in ids {
+                let refined = db::requests::finish_refinement(
+                    tx,
+                    id,
+                    None,
+                    Some("no LLM configured; the offline classification stands"),
+                )?;
+                if let Refined::KeptOffline(request) = refined {
+                    events.push(Event::RequestClassified(request));
+                }
+            }
+            Ok(((), events))
+        })
+        .await?;
+    }
+    if settled > 0 {
+        tracing::info!(
+            jobs = settled,
+            "no LLM configured: unfinished classification jobs keep the offline answer"
+        );
+    }
+    Ok(settled)
 }
 
 /// Starts the workers and the sweeper after queueing again whatever a previous run left unfinished.
@@ -201,31 +243,57 @@ impl Worker {
                 return;
             }
         };
-        if claimed.is_empty() {
-            return;
+        // One resident's text per call: a description never sits beside another resident's
+        // in the model's input, so what one writes cannot steer how another is classified.
+        for jobs in by_owner(claimed) {
+            self.refine(jobs).await;
         }
-        let texts: Vec<&str> = claimed.iter().map(|(_, text)| text.as_str()).collect();
+    }
+
+    /// Asks the LLM about one owner's jobs and saves each answer, held to the safety rules.
+    async fn refine(&self, jobs: Vec<ClaimedJob>) {
+        let texts: Vec<&str> = jobs.iter().map(|job| job.description.as_str()).collect();
         let answers = self.llm.classify_batch(&texts).await;
         let outcome = match &answers {
             Ok(_) => "answered",
             Err(e) => {
-                tracing::info!(jobs = claimed.len(), error = %e, "LLM unavailable; the offline classification stands");
+                tracing::info!(jobs = jobs.len(), error = %e, "LLM unavailable; the offline classification stands");
                 "failed"
             }
         };
-        tracing::debug!(jobs = claimed.len(), outcome, "classification batch");
-        for (index, (request, _)) in claimed.iter().enumerate() {
-            let (answer, error) = match &answers {
-                Ok(verdicts) => match verdicts.get(index).cloned().flatten() {
-                    Some(verdict) => (Some(from_llm(verdict)), None),
+        tracing::debug!(jobs = jobs.len(), outcome, "classification batch");
+        let rules = match &answers {
+            Ok(_) => self.safety_rules(&jobs).await,
+            Err(_) => None,
+        };
+        for (index, job) in jobs.iter().enumerate() {
+            let (answer, error) = match (&answers, &rules) {
+                (Ok(verdicts), Some(rules)) => match verdicts.get(index).cloned().flatten() {
+                    Some(verdict) => (Some(from_llm(verdict).held_to(rules[index])), None),
                     None => (
                         None,
                         Some("missing or invalid in the LLM answer".to_owned()),
                     ),
                 },
-                Err(e) => (None, Some(e.to_string())),
+                (Ok(_), None) => (
+                    None,
+                    Some("could not check the answer against the safety rules".to_owned()),
+                ),
+                (Err(e), _) => (None, Some(e.to_string())),
             };
-            self.save(*request, answer, error).await;
+            self.save(job.request, answer, error).await;
+        }
+    }
+
+    /// The offline safety rule of each job's text, worked out on the blocking pool.
+    async fn safety_rules(&self, jobs: &[ClaimedJob]) -> Option<Vec<Option<&'static str>>> {
+        let descriptions: Vec<String> = jobs.iter().map(|job| job.description.clone()).collect();
+        match tokio::task::spawn_blocking(move || classify::safety_rules(&descriptions)).await {
+            Ok(rules) => Some(rules),
+            Err(e) => {
+                tracing::error!(error = %e, "the offline safety check failed");
+                None
+            }
         }
     }
 
@@ -271,6 +339,18 @@ impl Worker {
             }
         }
     }
+}
+
+/// The jobs grouped by owner, in the order each owner first appears.
+fn by_owner(jobs: Vec<ClaimedJob>) -> Vec<Vec<ClaimedJob>> {
+    let mut groups: Vec<Vec<ClaimedJob>> = Vec::new();
+    for job in jobs {
+        match groups.iter_mut().find(|group| group[0].owner == job.owner) {
+            Some(group) => group.push(job),
+            None => groups.push(vec![job]),
+        }
+    }
+    groups
 }
 
 /// A classification from the LLM's answer.

@@ -217,7 +217,14 @@ pub async fn submit(
     owner: &User,
     new: NewRequest,
 ) -> Result<MaintenanceRequest, AppError> {
-    let classification = classify::offline(&new.description);
+    state.submission_limiter.check(owner.id)?;
+    // Classifying a long description is CPU work: keep it off the async threads.
+    let (new, classification) = tokio::task::spawn_blocking(move || {
+        let classification = classify::offline(&new.description);
+        (new, classification)
+    })
+    .await
+    .map_err(AppError::internal)?;
     let owner = owner.id;
     let refine = state.queue.refines();
     let request = state

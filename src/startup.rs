@@ -14,6 +14,7 @@ use crate::events::Events;
 use crate::queue::{self, ClassifyQueue, QueueSettings, QueueWorkers};
 use crate::realtime;
 use crate::state::{AccountChanges, AppState};
+use crate::submission_limit::SubmissionLimiter;
 use crate::web as pages;
 use actix_cors::Cors;
 use actix_http::{HttpService, KeepAlive, Protocol, error::DispatchError};
@@ -205,6 +206,7 @@ pub async fn prepare_state(
     let state = AppState {
         db,
         queue: ClassifyQueue::disabled(),
+        submission_limiter: SubmissionLimiter::new(config.submission_rate_per_minute),
         events: Events::new(config.live.buffer),
         account_changes: AccountChanges::default(),
         shutdown,
@@ -220,12 +222,14 @@ pub async fn prepare_state(
     Ok((state, stop))
 }
 
-/// Starts the LLM refinement queue when an LLM is configured.
+/// Starts the LLM refinement queue when an LLM is configured; without one, finishes the jobs
+/// a previous run left so no request stays pending.
 async fn start_queue(state: &mut AppState) -> Result<Option<QueueWorkers>, StartupError> {
     let Some(llm) = &state.config.llm else {
         tracing::info!(
             "no GROQ_API_KEY or LLM_API_KEY: the offline classifier decides every request"
         );
+        queue::settle_without_llm(&state.db, &state.events).await?;
         return Ok(None);
     };
     let client = LlmClient::from_config(llm).map_err(AppError::internal)?;

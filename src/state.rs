@@ -6,6 +6,7 @@ use crate::db::Db;
 use crate::events::Events;
 use crate::ids::UserId;
 use crate::queue::ClassifyQueue;
+use crate::submission_limit::SubmissionLimiter;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{broadcast, watch};
@@ -50,6 +51,7 @@ pub struct AppState {
     pub passwords: Passwords,
     pub auth_limiter: AuthRateLimiter,
     pub queue: ClassifyQueue,
+    pub submission_limiter: SubmissionLimiter,
     pub events: Events,
     pub account_changes: AccountChanges,
     /// Becomes true when the server begins to shut down.

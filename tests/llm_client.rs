@@ -4,7 +4,9 @@
 #[path = "support/mock_llm.rs"]
 mod mock_llm;
 
-use maintenance::classify::llm::{LlmClient, LlmError, LlmSettings, LlmVerdict};
+use maintenance::classify::llm::{
+    DEFAULT_MAX_RESPONSE_BYTES, LlmClient, LlmError, LlmSettings, LlmVerdict,
+};
 use maintenance::config::Secret;
 use maintenance::taxonomy::{Category, Priority};
 use mock_llm::{Behaviour, MockLlm};
@@ -25,6 +27,7 @@ fn settings(mock: &MockLlm) -> LlmSettings {
         breaker_threshold: 100,
         breaker_cooldown: Duration::from_millis(300),
         max_retry_after: Duration::from_secs(5),
+        max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
     }
 }
 
@@ -378,6 +381,57 @@ async fn the_circuit_opens_fails_fast_and_closes_after_the_cooldown() {
     assert!(llm.is_available());
     assert!(llm.classify_batch(&["전등"]).await.is_ok());
     assert_eq!(mock.calls(), 4);
+}
+
+#[tokio::test]
+async fn an_endless_body_is_refused_once_past_the_size_limit() {
+    let mock = MockLlm::builder(vec![])
+        .default_behaviour(Behaviour::EndlessBody)
+        .start();
+    let llm = client(settings(&mock));
+    let result = llm.classify_batch(&["전등"]).await;
+    assert!(
+        matches!(result, Err(LlmError::TooLarge { limit }) if limit == DEFAULT_MAX_RESPONSE_BYTES),
+        "{result:?}"
+    );
+    assert_eq!(mock.calls(), 1, "a body that large is not asked for again");
+}
+
+#[tokio::test]
+async fn a_valid_answer_larger_than_the_limit_is_refused() {
+    let mock = MockLlm::start(vec![Behaviour::AnswerPadded(3 * 1024 * 1024)]);
+    let llm = client(settings(&mock));
+    let result = llm.classify_batch(&["전등"]).await;
+    assert!(
+        matches!(result, Err(LlmError::TooLarge { .. })),
+        "{result:?}"
+    );
+    assert!(
+        llm.classify_batch(&["전등"]).await.is_ok(),
+        "a normal answer still passes"
+    );
+}
+
+#[tokio::test]
+async fn malformed_answers_do_not_open_the_circuit() {
+    let mock = MockLlm::builder(vec![Behaviour::Status(500)])
+        .default_behaviour(Behaviour::AnswerRaw("this is not json".into()))
+        .start();
+    let llm = client(LlmSettings {
+        max_retries: 0,
+        breaker_threshold: 2,
+        ..settings(&mock)
+    });
+    assert!(matches!(
+        llm.classify_batch(&["전등"]).await,
+        Err(LlmError::Status(500))
+    ));
+    for _ in 0..3 {
+        let result = llm.classify_batch(&["전등"]).await;
+        assert!(matches!(result, Err(LlmError::Malformed(_))), "{result:?}");
+    }
+    assert!(llm.is_available());
+    assert_eq!(mock.calls(), 4, "every call reached the provider");
 }
 
 #[tokio::test]

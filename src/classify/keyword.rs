@@ -15,6 +15,7 @@
 
 use crate::taxonomy::{Category, Priority};
 use aho_corasick::{AhoCorasick, MatchKind};
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 const LEXICON: &str = include_str!("lexicon.txt");
@@ -27,6 +28,9 @@ pub struct OfflineVerdict {
     /// From 0 to 1, to two decimals.
     pub confidence: f64,
     pub reason: String,
+    /// The safety rule that made it high (flooding, gas smell, someone trapped...), if one did:
+    /// no other classifier may lower such a request.
+    pub safety_rule: Option<&'static str>,
 }
 
 /// Cue bits: evidence about priority, independent of the category.
@@ -222,6 +226,12 @@ impl PairIndex {
 
     /// The cues of every pair that holds in `text`.
     fn cues(&self, text: &str) -> u64 {
+        self.cues_counting(text).0
+    }
+
+    /// The cues, and how many word occurrences were looked at to find them: a few passes per
+    /// pair over the occurrences, so the work grows linearly with the text however it is crafted.
+    fn cues_counting(&self, text: &str) -> (u64, usize) {
         // Every occurrence of every word, overlapping: (word id, start, end).
         let found: Vec<(usize, usize, usize)> = self
             .automaton
@@ -229,30 +239,43 @@ impl PairIndex {
             .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
             .collect();
         if found.len() < 2 {
-            return 0;
+            return (0, found.len());
         }
+        // Whether each occurrence would stand as a right word: checked once, not once per pair.
+        let stands: Vec<bool> = found
+            .iter()
+            .map(|(id, start, end)| self.right_word_stands(text, &self.words[*id], *start, *end))
+            .collect();
+        let mut steps = found.len();
         let mut cues = 0;
+        let mut left_ends = Vec::new();
         for (cue, left, right) in &self.pairs {
             if cues & cue != 0 {
                 continue;
             }
-            let holds =
+            left_ends.clear();
+            left_ends.extend(
                 found
                     .iter()
                     .filter(|(id, _, _)| left.contains(id))
-                    .any(|(_, _, left_end)| {
-                        found.iter().any(|(id, start, end)| {
-                            right.contains(id)
-                                && *start >= *left_end
-                                && *start <= left_end + self.window
-                                && self.right_word_stands(text, &self.words[*id], *start, *end)
-                        })
-                    });
+                    .map(|(_, _, end)| *end),
+            );
+            // Already in order (matches are reported by their end); sorting sorted data is linear.
+            left_ends.sort_unstable();
+            // A right word holds when the nearest left word ending at or before its start
+            // ends within the window: any farther left word is farther still.
+            let holds = found.iter().zip(&stands).any(|((id, start, _), stands)| {
+                *stands && right.contains(id) && {
+                    let before = left_ends.partition_point(|end| end <= start);
+                    before > 0 && start - left_ends[before - 1] <= self.window
+                }
+            });
+            steps += 2 * found.len();
             if holds {
                 cues |= cue;
             }
         }
-        cues
+        (cues, steps)
     }
 
     /// Whether the right word at `start..end` is not negated or taken back.
@@ -296,7 +319,7 @@ struct Evidence<'a> {
     strongest: [f32; 5],
     first_at: [Option<usize>; 5],
     terms: [Vec<&'a str>; 5],
-    seen: Vec<&'a str>,
+    seen: HashSet<&'a str>,
     /// Categories named as the source of something ("에어컨에서 물이").
     source: [bool; 5],
     cues: u64,
@@ -305,10 +328,9 @@ struct Evidence<'a> {
 impl<'a> Evidence<'a> {
     fn add(&mut self, term: &'a Term, at: usize, role: Role) {
         // Each term counts once: repeating a word is not more evidence.
-        if self.seen.contains(&term.text.as_str()) {
+        if !self.seen.insert(&term.text) {
             return;
         }
-        self.seen.push(&term.text);
         if matches!(role, Role::Denied) {
             return;
         }
@@ -531,7 +553,11 @@ impl OfflineClassifier {
             }
         }
         let (category, category_confidence) = decide_category(&evidence);
-        let (priority, priority_confidence, rule) = decide_priority(&evidence, category);
+        let safety = safety_rule(&evidence, category);
+        let (priority, priority_confidence, rule) = match safety {
+            Some((confidence, rule)) => (Priority::High, confidence, rule),
+            None => calm_priority(&evidence, category),
+        };
         let category_terms = &evidence.terms[category_index(category)];
         let reason = if category_terms.is_empty() {
             format!("{category} (no specific terms) · {priority} ({rule})")
@@ -547,6 +573,7 @@ impl OfflineClassifier {
             confidence: (f64::from(category_confidence.min(priority_confidence)) * 100.0).round()
                 / 100.0,
             reason,
+            safety_rule: safety.map(|(_, rule)| rule),
         }
     }
 }
@@ -765,7 +792,9 @@ fn decide_category(evidence: &Evidence<'_>) -> (Category, f32) {
     (Category::ALL[ranked[0]], 0.55 + 0.4 * margin)
 }
 
-fn decide_priority(evidence: &Evidence<'_>, category: Category) -> (Priority, f32, &'static str) {
+/// The safety rule that makes a request high, if one holds: a danger cue, or a cue that is
+/// dangerous in its setting. Its confidence and its name.
+fn safety_rule(evidence: &Evidence<'_>, category: Category) -> Option<(f32, &'static str)> {
     let has = |bits: u64| evidence.has(bits);
     let danger = [
         (cue::GAS, "gas smell"),
@@ -781,7 +810,7 @@ fn decide_priority(evidence: &Evidence<'_>, category: Category) -> (Priority, f3
         (cue::STINGER, "stinging insects"),
     ];
     if let Some((_, rule)) = danger.iter().find(|(bits, _)| has(*bits)) {
-        return (Priority::High, 0.9, rule);
+        return Some((0.9, rule));
     }
     let wet = has(cue::WATER | cue::RAIN) || category == Category::Plumbing;
     // One dead outlet is an ordinary fault; a unit or an area without power is not.
@@ -815,9 +844,15 @@ fn decide_priority(evidence: &Evidence<'_>, category: Category) -> (Priority, f3
         ),
         (has(cue::CCTV), "security camera down"),
     ];
-    if let Some((_, rule)) = conditional.iter().find(|(holds, _)| *holds) {
-        return (Priority::High, 0.85, rule);
-    }
+    conditional
+        .iter()
+        .find(|(holds, _)| *holds)
+        .map(|(_, rule)| (0.85, *rule))
+}
+
+/// The priority when no safety rule holds: low for what can wait, else medium.
+fn calm_priority(evidence: &Evidence<'_>, category: Category) -> (Priority, f32, &'static str) {
+    let has = |bits: u64| evidence.has(bits);
     if has(cue::CAN_WAIT) {
         return (Priority::Low, 0.85, "can wait");
     }

@@ -24,6 +24,10 @@ use std::time::{Duration, Instant, SystemTime};
 /// The model asked for when none is configured.
 pub const DEFAULT_MODEL: &str = "llama-3.3-70b-versatile";
 
+/// The largest answer read from the provider. A batch's answer is a few kilobytes; anything
+/// near this is broken or hostile, and is refused before it is held in memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
 /// How to reach the provider and how hard to try.
 #[derive(Debug, Clone)]
 pub struct LlmSettings {
@@ -45,6 +49,8 @@ pub struct LlmSettings {
     pub breaker_cooldown: Duration,
     /// A 429 asking to wait longer than this fails at once rather than stalling the caller.
     pub max_retry_after: Duration,
+    /// A response body longer than this is refused (announced or as it arrives).
+    pub max_response_bytes: usize,
 }
 
 impl LlmSettings {
@@ -60,6 +66,7 @@ impl LlmSettings {
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(30),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -107,6 +114,9 @@ pub enum LlmError {
     /// The answer was not a chat completion holding the expected JSON, or no item in it was valid.
     #[error("malformed answer: {0}")]
     Malformed(String),
+    /// The response body was longer than the limit; reading stopped there.
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge { limit: usize },
     /// The circuit breaker is open: the provider failed repeatedly, so it is not called for now.
     #[error("the provider failed repeatedly; not calling it until the cooldown ends")]
     CircuitOpen,
@@ -118,7 +128,7 @@ impl LlmError {
         match self {
             LlmError::RateLimited { .. } | LlmError::Timeout | LlmError::Transport(_) => true,
             LlmError::Status(code) => (500..600).contains(code),
-            LlmError::Malformed(_) | LlmError::CircuitOpen => false,
+            LlmError::Malformed(_) | LlmError::TooLarge { .. } | LlmError::CircuitOpen => false,
         }
     }
 }
@@ -189,6 +199,12 @@ impl LlmClient {
                 permit.succeeded();
                 let valid = verdicts.iter().filter(|v| v.is_some()).count();
                 tracing::debug!(valid, elapsed_ms, "classified by the LLM");
+            }
+            // A malformed answer is the model's doing, not an outage: the provider is up and
+            // answering, so it neither counts toward opening the circuit nor keeps it open.
+            Err(error @ LlmError::Malformed(_)) => {
+                permit.succeeded();
+                tracing::debug!(%error, elapsed_ms, "the LLM's answer was malformed");
             }
             // The caller decides how loudly to report the error; here only the timing is added.
             Err(error) => {
@@ -273,8 +289,27 @@ impl LlmClient {
         if !status.is_success() {
             return Err(LlmError::Status(status.as_u16()));
         }
-        response.text().await.map_err(transport_error)
+        read_capped(response, inner.settings.max_response_bytes).await
     }
+}
+
+/// The body as text, refused as soon as it is known to pass `limit` bytes: from its announced
+/// length, or while it streams in, so a huge or endless body is never held whole.
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<String, LlmError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(LlmError::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if body.len() + chunk.len() > limit {
+            return Err(LlmError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| LlmError::Malformed("the body is not UTF-8".into()))
 }
 
 fn transport_error(error: reqwest::Error) -> LlmError {
@@ -305,6 +340,7 @@ mod tests {
         assert!(!LlmError::Status(400).is_transient());
         assert!(!LlmError::Status(401).is_transient());
         assert!(!LlmError::Malformed("x".into()).is_transient());
+        assert!(!LlmError::TooLarge { limit: 1 }.is_transient());
         assert!(!LlmError::CircuitOpen.is_transient());
     }
 

@@ -1,7 +1,7 @@
 //! SQL for the classification job queue.
 
 use crate::errors::AppError;
-use crate::ids::{RequestId, Timestamp};
+use crate::ids::{RequestId, Timestamp, UserId};
 use crate::taxonomy::JobState;
 use rusqlite::types::Value;
 use rusqlite::{
@@ -34,12 +34,17 @@ pub fn insert_job(
     Ok(())
 }
 
-/// Marks the queued jobs among `requests` as running and returns them with their descriptions.
-/// A job already claimed (a duplicate in the channel) is skipped.
-pub fn claim(
-    conn: &mut Connection,
-    requests: &[RequestId],
-) -> Result<Vec<(RequestId, String)>, AppError> {
+/// A job taken by a worker: the request, whose it is, and the text to classify.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedJob {
+    pub request: RequestId,
+    pub owner: UserId,
+    pub description: String,
+}
+
+/// Marks the queued jobs among `requests` as running and returns them with their owners and
+/// descriptions. A job already claimed (a duplicate in the channel) is skipped.
+pub fn claim(conn: &mut Connection, requests: &[RequestId]) -> Result<Vec<ClaimedJob>, AppError> {
     if requests.is_empty() {
         return Ok(Vec::new());
     }
@@ -48,7 +53,9 @@ pub fn claim(
     let sql = format!(
         "UPDATE classification_jobs SET state = 'running', attempts = attempts + 1, started_at = ?1, updated_at = ?1
          WHERE state = 'queued' AND request_id IN ({})
-         RETURNING request_id, (SELECT description FROM requests WHERE id = request_id)",
+         RETURNING request_id,
+                   (SELECT user_id FROM requests WHERE id = request_id),
+                   (SELECT description FROM requests WHERE id = request_id)",
         placeholders.join(", ")
     );
     let mut values: Vec<Value> = vec![Value::Text(Timestamp::now().to_rfc3339())];
@@ -58,14 +65,21 @@ pub fn claim(
         .query_map(params_from_iter(values.iter()), |row| {
             Ok((
                 row.get::<_, RequestId>(0)?,
-                row.get::<_, Option<String>>(1)?,
+                row.get::<_, Option<UserId>>(1)?,
+                row.get::<_, Option<String>>(2)?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     tx.commit()?;
     Ok(claimed
         .into_iter()
-        .filter_map(|(id, description)| description.map(|d| (id, d)))
+        .filter_map(|(request, owner, description)| {
+            Some(ClaimedJob {
+                request,
+                owner: owner?,
+                description: description?,
+            })
+        })
         .collect())
 }
 
@@ -126,11 +140,25 @@ pub fn requeue_unfinished(conn: &Connection) -> Result<usize, AppError> {
     )? as usize)
 }
 
+/// The requests of the oldest unfinished jobs (queued, or left running by a previous run).
+pub fn unfinished_requests(conn: &Connection, limit: usize) -> Result<Vec<RequestId>, AppError> {
+    oldest_requests(conn, "state IN ('queued', 'running')", limit)
+}
+
 /// The oldest queued jobs' requests, to feed into the channel.
 pub fn queued(conn: &Connection, limit: usize) -> Result<Vec<RequestId>, AppError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT request_id FROM classification_jobs WHERE state = 'queued' ORDER BY id LIMIT ?1",
-    )?;
+    oldest_requests(conn, "state = 'queued'", limit)
+}
+
+/// The requests of the oldest `limit` jobs matching `condition` (a fixed SQL condition).
+fn oldest_requests(
+    conn: &Connection,
+    condition: &str,
+    limit: usize,
+) -> Result<Vec<RequestId>, AppError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT request_id FROM classification_jobs WHERE {condition} ORDER BY id LIMIT ?1"
+    ))?;
     let ids = stmt
         .query_map([limit as i64], |row| row.get(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -9,7 +9,7 @@ use crate::photos;
 use crate::requests::{self, NewRequest, RequestFilter};
 use crate::state::AppState;
 use actix_multipart::Multipart;
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt;
@@ -132,7 +132,22 @@ pub async fn submit_request(
             "사진은 JPEG, PNG, WebP, GIF 파일만 올릴 수 있습니다.",
         );
     }
-    let request = requests::submit(&state, user, new).await?;
+    let request = match requests::submit(&state, user, new).await {
+        Err(AppError::TooManyRequests {
+            retry_after_secs, ..
+        }) => {
+            let message = format!(
+                "요청을 너무 자주 보내셨습니다. {retry_after_secs}초 뒤에 다시 보내 주세요. 적은 내용은 그대로 있습니다."
+            );
+            let mut page = refuse(StatusCode::TOO_MANY_REQUESTS, &message)?;
+            page.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after_secs),
+            );
+            return Ok(page);
+        }
+        other => other?,
+    };
     if let Some(photo) = submission.photo {
         photos::attach(&state, user, request.id, photo).await?;
     }

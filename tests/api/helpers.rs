@@ -28,6 +28,7 @@ fn test_vars(dir: &TempDir, overrides: &[(&str, &str)]) -> HashMap<String, Strin
         ("BCRYPT_COST", "4"),
         ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
         ("LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE", "0"),
+        ("REQUEST_RATE_LIMIT_PER_MINUTE", "0"),
         ("HTTP_WORKERS", "2"),
         ("SUPER_ADMIN_EMAIL", SUPER_EMAIL),
         ("SUPER_ADMIN_PASSWORD", SUPER_PASSWORD),

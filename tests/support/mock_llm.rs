@@ -8,6 +8,7 @@
 
 use actix_web::http::header;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::net::TcpListener;
@@ -16,6 +17,10 @@ use std::time::{Duration, Instant};
 
 /// Labels one description: (category, priority), as the text the provider would send.
 pub type Rule = Arc<dyn Fn(&str) -> (String, String) + Send + Sync>;
+
+/// Labels a whole batch at once, one (category, priority) per description: a model whose
+/// answer for one item depends on the others (e.g. one that obeys an instruction in one of them).
+pub type BatchRule = Arc<dyn Fn(&[String]) -> Vec<(String, String)> + Send + Sync>;
 
 /// What the mock does with one request.
 #[derive(Debug, Clone)]
@@ -34,6 +39,10 @@ pub enum Behaviour {
     RateLimited { retry_after_secs: Option<u64> },
     /// Waits this long, then answers like `Answer` (meant to outlast the client's timeout).
     Hang(Duration),
+    /// A correct answer padded with an extra field of this many bytes.
+    AnswerPadded(usize),
+    /// HTTP 200 with a body that starts like a chat completion and never ends.
+    EndlessBody,
 }
 
 /// One request as the mock received it.
@@ -49,7 +58,7 @@ pub struct ReceivedRequest {
 struct State {
     script: VecDeque<Behaviour>,
     default: Behaviour,
-    rule: Rule,
+    rule: BatchRule,
     received: Vec<ReceivedRequest>,
 }
 
@@ -64,6 +73,7 @@ pub struct MockLlmBuilder {
     script: Vec<Behaviour>,
     default: Behaviour,
     rule: Rule,
+    batch_rule: Option<BatchRule>,
 }
 
 impl MockLlmBuilder {
@@ -79,12 +89,25 @@ impl MockLlmBuilder {
         self
     }
 
+    /// How `Answer` labels a whole batch; replaces the per-item rule when set.
+    pub fn batch_rule(
+        mut self,
+        rule: impl Fn(&[String]) -> Vec<(String, String)> + Send + Sync + 'static,
+    ) -> Self {
+        self.batch_rule = Some(Arc::new(rule));
+        self
+    }
+
     /// Binds 127.0.0.1:0 and starts serving on the current Tokio runtime.
     pub fn start(self) -> MockLlm {
+        let rule = self.rule;
+        let rule = self.batch_rule.unwrap_or_else(|| {
+            Arc::new(move |items: &[String]| items.iter().map(|text| rule(text)).collect())
+        });
         let state = Arc::new(Mutex::new(State {
             script: self.script.into(),
             default: self.default,
-            rule: self.rule,
+            rule,
             received: Vec::new(),
         }));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the mock LLM");
@@ -121,6 +144,7 @@ impl MockLlm {
             script,
             default: Behaviour::Answer,
             rule: Arc::new(default_rule),
+            batch_rule: None,
         }
     }
 
@@ -218,14 +242,13 @@ pub fn chat_completion(content: &str) -> Value {
 }
 
 /// The `{"results": [...]}` content for `items`, labelled by `rule`, leaving out `missing` ids.
-pub fn answer_content(items: &[String], rule: &Rule, missing: &[usize]) -> String {
-    let results: Vec<Value> = items
-        .iter()
+pub fn answer_content(items: &[String], rule: &BatchRule, missing: &[usize]) -> String {
+    let results: Vec<Value> = rule(items)
+        .into_iter()
         .enumerate()
-        .map(|(i, text)| (i + 1, text))
+        .map(|(i, labels)| (i + 1, labels))
         .filter(|(id, _)| !missing.contains(id))
-        .map(|(id, text)| {
-            let (category, priority) = rule(text);
+        .map(|(id, (category, priority))| {
             json!({"id": id, "category": category, "priority": priority, "reason": "mock rule"})
         })
         .collect();
@@ -298,6 +321,21 @@ async fn chat_completions(
         Behaviour::Hang(wait) => {
             tokio::time::sleep(wait).await;
             answer_content(&items, &rule, &[])
+        }
+        Behaviour::AnswerPadded(bytes) => {
+            let mut completion = chat_completion(&answer_content(&items, &rule, &[]));
+            completion["padding"] = Value::String("x".repeat(bytes));
+            return HttpResponse::Ok().json(completion);
+        }
+        Behaviour::EndlessBody => {
+            let start = r#"{"choices": [{"message": {"role": "assistant", "content": ""#;
+            let chunk = web::Bytes::from(vec![b'x'; 64 * 1024]);
+            let body = futures_util::stream::once(async move { web::Bytes::from(start) })
+                .chain(futures_util::stream::repeat(chunk))
+                .map(Ok::<_, actix_web::Error>);
+            return HttpResponse::Ok()
+                .content_type("application/json")
+                .streaming(body);
         }
     };
     HttpResponse::Ok().json(chat_completion(&content))

@@ -247,3 +247,37 @@ fn accuracy_on_the_blind_hold_out_meets_the_target() {
     assert!(report.category_accuracy() >= 93.0, "{}", report.render());
     assert!(report.priority_accuracy() >= 85.0, "{}", report.render());
 }
+
+/// Pair words over and over with no pair completed: every occurrence is a candidate, none holds.
+fn crafted(chars: usize) -> (String, String) {
+    let korean = "엘리베이터보일러전기가스난방물"
+        .chars()
+        .cycle()
+        .take(chars)
+        .collect();
+    let english: String = " elevator boiler power gas heating water"
+        .chars()
+        .cycle()
+        .take(chars)
+        .collect();
+    (korean, english_words(&english))
+}
+
+#[test]
+fn the_pair_rules_take_work_linear_in_the_text() {
+    let classifier = OfflineClassifier::standard();
+    let steps = |chars: usize| {
+        let (korean, english) = crafted(chars);
+        classifier.korean_pairs.cues_counting(&korean).1
+            + classifier.english_pairs.cues_counting(&english).1
+    };
+    let (short, long) = (steps(1_000), steps(5_000));
+    assert!(
+        short > 1_000,
+        "the crafted text exercises the pairs: {short} steps"
+    );
+    assert!(
+        long <= short * 6,
+        "5 times the text took {long} steps against {short}: more than linear"
+    );
+}

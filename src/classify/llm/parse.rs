@@ -8,6 +8,10 @@ use serde_json::Value;
 /// Longer reasons are cut: they are shown next to a request, not read as essays.
 const MAX_REASON_CHARS: usize = 200;
 
+/// A parse error may quote the offending value (serde does, whole); only this much of it is
+/// kept, since the message is logged and stored with the job.
+const MAX_ERROR_CHARS: usize = 200;
+
 #[derive(Deserialize)]
 struct Completion {
     choices: Vec<Choice>,
@@ -25,8 +29,8 @@ struct AssistantMessage {
 
 /// The verdicts in a chat-completions `body` for a batch of `items` descriptions.
 pub(super) fn completion(body: &str, items: usize) -> Result<Vec<Option<LlmVerdict>>, LlmError> {
-    let completion: Completion = serde_json::from_str(body)
-        .map_err(|e| LlmError::Malformed(format!("not a chat completion: {e}")))?;
+    let completion: Completion =
+        serde_json::from_str(body).map_err(|e| malformed("not a chat completion", &e))?;
     let content = completion
         .choices
         .into_iter()
@@ -36,7 +40,7 @@ pub(super) fn completion(body: &str, items: usize) -> Result<Vec<Option<LlmVerdi
         .content
         .ok_or_else(|| LlmError::Malformed("no message content".into()))?;
     let answer: Value = serde_json::from_str(strip_fence(&content))
-        .map_err(|e| LlmError::Malformed(format!("content is not JSON: {e}")))?;
+        .map_err(|e| malformed("content is not JSON", &e))?;
     let results = answer
         .get("results")
         .and_then(Value::as_array)
@@ -49,6 +53,16 @@ pub(super) fn completion(body: &str, items: usize) -> Result<Vec<Option<LlmVerdi
         )));
     }
     Ok(verdicts)
+}
+
+/// A Malformed error whose text is bounded whatever the answer held.
+fn malformed(what: &str, error: &serde_json::Error) -> LlmError {
+    let message = error.to_string();
+    let mut excerpt: String = message.chars().take(MAX_ERROR_CHARS).collect();
+    if excerpt.len() < message.len() {
+        excerpt.push('…');
+    }
+    LlmError::Malformed(format!("{what}: {excerpt}"))
 }
 
 /// One slot per item; an item answered twice is ambiguous and left empty.
@@ -208,6 +222,19 @@ mod tests {
         let err = parse(vec![result(json!(1), "urgent", "processing")], 1).unwrap_err();
         assert!(matches!(err, LlmError::Malformed(_)), "{err:?}");
         assert!(matches!(parse(vec![], 2), Err(LlmError::Malformed(_))));
+    }
+
+    #[test]
+    fn an_error_quotes_only_an_excerpt_of_the_answer() {
+        let huge = "x".repeat(100_000);
+        for bad in [
+            json!({ "choices": huge }).to_string(),
+            body(&json!({ "results": huge }).to_string()),
+            body(&json!({ "results": [{"id": 1, "category": "other", "priority": "low"}], "x": huge }).to_string()[..50_000]),
+        ] {
+            let error = completion(&bad, 1).unwrap_err().to_string();
+            assert!(error.chars().count() < 300, "{} characters", error.len());
+        }
     }
 
     #[test]
