@@ -14,7 +14,10 @@ CREATE TABLE users_rebuilt (
     role            TEXT    NOT NULL DEFAULT 'user'
                     CHECK (role IN ('user', 'admin', 'super_admin')),
     created_at      TEXT    NOT NULL,
-    updated_at      TEXT    NOT NULL
+    updated_at      TEXT    NOT NULL,
+    -- When all of the account's sessions last ended (Unix microseconds): a login that began
+    -- before then (its password check was already under way) gets no session.
+    sessions_revoked_at INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO users_rebuilt (id, email, full_name, hashed_password, role, created_at, updated_at)
 SELECT id, email, full_name, hashed_password, role, created_at, updated_at FROM users;

@@ -20,10 +20,16 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 /// The request body, failing once the client has been silent for `idle`.
+/// The slowest average rate a body may arrive at: a body trickled a byte at a time, each
+/// just inside the idle limit, must still end by `idle + length / MIN_BYTES_PER_SEC`.
+const MIN_BYTES_PER_SEC: u64 = 16 * 1024;
+
 struct DeadlinePayload {
     inner: Payload,
     idle: Duration,
     timer: Pin<Box<Sleep>>,
+    /// When the whole body must have arrived, however steadily it trickles.
+    overall: Pin<Box<Sleep>>,
     expired: Rc<Cell<bool>>,
 }
 
@@ -38,7 +44,10 @@ impl Stream for DeadlinePayload {
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(other) => Poll::Ready(other),
-            Poll::Pending if this.timer.as_mut().poll(cx).is_ready() => {
+            Poll::Pending
+                if this.timer.as_mut().poll(cx).is_ready()
+                    || this.overall.as_mut().poll(cx).is_ready() =>
+            {
                 this.expired.set(true);
                 let timed_out = std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
@@ -52,6 +61,20 @@ impl Stream for DeadlinePayload {
 }
 
 /// Whether the request announces a body (WebSocket upgrades carry frames instead).
+/// How long the whole body may take: the idle limit plus its length at the slowest rate
+/// (a body of unknown length gets six idle periods).
+fn overall_limit(req: &ServiceRequest, idle: Duration) -> Duration {
+    let length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match length {
+        Some(length) => idle + Duration::from_secs(length / MIN_BYTES_PER_SEC),
+        None => idle * 6,
+    }
+}
+
 fn has_body(req: &ServiceRequest) -> bool {
     if req.head().upgrade() {
         return false;
@@ -81,6 +104,7 @@ pub async fn body_deadline(
         inner: req.take_payload(),
         idle,
         timer: Box::pin(tokio::time::sleep(idle)),
+        overall: Box::pin(tokio::time::sleep(overall_limit(&req, idle))),
         expired: expired.clone(),
     };
     req.set_payload(Payload::from(

@@ -115,21 +115,27 @@ pub async fn login(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let login = parse_login(&req, &body)?;
+    let begun = sessions::LoginBegun::now();
     let attempt = state.auth_limiter.begin_login(&req, &login.username)?;
     let user = accounts::authenticate(&state.db, &state.passwords, &login.username, login.password)
         .await?;
     attempt.succeeded();
     tracing::info!(user_id = %user.id, "logged in");
-    issue_token(&state, &user).await
+    issue_token(&state, &user, begun).await
 }
 
 /// A new API session for `user`, answered as the original's token response.
-async fn issue_token(state: &AppState, user: &User) -> Result<HttpResponse, AppError> {
+async fn issue_token(
+    state: &AppState,
+    user: &User,
+    begun: sessions::LoginBegun,
+) -> Result<HttpResponse, AppError> {
     let issued = sessions::start(
         state,
         user.id,
         SessionKind::Api,
         state.tokens.lifetime_secs(),
+        begun,
     )
     .await?;
     Ok(HttpResponse::Ok().json(TokenResponse {
@@ -233,5 +239,5 @@ pub async fn change_password(
     // Every session of the account ended with the old password, this one too: the caller
     // carries on with the new token in the answer.
     state.account_changes.record(user.id);
-    issue_token(&state, &user).await
+    issue_token(&state, &user, sessions::LoginBegun::now()).await
 }

@@ -53,12 +53,26 @@ fn random_id() -> String {
     hex::encode(bytes)
 }
 
-/// Starts a session of `kind` for `user`, lasting `lifetime_secs`.
+/// When a login begins (before its password check): a session is started for it only if
+/// none of the account's sessions were ended since, so a login racing a password change or
+/// "log out everywhere" does not outlive it.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginBegun(i64);
+
+impl LoginBegun {
+    pub fn now() -> LoginBegun {
+        LoginBegun(db::sessions::now_micros())
+    }
+}
+
+/// Starts a session of `kind` for `user`, lasting `lifetime_secs`; 401 when the account
+/// is gone or its sessions were ended after `begun`.
 pub async fn start(
     state: &AppState,
     user: UserId,
     kind: SessionKind,
     lifetime_secs: i64,
+    begun: LoginBegun,
 ) -> Result<Issued, AppError> {
     let id = random_id();
     let expires_at = chrono::Utc::now().timestamp() + lifetime_secs;
@@ -67,10 +81,15 @@ pub async fn start(
         .issue(user, &id, expires_at)
         .map_err(AppError::internal)?;
     let row = id.clone();
-    state
+    let started = state
         .db
-        .run(move |conn| db::sessions::insert(conn, &row, user, kind.as_str(), expires_at))
+        .run(move |conn| db::sessions::insert(conn, &row, user, kind.as_str(), expires_at, begun.0))
         .await?;
+    if !started {
+        return Err(AppError::Unauthorized(
+            "The account's sessions were ended while logging in; log in again".into(),
+        ));
+    }
     Ok(Issued {
         token,
         session: id,

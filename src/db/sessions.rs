@@ -6,19 +6,27 @@ use crate::errors::AppError;
 use crate::ids::{Timestamp, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// Records a new session.
+/// Records a new session; false when the account is gone, or its sessions were all ended
+/// at or after `begun_at` (Unix microseconds: when the login's password check began).
 pub fn insert(
     conn: &Connection,
     id: &str,
     user: UserId,
     kind: &str,
     expires_at: i64,
-) -> Result<(), AppError> {
-    conn.execute(
-        "INSERT INTO sessions (id, user_id, kind, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, user, kind, Timestamp::now(), expires_at],
+    begun_at: i64,
+) -> Result<bool, AppError> {
+    let inserted = conn.execute(
+        "INSERT INTO sessions (id, user_id, kind, created_at, expires_at)
+         SELECT ?1, id, ?3, ?4, ?5 FROM users WHERE id = ?2 AND sessions_revoked_at < ?6",
+        params![id, user, kind, Timestamp::now(), expires_at, begun_at],
     )?;
-    Ok(())
+    Ok(inserted == 1)
+}
+
+/// Now, in the unit of `sessions_revoked_at`.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
 }
 
 /// The account behind a live session of this kind: None when the session was ended,
@@ -47,6 +55,10 @@ pub fn delete(conn: &Connection, id: &str) -> Result<bool, AppError> {
 
 /// Ends every session of an account; returns how many there were.
 pub fn delete_for_user(conn: &Connection, user: UserId) -> Result<usize, AppError> {
+    conn.execute(
+        "UPDATE users SET sessions_revoked_at = ?2 WHERE id = ?1",
+        params![user, now_micros()],
+    )?;
     Ok(conn.execute("DELETE FROM sessions WHERE user_id = ?1", [user])?)
 }
 

@@ -77,9 +77,10 @@ async fn start_session(
     visitor: &Visitor,
     user: &User,
     next: Option<&str>,
+    begun: sessions::LoginBegun,
 ) -> Result<HttpResponse, PageError> {
     let lifetime = state.config.session_hours * 3600;
-    let issued = sessions::start(state, user.id, SessionKind::Page, lifetime).await?;
+    let issued = sessions::start(state, user.id, SessionKind::Page, lifetime, begun).await?;
     let to = safe_next(next).unwrap_or_else(|| home_of(user).to_owned());
     let mut response = redirect(&to, None);
     response
@@ -97,10 +98,11 @@ pub async fn login(
     check_csrf(&visitor, &form.csrf_token)?;
     let form = form.into_inner();
     let attempt = state.auth_limiter.begin_login(&req, &form.email)?;
+    let begun = sessions::LoginBegun::now();
     match accounts::authenticate(&state.db, &state.passwords, &form.email, form.password).await {
         Ok(user) => {
             attempt.succeeded();
-            start_session(&state, &visitor, &user, form.next.as_deref()).await
+            start_session(&state, &visitor, &user, form.next.as_deref(), begun).await
         }
         Err(AppError::Unauthorized(_)) => {
             let page = LoginPage {
@@ -172,7 +174,8 @@ pub async fn register(
     };
     match attempt {
         Ok(user) => {
-            let mut response = start_session(&state, &visitor, &user, None).await?;
+            let mut response =
+                start_session(&state, &visitor, &user, None, sessions::LoginBegun::now()).await?;
             super::session::set_flash(&mut response, "가입을 환영합니다. 첫 요청을 접수해 보세요.");
             Ok(response)
         }

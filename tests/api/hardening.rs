@@ -208,6 +208,38 @@ async fn a_body_that_never_arrives_gets_408_and_the_connection_is_closed() {
 }
 
 #[tokio::test]
+async fn a_body_trickled_just_inside_the_pause_limit_still_ends_in_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(&[("BODY_READ_TIMEOUT_SECS", "2")]).await;
+    let stream = raw::connect("127.0.0.1", raw::server(&app)).await;
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        let _ = writer
+            .write_all(
+                b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\n\
+                  Content-Type: application/json\r\nContent-Length: 500\r\n\r\n",
+            )
+            .await;
+        // A byte each second: never silent for the 2 s the pause limit allows.
+        for _ in 0..20 {
+            if writer.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(8), reader.read_to_end(&mut answer)).await;
+    trickle.abort();
+    assert!(
+        read.is_ok(),
+        "the trickled body held the connection past its overall limit"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[tokio::test]
 async fn connections_over_the_cap_from_one_address_are_refused_while_others_are_served() {
     let app = spawn_app_with(&[("MAX_CONNECTIONS_PER_ADDRESS", "3")]).await;
     let server = raw::server(&app);

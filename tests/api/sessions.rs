@@ -578,3 +578,42 @@ async fn passwords_with_control_characters_and_invisible_emails_or_names_are_ref
         .await;
     assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
 }
+
+#[tokio::test]
+async fn a_login_under_way_when_the_sessions_end_gets_no_session() {
+    // A slower hash widens the window between reading the password and starting the session.
+    let app = spawn_app_with(&[("BCRYPT_COST", "11")]).await;
+    let (id, _) = app.resident("r@example.com").await;
+    let holder = app.token("r@example.com", PASSWORD).await;
+    let racing = app.login_form("r@example.com", PASSWORD);
+    let ending = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        app.post_json(Some(&holder), "/api/auth/logout-everywhere", &json!({}))
+            .await
+    };
+    let (login, ended) = tokio::join!(racing, ending);
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    if login.status() == StatusCode::OK {
+        let body: Value = login.json().await.unwrap();
+        let token = body["access_token"].as_str().unwrap();
+        assert_error(
+            app.get(Some(token), "/api/auth/me").await,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    } else {
+        assert_error(login, StatusCode::UNAUTHORIZED).await;
+    }
+
+    // A login racing the account's deletion is a 401, never a 500.
+    let root = app.super_token().await;
+    let racing = app.login_form("r@example.com", PASSWORD);
+    let deleting = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        app.delete(Some(&root), &format!("/api/admin/users/{id}"))
+            .await
+    };
+    let (login, deleted) = tokio::join!(racing, deleting);
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_error(login, StatusCode::UNAUTHORIZED).await;
+}
