@@ -233,4 +233,16 @@ mod tests {
         let port = headers(&[("x-forwarded-for", "203.0.113.9:5555")]);
         assert_eq!(trusted.client(ip("127.0.0.1"), &port), ip("203.0.113.9"));
     }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(network_of(a), network_of(b));
+        assert_ne!(network_of(a), network_of(c));
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(network_of(mapped), v4);
+    }
 }
