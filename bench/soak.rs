@@ -208,7 +208,10 @@ async fn main() {
     // Tokens outlive the run; the workload measures serving, not limits.
     let server = BenchServer::start(
         "warn,maintenance::startup=info",
-        &[("ACCESS_TOKEN_EXPIRE_MINUTES", "1440")],
+        &[
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "1440"),
+            ("REQUEST_RATE_LIMIT_PER_MINUTE", "0"),
+        ],
     );
     let base = server.base();
     let client = reqwest::Client::new();
