@@ -8,7 +8,7 @@ mod support;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{BenchServer, PASSWORD, token};
+use support::{BenchServer, register, token};
 
 const RUN: Duration = Duration::from_secs(10);
 const WARM_UP: Duration = Duration::from_secs(2);
@@ -83,12 +83,7 @@ async fn main() {
     let server = BenchServer::start("warn,maintenance::startup=info", &[]);
     let base = server.base();
     let client = reqwest::Client::new();
-    client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"email": "resident@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("register");
+    register(&client, &base, "resident@example.com").await;
     let token = Arc::new(token(&client, &base, "resident@example.com").await);
 
     let health = {

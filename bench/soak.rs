@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use support::{BenchServer, PASSWORD, token};
+use support::{BenchServer, register, token};
 use tokio_tungstenite::tungstenite::Message;
 
 const HTTP_CLIENTS: usize = 40;
@@ -208,27 +208,15 @@ async fn main() {
     // Tokens outlive the run; the workload measures serving, not limits.
     let server = BenchServer::start(
         "warn,maintenance::startup=info",
-        &[("ACCESS_TOKEN_EXPIRE_MINUTES", "1440")],
+        &[
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "1440"),
+            ("REQUEST_RATE_LIMIT_PER_MINUTE", "0"),
+        ],
     );
     let base = server.base();
     let client = reqwest::Client::new();
-    let register = |email: String| {
-        let (client, base) = (client.clone(), base.clone());
-        async move {
-            let user: Value = client
-                .post(format!("{base}/api/auth/register"))
-                .json(&json!({"email": email, "password": PASSWORD}))
-                .send()
-                .await
-                .expect("register")
-                .json()
-                .await
-                .expect("user");
-            user["id"].as_i64().expect("id")
-        }
-    };
     let root = token(&client, &base, "root@example.com").await;
-    let admin_id = register("admin@example.com".into()).await;
+    let admin_id = register(&client, &base, "admin@example.com").await;
     client
         .patch(format!(
             "{base}/api/admin/users/{admin_id}/role?new_role=admin"
@@ -254,7 +242,7 @@ async fn main() {
     let mut residents = Vec::new();
     for n in 0..HTTP_CLIENTS {
         let email = format!("resident{n}@example.com");
-        register(email.clone()).await;
+        register(&client, &base, &email).await;
         residents.push(token(&client, &base, &email).await);
     }
 

@@ -95,3 +95,17 @@ pub async fn token(client: &reqwest::Client, base: &str, email: &str) -> String 
         .expect("access_token")
         .to_owned()
 }
+
+/// Registers a resident with the benchmarks' password; returns the account's id.
+pub async fn register(client: &reqwest::Client, base: &str, email: &str) -> i64 {
+    let user: Value = client
+        .post(format!("{base}/api/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("user");
+    user["id"].as_i64().expect("id")
+}

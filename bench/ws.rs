@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use support::{BenchServer, PASSWORD, token};
+use support::{BenchServer, register, token};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -29,22 +29,7 @@ async fn main() {
 
     // Accounts: one admin, a hundred residents.
     let root = token(&client, &base, "root@example.com").await;
-    let register = |email: String| {
-        let (client, base) = (client.clone(), base.clone());
-        async move {
-            let user: Value = client
-                .post(format!("{base}/api/auth/register"))
-                .json(&json!({"email": email, "password": PASSWORD}))
-                .send()
-                .await
-                .expect("register")
-                .json()
-                .await
-                .expect("user");
-            user["id"].as_i64().expect("id")
-        }
-    };
-    let admin_id = register("admin@example.com".into()).await;
+    let admin_id = register(&client, &base, "admin@example.com").await;
     client
         .patch(format!(
             "{base}/api/admin/users/{admin_id}/role?new_role=admin"
@@ -56,7 +41,7 @@ async fn main() {
     let admin = token(&client, &base, "admin@example.com").await;
     let mut residents = Vec::new();
     for n in 0..RESIDENTS {
-        register(format!("r{n}@example.com")).await;
+        register(&client, &base, &format!("r{n}@example.com")).await;
         residents.push(token(&client, &base, &format!("r{n}@example.com")).await);
     }
 

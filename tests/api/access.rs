@@ -1,9 +1,10 @@
 //! Who may call what: every route, API and pages, against every kind of caller.
 //!
 //! The routes come from the routers themselves (`api::route_table`, `web::route_table`), so a
-//! route added without a rule below fails `every_route_has_an_access_rule`. To add one, copy a
-//! rule with the same shape: the method and path exactly as registered, what the path's `{id}`
-//! names, the body, and the status each caller gets.
+//! route added without a rule below fails `every_route_has_an_access_rule`, and one mounted
+//! around the tables fails `routes_are_registered_only_through_the_route_tables`. To add a
+//! rule, copy one with the same shape: the method and path exactly as registered, what the
+//! path's `{id}` names, the body, and the status each caller gets.
 
 use crate::helpers::*;
 use crate::pages::{browser, csrf_of, form_token, log_in};
@@ -340,6 +341,42 @@ fn every_route_has_an_access_rule() {
             "{router}() in tests/api/access.rs has rules for routes that do not exist: {stale:?}"
         );
     }
+}
+
+/// The route tables see only what is registered through them: a route mounted any other way
+/// (`cfg.route`, `.service`, a scope) would escape the rules above.
+#[test]
+fn routes_are_registered_only_through_the_route_tables() {
+    fn sources(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut elsewhere = Vec::new();
+    for file in files.iter().filter(|f| !f.ends_with("routing.rs")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if [".route(", ".service(", "web::resource(", "web::scope("]
+                .iter()
+                .any(|call| line.contains(call))
+            {
+                elsewhere.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        elsewhere.is_empty(),
+        "register routes with `at(...)` in api::endpoints() or web::endpoints():\n{}",
+        elsewhere.join("\n")
+    );
 }
 
 /// The accounts and shared requests the rules run against.

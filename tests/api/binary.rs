@@ -67,7 +67,7 @@ pub fn start(mut command: Command) -> Running {
     }
 }
 
-async fn login(port: u16, email: &str, password: &str) -> reqwest::Response {
+pub async fn login(port: u16, email: &str, password: &str) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/api/auth/login"))
         .form(&[("username", email), ("password", password)])

@@ -2,7 +2,7 @@
 //! is there after a restart, intact, and every classification job finishes, with or without an
 //! LLM configured on the restart.
 
-use crate::binary::{Running, maintenance, start};
+use crate::binary::{Running, login, maintenance, start};
 use crate::helpers::{PASSWORD, SUPER_PASSWORD};
 use crate::mock_llm::{Behaviour, MockLlm};
 use reqwest::{Client, StatusCode};
@@ -52,23 +52,21 @@ struct Acknowledged {
 
 type Ledger = Arc<Mutex<HashMap<i64, Acknowledged>>>;
 
-async fn token(client: &Client, base: &str, email: &str, password: &str) -> String {
-    let body: Value = client
-        .post(format!("{base}/api/auth/login"))
-        .form(&[("username", email), ("password", password)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+async fn token(port: u16, email: &str, password: &str) -> String {
+    let body: Value = login(port, email, password).await.json().await.unwrap();
     body["access_token"].as_str().unwrap().to_owned()
 }
 
+/// A GET with a bearer token, answered with JSON.
+async fn get_json(client: &Client, url: String, token: &str) -> Value {
+    let response = client.get(url).bearer_auth(token).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
 /// A resident's account on the running server; returns (user id, token).
-async fn resident(client: &Client, base: &str, email: &str) -> (i64, String) {
+async fn resident(client: &Client, port: u16, email: &str) -> (i64, String) {
     let registered = client
-        .post(format!("{base}/api/auth/register"))
+        .post(format!("http://127.0.0.1:{port}/api/auth/register"))
         .json(&json!({"email": email, "password": PASSWORD}))
         .send()
         .await
@@ -77,7 +75,7 @@ async fn resident(client: &Client, base: &str, email: &str) -> (i64, String) {
     let id = registered.json::<Value>().await.unwrap()["id"]
         .as_i64()
         .unwrap();
-    (id, token(client, base, email, PASSWORD).await)
+    (id, token(port, email, PASSWORD).await)
 }
 
 /// What the writers of one load share.
@@ -163,8 +161,8 @@ async fn write_then_kill(mut server: Running, phase: &'static str, ledger: &Ledg
     let base = format!("http://127.0.0.1:{}", server.port);
     let client = Client::new();
     let load = Arc::new(Load {
-        root: token(&client, &base, ROOT, SUPER_PASSWORD).await,
-        base: base.clone(),
+        root: token(server.port, ROOT, SUPER_PASSWORD).await,
+        base,
         phase,
         ledger: ledger.clone(),
         created: AtomicUsize::new(0),
@@ -172,7 +170,7 @@ async fn write_then_kill(mut server: Running, phase: &'static str, ledger: &Ledg
     });
     let mut writers = Vec::new();
     for n in 0..WRITERS {
-        let account = resident(&client, &base, &format!("{phase}-{n}@example.com")).await;
+        let account = resident(&client, server.port, &format!("{phase}-{n}@example.com")).await;
         writers.push(tokio::spawn(writer(load.clone(), n, account)));
     }
     tokio::time::timeout(Duration::from_secs(60), load.enough.notified())
@@ -221,22 +219,13 @@ async fn assert_intact(base: &str, root: &str, ledger: &Ledger) {
 async fn all_requests(client: &Client, base: &str, root: &str) -> Vec<Value> {
     let mut all = Vec::new();
     loop {
-        let page: Vec<Value> = client
-            .get(format!(
-                "{base}/api/requests?limit=200&offset={}",
-                all.len()
-            ))
-            .bearer_auth(root)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = format!("{base}/api/requests?limit=200&offset={}", all.len());
+        let page = get_json(client, url, root).await;
+        let page = page.as_array().unwrap();
         if page.is_empty() {
             return all;
         }
-        all.extend(page);
+        all.extend(page.iter().cloned());
     }
 }
 
@@ -253,15 +242,12 @@ async fn assert_every_job_finishes(base: &str, root: &str, context: &str) {
                 unfinished.push(format!("{id}: classification_status pending"));
                 continue;
             }
-            let task: Value = client
-                .get(format!("{base}/api/requests/{id}/task-status"))
-                .bearer_auth(root)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let task = get_json(
+                &client,
+                format!("{base}/api/requests/{id}/task-status"),
+                root,
+            )
+            .await;
             if task["status"] != "SUCCESS" {
                 unfinished.push(format!("{id}: task {}", task["status"]));
             }
@@ -294,7 +280,7 @@ async fn acknowledged_writes_survive_sigkill_and_every_job_finishes_after_restar
     write_then_kill(server(dir.path(), Some(&slow)), "first", &ledger).await;
     let restarted = server(dir.path(), Some(&fast));
     let base = format!("http://127.0.0.1:{}", restarted.port);
-    let root = token(&Client::new(), &base, ROOT, SUPER_PASSWORD).await;
+    let root = token(restarted.port, ROOT, SUPER_PASSWORD).await;
     assert_intact(&base, &root, &ledger).await;
     assert_every_job_finishes(&base, &root, "restarted with an LLM").await;
     drop(restarted);
@@ -304,7 +290,7 @@ async fn acknowledged_writes_survive_sigkill_and_every_job_finishes_after_restar
     write_then_kill(server(dir.path(), Some(&slow)), "second", &ledger).await;
     let restarted = server(dir.path(), None);
     let base = format!("http://127.0.0.1:{}", restarted.port);
-    let root = token(&Client::new(), &base, ROOT, SUPER_PASSWORD).await;
+    let root = token(restarted.port, ROOT, SUPER_PASSWORD).await;
     assert_intact(&base, &root, &ledger).await;
     assert_every_job_finishes(
         &base,
