@@ -8,21 +8,18 @@ use crate::ids::UserId;
 use crate::queue::ClassifyQueue;
 use crate::submission_limit::SubmissionLimiter;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{broadcast, watch};
 
 /// Tells long-lived connections that an account changed (role, deletion, sessions ended),
 /// so they recheck it at once without asking the database on every event.
 #[derive(Clone)]
 pub struct AccountChanges {
-    count: Arc<AtomicU64>,
     changed: broadcast::Sender<UserId>,
 }
 
 impl Default for AccountChanges {
     fn default() -> AccountChanges {
         AccountChanges {
-            count: Arc::default(),
             changed: broadcast::channel(1024).0,
         }
     }
@@ -30,11 +27,7 @@ impl Default for AccountChanges {
 
 impl AccountChanges {
     pub fn record(&self, account: UserId) {
-        self.count.fetch_add(1, Ordering::SeqCst);
         let _ = self.changed.send(account);
-    }
-    pub fn current(&self) -> u64 {
-        self.count.load(Ordering::SeqCst)
     }
     /// The accounts changed from now on; a receiver that lags must recheck its own.
     pub fn subscribe(&self) -> broadcast::Receiver<UserId> {

@@ -84,7 +84,6 @@ pub async fn connect(
         login: session.id,
         kind,
         expires_at: session.expires_at,
-        accounts_seen: 0,
         last_id: 0,
         session: ws_session,
     };
@@ -101,8 +100,6 @@ struct LiveSocket {
     kind: SessionKind,
     /// Unix seconds.
     expires_at: i64,
-    /// The account-change count when the role was last read.
-    accounts_seen: u64,
     /// The newest event id sent or passed over; anything at or below it is not sent again.
     last_id: i64,
     session: Session,
@@ -137,9 +134,13 @@ impl LiveSocket {
         mut events: broadcast::Receiver<Arc<StoredEvent>>,
         since: Option<i64>,
     ) {
-        self.accounts_seen = self.state.account_changes.current();
+        // Subscribed before the replay, so a change during it is not missed.
+        let mut account_changes = self.state.account_changes.subscribe();
         let stop = match self.start(&mut stream, since).await {
-            Ok(()) => self.live(&mut stream, &mut events).await,
+            Ok(()) => {
+                self.live(&mut stream, &mut events, &mut account_changes)
+                    .await
+            }
             Err(stop) => stop,
         };
         // Stop holding a place in the event stream while waiting to say goodbye.
@@ -221,13 +222,13 @@ impl LiveSocket {
         &mut self,
         stream: &mut MessageStream,
         events: &mut broadcast::Receiver<Arc<StoredEvent>>,
+        account_changes: &mut broadcast::Receiver<UserId>,
     ) -> Stop {
         let settings = self.settings().clone();
         let mut ping = tokio::time::interval(Duration::from_secs(settings.ping_interval_secs));
         ping.tick().await;
         let mut last_heard = Instant::now();
         let mut shutdown = self.state.shutdown.clone();
-        let mut account_changes = self.state.account_changes.subscribe();
         let now = chrono::Utc::now().timestamp();
         let expiry = tokio::time::Instant::now()
             + Duration::from_secs(u64::try_from(self.expires_at - now).unwrap_or(0));
@@ -286,22 +287,10 @@ impl LiveSocket {
             return Ok(());
         }
         self.last_id = event.id;
-        self.refresh_role().await?;
         if self.staff || event.owner == self.user {
             self.send(event.frame.clone()).await?;
         }
         Ok(())
-    }
-
-    /// Rechecks the session after any account or session change in this process, so
-    /// logouts, password and role changes and deletions apply to sockets already open.
-    async fn refresh_role(&mut self) -> Result<(), Stop> {
-        let changes = self.state.account_changes.current();
-        if changes == self.accounts_seen {
-            return Ok(());
-        }
-        self.accounts_seen = changes;
-        self.recheck_session().await
     }
 
     /// Closes the socket when its session has ended; otherwise rereads the role.
