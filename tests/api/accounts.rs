@@ -143,12 +143,7 @@ async fn login_accepts_the_original_form_and_json() {
         .as_str()
         .unwrap()
         .to_owned();
-    let me: Value = app
-        .get(Some(&token), "/api/auth/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.me(&token).await;
     assert_eq!(me["email"], "lee@example.com");
     assert_eq!(me["role"], "user");
 }
@@ -498,12 +493,7 @@ async fn the_generated_key_survives_a_restart_but_not_another_installation() {
 #[tokio::test]
 async fn the_configured_super_admin_address_taken_by_someone_else_is_never_promoted() {
     let app = spawn_app().await;
-    let root: Value = app
-        .get(Some(&app.super_token().await), "/api/auth/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let root: Value = app.me(&app.super_token().await).await;
     assert_eq!(root["role"], "super_admin");
     assert_eq!(root["email"], SUPER_EMAIL);
     // Someone registers the address the operator is about to configure, with their own password.
@@ -529,12 +519,7 @@ async fn the_configured_super_admin_address_taken_by_someone_else_is_never_promo
     // Nothing changed: the account is still a resident's.
     let unchanged = spawn_app_in(dir, &[]).await;
     let token = unchanged.token("boss@example.com", PASSWORD).await;
-    let me: Value = unchanged
-        .get(Some(&token), "/api/auth/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = unchanged.me(&token).await;
     assert_eq!(me["role"], "user");
 
     // With the password the operator configured, the account is theirs: it is promoted.
@@ -548,11 +533,6 @@ async fn the_configured_super_admin_address_taken_by_someone_else_is_never_promo
     )
     .await;
     let token = owned.token("boss@example.com", PASSWORD).await;
-    let me: Value = owned
-        .get(Some(&token), "/api/auth/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = owned.me(&token).await;
     assert_eq!(me["role"], "super_admin");
 }

@@ -172,6 +172,13 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// The account a token belongs to, as `GET /api/auth/me` shows it.
+    pub async fn me(&self, token: &str) -> Value {
+        let response = self.get(Some(token), "/api/auth/me").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
     pub async fn delete(&self, token: Option<&str>, path: &str) -> Response {
         let mut request = self.client.delete(self.url(path));
         if let Some(token) = token {

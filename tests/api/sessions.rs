@@ -420,12 +420,7 @@ async fn two_super_admins_demoting_each_other_at_once_leave_one() {
             app.set_role(&root, second, "super_admin").await.status(),
             StatusCode::OK
         );
-        let me: Value = app
-            .get(Some(&root), "/api/auth/me")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let me: Value = app.me(&root).await;
         let root_id = me["id"].as_i64().unwrap();
         let second_token = app.token("second@example.com", PASSWORD).await;
         let (a, b) = tokio::join!(
@@ -452,12 +447,7 @@ async fn two_super_admins_demoting_each_other_at_once_leave_one() {
                 PASSWORD
             };
             let token = app.token(email, password).await;
-            let me: Value = app
-                .get(Some(&token), "/api/auth/me")
-                .await
-                .json()
-                .await
-                .unwrap();
+            let me: Value = app.me(&token).await;
             left += usize::from(me["role"] == "super_admin");
         }
         assert_eq!(left, 1, "round {round}");
