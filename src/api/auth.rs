@@ -32,8 +32,8 @@ pub struct RegisterBody {
     security(()),
     request_body = RegisterBody,
     responses(
-        (status = 201, description = "The new account", body = crate::accounts::User),
-        (status = 409, description = "The email is taken", body = crate::errors::ErrorBody),
+        (status = 200, description = "The new account", body = crate::accounts::User),
+        (status = 400, description = "The email is taken (`Email already registered`)", body = crate::errors::ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = crate::errors::ErrorBody),
     )
 )]
@@ -46,7 +46,8 @@ pub async fn register(
     let body = body.into_inner();
     let registration = Registration::parse(&body.email, body.password, body.full_name.as_deref())?;
     let user = accounts::register(&state.db, &state.passwords, registration).await?;
-    Ok(HttpResponse::Created().json(user))
+    // 200, not 201: the original's clients expect what it answered.
+    Ok(HttpResponse::Ok().json(user))
 }
 
 /// The original's OAuth2 password form (`username`, `password`) or JSON `{email, password}`.

@@ -71,7 +71,7 @@ async fn resident(client: &Client, port: u16, email: &str) -> (i64, String) {
         .send()
         .await
         .unwrap();
-    assert_eq!(registered.status(), StatusCode::CREATED);
+    assert_eq!(registered.status(), StatusCode::OK);
     let id = registered.json::<Value>().await.unwrap()["id"]
         .as_i64()
         .unwrap();

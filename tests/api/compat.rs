@@ -1,0 +1,325 @@
+//! The original system's clients, unchanged: its test suite (backend/test_main.py: urlencoded
+//! `data=` logins, JSON bodies, its status codes and bodies).
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// backend/test_main.py, ported: the original's calls, with a token where its server wanted one.
+mod test_main {
+    use super::*;
+
+    /// A resident as the original's tests make one: JSON registration, `data=` login.
+    async fn user(app: &TestApp, email: &str, password: &str, full_name: &str) -> String {
+        let response = app
+            .post_json(
+                None,
+                "/api/auth/register",
+                &json!({"email": email, "password": password, "full_name": full_name}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        app.token(email, password).await
+    }
+
+    async fn create(app: &TestApp, token: &str, body: Value) -> Value {
+        let response = app.post_json(Some(token), "/api/requests", &body).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn test_create_request() {
+        let app = spawn_app().await;
+        let token = user(&app, "create@example.com", "password123", "Create").await;
+        let data = create(
+            &app,
+            &token,
+            json!({
+                "description": "The water heater is not working",
+                "location": "Building A, Floor 2",
+                "contact_info": "010-1234-5678"
+            }),
+        )
+        .await;
+        assert_eq!(data["description"], "The water heater is not working");
+        assert_eq!(data["location"], "Building A, Floor 2");
+        assert_eq!(data["contact_info"], "010-1234-5678");
+        assert!(data.get("category").is_some() && data.get("priority").is_some());
+        assert_eq!(data["status"], "pending");
+    }
+
+    #[tokio::test]
+    async fn test_get_all_requests_and_filter_by_status() {
+        let app = spawn_app().await;
+        let token = user(&app, "list@example.com", "password123", "List").await;
+        let (_, admin) = app.admin("staff@example.com").await;
+        for n in 1..=3 {
+            create(
+                &app,
+                &token,
+                json!({"description": format!("Request {n}"), "location": format!("Location {n}")}),
+            )
+            .await;
+        }
+        let filtered = create(&app, &token, json!({"description": "Filter test"})).await;
+        let path = format!("/api/requests/{}", filtered["id"]);
+        let patched = app
+            .patch_json(Some(&admin), &path, &json!({"status": "completed"}))
+            .await;
+        assert_eq!(patched.status(), StatusCode::OK);
+
+        let all = app.get(Some(&admin), "/api/requests").await;
+        assert_eq!(all.status(), StatusCode::OK);
+        assert_eq!(
+            all.json::<Value>().await.unwrap().as_array().unwrap().len(),
+            4
+        );
+        let completed = app
+            .get(Some(&admin), "/api/requests?status=completed")
+            .await;
+        assert_eq!(completed.status(), StatusCode::OK);
+        let completed: Value = completed.json().await.unwrap();
+        assert_eq!(completed.as_array().unwrap().len(), 1);
+        assert!(
+            completed
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["status"] == "completed")
+        );
+    }
+
+    #[tokio::test]
+    async fn test_get_request_by_id_and_a_nonexistent_one() {
+        let app = spawn_app().await;
+        let token = user(&app, "get@example.com", "password123", "Get").await;
+        let created = create(
+            &app,
+            &token,
+            json!({"description": "Air conditioner is too cold", "location": "Meeting Room"}),
+        )
+        .await;
+        let response = app
+            .get(Some(&token), &format!("/api/requests/{}", created["id"]))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let data: Value = response.json().await.unwrap();
+        assert_eq!(data["id"], created["id"]);
+        assert_eq!(data["description"], "Air conditioner is too cold");
+        assert_error(
+            app.get(Some(&token), "/api/requests/99999").await,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn test_update_request_status_and_priority() {
+        let app = spawn_app().await;
+        let token = user(&app, "update@example.com", "password123", "Update").await;
+        let (_, admin) = app.admin("staff@example.com").await;
+        let created = create(
+            &app,
+            &token,
+            json!({"description": "Light bulb replacement needed"}),
+        )
+        .await;
+        let path = format!("/api/requests/{}", created["id"]);
+        let response = app
+            .patch_json(Some(&admin), &path, &json!({"status": "in_progress"}))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["status"],
+            "in_progress"
+        );
+        let response = app
+            .patch_json(Some(&admin), &path, &json!({"priority": "high"}))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.json::<Value>().await.unwrap()["priority"], "high");
+        // The original stored any text; "urgent" is none of the priorities and is refused.
+        assert_error(
+            app.patch_json(Some(&admin), &path, &json!({"priority": "urgent"}))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn test_delete_request_and_a_nonexistent_one() {
+        let app = spawn_app().await;
+        let token = user(&app, "delete@example.com", "password123", "Delete").await;
+        let created = create(
+            &app,
+            &token,
+            json!({"description": "Test request to delete"}),
+        )
+        .await;
+        let path = format!("/api/requests/{}", created["id"]);
+        let response = app.delete(Some(&token), &path).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"message": "Request deleted successfully"})
+        );
+        assert_error(app.get(Some(&token), &path).await, StatusCode::NOT_FOUND).await;
+        assert_error(
+            app.delete(Some(&token), "/api/requests/99999").await,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn test_get_stats() {
+        let app = spawn_app().await;
+        let token = user(&app, "stats@example.com", "password123", "Stats").await;
+        for description in ["Electrical issue", "Plumbing problem", "HVAC maintenance"] {
+            create(&app, &token, json!({"description": description})).await;
+        }
+        let response = app.get(Some(&app.super_token().await), "/api/stats").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let data: Value = response.json().await.unwrap();
+        for key in ["total", "by_status", "by_category", "by_priority"] {
+            assert!(data.get(key).is_some(), "{key} missing from {data}");
+        }
+        assert!(data["total"].as_u64().unwrap() >= 3);
+    }
+
+    #[tokio::test]
+    async fn test_request_validation() {
+        let app = spawn_app().await;
+        let token = user(&app, "valid@example.com", "password123", "Valid").await;
+        assert_error(
+            app.post_json(Some(&token), "/api/requests", &json!({}))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn test_user_registration_and_a_duplicate_email() {
+        let app = spawn_app().await;
+        let user_data = json!({"email": "test@example.com", "password": "testpassword123", "full_name": "Test User"});
+        let response = app.post_json(None, "/api/auth/register", &user_data).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let data: Value = response.json().await.unwrap();
+        assert_eq!(data["email"], "test@example.com");
+        assert_eq!(data["full_name"], "Test User");
+        assert_eq!(data["role"], "user");
+        assert!(data.get("password").is_none());
+
+        let again = app.post_json(None, "/api/auth/register", &user_data).await;
+        let detail = assert_error(again, StatusCode::BAD_REQUEST).await;
+        assert_eq!(detail, "Email already registered");
+    }
+
+    #[tokio::test]
+    async fn test_user_login_wrong_password_and_nonexistent_user() {
+        let app = spawn_app().await;
+        user(&app, "login@example.com", "loginpassword123", "Login User").await;
+        let response = app
+            .login_form("login@example.com", "loginpassword123")
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let data: Value = response.json().await.unwrap();
+        assert!(data["access_token"].is_string());
+        assert_eq!(data["token_type"], "bearer");
+        assert_error(
+            app.login_form("login@example.com", "wrongpassword").await,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+        assert_error(
+            app.login_form("nonexistent@example.com", "anypassword")
+                .await,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn test_get_current_user_with_without_and_with_an_invalid_token() {
+        let app = spawn_app().await;
+        let token = user(
+            &app,
+            "currentuser@example.com",
+            "password123",
+            "Current User",
+        )
+        .await;
+        let data = app.me(&token).await;
+        assert_eq!(data["email"], "currentuser@example.com");
+        assert_eq!(data["full_name"], "Current User");
+        assert_error(
+            app.get(None, "/api/auth/me").await,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+        assert_error(
+            app.get(Some("invalid_token_here"), "/api/auth/me").await,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    }
+
+    /// The original's admin users page: `PATCH ...?new_role=`, answered with its fields.
+    #[tokio::test]
+    async fn a_role_change_answers_the_original_fields_and_an_unknown_role_is_400() {
+        let app = spawn_app().await;
+        let root = app.super_token().await;
+        let (id, _) = app.resident("promote@example.com").await;
+        let response = app.set_role(&root, id, "admin").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let data: Value = response.json().await.unwrap();
+        assert_eq!(data["message"], "User role updated successfully");
+        assert_eq!(data["user_id"], id);
+        assert_eq!(data["previous_role"], "user");
+        assert_eq!(data["new_role"], "admin");
+        assert_eq!(
+            (data["id"].as_i64(), data["role"].as_str()),
+            (Some(id), Some("admin"))
+        );
+        let detail = assert_error(
+            app.set_role(&root, id, "owner").await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(detail.contains("owner"), "{detail}");
+        let own = app.me(&root).await["id"].as_i64().unwrap();
+        assert_error(
+            app.set_role(&root, own, "user").await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        assert_error(
+            app.set_role(&root, 987654, "admin").await,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+    }
+
+    /// A retried create with an `Idempotency-Key` is answered as the first one was: 200.
+    #[tokio::test]
+    async fn an_idempotent_replay_answers_200_too() {
+        let app = spawn_app().await;
+        let token = user(&app, "retry@example.com", "password123", "Retry").await;
+        let send = || {
+            app.client
+                .post(app.url("/api/requests"))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", "compat-1")
+                .json(&json!({"description": "Broken window in office"}))
+                .send()
+        };
+        let first = send().await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK);
+        let replay = send().await.unwrap();
+        assert_eq!(replay.status(), StatusCode::OK);
+        assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    }
+}
