@@ -1,9 +1,180 @@
-//! The original system's clients, unchanged: its test suite (backend/test_main.py: urlencoded
-//! `data=` logins, JSON bodies, its status codes and bodies).
+//! The original system's clients, unchanged: its Next.js pages (a browser `FormData` login,
+//! JSON registration) and its test suite (backend/test_main.py: urlencoded `data=` logins,
+//! JSON bodies, its status codes and bodies).
 
 use crate::helpers::*;
 use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
+
+/// The boundary Chromium picks for a `FormData` body looks like this one.
+const BOUNDARY: &str = "----WebKitFormBoundaryq7Xb2LmTz9AwRk4e";
+
+/// A multipart body exactly as Chromium serialises `FormData` with these text fields.
+fn form_data(fields: &[(&str, &str)]) -> String {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{BOUNDARY}--\r\n"));
+    body
+}
+
+/// `axios.post('/api/auth/login', formData)` from the original's login page: the browser
+/// replaces the page's `Content-Type` with multipart and its boundary.
+async fn login_with_form_data(app: &TestApp, body: String) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/auth/login"))
+        .header(
+            CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The original frontend's register page: JSON registration, then a `FormData` login.
+#[tokio::test]
+async fn the_original_register_and_login_pages_work_unchanged() {
+    let app = spawn_app().await;
+    let registered = app
+        .post_json(
+            None,
+            "/api/auth/register",
+            &json!({"email": "page@example.com", "password": PASSWORD, "full_name": "김민수"}),
+        )
+        .await;
+    assert_eq!(registered.status(), StatusCode::OK);
+
+    let login = login_with_form_data(
+        &app,
+        form_data(&[("username", "page@example.com"), ("password", PASSWORD)]),
+    )
+    .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let token: Value = login.json().await.unwrap();
+    assert_eq!(token["token_type"], "bearer");
+    let me = app.me(token["access_token"].as_str().unwrap()).await;
+    assert_eq!(me["email"], "page@example.com");
+    assert_eq!(me["role"], "user");
+}
+
+#[tokio::test]
+async fn a_form_data_login_ignores_the_other_oauth2_fields_and_a_wrong_password_is_401() {
+    let app = spawn_app().await;
+    app.resident("kim@example.com").await;
+    let with_extras = form_data(&[
+        ("grant_type", "password"),
+        ("username", "kim@example.com"),
+        ("scope", ""),
+        ("password", PASSWORD),
+        ("client_id", "web"),
+    ]);
+    assert_eq!(
+        login_with_form_data(&app, with_extras).await.status(),
+        StatusCode::OK
+    );
+
+    let wrong = login_with_form_data(
+        &app,
+        form_data(&[("username", "kim@example.com"), ("password", "not it")]),
+    )
+    .await;
+    assert_eq!(wrong.headers()[WWW_AUTHENTICATE], "Bearer");
+    assert_error(wrong, StatusCode::UNAUTHORIZED).await;
+    let nobody = login_with_form_data(
+        &app,
+        form_data(&[("username", "nobody@example.com"), ("password", PASSWORD)]),
+    )
+    .await;
+    assert_error(nobody, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn a_malformed_or_oversized_form_data_login_is_a_clear_4xx() {
+    let app = spawn_app().await;
+    app.resident("kim@example.com").await;
+    let missing_password = form_data(&[("username", "kim@example.com")]);
+    let detail = assert_error(
+        login_with_form_data(&app, missing_password).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(detail.contains("password"), "{detail}");
+    let twice = form_data(&[
+        ("username", "kim@example.com"),
+        ("password", PASSWORD),
+        ("password", "other password"),
+    ]);
+    assert_error(
+        login_with_form_data(&app, twice).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let cut_short =
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nkim@exa");
+    assert_error(
+        login_with_form_data(&app, cut_short).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let not_utf8 = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header(
+            CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(
+            [
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\n"
+                )
+                .into_bytes(),
+                vec![0xff, 0xfe],
+                format!("\r\n--{BOUNDARY}--\r\n").into_bytes(),
+            ]
+            .concat(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_error(not_utf8, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let no_boundary = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header(CONTENT_TYPE, "multipart/form-data")
+        .body(form_data(&[
+            ("username", "kim@example.com"),
+            ("password", PASSWORD),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_error(no_boundary, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    let huge = "x".repeat(100 * 1024);
+    let too_large = form_data(&[("username", "kim@example.com"), ("password", &huge)]);
+    assert_error(
+        login_with_form_data(&app, too_large).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    assert_eq!(
+        login_with_form_data(
+            &app,
+            form_data(&[("username", "kim@example.com"), ("password", PASSWORD)])
+        )
+        .await
+        .status(),
+        StatusCode::OK,
+        "the server is fine afterwards"
+    );
+}
 
 /// backend/test_main.py, ported: the original's calls, with a token where its server wanted one.
 mod test_main {

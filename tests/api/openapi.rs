@@ -224,6 +224,17 @@ async fn the_status_codes_are_the_originals() {
             assert!(!codes.contains(code), "{method} {path}: {codes:?}");
         }
     }
+    let login = &doc["paths"]["/api/auth/login"]["post"]["requestBody"]["content"];
+    assert_eq!(
+        keys(login),
+        [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data"
+        ]
+        .map(str::to_owned)
+        .into()
+    );
 }
 
 #[tokio::test]
