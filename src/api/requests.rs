@@ -48,7 +48,9 @@ impl RequestPath {
     tag = "requests",
     operation_id = "submit_request",
     summary = "Report a problem",
-    description = "The request comes back already classified by the offline rules. With an \
+    description = "The request comes back already classified by the offline rules. With an LLM \
+        configured, the LLM refines that in the background: `task_id` is then set, and \
+        `GET /api/requests/{id}/task-status` tells when it is done. With an \
         `Idempotency-Key`, a retry by the same account within 24 hours gets the first answer back \
         (same status and body, `Idempotent-Replayed: true`) instead of creating another request.",
     security(("bearer" = [])),

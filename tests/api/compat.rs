@@ -1,11 +1,14 @@
 //! The original system's clients, unchanged: its Next.js pages (a browser `FormData` login,
-//! JSON registration) and its test suite (backend/test_main.py: urlencoded `data=` logins,
-//! JSON bodies, its status codes and bodies).
+//! JSON registration), its test suite (backend/test_main.py: urlencoded `data=` logins, JSON
+//! bodies, its status codes and bodies) and its Celery task polling.
 
+use crate::classification::{app_with_llm, mock};
 use crate::helpers::*;
+use crate::mock_llm::Behaviour;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// The boundary Chromium picks for a `FormData` body looks like this one.
 const BOUNDARY: &str = "----WebKitFormBoundaryq7Xb2LmTz9AwRk4e";
@@ -218,6 +221,7 @@ mod test_main {
         assert_eq!(data["contact_info"], "010-1234-5678");
         assert!(data.get("category").is_some() && data.get("priority").is_some());
         assert_eq!(data["status"], "pending");
+        assert!(data.get("task_id").is_some(), "{data}");
     }
 
     #[tokio::test]
@@ -492,5 +496,96 @@ mod test_main {
         let replay = send().await.unwrap();
         assert_eq!(replay.status(), StatusCode::OK);
         assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    }
+}
+
+/// The original answered a queued classification with a Celery `task_id`, polled at task-status.
+mod task_id {
+    use super::*;
+
+    async fn poll_until_done(app: &TestApp, token: &str, id: i64) -> (Vec<String>, Value) {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let task = app.task(token, id).await;
+            let status = task["status"].as_str().unwrap().to_owned();
+            if seen.last() != Some(&status) {
+                seen.push(status.clone());
+            }
+            if status == "SUCCESS" || status == "FAILURE" {
+                return (seen, task);
+            }
+            assert!(tokio::time::Instant::now() < deadline, "still {seen:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_queued_refinement_has_a_task_id_that_task_status_follows_to_success() {
+        let llm = mock(vec![Behaviour::Hang(Duration::from_millis(600))]);
+        let app = app_with_llm(&llm, &[("LLM_TIMEOUT_SECS", "5")]).await;
+        let mut events = app.events.subscribe();
+        let (_, token) = app.resident("poll@example.com").await;
+        let request = app.submit(&token, "전등이 깜빡입니다").await;
+        let id = request["id"].as_i64().unwrap();
+        let task_id = request["task_id"].as_str().expect("a task id").to_owned();
+
+        // The request carries it wherever the API shows it while the job waits or runs.
+        let shown: Value = app
+            .get(Some(&token), &format!("/api/requests/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(shown["task_id"], task_id.as_str());
+        let mine: Value = app
+            .get(Some(&token), "/api/my-requests")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(mine[0]["task_id"], task_id.as_str());
+        let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let frame: Value = serde_json::from_str(&event.frame).unwrap();
+        assert_eq!(frame["type"], "new_request");
+        assert_eq!(frame["data"]["task_id"], task_id.as_str());
+
+        let (seen, task) = poll_until_done(&app, &token, id).await;
+        assert!(
+            seen.len() >= 2
+                && seen[..seen.len() - 1]
+                    .iter()
+                    .all(|s| s == "PENDING" || s == "STARTED"),
+            "{seen:?}"
+        );
+        assert_eq!(seen.last().map(String::as_str), Some("SUCCESS"));
+        assert_eq!(task["task_id"], task_id.as_str());
+        assert_eq!(task["result"]["request_id"], id);
+        assert_eq!(task["result"]["category"], "other");
+        assert_eq!(task["result"]["priority"], "low");
+
+        let after: Value = app
+            .get(Some(&token), &format!("/api/requests/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(after["task_id"], Value::Null, "nothing is queued any more");
+        assert_eq!(after["category"], "other");
+    }
+
+    #[tokio::test]
+    async fn without_an_llm_there_is_no_task_and_task_status_says_success() {
+        let app = spawn_app().await;
+        let (_, token) = app.resident("offline@example.com").await;
+        let request = app.submit(&token, "전등이 깜빡입니다").await;
+        assert_eq!(request["task_id"], Value::Null);
+        let task = app.task(&token, request["id"].as_i64().unwrap()).await;
+        assert_eq!(task["task_id"], Value::Null);
+        assert_eq!(task["status"], "SUCCESS");
+        assert_eq!(task["result"]["category"], "electrical");
     }
 }
