@@ -42,7 +42,7 @@ pub async fn register(
     state: web::Data<AppState>,
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, AppError> {
-    state.auth_limiter.check(&req)?;
+    state.auth_limiter.check_registration(&req)?;
     let body = body.into_inner();
     let registration = Registration::parse(&body.email, body.password, body.full_name.as_deref())?;
     let user = accounts::register(&state.db, &state.passwords, registration).await?;
@@ -280,7 +280,7 @@ pub async fn change_password(
     user: AuthUser,
     body: web::Json<ChangePasswordBody>,
 ) -> Result<HttpResponse, AppError> {
-    state.auth_limiter.check(&req)?;
+    state.auth_limiter.check_password_change(&req)?;
     let body = body.into_inner();
     accounts::change_password(
         &state.db,

@@ -166,7 +166,7 @@ pub async fn register(
     form: web::Form<RegisterForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&visitor, &form.csrf_token)?;
-    state.auth_limiter.check(&req)?;
+    state.auth_limiter.check_registration(&req)?;
     let form = form.into_inner();
     let attempt = match Registration::parse(&form.email, form.password, form.full_name.as_deref()) {
         Ok(registration) => accounts::register(&state.db, &state.passwords, registration).await,

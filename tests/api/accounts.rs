@@ -442,7 +442,7 @@ async fn a_user_changes_their_password() {
 }
 
 #[tokio::test]
-async fn login_attempts_are_rate_limited_per_address() {
+async fn failed_logins_are_rate_limited_per_address() {
     let app = spawn_app_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "3")]).await;
     for _ in 0..3 {
         assert_eq!(
@@ -458,11 +458,11 @@ async fn login_attempts_are_rate_limited_per_address() {
         .unwrap();
     assert!((1..=60).contains(&retry_after));
     assert_error(limited, StatusCode::TOO_MANY_REQUESTS).await;
-    assert_error(
-        app.register("y@example.com", PASSWORD).await,
-        StatusCode::TOO_MANY_REQUESTS,
-    )
-    .await;
+    // Registrations have a limit of their own (REGISTER_RATE_LIMIT_PER_MINUTE).
+    assert_eq!(
+        app.register("y@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]

@@ -1,12 +1,12 @@
 //! The original system's clients, unchanged: its Next.js pages (a browser `FormData` login,
 //! JSON registration), its test suite (backend/test_main.py: urlencoded `data=` logins, JSON
-//! bodies, its status codes and bodies) and its Celery task polling.
+//! bodies, its status codes and bodies), its Celery task polling and its rate limits.
 
 use crate::classification::{app_with_llm, mock};
 use crate::helpers::*;
 use crate::mock_llm::Behaviour;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -587,5 +587,105 @@ mod task_id {
         assert_eq!(task["task_id"], Value::Null);
         assert_eq!(task["status"], "SUCCESS");
         assert_eq!(task["result"]["category"], "electrical");
+    }
+}
+
+/// slowapi's limits of the original: 5 registrations and 10 logins a minute per client.
+mod rate_limits {
+    use super::*;
+
+    async fn app_behind_proxy() -> TestApp {
+        spawn_app_with(&[
+            ("TRUSTED_PROXIES", "127.0.0.1"),
+            ("REGISTER_RATE_LIMIT_PER_MINUTE", "5"),
+            ("LOGIN_RATE_LIMIT_PER_MINUTE", "10"),
+        ])
+        .await
+    }
+
+    async fn register_from(app: &TestApp, client: &str, email: &str) -> reqwest::Response {
+        app.client
+            .post(app.url("/api/auth/register"))
+            .header("X-Forwarded-For", client)
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn login_from(
+        app: &TestApp,
+        client: &str,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        app.client
+            .post(app.url("/api/auth/login"))
+            .header("X-Forwarded-For", client)
+            .form(&[("username", email), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn assert_limited(response: reqwest::Response) {
+        let retry_after: u64 = response.headers()[RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        let detail = assert_error(response, StatusCode::TOO_MANY_REQUESTS).await;
+        assert!(detail.contains("Too many"), "{detail}");
+    }
+
+    #[tokio::test]
+    async fn the_sixth_registration_of_a_client_in_a_minute_is_429_and_another_client_gets_in() {
+        let app = app_behind_proxy().await;
+        for n in 0..5 {
+            let response = register_from(&app, "203.0.113.10", &format!("a{n}@example.com")).await;
+            assert_eq!(response.status(), StatusCode::OK, "registration {n}");
+        }
+        assert_limited(register_from(&app, "203.0.113.10", "a5@example.com").await).await;
+        let other = register_from(&app, "198.51.100.20", "b@example.com").await;
+        assert_eq!(other.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn the_eleventh_login_of_a_client_in_a_minute_is_429_even_when_all_succeeded() {
+        let app = app_behind_proxy().await;
+        for n in 0..10 {
+            let password = if n % 3 == 0 {
+                "wrong password"
+            } else {
+                SUPER_PASSWORD
+            };
+            let response = login_from(&app, "203.0.113.10", SUPER_EMAIL, password).await;
+            assert_ne!(
+                response.status(),
+                StatusCode::TOO_MANY_REQUESTS,
+                "login {n}"
+            );
+        }
+        assert_limited(login_from(&app, "203.0.113.10", SUPER_EMAIL, SUPER_PASSWORD).await).await;
+        let other = login_from(&app, "198.51.100.20", SUPER_EMAIL, SUPER_PASSWORD).await;
+        assert_eq!(other.status(), StatusCode::OK);
+        // A form-data login from the limited client is the same attempt by another encoding.
+        let form = app
+            .client
+            .post(app.url("/api/auth/login"))
+            .header("X-Forwarded-For", "203.0.113.10")
+            .header(
+                CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(form_data(&[
+                ("username", SUPER_EMAIL),
+                ("password", SUPER_PASSWORD),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_limited(form).await;
     }
 }

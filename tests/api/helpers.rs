@@ -27,6 +27,8 @@ fn test_vars(dir: &TempDir, overrides: &[(&str, &str)]) -> HashMap<String, Strin
         ("PORT", "0"),
         ("BCRYPT_COST", "4"),
         ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+        ("LOGIN_RATE_LIMIT_PER_MINUTE", "0"),
+        ("REGISTER_RATE_LIMIT_PER_MINUTE", "0"),
         ("LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE", "0"),
         ("REQUEST_RATE_LIMIT_PER_MINUTE", "0"),
         ("HTTP_WORKERS", "2"),
