@@ -582,6 +582,10 @@ mod task_id {
         let app = spawn_app().await;
         let (_, token) = app.resident("offline@example.com").await;
         let request = app.submit(&token, "전등이 깜빡입니다").await;
+        assert!(
+            request.as_object().unwrap().contains_key("task_id"),
+            "sent as null"
+        );
         assert_eq!(request["task_id"], Value::Null);
         let task = app.task(&token, request["id"].as_i64().unwrap()).await;
         assert_eq!(task["task_id"], Value::Null);
