@@ -466,6 +466,24 @@ async fn failed_logins_are_rate_limited_per_address() {
 }
 
 #[tokio::test]
+async fn password_changes_stay_under_the_auth_limit_per_address() {
+    let app = spawn_app_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "2")]).await;
+    let (_, token) = app.resident("guesser@example.com").await;
+    let guess = json!({"current_password": "not it at all", "new_password": "brand new secret"});
+    for _ in 0..2 {
+        let wrong = app
+            .post_json(Some(&token), "/api/auth/change-password", &guess)
+            .await;
+        assert_error(wrong, StatusCode::FORBIDDEN).await;
+    }
+    let limited = app
+        .post_json(Some(&token), "/api/auth/change-password", &guess)
+        .await;
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_error(limited, StatusCode::TOO_MANY_REQUESTS).await;
+}
+
+#[tokio::test]
 async fn the_generated_key_survives_a_restart_but_not_another_installation() {
     let app = spawn_app().await;
     let (_, token) = app.resident("stay@example.com").await;
