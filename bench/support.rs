@@ -24,6 +24,8 @@ impl BenchServer {
             .env("DATABASE_URL", dir.path().join("bench.db"))
             .env("BCRYPT_COST", "4")
             .env("AUTH_RATE_LIMIT_PER_MINUTE", "0")
+            .env("LOGIN_RATE_LIMIT_PER_MINUTE", "0")
+            .env("REGISTER_RATE_LIMIT_PER_MINUTE", "0")
             // Every simulated client connects from this one address.
             .env("MAX_CONNECTIONS_PER_ADDRESS", "0")
             .env("REQUEST_RATE_LIMIT_PER_MINUTE", "0")

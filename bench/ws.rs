@@ -123,7 +123,7 @@ async fn main() {
                 .send()
                 .await
                 .expect("submit");
-            assert_eq!(response.status(), 201);
+            assert_eq!(response.status(), 200);
         }));
     }
     for post in posts {

@@ -234,30 +234,41 @@ fn check_super_admin_change(
     Ok(())
 }
 
+/// An account's role change: the account as changed, and the role it had before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleChange {
+    pub user: User,
+    pub previous: Role,
+}
+
 /// Gives `target` a new role and ends its sessions; nobody changes their own.
 pub async fn change_role(
     state: &AppState,
     actor: &User,
     target: UserId,
     role: Role,
-) -> Result<User, AppError> {
+) -> Result<RoleChange, AppError> {
     if actor.id == target {
         return Err(AppError::Forbidden(
             "You cannot change your own role".into(),
         ));
     }
     let actor = actor.id;
-    let user = state
+    let change = state
         .db
         .write(&state.events, move |tx| {
             check_super_admin_change(tx, actor, target, role == Role::SuperAdmin)?;
+            let previous = db::users::role_of(tx, target)?;
             let user = db::users::set_role(tx, target, role)?;
-            Ok((user, Vec::new()))
+            let change = user
+                .zip(previous)
+                .map(|(user, previous)| RoleChange { user, previous });
+            Ok((change, Vec::new()))
         })
         .await?
         .ok_or_else(|| AppError::not_found("User"))?;
     state.account_changes.record(target);
-    Ok(user)
+    Ok(change)
 }
 
 /// Deletes another account in one transaction: each of its requests through the same path
@@ -441,7 +452,7 @@ async fn ensure_default(db: &Db, passwords: &Passwords) -> Result<(), AppError> 
             );
             Ok(())
         }
-        Err(AppError::Conflict(_)) => {
+        Err(AppError::EmailTaken) => {
             tracing::error!(
                 "no super admin exists and {DEFAULT_SUPER_ADMIN_EMAIL} is taken by another account; \
                  set SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD to name one"

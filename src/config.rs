@@ -65,8 +65,13 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// bcrypt work factor; 12 in production, lowered only by tests.
     pub bcrypt_cost: u32,
-    /// Register and password-change attempts, and failed logins, allowed per client address
-    /// (IPv6: per /64) per minute; 0 turns the limit off.
+    /// Login attempts (successful or not) allowed per client address (IPv6: per /64) per
+    /// minute, as the original limited them; 0 turns the limit off.
+    pub login_rate_per_minute: u32,
+    /// Registrations allowed per client address (IPv6: per /64) per minute; 0 turns it off.
+    pub register_rate_per_minute: u32,
+    /// Password changes and failed logins allowed per client address (IPv6: per /64) per
+    /// minute; 0 turns the limit off.
     pub auth_rate_per_minute: u32,
     /// Failed logins allowed per account per minute, from any address; 0 turns the limit off.
     pub login_failures_per_account: u32,
@@ -155,6 +160,10 @@ impl Config {
         let super_admin = reader.super_admin();
         let allowed_origins = reader.origins();
         let bcrypt_cost = reader.ranged("BCRYPT_COST", 12, 4, 31) as u32;
+        let login_rate_per_minute =
+            reader.ranged("LOGIN_RATE_LIMIT_PER_MINUTE", 10, 0, 1_000_000) as u32;
+        let register_rate_per_minute =
+            reader.ranged("REGISTER_RATE_LIMIT_PER_MINUTE", 5, 0, 1_000_000) as u32;
         let auth_rate_per_minute =
             reader.ranged("AUTH_RATE_LIMIT_PER_MINUTE", 20, 0, 1_000_000) as u32;
         let login_failures_per_account =
@@ -194,6 +203,8 @@ impl Config {
             super_admin,
             allowed_origins,
             bcrypt_cost,
+            login_rate_per_minute,
+            register_rate_per_minute,
             auth_rate_per_minute,
             login_failures_per_account,
             trusted_proxies,
@@ -440,6 +451,16 @@ mod tests {
         assert!(c.super_admin.is_none());
         assert!(c.allowed_origins.is_empty());
         assert_eq!(c.bcrypt_cost, 12);
+        assert_eq!(
+            (
+                c.login_rate_per_minute,
+                c.register_rate_per_minute,
+                c.auth_rate_per_minute,
+                c.login_failures_per_account
+            ),
+            (10, 5, 20, 10),
+            "the original's 10 logins and 5 registrations a minute per client"
+        );
         assert_eq!(c.secret_key_path(), PathBuf::from("maintenance.db.secret"));
         assert!(c.llm.is_none(), "no key, no LLM");
     }

@@ -21,6 +21,9 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A registration for an address that has an account: 400, as the original answered.
+    #[error("Email already registered")]
+    EmailTaken,
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -84,6 +87,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::EmailTaken => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,

@@ -33,6 +33,9 @@ pub struct MaintenanceRequest {
     pub priority: Option<Priority>,
     pub status: Status,
     pub image_url: Option<String>,
+    /// While an LLM refinement of the classification is queued or running, the id to poll
+    /// `GET /api/requests/{id}/task-status` about (the original's Celery task id); null otherwise.
+    pub task_id: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// `pending` while an LLM refinement is queued or running.
@@ -330,9 +333,16 @@ pub async fn delete(state: &AppState, actor: &User, id: RequestId) -> Result<(),
     Ok(())
 }
 
+/// The id of a request's refinement task. A request has at most one, ever, so the task is
+/// named after the request.
+pub fn task_id(request: RequestId) -> String {
+    format!("classify-{request}")
+}
+
 /// The original system's task view of a request's classification.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct TaskStatus {
+    /// The request's refinement task; null when none was ever queued (no LLM configured).
     pub task_id: Option<String>,
     /// `PENDING`, `STARTED`, `SUCCESS` or `FAILURE`, as the original's Celery states.
     #[schema(schema_with = crate::api::openapi::celery_state)]
@@ -343,6 +353,7 @@ pub struct TaskStatus {
 /// The classification a finished task produced.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct TaskResult {
+    pub request_id: RequestId,
     pub category: Option<Category>,
     pub priority: Option<Priority>,
     pub method: Option<ClassificationMethod>,
@@ -364,13 +375,14 @@ pub async fn task_status(db: &Db, viewer: &User, id: RequestId) -> Result<TaskSt
         (None, _) => "SUCCESS",
     };
     let result = (status == "SUCCESS" || status == "FAILURE").then_some(TaskResult {
+        request_id: request.id,
         category: request.category,
         priority: request.priority,
         method: request.classification_method,
         confidence: request.classification_confidence,
     });
     Ok(TaskStatus {
-        task_id: job.map(|j| j.id.to_string()),
+        task_id: job.map(|_| task_id(id)),
         status,
         result,
     })

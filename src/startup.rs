@@ -3,7 +3,7 @@
 
 use crate::accounts;
 use crate::api;
-use crate::auth::{AuthRateLimiter, Passwords, TokenKeys, secret};
+use crate::auth::{AuthLimits, AuthRateLimiter, Passwords, TokenKeys, secret};
 use crate::body_deadline::body_deadline;
 use crate::classify::llm::LlmClient;
 use crate::config::Config;
@@ -213,8 +213,12 @@ pub async fn prepare_state(
         tokens: TokenKeys::new(&secret, config.access_token_expire_minutes),
         passwords,
         auth_limiter: AuthRateLimiter::new(
-            config.auth_rate_per_minute,
-            config.login_failures_per_account,
+            AuthLimits {
+                logins_per_address: config.login_rate_per_minute,
+                registrations_per_address: config.register_rate_per_minute,
+                attempts_per_address: config.auth_rate_per_minute,
+                failures_per_account: config.login_failures_per_account,
+            },
             config.trusted_proxies.clone(),
         ),
         config: Arc::new(config),

@@ -1,15 +1,15 @@
 //! /api/admin: accounts, for super admins.
 
 use super::paged_json;
-use crate::accounts;
+use crate::accounts::{self, RoleChange};
 use crate::auth::SuperAdminUser;
 use crate::errors::AppError;
-use crate::ids::UserId;
+use crate::ids::{Timestamp, UserId};
 use crate::requests::Page;
 use crate::state::AppState;
 use crate::taxonomy::Role;
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, IntoParams)]
@@ -92,8 +92,43 @@ fn requested_role(query: &RoleQuery, body: &[u8]) -> Result<Role, AppError> {
             ));
         }
     };
+    // 400, as the original answered a role outside the three.
     text.parse()
-        .map_err(|e| AppError::invalid("new_role", format!("role: {e}")))
+        .map_err(|e| AppError::BadRequest(format!("role: {e}")))
+}
+
+/// The account with its new role, and the original's fields about the change.
+#[derive(Serialize, ToSchema)]
+pub struct RoleChanged {
+    id: UserId,
+    email: String,
+    full_name: Option<String>,
+    role: Role,
+    created_at: Timestamp,
+    /// `User role updated successfully`.
+    #[schema(pattern = "^User role updated successfully$")]
+    message: &'static str,
+    /// The account's id again, as the original named it.
+    user_id: UserId,
+    previous_role: Role,
+    new_role: Role,
+}
+
+impl From<RoleChange> for RoleChanged {
+    fn from(change: RoleChange) -> Self {
+        let RoleChange { user, previous } = change;
+        RoleChanged {
+            id: user.id,
+            user_id: user.id,
+            email: user.email,
+            full_name: user.full_name,
+            role: user.role,
+            new_role: user.role,
+            previous_role: previous,
+            created_at: user.created_at,
+            message: "User role updated successfully",
+        }
+    }
 }
 
 #[utoipa::path(
@@ -106,7 +141,8 @@ fn requested_role(query: &RoleQuery, body: &[u8]) -> Result<Role, AppError> {
     params(UserPath, RoleQuery),
     request_body(content = Option<RoleBody>, description = "Unless `?new_role=` is given"),
     responses(
-        (status = 200, description = "The account with its new role", body = crate::accounts::User),
+        (status = 200, description = "The account with its new role", body = RoleChanged),
+        (status = 400, description = "Not one of the roles, or the last super admin would be demoted", body = crate::errors::ErrorBody),
         (status = 403, description = "Not a super admin, or the caller's own account", body = crate::errors::ErrorBody),
         (status = 404, description = "No such account", body = crate::errors::ErrorBody),
     )
@@ -119,9 +155,9 @@ pub async fn change_role(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let role = requested_role(&query, &body)?;
-    let user = accounts::change_role(&state, &admin, path.id(), role).await?;
-    tracing::info!(actor = %admin.id, target = %user.id, role = %role, "changed a role");
-    Ok(HttpResponse::Ok().json(user))
+    let change = accounts::change_role(&state, &admin, path.id(), role).await?;
+    tracing::info!(actor = %admin.id, target = %change.user.id, role = %role, "changed a role");
+    Ok(HttpResponse::Ok().json(RoleChanged::from(change)))
 }
 
 #[utoipa::path(

@@ -32,8 +32,8 @@ pub struct RegisterBody {
     security(()),
     request_body = RegisterBody,
     responses(
-        (status = 201, description = "The new account", body = crate::accounts::User),
-        (status = 409, description = "The email is taken", body = crate::errors::ErrorBody),
+        (status = 200, description = "The new account", body = crate::accounts::User),
+        (status = 400, description = "The email is taken (`Email already registered`)", body = crate::errors::ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = crate::errors::ErrorBody),
     )
 )]
@@ -42,11 +42,12 @@ pub async fn register(
     state: web::Data<AppState>,
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, AppError> {
-    state.auth_limiter.check(&req)?;
+    state.auth_limiter.check_registration(&req)?;
     let body = body.into_inner();
     let registration = Registration::parse(&body.email, body.password, body.full_name.as_deref())?;
     let user = accounts::register(&state.db, &state.passwords, registration).await?;
-    Ok(HttpResponse::Created().json(user))
+    // 200, not 201: the original's clients expect what it answered.
+    Ok(HttpResponse::Ok().json(user))
 }
 
 /// The original's OAuth2 password form (`username`, `password`) or JSON `{email, password}`.
@@ -68,7 +69,8 @@ struct TokenResponse {
     expires_in: i64,
 }
 
-fn parse_login(req: &HttpRequest, body: &[u8]) -> Result<LoginBody, AppError> {
+/// The login fields from the body, whichever way the client encoded them.
+async fn parse_login(req: &HttpRequest, body: web::Bytes) -> Result<LoginBody, AppError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -76,17 +78,67 @@ fn parse_login(req: &HttpRequest, body: &[u8]) -> Result<LoginBody, AppError> {
         .unwrap_or_default()
         .to_ascii_lowercase();
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        serde_urlencoded::from_bytes(body)
+        serde_urlencoded::from_bytes(&body)
             .map_err(|e| AppError::unprocessable(format!("invalid login form: {e}")))
     } else if content_type.starts_with("application/json") {
-        serde_json::from_slice(body)
+        serde_json::from_slice(&body)
             .map_err(|e| AppError::unprocessable(format!("invalid JSON body: {e}")))
+    } else if content_type.starts_with("multipart/form-data") {
+        multipart_login(req, body).await
     } else {
         Err(AppError::UnsupportedMediaType(
-            "send the login as application/x-www-form-urlencoded (username, password) or application/json (email, password)"
+            "send the login as application/x-www-form-urlencoded or multipart/form-data \
+             (username, password) or application/json (email, password)"
                 .into(),
         ))
     }
+}
+
+/// A browser's `FormData` (the original's login page sends one): the `username` and
+/// `password` parts; any other part (`grant_type`, `scope`, `client_id`...) is ignored, as
+/// the original's OAuth2 form ignored it. The body was already read within the size limit.
+async fn multipart_login(req: &HttpRequest, body: web::Bytes) -> Result<LoginBody, AppError> {
+    use futures_util::StreamExt;
+    let malformed = |e: actix_multipart::MultipartError| {
+        AppError::unprocessable(format!("invalid login form: {e}"))
+    };
+    let stream =
+        futures_util::stream::once(async move { Ok::<_, actix_web::error::PayloadError>(body) });
+    let mut form = actix_multipart::Multipart::new(req.headers(), stream);
+    let (mut username, mut password) = (None, None);
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(malformed)?;
+        let slot = match field.name() {
+            Some("username") => Some(&mut username),
+            Some("password") => Some(&mut password),
+            _ => None,
+        };
+        let mut value = Vec::new();
+        while let Some(chunk) = field.next().await {
+            value.extend_from_slice(&chunk.map_err(malformed)?);
+        }
+        let Some(slot) = slot else { continue };
+        let name = field.name().unwrap_or_default().to_owned();
+        if slot.is_some() {
+            return Err(AppError::invalid(
+                &name,
+                format!("invalid login form: duplicate field `{name}`"),
+            ));
+        }
+        let text = String::from_utf8(value).map_err(|_| {
+            AppError::invalid(
+                &name,
+                format!("invalid login form: `{name}` is not UTF-8 text"),
+            )
+        })?;
+        *slot = Some(text);
+    }
+    let missing =
+        |name: &str| AppError::invalid(name, format!("invalid login form: missing field `{name}`"));
+    Ok(LoginBody {
+        username: username.ok_or_else(|| missing("username"))?,
+        password: password.ok_or_else(|| missing("password"))?,
+    })
 }
 
 #[utoipa::path(
@@ -96,10 +148,12 @@ fn parse_login(req: &HttpRequest, body: &[u8]) -> Result<LoginBody, AppError> {
     operation_id = "login",
     summary = "Log in for an access token",
     description = "The OAuth2 password form of the original system: form fields `username` (the email) and \
-        `password`, urlencoded; JSON `{\"email\", \"password\"}` works too.",
+        `password`, urlencoded or as multipart/form-data (a browser's `FormData`); other fields such as \
+        `grant_type` and `scope` are ignored. JSON `{\"email\", \"password\"}` works too.",
     security(()),
     request_body(content(
         (LoginBody = "application/x-www-form-urlencoded"),
+        (LoginBody = "multipart/form-data"),
         (LoginBody = "application/json"),
     )),
     responses(
@@ -114,7 +168,7 @@ pub async fn login(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let login = parse_login(&req, &body)?;
+    let login = parse_login(&req, body).await?;
     let begun = sessions::LoginBegun::now();
     let attempt = state.auth_limiter.begin_login(&req, &login.username)?;
     let user = accounts::authenticate(&state.db, &state.passwords, &login.username, login.password)
@@ -226,7 +280,7 @@ pub async fn change_password(
     user: AuthUser,
     body: web::Json<ChangePasswordBody>,
 ) -> Result<HttpResponse, AppError> {
-    state.auth_limiter.check(&req)?;
+    state.auth_limiter.check_password_change(&req)?;
     let body = body.into_inner();
     accounts::change_password(
         &state.db,

@@ -191,6 +191,7 @@ const RESPONSE_SCHEMAS: &[&str] = &[
     "TaskStatus",
     "TaskResult",
     "TokenResponse",
+    "RoleChanged",
 ];
 
 impl Modify for AlwaysSent {

@@ -10,7 +10,7 @@ use crate::requests::{self, NewRequest, Page, RequestChanges, RequestFilter};
 use crate::state::AppState;
 use crate::taxonomy::{Category, Priority, Status};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use utoipa::{IntoParams, ToSchema};
 
@@ -48,7 +48,9 @@ impl RequestPath {
     tag = "requests",
     operation_id = "submit_request",
     summary = "Report a problem",
-    description = "The request comes back already classified by the offline rules. With an \
+    description = "The request comes back already classified by the offline rules. With an LLM \
+        configured, the LLM refines that in the background: `task_id` is then set, and \
+        `GET /api/requests/{id}/task-status` tells when it is done. With an \
         `Idempotency-Key`, a retry by the same account within 24 hours gets the first answer back \
         (same status and body, `Idempotent-Replayed: true`) instead of creating another request.",
     security(("bearer" = [])),
@@ -59,7 +61,7 @@ impl RequestPath {
     ),
     request_body = SubmitBody,
     responses(
-        (status = 201, description = "The new request (or, for a retried key, the first answer)",
+        (status = 200, description = "The new request (or, for a retried key, the first answer)",
             body = crate::requests::MaintenanceRequest,
             headers(("Idempotent-Replayed" = String, description = "`true` when this is a retry's replayed answer"))),
         (status = 429, description = "Too many submissions", body = crate::errors::ErrorBody),
@@ -81,12 +83,13 @@ pub async fn submit_request(
         body.location.as_deref(),
         body.contact_info.as_deref(),
     )?;
+    // 200, not 201: the original's clients expect what it answered.
     let Some(key) = key else {
         let request = requests::submit(&state, &user, new).await?;
-        return Ok(HttpResponse::Created().json(request));
+        return Ok(HttpResponse::Ok().json(request));
     };
     let submitted = idempotency::submit_once(&state, &user, new, key).await?;
-    let mut response = HttpResponse::Created();
+    let mut response = HttpResponse::Ok();
     if submitted.replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
@@ -274,6 +277,13 @@ pub async fn update_request(
     Ok(HttpResponse::Ok().json(request))
 }
 
+/// The original's answer to a delete.
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    #[schema(pattern = "^Request deleted successfully$")]
+    message: &'static str,
+}
+
 #[utoipa::path(
     delete,
     path = "/api/requests/{id}",
@@ -283,7 +293,8 @@ pub async fn update_request(
     security(("bearer" = [])),
     params(RequestPath),
     responses(
-        (status = 204, description = "Deleted"),
+        (status = 200, description = "Deleted", body = Deleted),
+        (status = 403, description = "A resident's request that is no longer pending", body = crate::errors::ErrorBody),
         (status = 404, description = "No such request, or not the caller's", body = crate::errors::ErrorBody),
     )
 )]
@@ -293,7 +304,9 @@ pub async fn delete_request(
     path: web::Path<RequestPath>,
 ) -> Result<HttpResponse, AppError> {
     requests::delete(&state, &user, path.id()).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::Ok().json(Deleted {
+        message: "Request deleted successfully",
+    }))
 }
 
 #[utoipa::path(

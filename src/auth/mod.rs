@@ -11,7 +11,7 @@ pub mod sessions;
 pub use extract::{AuthUser, StaffUser, SuperAdminUser};
 pub use jwt::TokenKeys;
 pub use password::Passwords;
-pub use rate_limit::AuthRateLimiter;
+pub use rate_limit::{AuthLimits, AuthRateLimiter};
 
 pub use sessions::{Session, SessionKind};
 

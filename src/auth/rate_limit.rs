@@ -1,8 +1,12 @@
-//! Limits against password guessing: attempts per client address (IPv6 by /64 network),
-//! and failed logins per address and per account, each over the last minute.
+//! Limits against password guessing and sign-up floods, each over the last minute:
 //!
-//! A login takes a slot before the password is checked (so concurrent guesses cannot all slip
-//! through) and gives it back when the password was right: only failures count.
+//! - every login attempt per client address (IPv6 by /64 network), as the original counted;
+//! - every registration per client address;
+//! - password changes and failed logins per client address;
+//! - failed logins per account, from any address.
+//!
+//! A login takes its failure slots before the password is checked (so concurrent guesses
+//! cannot all slip through) and gives them back when the password was right.
 
 use crate::client_address::{self, TrustedProxies};
 use crate::errors::AppError;
@@ -93,28 +97,56 @@ fn account_key(account: &str) -> String {
     key
 }
 
+/// How many events of each kind a minute allows; 0 turns that limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthLimits {
+    /// Login attempts per client address, successful or not.
+    pub logins_per_address: u32,
+    /// Registrations per client address.
+    pub registrations_per_address: u32,
+    /// Password changes and failed logins per client address.
+    pub attempts_per_address: u32,
+    /// Failed logins per account, from any address.
+    pub failures_per_account: u32,
+}
+
 /// The authentication limits, shared by every worker.
 #[derive(Clone)]
 pub struct AuthRateLimiter {
+    logins: Option<Arc<Window<IpAddr>>>,
+    registrations: Option<Arc<Window<IpAddr>>>,
     per_address: Option<Arc<Window<IpAddr>>>,
     per_account: Option<Arc<Window<String>>>,
     trusted: Arc<TrustedProxies>,
 }
 
 impl AuthRateLimiter {
-    /// `per_address` attempts per address and `per_account` failed logins per account each
-    /// minute; 0 turns that limit off.
-    pub fn new(per_address: u32, per_account: u32, trusted: TrustedProxies) -> AuthRateLimiter {
+    pub fn new(limits: AuthLimits, trusted: TrustedProxies) -> AuthRateLimiter {
         AuthRateLimiter {
-            per_address: Window::new(per_address),
-            per_account: Window::new(per_account),
+            logins: Window::new(limits.logins_per_address),
+            registrations: Window::new(limits.registrations_per_address),
+            per_address: Window::new(limits.attempts_per_address),
+            per_account: Window::new(limits.failures_per_account),
             trusted: Arc::new(trusted),
         }
     }
 
-    /// Counts one attempt (registration, password change) from the request's client.
-    pub fn check(&self, req: &HttpRequest) -> Result<(), AppError> {
-        let (Some(window), Some(address)) = (&self.per_address, self.client(req)) else {
+    /// Counts one registration from the request's client.
+    pub fn check_registration(&self, req: &HttpRequest) -> Result<(), AppError> {
+        self.count(&self.registrations, req)
+    }
+
+    /// Counts one password change from the request's client.
+    pub fn check_password_change(&self, req: &HttpRequest) -> Result<(), AppError> {
+        self.count(&self.per_address, req)
+    }
+
+    fn count(
+        &self,
+        window: &Option<Arc<Window<IpAddr>>>,
+        req: &HttpRequest,
+    ) -> Result<(), AppError> {
+        let (Some(window), Some(address)) = (window, self.client(req)) else {
             return Ok(());
         };
         window
@@ -123,23 +155,34 @@ impl AuthRateLimiter {
             .map_err(too_many)
     }
 
-    /// Takes a failure slot for a login to `account`; call [`LoginAttempt::succeeded`] when the
-    /// password was right. A 429 with Retry-After when the address or the account is over.
+    /// Counts a login attempt to `account` and takes its failure slots; call
+    /// [`LoginAttempt::succeeded`] when the password was right. A 429 with Retry-After when
+    /// the address has used up its attempts or its failures, or the account its failures;
+    /// a refused attempt counts against nothing.
     pub fn begin_login(&self, req: &HttpRequest, account: &str) -> Result<LoginAttempt, AppError> {
         let now = Instant::now();
         let mut attempt = LoginAttempt {
+            attempt: None,
             address: None,
             account: None,
             stamp: now,
         };
-        if let (Some(window), Some(address)) = (&self.per_address, self.client(req)) {
+        let client = self.client(req);
+        if let (Some(window), Some(address)) = (&self.logins, client) {
             window.take(&address, now).map_err(too_many)?;
+            attempt.attempt = Some((window.clone(), address));
+        }
+        if let (Some(window), Some(address)) = (&self.per_address, client) {
+            if let Err(wait) = window.take(&address, now) {
+                attempt.refused();
+                return Err(too_many(wait));
+            }
             attempt.address = Some((window.clone(), address));
         }
         if let Some(window) = &self.per_account {
             let key = account_key(account);
             if let Err(wait) = window.take(&key, now) {
-                attempt.release();
+                attempt.refused();
                 return Err(too_many(wait));
             }
             attempt.account = Some((window.clone(), key));
@@ -152,21 +195,31 @@ impl AuthRateLimiter {
     }
 }
 
-/// A login in progress: counted as a failure unless it [`succeeded`](Self::succeeded).
+/// A login in progress: its failure slots count unless it [`succeeded`](Self::succeeded);
+/// the attempt itself counts either way.
 #[must_use]
 pub struct LoginAttempt {
+    attempt: Option<(Arc<Window<IpAddr>>, IpAddr)>,
     address: Option<(Arc<Window<IpAddr>>, IpAddr)>,
     account: Option<(Arc<Window<String>>, String)>,
     stamp: Instant,
 }
 
 impl LoginAttempt {
-    /// The password was right: this attempt does not count against anyone.
+    /// The password was right: this attempt is no failure, though it was an attempt.
     pub fn succeeded(self) {
-        self.release();
+        self.release_failures();
     }
 
-    fn release(&self) {
+    /// A 429 refused the attempt before the password was checked: it counts as nothing.
+    fn refused(&self) {
+        if let Some((window, key)) = &self.attempt {
+            window.give_back(key, self.stamp);
+        }
+        self.release_failures();
+    }
+
+    fn release_failures(&self) {
         if let Some((window, key)) = &self.address {
             window.give_back(key, self.stamp);
         }
@@ -203,6 +256,59 @@ mod tests {
         assert!(window.take(&"k", now).is_ok());
         assert!(window.take(&"k", now).is_err());
         assert!(Window::<&str>::new(0).is_none(), "0 turns the limit off");
+    }
+
+    fn request_from(address: &str) -> HttpRequest {
+        actix_web::test::TestRequest::default()
+            .peer_addr(format!("{address}:4711").parse().unwrap())
+            .to_http_request()
+    }
+
+    fn limits(logins: u32, attempts: u32, failures: u32) -> AuthLimits {
+        AuthLimits {
+            logins_per_address: logins,
+            registrations_per_address: 0,
+            attempts_per_address: attempts,
+            failures_per_account: failures,
+        }
+    }
+
+    #[test]
+    fn every_login_counts_per_address_but_only_failures_count_otherwise() {
+        let limiter = AuthRateLimiter::new(limits(2, 0, 5), TrustedProxies::default());
+        let here = request_from("192.0.2.1");
+        limiter
+            .begin_login(&here, "a@example.com")
+            .unwrap()
+            .succeeded();
+        drop(limiter.begin_login(&here, "a@example.com").unwrap());
+        assert!(limiter.begin_login(&here, "b@example.com").is_err());
+        assert!(
+            limiter
+                .begin_login(&request_from("192.0.2.2"), "a@example.com")
+                .is_ok(),
+            "another client has its own attempts"
+        );
+    }
+
+    #[test]
+    fn a_refused_login_counts_against_nothing() {
+        let limiter = AuthRateLimiter::new(limits(3, 0, 1), TrustedProxies::default());
+        let here = request_from("192.0.2.1");
+        drop(limiter.begin_login(&here, "a@example.com").unwrap());
+        // The account's one failure is used: refused, and not counted as an attempt.
+        for _ in 0..3 {
+            assert!(limiter.begin_login(&here, "a@example.com").is_err());
+        }
+        limiter
+            .begin_login(&here, "b@example.com")
+            .unwrap()
+            .succeeded();
+        limiter
+            .begin_login(&here, "c@example.com")
+            .unwrap()
+            .succeeded();
+        assert!(limiter.begin_login(&here, "d@example.com").is_err());
     }
 
     #[test]

@@ -18,8 +18,10 @@ const REQUEST_COLUMNS: &str = "id, user_id, description, location, contact_info,
                                classification_method, classification_confidence, classified_at";
 
 fn request_from_row(row: &Row<'_>) -> rusqlite::Result<MaintenanceRequest> {
+    let id = row.get(0)?;
+    let classification_status = row.get(11)?;
     Ok(MaintenanceRequest {
-        id: row.get(0)?,
+        id,
         user_id: row.get(1)?,
         description: row.get(2)?,
         location: row.get(3)?,
@@ -28,9 +30,12 @@ fn request_from_row(row: &Row<'_>) -> rusqlite::Result<MaintenanceRequest> {
         priority: row.get(6)?,
         status: row.get(7)?,
         image_url: row.get(8)?,
+        // A pending classification is one with a refinement job queued or running.
+        task_id: (classification_status == ClassificationStatus::Pending)
+            .then(|| crate::requests::task_id(id)),
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
-        classification_status: row.get(11)?,
+        classification_status,
         classification_method: row.get(12)?,
         classification_confidence: row.get(13)?,
         classified_at: row.get(14)?,

@@ -20,7 +20,7 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-/// Creates an account; a taken email is a 409.
+/// Creates an account; a taken email is [`AppError::EmailTaken`].
 pub fn insert_user(
     conn: &Connection,
     email: &str,
@@ -39,7 +39,7 @@ pub fn insert_user(
     );
     match inserted {
         Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
-            Err(AppError::Conflict("Email already registered".into()))
+            Err(AppError::EmailTaken)
         }
         other => Ok(other?),
     }

@@ -154,7 +154,7 @@ fn registration_problem(error: &AppError) -> String {
             "비밀번호는 8바이트 이상 72바이트 이하여야 합니다. (한글은 한 글자에 3바이트)".into()
         }
         AppError::Validation { .. } => "입력한 내용을 확인해 주세요.".into(),
-        AppError::Conflict(_) => "이미 가입된 이메일입니다. 로그인해 주세요.".into(),
+        AppError::EmailTaken => "이미 가입된 이메일입니다. 로그인해 주세요.".into(),
         other => other.to_string(),
     }
 }
@@ -166,7 +166,7 @@ pub async fn register(
     form: web::Form<RegisterForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&visitor, &form.csrf_token)?;
-    state.auth_limiter.check(&req)?;
+    state.auth_limiter.check_registration(&req)?;
     let form = form.into_inner();
     let attempt = match Registration::parse(&form.email, form.password, form.full_name.as_deref()) {
         Ok(registration) => accounts::register(&state.db, &state.passwords, registration).await,
@@ -179,8 +179,8 @@ pub async fn register(
             super::session::set_flash(&mut response, "가입을 환영합니다. 첫 요청을 접수해 보세요.");
             Ok(response)
         }
-        Err(e @ (AppError::Validation { .. } | AppError::Conflict(_))) => {
-            let status = if matches!(e, AppError::Conflict(_)) {
+        Err(e @ (AppError::Validation { .. } | AppError::EmailTaken)) => {
+            let status = if matches!(e, AppError::EmailTaken) {
                 StatusCode::CONFLICT
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY

@@ -310,7 +310,9 @@ pub async fn change_role(
         .role
         .parse()
         .map_err(|_| AppError::unprocessable(format!("unknown role '{}'", form.role)))?;
-    let user = accounts::change_role(&state, me, UserId(*id), role).await?;
+    let user = accounts::change_role(&state, me, UserId(*id), role)
+        .await?
+        .user;
     Ok(redirect(
         "/admin/users",
         Some(&format!(

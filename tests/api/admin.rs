@@ -89,9 +89,10 @@ async fn roles_change_by_query_parameter_or_json_body() {
     assert_eq!(by_body.status(), StatusCode::OK);
     assert_eq!(by_body.json::<Value>().await.unwrap()["role"], "user");
 
+    // A role outside the three is a 400, as the original answered.
     assert_error(
         app.set_role(&root, id, "root").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::BAD_REQUEST,
     )
     .await;
     assert_error(
@@ -101,7 +102,7 @@ async fn roles_change_by_query_parameter_or_json_body() {
             &json!({"role": "owner"}),
         )
         .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::BAD_REQUEST,
     )
     .await;
     let no_role = app

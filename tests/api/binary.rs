@@ -312,7 +312,7 @@ mod queue_restart {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(response.status(), StatusCode::OK);
         response.json::<Value>().await.unwrap()["id"]
             .as_i64()
             .unwrap()

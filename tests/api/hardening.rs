@@ -69,7 +69,7 @@ async fn the_eleventh_wrong_password_for_one_account_is_429_whatever_address_it_
 }
 
 #[tokio::test]
-async fn successful_logins_are_never_limited() {
+async fn successful_logins_do_not_count_as_failures() {
     let app = spawn_app_with(&[
         ("AUTH_RATE_LIMIT_PER_MINUTE", "3"),
         ("LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE", "3"),

@@ -34,17 +34,17 @@ async fn a_retry_with_the_same_key_gets_the_first_answer_and_creates_nothing() {
     let (_, token) = app.resident("retry@example.com").await;
 
     let first = submit_with_key(&app, &token, "key-1", &leak()).await;
-    assert_eq!(first.status(), StatusCode::CREATED);
+    assert_eq!(first.status(), StatusCode::OK);
     assert!(first.headers().get("idempotent-replayed").is_none());
     let first_body = first.text().await.unwrap();
     let retry = submit_with_key(&app, &token, "key-1", &leak()).await;
 
-    assert_eq!(retry.status(), StatusCode::CREATED);
+    assert_eq!(retry.status(), StatusCode::OK);
     assert_eq!(retry.headers()["idempotent-replayed"], "true");
     assert_eq!(retry.text().await.unwrap(), first_body);
     assert_eq!(my_request_count(&app, &token).await, 1);
     let another = submit_with_key(&app, &token, "key-2", &leak()).await;
-    assert_eq!(another.status(), StatusCode::CREATED);
+    assert_eq!(another.status(), StatusCode::OK);
     assert_eq!(my_request_count(&app, &token).await, 2);
 }
 
@@ -63,7 +63,7 @@ async fn the_same_key_from_another_account_is_independent() {
     let alice_retry = submit_with_key(&app, &alice, "shared", &leak()).await;
 
     assert_eq!(alice_retry.headers()["idempotent-replayed"], "true");
-    assert_eq!(b.status(), StatusCode::CREATED);
+    assert_eq!(b.status(), StatusCode::OK);
     assert!(b.headers().get("idempotent-replayed").is_none());
     let b: Value = b.json().await.unwrap();
     assert_ne!(a["id"], b["id"]);
@@ -95,7 +95,7 @@ async fn concurrent_retries_with_one_key_create_one_request() {
 
     let mut ids = Vec::new();
     for response in responses {
-        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(response.status(), StatusCode::OK);
         ids.push(response.json::<Value>().await.unwrap()["id"].clone());
     }
     ids.dedup();
@@ -126,7 +126,7 @@ async fn a_key_is_forgotten_after_24_hours() {
 
     let again = submit_with_key(&app, &token, "daily", &leak()).await;
 
-    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.status(), StatusCode::OK);
     assert!(again.headers().get("idempotent-replayed").is_none());
     let again: Value = again.json().await.unwrap();
     assert_ne!(again["id"], first["id"]);

@@ -248,7 +248,7 @@ async fn replay_and_live_events_join_without_gap_or_repeat_under_concurrent_writ
                     .send()
                     .await
                     .unwrap();
-                assert_eq!(response.status(), 201);
+                assert_eq!(response.status(), 200);
             }
         })
     };

@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod binary;
 mod classification;
+mod compat;
 mod crash;
 mod errors;
 mod hardening;

@@ -175,6 +175,66 @@ async fn response_schemas_list_exactly_the_fields_the_server_sends() {
     assert_eq!(keys(&stats), property_names(schema(&doc, "Stats")));
     let error = app.get(None, "/api/auth/me").await.json::<Value>().await;
     assert!(keys(&error.unwrap()).is_subset(&property_names(schema(&doc, "ErrorBody"))));
+    let root = app.super_token().await;
+    let resident = me["id"].as_i64().unwrap();
+    let changed: Value = app
+        .set_role(&root, resident, "admin")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let role_schema = schema(&doc, "RoleChanged");
+    assert_eq!(keys(&changed), property_names(role_schema));
+    let required: BTreeSet<String> =
+        serde_json::from_value(role_schema["required"].clone()).unwrap();
+    assert_eq!(required, keys(&changed));
+    let path = format!("/api/requests/{}", request["id"]);
+    let deleted: Value = app.delete(Some(&root), &path).await.json().await.unwrap();
+    assert_eq!(keys(&deleted), property_names(schema(&doc, "Deleted")));
+}
+
+#[tokio::test]
+async fn the_status_codes_are_the_originals() {
+    let app = spawn_app().await;
+    let doc = contract(&app).await;
+    let codes = |path: &str, method: &str| -> BTreeSet<String> {
+        keys(&doc["paths"][path][method]["responses"])
+    };
+    for (path, method, present, absent) in [
+        ("/api/auth/register", "post", ["200", "400"], ["201", "409"]),
+        ("/api/requests", "post", ["200", "429"], ["201", "204"]),
+        (
+            "/api/requests/{id}",
+            "delete",
+            ["200", "403"],
+            ["204", "201"],
+        ),
+        (
+            "/api/admin/users/{id}/role",
+            "patch",
+            ["200", "400"],
+            ["201", "204"],
+        ),
+    ] {
+        let codes = codes(path, method);
+        for code in present {
+            assert!(codes.contains(code), "{method} {path}: {codes:?}");
+        }
+        for code in absent {
+            assert!(!codes.contains(code), "{method} {path}: {codes:?}");
+        }
+    }
+    let login = &doc["paths"]["/api/auth/login"]["post"]["requestBody"]["content"];
+    assert_eq!(
+        keys(login),
+        [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data"
+        ]
+        .map(str::to_owned)
+        .into()
+    );
 }
 
 #[tokio::test]
