@@ -142,11 +142,16 @@ pub struct Page {
 }
 
 impl Page {
-    pub const DEFAULT_LIMIT: u32 = 50;
-    pub const MAX_LIMIT: u32 = 200;
+    /// The most rows one page may hold, and the default `LIST_DEFAULT_LIMIT`.
+    pub const MAX_LIMIT: u32 = 1000;
 
-    pub fn parse(limit: Option<i64>, offset: Option<i64>) -> Result<Page, AppError> {
-        let limit = limit.unwrap_or(Page::DEFAULT_LIMIT.into());
+    /// The page a client asked for; `default_limit` rows when it sent no `limit`.
+    pub fn parse(
+        limit: Option<i64>,
+        offset: Option<i64>,
+        default_limit: u32,
+    ) -> Result<Page, AppError> {
+        let limit = limit.unwrap_or(default_limit.into());
         if !(1..=i64::from(Page::MAX_LIMIT)).contains(&limit) {
             return Err(AppError::invalid(
                 "limit",
@@ -439,19 +444,20 @@ mod tests {
     #[test]
     fn pages_are_bounded() {
         assert_eq!(
-            Page::parse(None, None).unwrap(),
+            Page::parse(None, None, 1000).unwrap(),
             Page {
-                limit: 50,
+                limit: 1000,
                 offset: 0
             }
         );
-        assert!(Page::parse(Some(0), None).is_err());
-        assert!(Page::parse(Some(201), None).is_err());
-        assert!(Page::parse(Some(200), Some(-1)).is_err());
+        assert_eq!(Page::parse(None, None, 20).unwrap().limit, 20);
+        assert!(Page::parse(Some(0), None, 1000).is_err());
+        assert!(Page::parse(Some(1001), None, 1000).is_err());
+        assert!(Page::parse(Some(200), Some(-1), 1000).is_err());
         assert_eq!(
-            Page::parse(Some(200), Some(7)).unwrap(),
+            Page::parse(Some(1000), Some(7), 20).unwrap(),
             Page {
-                limit: 200,
+                limit: 1000,
                 offset: 7
             }
         );

@@ -2,6 +2,7 @@
 
 use super::paged_json;
 use crate::auth::{AuthUser, StaffUser};
+use crate::config::Config;
 use crate::errors::AppError;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::ids::RequestId;
@@ -107,8 +108,8 @@ pub struct ListQuery {
     priority: Option<String>,
     /// Text in the description or location.
     q: Option<String>,
-    /// Rows per page, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    /// Rows per page, 1 to 1000 (default `LIST_DEFAULT_LIMIT`, 1000 unless configured).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// Rows to skip.
     #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
@@ -138,11 +139,26 @@ fn parse_int(field: &str, value: Option<&str>) -> Result<Option<i64>, AppError> 
 }
 
 impl ListQuery {
-    fn page(&self) -> Result<Page, AppError> {
+    fn page(&self, config: &Config) -> Result<Page, AppError> {
         Page::parse(
             parse_int("limit", self.limit.as_deref())?,
             parse_int("offset", self.offset.as_deref())?,
+            config.list_default_limit,
         )
+    }
+
+    /// The parameters the next page's link keeps, as the caller sent them.
+    fn kept(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("status", &self.status),
+            ("category", &self.category),
+            ("priority", &self.priority),
+            ("q", &self.q),
+            ("limit", &self.limit),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
+        .collect()
     }
 
     fn filter(&self) -> Result<RequestFilter, AppError> {
@@ -171,17 +187,29 @@ impl ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "One page of requests", body = Vec<crate::requests::MaintenanceRequest>,
-            headers(("X-Total-Count" = u64, description = "How many requests match, over all pages"))),
+            headers(
+                ("X-Total-Count" = u64, description = "How many requests match, over all pages"),
+                ("Link" = String, description = "While rows remain after this page: `<URL>; rel=\"next\"`, the URL of the next page (same parameters, the next `offset`)"),
+            )),
         (status = 403, description = "Not staff", body = crate::errors::ErrorBody),
     )
 )]
 pub async fn list_all_requests(
+    req: HttpRequest,
     state: web::Data<AppState>,
     _staff: StaffUser,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (items, total) = requests::list(&state.db, query.filter()?, query.page()?).await?;
-    Ok(paged_json(&items, total))
+    let page = query.page(&state.config)?;
+    let (items, total) = requests::list(&state.db, query.filter()?, page).await?;
+    Ok(paged_json(
+        &req,
+        &state.config,
+        &items,
+        total,
+        page,
+        &query.kept(),
+    ))
 }
 
 #[utoipa::path(
@@ -194,10 +222,14 @@ pub async fn list_all_requests(
     params(ListQuery),
     responses(
         (status = 200, description = "One page of requests", body = Vec<crate::requests::MaintenanceRequest>,
-            headers(("X-Total-Count" = u64, description = "How many requests match, over all pages"))),
+            headers(
+                ("X-Total-Count" = u64, description = "How many requests match, over all pages"),
+                ("Link" = String, description = "While rows remain after this page: `<URL>; rel=\"next\"`, the URL of the next page (same parameters, the next `offset`)"),
+            )),
     )
 )]
 pub async fn list_my_requests(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
     query: web::Query<ListQuery>,
@@ -206,8 +238,16 @@ pub async fn list_my_requests(
         owner: Some(user.id),
         ..query.filter()?
     };
-    let (items, total) = requests::list(&state.db, filter, query.page()?).await?;
-    Ok(paged_json(&items, total))
+    let page = query.page(&state.config)?;
+    let (items, total) = requests::list(&state.db, filter, page).await?;
+    Ok(paged_json(
+        &req,
+        &state.config,
+        &items,
+        total,
+        page,
+        &query.kept(),
+    ))
 }
 
 #[utoipa::path(

@@ -157,14 +157,16 @@ fn filter_clause(filter: &RequestFilter) -> (String, Vec<Value>) {
     (clause, values)
 }
 
-/// One page of the requests matching `filter`, newest first, and how many match in all.
+/// One page of the requests matching `filter`, newest first, and how many match in all
+/// (read in one transaction, so the count agrees with the page).
 pub fn list_requests(
-    conn: &Connection,
+    conn: &mut Connection,
     filter: &RequestFilter,
     page: Page,
 ) -> Result<(Vec<MaintenanceRequest>, u64), AppError> {
+    let tx = conn.transaction()?;
     let (clause, mut values) = filter_clause(filter);
-    let total: i64 = conn
+    let total: i64 = tx
         .prepare_cached(&format!("SELECT count(*) FROM requests{clause}"))?
         .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
     values.push(Value::Integer(page.limit.into()));
@@ -172,10 +174,11 @@ pub fn list_requests(
     let sql = format!(
         "SELECT {REQUEST_COLUMNS} FROM requests{clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
+    let rows = tx
+        .prepare_cached(&sql)?
         .query_map(params_from_iter(values.iter()), request_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.commit()?;
     Ok((rows, total as u64))
 }
 
@@ -523,10 +526,21 @@ mod tests {
                 priority: Some(Priority::High),
                 ..Default::default()
             },
+            RequestFilter {
+                text: Some("전등".into()),
+                ..Default::default()
+            },
+            RequestFilter {
+                owner: Some(UserId(1)),
+                status: Some(Status::Pending),
+                category: Some(Category::Plumbing),
+                priority: Some(Priority::High),
+                text: Some("물".into()),
+            },
         ];
         for filter in filters {
             let (clause, mut values) = filter_clause(&filter);
-            values.push(Value::Integer(50));
+            values.push(Value::Integer(Page::MAX_LIMIT.into()));
             values.push(Value::Integer(0));
             let sql = format!(
                 "SELECT {REQUEST_COLUMNS} FROM requests{clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
