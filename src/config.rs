@@ -97,6 +97,8 @@ pub struct Config {
     /// The scheme, host and any path prefix clients reach the server at (`https://maint.example.com`),
     /// without a trailing slash; absolute links are built on it. None: each request's own scheme and host.
     pub public_url: Option<String>,
+    /// How long a signed photo link in `image_url` stays valid, in minutes.
+    pub image_url_ttl_minutes: i64,
 }
 
 /// Live updates over WebSocket.
@@ -183,6 +185,7 @@ impl Config {
         let list_default_limit =
             reader.ranged("LIST_DEFAULT_LIMIT", max_limit, 1, max_limit) as u32;
         let public_url = reader.public_url();
+        let image_url_ttl_minutes = reader.ranged("IMAGE_URL_TTL_MINUTES", 60, 1, 7 * 24 * 60);
         let live = LiveConfig {
             ping_interval_secs: reader.ranged("WS_PING_INTERVAL_SECS", 15, 1, 3600) as u64,
             pong_timeout_secs: reader.ranged("WS_PONG_TIMEOUT_SECS", 45, 1, 36_000) as u64,
@@ -219,6 +222,7 @@ impl Config {
             max_upload_bytes,
             list_default_limit,
             public_url,
+            image_url_ttl_minutes,
         })
     }
 
@@ -607,13 +611,16 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.list_default_limit, 1000);
         assert_eq!(c.public_url, None);
+        assert_eq!(c.image_url_ttl_minutes, 60);
         let c = config(&[
             ("LIST_DEFAULT_LIMIT", "25"),
             ("PUBLIC_URL", "https://maint.example.com/"),
+            ("IMAGE_URL_TTL_MINUTES", "5"),
         ])
         .unwrap();
         assert_eq!(c.list_default_limit, 25);
         assert_eq!(c.public_url.as_deref(), Some("https://maint.example.com"));
+        assert_eq!(c.image_url_ttl_minutes, 5);
         assert_eq!(
             parse_public_url("http://10.0.0.5:8080/maintenance").as_deref(),
             Ok("http://10.0.0.5:8080/maintenance")
@@ -628,6 +635,8 @@ mod tests {
             ("PUBLIC_URL", "https://maint.example.com/#top"),
             ("PUBLIC_URL", "https://user@maint.example.com"),
             ("PUBLIC_URL", "https://maint.example.com/a b"),
+            ("IMAGE_URL_TTL_MINUTES", "0"),
+            ("IMAGE_URL_TTL_MINUTES", "soon"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();

@@ -32,6 +32,9 @@ pub struct MaintenanceRequest {
     pub category: Option<Category>,
     pub priority: Option<Priority>,
     pub status: Status,
+    /// The photo: for a photo stored here, an absolute URL signed to be fetched without a token
+    /// until its `exp` (fetch the request again for a fresh one); a photo imported from the
+    /// original system keeps the external URL it had; null without a photo.
     pub image_url: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -41,6 +44,10 @@ pub struct MaintenanceRequest {
     pub classification_method: Option<ClassificationMethod>,
     pub classification_confidence: Option<f64>,
     pub classified_at: Option<Timestamp>,
+    /// Whether the photo is stored here (`image_url` is then this server's unsigned path,
+    /// signed when an answer or a live event is sent: see [`crate::links`]).
+    #[serde(skip)]
+    pub local_photo: bool,
 }
 
 /// A validated submission.

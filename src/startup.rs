@@ -11,6 +11,7 @@ use crate::connections::{ClientStream, ConnectionLimit, refuse};
 use crate::db::{Db, OpenError};
 use crate::errors::AppError;
 use crate::events::Events;
+use crate::links::PhotoLinks;
 use crate::queue::{self, ClassifyQueue, QueueSettings, QueueWorkers};
 use crate::realtime;
 use crate::state::{AccountChanges, AppState};
@@ -211,6 +212,7 @@ pub async fn prepare_state(
         account_changes: AccountChanges::default(),
         shutdown,
         tokens: TokenKeys::new(&secret, config.access_token_expire_minutes),
+        photo_links: PhotoLinks::new(&secret, config.image_url_ttl_minutes),
         passwords,
         auth_limiter: AuthRateLimiter::new(
             config.auth_rate_per_minute,

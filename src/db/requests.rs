@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 
 const REQUEST_COLUMNS: &str = "id, user_id, description, location, contact_info, category, priority, \
                                status, image_url, created_at, updated_at, classification_status, \
-                               classification_method, classification_confidence, classified_at";
+                               classification_method, classification_confidence, classified_at, \
+                               image_file IS NOT NULL";
 
 fn request_from_row(row: &Row<'_>) -> rusqlite::Result<MaintenanceRequest> {
     Ok(MaintenanceRequest {
@@ -34,6 +35,7 @@ fn request_from_row(row: &Row<'_>) -> rusqlite::Result<MaintenanceRequest> {
         classification_method: row.get(12)?,
         classification_confidence: row.get(13)?,
         classified_at: row.get(14)?,
+        local_photo: row.get(15)?,
     })
 }
 
@@ -373,11 +375,16 @@ pub fn set_photo(
     };
     let request = tx.query_row(
         &format!(
-            "UPDATE requests SET image_file = ?2, image_type = ?3, image_url = '/api/requests/' || id || '/image',
-                    updated_at = ?4
+            "UPDATE requests SET image_file = ?2, image_type = ?3, image_url = ?4, updated_at = ?5
              WHERE id = ?1 RETURNING {REQUEST_COLUMNS}"
         ),
-        params![id, photo.file, photo.content_type, Timestamp::now()],
+        params![
+            id,
+            photo.file,
+            photo.content_type,
+            crate::links::photo_path(id),
+            Timestamp::now()
+        ],
         request_from_row,
     )?;
     Ok(Some((request, previous)))

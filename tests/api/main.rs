@@ -17,6 +17,7 @@ mod live;
 mod mock_llm;
 mod openapi;
 mod pages;
+mod photo_links;
 mod photos;
 mod requests;
 mod sessions;
