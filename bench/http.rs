@@ -115,7 +115,8 @@ async fn main() {
         .unwrap_or("?")
         .to_owned();
     let list = {
-        let (url, token) = (format!("{base}/api/my-requests"), token.clone());
+        // One page of 50, as measured before lists returned up to 1000 rows by default.
+        let (url, token) = (format!("{base}/api/my-requests?limit=50"), token.clone());
         Arc::new(move |c: &reqwest::Client| c.get(&url).bearer_auth(token.as_str()))
     };
     println!("(the resident now has {rows} requests; the list returns the newest 50)");

@@ -98,13 +98,13 @@ async fn resident(shared: Arc<Shared>, token: String, n: usize) {
                 .bearer_auth(&token)
                 .json(&json!({"description": descriptions(step + n), "location": format!("{n}동 {step}호")})),
             1 => client
-                .get(format!("{base}/api/my-requests"))
+                .get(format!("{base}/api/my-requests?limit=50"))
                 .bearer_auth(&token),
             2 => client
                 .get(format!("{base}/api/requests/{target}"))
                 .bearer_auth(&token),
             3 => client
-                .get(format!("{base}/api/requests?status=pending"))
+                .get(format!("{base}/api/requests?status=pending&limit=50"))
                 .bearer_auth(&shared.admin),
             _ => client
                 .patch(format!("{base}/api/requests/{target}"))

@@ -97,6 +97,13 @@ pub struct Config {
     pub session_hours: i64,
     /// The largest photo accepted, in bytes.
     pub max_upload_bytes: usize,
+    /// Rows a list returns when the client sends no `limit`.
+    pub list_default_limit: u32,
+    /// The scheme, host and any path prefix clients reach the server at (`https://maint.example.com`),
+    /// without a trailing slash; absolute links are built on it. None: each request's own scheme and host.
+    pub public_url: Option<String>,
+    /// How long a signed photo link in `image_url` stays valid, in minutes.
+    pub image_url_ttl_minutes: i64,
 }
 
 /// Live updates over WebSocket.
@@ -183,6 +190,11 @@ impl Config {
             .unwrap_or(false);
         let session_hours = reader.ranged("SESSION_HOURS", 12, 1, 24 * 365);
         let max_upload_bytes = reader.ranged("MAX_UPLOAD_MB", 10, 1, 100) as usize * 1024 * 1024;
+        let max_limit = i64::from(crate::requests::Page::MAX_LIMIT);
+        let list_default_limit =
+            reader.ranged("LIST_DEFAULT_LIMIT", max_limit, 1, max_limit) as u32;
+        let public_url = reader.public_url();
+        let image_url_ttl_minutes = reader.ranged("IMAGE_URL_TTL_MINUTES", 60, 1, 7 * 24 * 60);
         let live = LiveConfig {
             ping_interval_secs: reader.ranged("WS_PING_INTERVAL_SECS", 15, 1, 3600) as u64,
             pong_timeout_secs: reader.ranged("WS_PONG_TIMEOUT_SECS", 45, 1, 36_000) as u64,
@@ -219,6 +231,9 @@ impl Config {
             cookie_secure,
             session_hours,
             max_upload_bytes,
+            list_default_limit,
+            public_url,
+            image_url_ttl_minutes,
         })
     }
 
@@ -384,6 +399,17 @@ impl Reader<'_> {
         })
     }
 
+    fn public_url(&mut self) -> Option<String> {
+        let raw = self.get("PUBLIC_URL")?;
+        match parse_public_url(&raw) {
+            Ok(url) => Some(url),
+            Err(message) => {
+                self.problem("PUBLIC_URL", message);
+                None
+            }
+        }
+    }
+
     fn origins(&mut self) -> Vec<String> {
         let Some(raw) = self.get("ALLOWED_ORIGINS") else {
             return Vec::new();
@@ -404,6 +430,34 @@ impl Reader<'_> {
         }
         origins
     }
+}
+
+/// Accepts an `http://` or `https://` URL with a host and, optionally, a path prefix; no query,
+/// fragment, credentials or characters a URL cannot hold. The trailing slash is dropped.
+pub fn parse_public_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim_end_matches('/');
+    let expected = || {
+        format!(
+            "expected an http:// or https:// URL such as https://maint.example.com, got '{raw}'"
+        )
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(expected)?;
+    let host = rest.split('/').next().unwrap_or_default();
+    let allowed = |c: char| {
+        c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | '\\' | '^' | '`' | '{' | '|' | '}')
+    };
+    if host.is_empty() || host.contains('@') || !rest.chars().all(allowed) {
+        return Err(expected());
+    }
+    if rest.contains('?') || rest.contains('#') {
+        return Err(format!(
+            "must not have a query or fragment (links add their own), got '{raw}'"
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 /// Accepts `sqlite://PATH`, SQLAlchemy's `sqlite:///relative` and `sqlite:////absolute`, and a plain path.
@@ -571,6 +625,44 @@ mod tests {
     fn a_short_secret_key_is_refused() {
         let err = config(&[("SECRET_KEY", "short")]).unwrap_err();
         assert_eq!(err.0[0].variable, "SECRET_KEY");
+    }
+
+    #[test]
+    fn list_and_link_settings_are_checked() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.list_default_limit, 1000);
+        assert_eq!(c.public_url, None);
+        assert_eq!(c.image_url_ttl_minutes, 60);
+        let c = config(&[
+            ("LIST_DEFAULT_LIMIT", "25"),
+            ("PUBLIC_URL", "https://maint.example.com/"),
+            ("IMAGE_URL_TTL_MINUTES", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.list_default_limit, 25);
+        assert_eq!(c.public_url.as_deref(), Some("https://maint.example.com"));
+        assert_eq!(c.image_url_ttl_minutes, 5);
+        assert_eq!(
+            parse_public_url("http://10.0.0.5:8080/maintenance").as_deref(),
+            Ok("http://10.0.0.5:8080/maintenance")
+        );
+        for (name, value) in [
+            ("LIST_DEFAULT_LIMIT", "0"),
+            ("LIST_DEFAULT_LIMIT", "1001"),
+            ("PUBLIC_URL", "maint.example.com"),
+            ("PUBLIC_URL", "ftp://maint.example.com"),
+            ("PUBLIC_URL", "https://"),
+            ("PUBLIC_URL", "https://maint.example.com/?a=b"),
+            ("PUBLIC_URL", "https://maint.example.com/#top"),
+            ("PUBLIC_URL", "https://user@maint.example.com"),
+            ("PUBLIC_URL", "https://maint.example.com/a b"),
+            ("IMAGE_URL_TTL_MINUTES", "0"),
+            ("IMAGE_URL_TTL_MINUTES", "soon"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err();
+            let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+            assert_eq!(names, [name], "{name}={value}");
+        }
     }
 
     #[test]

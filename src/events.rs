@@ -7,10 +7,12 @@
 //! change: with no subscriber, or a lagging one, the event is still in the table.
 
 use crate::ids::{RequestId, UserId};
+use crate::links::{Signer, photo_path};
 use crate::requests::MaintenanceRequest;
 use bytestring::ByteString;
 use rusqlite::Transaction;
 use serde::Serialize;
+use serde_json::json;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
@@ -57,7 +59,19 @@ impl Event {
         }
     }
 
-    /// The `data` clients see: the request as the API returns it, or `{id, user_id}` when deleted.
+    /// The request the event is about when its photo is stored here (its link is signed as
+    /// the event is sent).
+    pub fn stored_photo(&self) -> Option<RequestId> {
+        match self {
+            Event::NewRequest(r) | Event::RequestUpdated(r) | Event::RequestClassified(r) => {
+                r.local_photo.then_some(r.id)
+            }
+            Event::RequestDeleted { .. } => None,
+        }
+    }
+
+    /// The `data` clients see: the request as the API returns it (with the photo's unsigned
+    /// path), or `{id, user_id}` when deleted.
     pub fn data(&self) -> serde_json::Result<serde_json::Value> {
         match self {
             Event::NewRequest(r) | Event::RequestUpdated(r) | Event::RequestClassified(r) => {
@@ -76,8 +90,70 @@ impl Event {
 pub struct StoredEvent {
     pub id: i64,
     pub owner: UserId,
-    /// `{"id": .., "type": .., "data": ..}`, serialized once and shared by every subscriber.
+    /// `{"id": .., "type": .., "data": ..}`, serialized once and shared by every subscriber;
+    /// a photo stored here appears in it as its unsigned path.
     pub frame: ByteString,
+    /// For an event whose `data.image_url` is a photo stored here: what each socket needs to
+    /// send it with a link signed for that socket ([`StoredEvent::frame_for`]).
+    photo: Option<Arc<PhotoFrame>>,
+}
+
+#[derive(Debug, PartialEq)]
+struct PhotoFrame {
+    request: RequestId,
+    kind: String,
+    data: serde_json::Value,
+}
+
+impl StoredEvent {
+    /// The event `id` of `kind` with `data`. `photo` names the request when its photo is
+    /// stored here; its link is then signed as the event is sent, if `data.image_url` is
+    /// still this server's path for it (an external URL is sent as it is).
+    pub fn new(
+        id: i64,
+        owner: UserId,
+        kind: &str,
+        data: serde_json::Value,
+        photo: Option<RequestId>,
+    ) -> StoredEvent {
+        let frame = frame(id, kind, &data);
+        let photo = photo
+            .filter(|request| {
+                data.get("image_url").and_then(serde_json::Value::as_str)
+                    == Some(photo_path(*request).as_str())
+            })
+            .map(|request| {
+                Arc::new(PhotoFrame {
+                    request,
+                    kind: kind.to_owned(),
+                    data,
+                })
+            });
+        StoredEvent {
+            id,
+            owner,
+            frame,
+            photo,
+        }
+    }
+
+    /// The frame to send, with its photo link (if any) signed by `signer`.
+    pub fn frame_for(&self, signer: &Signer<'_>) -> ByteString {
+        let Some(photo) = &self.photo else {
+            return self.frame.clone();
+        };
+        let mut data = photo.data.clone();
+        if let Some(fields) = data.as_object_mut() {
+            fields.insert("image_url".into(), signer.url(photo.request).into());
+        }
+        frame(self.id, &photo.kind, &data)
+    }
+}
+
+fn frame(id: i64, kind: &str, data: &serde_json::Value) -> ByteString {
+    json!({"id": id, "type": kind, "data": data})
+        .to_string()
+        .into()
 }
 
 /// The live fan-out of committed events.

@@ -1,5 +1,6 @@
 //! Request photos: checked by their bytes (not their names), stored under random names in a
-//! folder beside the database, served only to the request's owner and to staff.
+//! folder beside the database, served only to the request's owner and to staff, or through
+//! a signed link made for one of them ([`crate::links`]).
 
 use crate::accounts::User;
 use crate::db::{self, requests::Photo};
@@ -177,9 +178,9 @@ pub struct PhotoFile {
     pub content_type: String,
 }
 
-/// The photo of a request the viewer may see, opened for streaming.
-pub async fn open(state: &AppState, viewer: &User, id: RequestId) -> Result<PhotoFile, AppError> {
-    let scope = Scope::of(viewer);
+/// The photo of a request within `scope` (the viewer's, or all for a signed link), opened
+/// for streaming.
+pub async fn open(state: &AppState, scope: Scope, id: RequestId) -> Result<PhotoFile, AppError> {
     let photo = state
         .db
         .run(move |conn| db::requests::photo(conn, id, scope))

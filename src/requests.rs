@@ -32,6 +32,9 @@ pub struct MaintenanceRequest {
     pub category: Option<Category>,
     pub priority: Option<Priority>,
     pub status: Status,
+    /// The photo: for a photo stored here, an absolute URL signed to be fetched without a token
+    /// until its `exp` (fetch the request again for a fresh one); a photo imported from the
+    /// original system keeps the external URL it had; null without a photo.
     pub image_url: Option<String>,
     /// While an LLM refinement of the classification is queued or running, the id to poll
     /// `GET /api/requests/{id}/task-status` about (the original's Celery task id); null otherwise.
@@ -44,6 +47,10 @@ pub struct MaintenanceRequest {
     pub classification_method: Option<ClassificationMethod>,
     pub classification_confidence: Option<f64>,
     pub classified_at: Option<Timestamp>,
+    /// Whether the photo is stored here (`image_url` is then this server's unsigned path,
+    /// signed when an answer or a live event is sent: see [`crate::links`]).
+    #[serde(skip)]
+    pub local_photo: bool,
 }
 
 /// A validated submission.
@@ -145,11 +152,16 @@ pub struct Page {
 }
 
 impl Page {
-    pub const DEFAULT_LIMIT: u32 = 50;
-    pub const MAX_LIMIT: u32 = 200;
+    /// The most rows one page may hold, and the default `LIST_DEFAULT_LIMIT`.
+    pub const MAX_LIMIT: u32 = 1000;
 
-    pub fn parse(limit: Option<i64>, offset: Option<i64>) -> Result<Page, AppError> {
-        let limit = limit.unwrap_or(Page::DEFAULT_LIMIT.into());
+    /// The page a client asked for; `default_limit` rows when it sent no `limit`.
+    pub fn parse(
+        limit: Option<i64>,
+        offset: Option<i64>,
+        default_limit: u32,
+    ) -> Result<Page, AppError> {
+        let limit = limit.unwrap_or(default_limit.into());
         if !(1..=i64::from(Page::MAX_LIMIT)).contains(&limit) {
             return Err(AppError::invalid(
                 "limit",
@@ -451,19 +463,20 @@ mod tests {
     #[test]
     fn pages_are_bounded() {
         assert_eq!(
-            Page::parse(None, None).unwrap(),
+            Page::parse(None, None, 1000).unwrap(),
             Page {
-                limit: 50,
+                limit: 1000,
                 offset: 0
             }
         );
-        assert!(Page::parse(Some(0), None).is_err());
-        assert!(Page::parse(Some(201), None).is_err());
-        assert!(Page::parse(Some(200), Some(-1)).is_err());
+        assert_eq!(Page::parse(None, None, 20).unwrap().limit, 20);
+        assert!(Page::parse(Some(0), None, 1000).is_err());
+        assert!(Page::parse(Some(1001), None, 1000).is_err());
+        assert!(Page::parse(Some(200), Some(-1), 1000).is_err());
         assert_eq!(
-            Page::parse(Some(200), Some(7)).unwrap(),
+            Page::parse(Some(1000), Some(7), 20).unwrap(),
             Page {
-                limit: 200,
+                limit: 1000,
                 offset: 7
             }
         );

@@ -11,6 +11,7 @@ use crate::connections::{ClientStream, ConnectionLimit, refuse};
 use crate::db::{Db, OpenError};
 use crate::errors::AppError;
 use crate::events::Events;
+use crate::links::PhotoLinks;
 use crate::queue::{self, ClassifyQueue, QueueSettings, QueueWorkers};
 use crate::realtime;
 use crate::state::{AccountChanges, AppState};
@@ -211,6 +212,7 @@ pub async fn prepare_state(
         account_changes: AccountChanges::default(),
         shutdown,
         tokens: TokenKeys::new(&secret, config.access_token_expire_minutes),
+        photo_links: PhotoLinks::new(&secret, config.image_url_ttl_minutes),
         passwords,
         auth_limiter: AuthRateLimiter::new(
             AuthLimits {
@@ -364,7 +366,7 @@ fn cors(origins: &[String]) -> Cors {
             header::ACCEPT,
             header::HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers(["X-Total-Count", "Idempotent-Replayed"])
+        .expose_headers(["X-Total-Count", "Link", "Idempotent-Replayed"])
         .max_age(3600);
     if origins.iter().any(|o| o == "*") {
         cors = cors.allow_any_origin().send_wildcard();

@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::events::Events;
 use crate::ids::UserId;
+use crate::links::PhotoLinks;
 use crate::queue::ClassifyQueue;
 use crate::submission_limit::SubmissionLimiter;
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub tokens: TokenKeys,
+    /// Signs and checks the photo links in `image_url`.
+    pub photo_links: PhotoLinks,
     pub passwords: Passwords,
     pub auth_limiter: AuthRateLimiter,
     pub queue: ClassifyQueue,

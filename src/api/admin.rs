@@ -8,15 +8,15 @@ use crate::ids::{Timestamp, UserId};
 use crate::requests::Page;
 use crate::state::AppState;
 use crate::taxonomy::Role;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Rows per page, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
+    /// Rows per page, 1 to 1000 (default `LIST_DEFAULT_LIMIT`, 1000 unless configured).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// Rows to skip.
     #[param(minimum = 0, maximum = 4294967295_i64)]
@@ -47,19 +47,24 @@ impl UserPath {
     params(PageQuery),
     responses(
         (status = 200, description = "One page of accounts", body = Vec<crate::accounts::User>,
-            headers(("X-Total-Count" = u64, description = "How many accounts there are"))),
+            headers(
+                ("X-Total-Count" = u64, description = "How many accounts there are"),
+                ("Link" = String, description = "While rows remain after this page: `<URL>; rel=\"next\"`, the URL of the next page (same `limit`, the next `offset`)"),
+            )),
         (status = 403, description = "Not a super admin", body = crate::errors::ErrorBody),
     )
 )]
-
 pub async fn list_users(
+    req: HttpRequest,
     state: web::Data<AppState>,
     _admin: SuperAdminUser,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = Page::parse(query.limit, query.offset)?;
+    let page = Page::parse(query.limit, query.offset, state.config.list_default_limit)?;
     let (users, total) = accounts::list(&state.db, page).await?;
-    Ok(paged_json(&users, total))
+    let limit = query.limit.map(|limit| limit.to_string());
+    let kept: Vec<(&str, &str)> = limit.as_deref().map(|l| ("limit", l)).into_iter().collect();
+    Ok(paged_json(&req, &state.config, &users, total, page, &kept))
 }
 
 #[derive(Deserialize, IntoParams)]

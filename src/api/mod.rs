@@ -6,13 +6,15 @@ mod health;
 pub mod openapi;
 mod requests;
 
+use crate::config::Config;
 use crate::errors::AppError;
+use crate::requests::Page;
 use crate::routing::{self, Endpoint, at};
 use actix_web::body::BoxBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{Method, header};
 use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{HttpResponse, error, web};
+use actix_web::{HttpRequest, HttpResponse, error, web};
 use serde::Serialize;
 
 /// The largest request body accepted.
@@ -141,9 +143,54 @@ pub fn json_error_body<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHan
     ))
 }
 
-/// A JSON array with the total count of matching rows in `X-Total-Count`.
-fn paged_json<T: Serialize>(items: &[T], total: u64) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .json(items)
+/// One page of a list as a JSON array, with the number of matching rows in `X-Total-Count`
+/// and, while rows remain after it, an RFC 8288 `Link: <…>; rel="next"` to the next page:
+/// the same path and `query` (the caller's parameters other than `offset`), the next offset.
+fn paged_json<T: Serialize>(
+    req: &HttpRequest,
+    config: &Config,
+    items: &[T],
+    total: u64,
+    page: Page,
+    query: &[(&str, &str)],
+) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    response.insert_header(("X-Total-Count", total.to_string()));
+    let next = u64::from(page.offset) + items.len() as u64;
+    if !items.is_empty() && next < total {
+        let mut url = crate::links::public_base(req, config);
+        url.push_str(req.path());
+        url.push('?');
+        for (name, value) in query {
+            url.push_str(name);
+            url.push('=');
+            percent_encode_into(&mut url, value);
+            url.push('&');
+        }
+        url.push_str(&format!("offset={next}"));
+        response.insert_header((header::LINK, format!("<{url}>; rel=\"next\"")));
+    }
+    response.json(items)
+}
+
+/// Appends `value` percent-encoded as a query component (RFC 3986: everything but the
+/// unreserved characters, so a space is `%20` and `&`, `=`, `+`, `#` cannot end the value).
+fn percent_encode_into(out: &mut String, value: &str) {
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_are_percent_encoded() {
+        let mut out = String::new();
+        super::percent_encode_into(&mut out, "전등 a&b=c+d#e/100%~_.-");
+        assert_eq!(out, "%EC%A0%84%EB%93%B1%20a%26b%3Dc%2Bd%23e%2F100%25~_.-");
+    }
 }

@@ -2,14 +2,17 @@
 
 use super::paged_json;
 use crate::auth::{AuthUser, StaffUser};
+use crate::config::Config;
 use crate::errors::AppError;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::ids::RequestId;
 use crate::photos;
-use crate::requests::{self, NewRequest, Page, RequestChanges, RequestFilter};
+use crate::requests::{
+    self, MaintenanceRequest, NewRequest, Page, RequestChanges, RequestFilter, Scope,
+};
 use crate::state::AppState;
 use crate::taxonomy::{Category, Priority, Status};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use utoipa::{IntoParams, ToSchema};
@@ -40,6 +43,32 @@ impl RequestPath {
     fn id(&self) -> RequestId {
         RequestId(self.id)
     }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The request as the API answers with it: a photo stored here as a signed absolute link.
+fn signed(req: &HttpRequest, state: &AppState, mut request: MaintenanceRequest) -> HttpResponse {
+    let base = crate::links::public_base(req, &state.config);
+    state.photo_links.signer(&base, now()).sign(&mut request);
+    HttpResponse::Ok().json(request)
+}
+
+/// One page of requests, their photos signed, with `X-Total-Count` and `Link`.
+fn signed_page(
+    req: &HttpRequest,
+    state: &AppState,
+    query: &ListQuery,
+    mut items: Vec<MaintenanceRequest>,
+    total: u64,
+    page: Page,
+) -> HttpResponse {
+    let base = crate::links::public_base(req, &state.config);
+    let signer = state.photo_links.signer(&base, now());
+    items.iter_mut().for_each(|request| signer.sign(request));
+    paged_json(req, &state.config, &items, total, page, &query.kept())
 }
 
 #[utoipa::path(
@@ -110,8 +139,8 @@ pub struct ListQuery {
     priority: Option<String>,
     /// Text in the description or location.
     q: Option<String>,
-    /// Rows per page, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    /// Rows per page, 1 to 1000 (default `LIST_DEFAULT_LIMIT`, 1000 unless configured).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// Rows to skip.
     #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
@@ -141,11 +170,26 @@ fn parse_int(field: &str, value: Option<&str>) -> Result<Option<i64>, AppError> 
 }
 
 impl ListQuery {
-    fn page(&self) -> Result<Page, AppError> {
+    fn page(&self, config: &Config) -> Result<Page, AppError> {
         Page::parse(
             parse_int("limit", self.limit.as_deref())?,
             parse_int("offset", self.offset.as_deref())?,
+            config.list_default_limit,
         )
+    }
+
+    /// The parameters the next page's link keeps, as the caller sent them.
+    fn kept(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("status", &self.status),
+            ("category", &self.category),
+            ("priority", &self.priority),
+            ("q", &self.q),
+            ("limit", &self.limit),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
+        .collect()
     }
 
     fn filter(&self) -> Result<RequestFilter, AppError> {
@@ -174,17 +218,22 @@ impl ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "One page of requests", body = Vec<crate::requests::MaintenanceRequest>,
-            headers(("X-Total-Count" = u64, description = "How many requests match, over all pages"))),
+            headers(
+                ("X-Total-Count" = u64, description = "How many requests match, over all pages"),
+                ("Link" = String, description = "While rows remain after this page: `<URL>; rel=\"next\"`, the URL of the next page (same parameters, the next `offset`)"),
+            )),
         (status = 403, description = "Not staff", body = crate::errors::ErrorBody),
     )
 )]
 pub async fn list_all_requests(
+    req: HttpRequest,
     state: web::Data<AppState>,
     _staff: StaffUser,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (items, total) = requests::list(&state.db, query.filter()?, query.page()?).await?;
-    Ok(paged_json(&items, total))
+    let page = query.page(&state.config)?;
+    let (items, total) = requests::list(&state.db, query.filter()?, page).await?;
+    Ok(signed_page(&req, &state, &query, items, total, page))
 }
 
 #[utoipa::path(
@@ -197,10 +246,14 @@ pub async fn list_all_requests(
     params(ListQuery),
     responses(
         (status = 200, description = "One page of requests", body = Vec<crate::requests::MaintenanceRequest>,
-            headers(("X-Total-Count" = u64, description = "How many requests match, over all pages"))),
+            headers(
+                ("X-Total-Count" = u64, description = "How many requests match, over all pages"),
+                ("Link" = String, description = "While rows remain after this page: `<URL>; rel=\"next\"`, the URL of the next page (same parameters, the next `offset`)"),
+            )),
     )
 )]
 pub async fn list_my_requests(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
     query: web::Query<ListQuery>,
@@ -209,8 +262,9 @@ pub async fn list_my_requests(
         owner: Some(user.id),
         ..query.filter()?
     };
-    let (items, total) = requests::list(&state.db, filter, query.page()?).await?;
-    Ok(paged_json(&items, total))
+    let page = query.page(&state.config)?;
+    let (items, total) = requests::list(&state.db, filter, page).await?;
+    Ok(signed_page(&req, &state, &query, items, total, page))
 }
 
 #[utoipa::path(
@@ -227,12 +281,13 @@ pub async fn list_my_requests(
     )
 )]
 pub async fn show_request(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<RequestPath>,
 ) -> Result<HttpResponse, AppError> {
     let request = requests::get(&state.db, &user, path.id()).await?;
-    Ok(HttpResponse::Ok().json(request))
+    Ok(signed(&req, &state, request))
 }
 
 /// The fields to change; at least one.
@@ -263,6 +318,7 @@ pub struct UpdateBody {
     )
 )]
 pub async fn update_request(
+    req: HttpRequest,
     state: web::Data<AppState>,
     staff: StaffUser,
     path: web::Path<RequestPath>,
@@ -274,7 +330,7 @@ pub async fn update_request(
         priority: parse_field("priority", body.priority.as_deref())?,
     };
     let request = requests::update(&state, &staff, path.id(), changes).await?;
-    Ok(HttpResponse::Ok().json(request))
+    Ok(signed(&req, &state, request))
 }
 
 /// The original's answer to a delete.
@@ -409,8 +465,22 @@ pub async fn upload_photo(
             AppError::invalid("file", "send the photo in a multipart field named file")
         })?;
     let request = photos::attach(&state, &user, path.id(), bytes).await?;
-    Ok(HttpResponse::Ok().json(request))
+    Ok(signed(&req, &state, request))
 }
+
+/// The signature of a photo link, as `image_url` carries it.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PhotoLinkQuery {
+    /// When the link expires (Unix seconds); with `sig`, instead of a token.
+    #[param(value_type = Option<i64>)]
+    exp: Option<String>,
+    /// The link's signature; with `exp`, instead of a token.
+    sig: Option<String>,
+}
+
+/// How long a private cache may keep a photo fetched with a token or session.
+const PHOTO_MAX_AGE_SECS: i64 = 3600;
 
 #[utoipa::path(
     get,
@@ -418,29 +488,46 @@ pub async fn upload_photo(
     tag = "requests",
     operation_id = "show_photo",
     summary = "The request's photo",
-    security(("bearer" = [])),
-    params(RequestPath),
+    description = "Fetched with the owner's or staff's token (or page session), or without one through \
+        the signed link in the request's `image_url` (`exp` and `sig`) until it expires. A link's \
+        `exp` and `sig`, when present, decide alone: a token does not rescue a bad link.",
+    security(("bearer" = []), ()),
+    params(RequestPath, PhotoLinkQuery),
     responses(
         (status = 200, description = "The photo", content(
             (Vec<u8> = "image/jpeg"),
             (Vec<u8> = "image/png"),
             (Vec<u8> = "image/webp"),
             (Vec<u8> = "image/gif"),
-        )),
+        ), headers(("Cache-Control" = String, description = "`private`, for at most as long as the link stays valid"))),
+        (status = 403, description = "A signed link that is expired, altered or malformed", body = crate::errors::ErrorBody),
         (status = 404, description = "No such request, not the caller's, or no photo", body = crate::errors::ErrorBody),
     )
 )]
 pub async fn show_photo(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    user: AuthUser,
     path: web::Path<RequestPath>,
+    link: web::Query<PhotoLinkQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let photo = photos::open(&state, &user, path.id()).await?;
+    let now = now();
+    let (scope, max_age) = if link.exp.is_some() || link.sig.is_some() {
+        let exp =
+            state
+                .photo_links
+                .verify(path.id(), link.exp.as_deref(), link.sig.as_deref(), now)?;
+        // The link was made for someone who may see the photo: it is the permission.
+        (Scope::All, (exp - now).min(PHOTO_MAX_AGE_SECS))
+    } else {
+        let user = AuthUser::extract(&req).await?;
+        (Scope::of(&user), PHOTO_MAX_AGE_SECS)
+    };
+    let photo = photos::open(&state, scope, path.id()).await?;
     Ok(HttpResponse::Ok()
         .content_type(photo.content_type)
         .insert_header((
             actix_web::http::header::CACHE_CONTROL,
-            "private, max-age=3600",
+            format!("private, max-age={max_age}"),
         ))
         .no_chunking(photo.len)
         .streaming(tokio_util::io::ReaderStream::with_capacity(

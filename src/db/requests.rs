@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 
 const REQUEST_COLUMNS: &str = "id, user_id, description, location, contact_info, category, priority, \
                                status, image_url, created_at, updated_at, classification_status, \
-                               classification_method, classification_confidence, classified_at";
+                               classification_method, classification_confidence, classified_at, \
+                               image_file IS NOT NULL";
 
 fn request_from_row(row: &Row<'_>) -> rusqlite::Result<MaintenanceRequest> {
     let id = row.get(0)?;
@@ -39,6 +40,7 @@ fn request_from_row(row: &Row<'_>) -> rusqlite::Result<MaintenanceRequest> {
         classification_method: row.get(12)?,
         classification_confidence: row.get(13)?,
         classified_at: row.get(14)?,
+        local_photo: row.get(15)?,
     })
 }
 
@@ -162,14 +164,16 @@ fn filter_clause(filter: &RequestFilter) -> (String, Vec<Value>) {
     (clause, values)
 }
 
-/// One page of the requests matching `filter`, newest first, and how many match in all.
+/// One page of the requests matching `filter`, newest first, and how many match in all
+/// (read in one transaction, so the count agrees with the page).
 pub fn list_requests(
-    conn: &Connection,
+    conn: &mut Connection,
     filter: &RequestFilter,
     page: Page,
 ) -> Result<(Vec<MaintenanceRequest>, u64), AppError> {
+    let tx = conn.transaction()?;
     let (clause, mut values) = filter_clause(filter);
-    let total: i64 = conn
+    let total: i64 = tx
         .prepare_cached(&format!("SELECT count(*) FROM requests{clause}"))?
         .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
     values.push(Value::Integer(page.limit.into()));
@@ -177,10 +181,11 @@ pub fn list_requests(
     let sql = format!(
         "SELECT {REQUEST_COLUMNS} FROM requests{clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
+    let rows = tx
+        .prepare_cached(&sql)?
         .query_map(params_from_iter(values.iter()), request_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.commit()?;
     Ok((rows, total as u64))
 }
 
@@ -375,11 +380,16 @@ pub fn set_photo(
     };
     let request = tx.query_row(
         &format!(
-            "UPDATE requests SET image_file = ?2, image_type = ?3, image_url = '/api/requests/' || id || '/image',
-                    updated_at = ?4
+            "UPDATE requests SET image_file = ?2, image_type = ?3, image_url = ?4, updated_at = ?5
              WHERE id = ?1 RETURNING {REQUEST_COLUMNS}"
         ),
-        params![id, photo.file, photo.content_type, Timestamp::now()],
+        params![
+            id,
+            photo.file,
+            photo.content_type,
+            crate::links::photo_path(id),
+            Timestamp::now()
+        ],
         request_from_row,
     )?;
     Ok(Some((request, previous)))
@@ -528,10 +538,21 @@ mod tests {
                 priority: Some(Priority::High),
                 ..Default::default()
             },
+            RequestFilter {
+                text: Some("전등".into()),
+                ..Default::default()
+            },
+            RequestFilter {
+                owner: Some(UserId(1)),
+                status: Some(Status::Pending),
+                category: Some(Category::Plumbing),
+                priority: Some(Priority::High),
+                text: Some("물".into()),
+            },
         ];
         for filter in filters {
             let (clause, mut values) = filter_clause(&filter);
-            values.push(Value::Integer(50));
+            values.push(Value::Integer(Page::MAX_LIMIT.into()));
             values.push(Value::Integer(0));
             let sql = format!(
                 "SELECT {REQUEST_COLUMNS} FROM requests{clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"

@@ -74,18 +74,21 @@ pub fn password_hash(conn: &Connection, id: UserId) -> Result<Option<String>, Ap
         .optional()?)
 }
 
-/// One page of accounts, oldest first, and how many there are in all.
+/// One page of accounts, oldest first, and how many there are in all (read in one
+/// transaction, so the count agrees with the page).
 pub fn list_users(
-    conn: &Connection,
+    conn: &mut Connection,
     limit: u32,
     offset: u32,
 ) -> Result<(Vec<User>, u64), AppError> {
-    let total: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+    let tx = conn.transaction()?;
+    let total: i64 = tx.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
     let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT ?1 OFFSET ?2");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let users = stmt
+    let users = tx
+        .prepare_cached(&sql)?
         .query_map(params![limit, offset], user_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.commit()?;
     Ok((users, total as u64))
 }
 

@@ -78,6 +78,7 @@ pub async fn connect(
     let (response, ws_session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| AppError::BadRequest(format!("expected a WebSocket upgrade: {e}")))?;
     let socket = LiveSocket {
+        photo_base: crate::links::public_base(&req, &state.config),
         state: state.into_inner(),
         user: user.id,
         staff: user.role.is_staff(),
@@ -103,6 +104,8 @@ struct LiveSocket {
     /// The newest event id sent or passed over; anything at or below it is not sent again.
     last_id: i64,
     session: Session,
+    /// Where photo links sent on this socket point: `PUBLIC_URL`, or the upgrade's own host.
+    photo_base: String,
 }
 
 /// Why a socket stops.
@@ -190,7 +193,7 @@ impl LiveSocket {
             let done = page.len() < REPLAY_PAGE;
             for event in page {
                 self.last_id = event.id;
-                self.send(event.frame.clone()).await?;
+                self.send(self.frame_of(&event)).await?;
             }
             if done {
                 return Ok(());
@@ -288,9 +291,16 @@ impl LiveSocket {
         }
         self.last_id = event.id;
         if self.staff || event.owner == self.user {
-            self.send(event.frame.clone()).await?;
+            self.send(self.frame_of(event)).await?;
         }
         Ok(())
+    }
+
+    /// The event's frame with its photo link, if any, signed now for this socket: stored
+    /// events keep the unsigned path, so a replay never hands out a link that has expired.
+    fn frame_of(&self, event: &StoredEvent) -> bytestring::ByteString {
+        let now = chrono::Utc::now().timestamp();
+        event.frame_for(&self.state.photo_links.signer(&self.photo_base, now))
     }
 
     /// Closes the socket when its session has ended; otherwise rereads the role.

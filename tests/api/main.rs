@@ -12,11 +12,13 @@ mod errors;
 mod hardening;
 mod helpers;
 mod idempotency;
+mod lists;
 mod live;
 #[path = "../support/mock_llm.rs"]
 mod mock_llm;
 mod openapi;
 mod pages;
+mod photo_links;
 mod photos;
 mod requests;
 mod sessions;

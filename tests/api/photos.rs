@@ -56,8 +56,14 @@ async fn the_owner_uploads_a_photo_that_only_the_owner_and_staff_can_see() {
     let response = upload(&app, Some(&owner), id, "ceiling.png", PNG).await;
     assert_eq!(response.status(), StatusCode::OK);
     let request: Value = response.json().await.unwrap();
-    let image_url = request["image_url"].as_str().unwrap().to_owned();
-    assert_eq!(image_url, format!("/api/requests/{id}/image"));
+    assert!(
+        request["image_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&app.url(&format!("/api/requests/{id}/image?exp="))),
+        "{request}"
+    );
+    let image_url = format!("/api/requests/{id}/image");
 
     for token in [&owner, &admin] {
         let image = app.get(Some(token), &image_url).await;

@@ -152,7 +152,7 @@ async fn my_requests_lists_only_mine_newest_first_with_a_total() {
 
     for bad in [
         "limit=0",
-        "limit=201",
+        "limit=1001",
         "limit=abc",
         "offset=-1",
         "offset=x",
@@ -228,7 +228,7 @@ async fn the_admin_list_filters_and_pages() {
         "status=processing",
         "category=urgent",
         "priority=urgent",
-        "limit=1000",
+        "limit=1001",
     ] {
         assert_error(
             app.get(Some(&admin), &format!("/api/requests?{bad}")).await,

@@ -1,0 +1,208 @@
+//! Absolute links the API hands out: the base URL clients reach the server at, and photo
+//! links an `<img>` can show.
+//!
+//! A photo stored here is served at `/api/requests/{id}/image` to its owner and staff (token
+//! or page session), which an `<img>` in another application cannot present. So `image_url`
+//! in API answers and live events is that route as an absolute URL with a short-lived
+//! signature: `…/api/requests/{id}/image?exp=<Unix seconds>&sig=<hex HMAC-SHA256 of
+//! "{id}:{exp}">`, keyed by a key derived from the server secret for this purpose only. The
+//! database and the event log keep the unsigned path; links are signed as they are sent, so
+//! an event replayed days later carries a link that works.
+
+use crate::config::{Config, Secret};
+use crate::errors::AppError;
+use crate::ids::RequestId;
+use crate::requests::MaintenanceRequest;
+use actix_web::HttpRequest;
+use aws_lc_rs::hmac;
+
+/// The scheme, host and any path prefix of links to this server: `PUBLIC_URL`, or else the
+/// scheme and host the request was sent to (`X-Forwarded-Proto`/`-Host` as actix reads them,
+/// the same view the origin check and Secure cookies take).
+pub fn public_base(req: &HttpRequest, config: &Config) -> String {
+    match &config.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
+}
+
+/// The path of a request's photo on this server, as `image_url` stores it.
+pub fn photo_path(id: RequestId) -> String {
+    format!("/api/requests/{id}/image")
+}
+
+/// Makes and checks signed photo links.
+#[derive(Clone)]
+pub struct PhotoLinks {
+    key: hmac::Key,
+    lifetime_secs: i64,
+}
+
+impl PhotoLinks {
+    pub fn new(secret: &Secret, lifetime_minutes: i64) -> PhotoLinks {
+        let root = hmac::Key::new(hmac::HMAC_SHA256, secret.expose().as_bytes());
+        let derived = hmac::sign(&root, b"maintenance photo link key v1");
+        PhotoLinks {
+            key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+            lifetime_secs: lifetime_minutes.max(1) * 60,
+        }
+    }
+
+    /// When links issued at `now` expire: the lifetime from now, rounded down to a quarter of
+    /// it. Links issued close together are then the same URL (a browser keeps the photo in
+    /// its cache), and each is valid for more than three quarters of the lifetime, never more.
+    pub fn expiry(&self, now: i64) -> i64 {
+        let step = (self.lifetime_secs / 4).max(1);
+        (now + self.lifetime_secs).div_euclid(step) * step
+    }
+
+    fn message(id: RequestId, exp: i64) -> String {
+        format!("{id}:{exp}")
+    }
+
+    /// The signed absolute URL of request `id`'s photo, valid until `exp`.
+    pub fn url(&self, base: &str, id: RequestId, exp: i64) -> String {
+        let tag = hmac::sign(&self.key, Self::message(id, exp).as_bytes());
+        format!(
+            "{base}{}?exp={exp}&sig={}",
+            photo_path(id),
+            hex::encode(tag)
+        )
+    }
+
+    /// Signs the links of one answer (or one socket frame) at `now`, on `base`.
+    pub fn signer<'a>(&'a self, base: &'a str, now: i64) -> Signer<'a> {
+        Signer {
+            links: self,
+            base,
+            exp: self.expiry(now),
+        }
+    }
+
+    /// Checks a link's `exp` and `sig` for request `id` at `now` (constant-time); returns
+    /// its expiry. A tampered or malformed link and an expired one are 403s.
+    pub fn verify(
+        &self,
+        id: RequestId,
+        exp: Option<&str>,
+        sig: Option<&str>,
+        now: i64,
+    ) -> Result<i64, AppError> {
+        let invalid = || {
+            AppError::Forbidden(
+                "invalid photo link: fetch the request again for a new image_url".into(),
+            )
+        };
+        let exp: i64 = exp.and_then(|e| e.parse().ok()).ok_or_else(invalid)?;
+        let sig = sig.and_then(|s| hex::decode(s).ok()).ok_or_else(invalid)?;
+        hmac::verify(&self.key, Self::message(id, exp).as_bytes(), &sig).map_err(|_| invalid())?;
+        if exp <= now {
+            return Err(AppError::Forbidden(
+                "the photo link has expired: fetch the request again for a new image_url".into(),
+            ));
+        }
+        Ok(exp)
+    }
+}
+
+/// Signed photo links sharing one base and one expiry.
+pub struct Signer<'a> {
+    links: &'a PhotoLinks,
+    base: &'a str,
+    exp: i64,
+}
+
+impl Signer<'_> {
+    /// The signed URL of request `id`'s photo.
+    pub fn url(&self, id: RequestId) -> String {
+        self.links.url(self.base, id, self.exp)
+    }
+
+    /// Gives a request whose photo is stored here its signed URL; an external URL (a photo
+    /// imported from the original system) stays as stored.
+    pub fn sign(&self, request: &mut MaintenanceRequest) {
+        if request.local_photo {
+            request.image_url = Some(self.url(request.id));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links(secret: &str, minutes: i64) -> PhotoLinks {
+        PhotoLinks::new(&Secret::new(secret), minutes)
+    }
+
+    fn parts(url: &str) -> (String, String) {
+        let query = url.split_once('?').unwrap().1;
+        let (exp, sig) = query.split_once('&').unwrap();
+        (
+            exp.strip_prefix("exp=").unwrap().to_owned(),
+            sig.strip_prefix("sig=").unwrap().to_owned(),
+        )
+    }
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn a_link_is_valid_for_its_request_until_it_expires() {
+        let k = links("0123456789abcdef0123456789abcdef", 60);
+        let url = k.signer("https://m.example", NOW).url(RequestId(7));
+        assert!(
+            url.starts_with("https://m.example/api/requests/7/image?exp="),
+            "{url}"
+        );
+        let (exp, sig) = parts(&url);
+        let exp_at: i64 = exp.parse().unwrap();
+        assert!(
+            exp_at > NOW + 45 * 60 && exp_at <= NOW + 60 * 60,
+            "{exp_at}"
+        );
+        let check =
+            |id, exp: &str, sig: &str, now| k.verify(RequestId(id), Some(exp), Some(sig), now);
+        assert_eq!(check(7, &exp, &sig, NOW).unwrap(), exp_at);
+        assert_eq!(
+            check(7, &exp, &sig.to_uppercase(), exp_at - 1).unwrap(),
+            exp_at
+        );
+        assert!(check(7, &exp, &sig, exp_at).is_err(), "expired");
+        assert!(check(8, &exp, &sig, NOW).is_err(), "another request");
+        assert!(
+            check(7, &(exp_at + 60).to_string(), &sig, NOW).is_err(),
+            "a later exp"
+        );
+        assert!(
+            check(7, &exp, &sig[..62], NOW).is_err(),
+            "a shortened signature"
+        );
+        assert!(check(7, &exp, "zz", NOW).is_err());
+        assert!(check(7, "soon", &sig, NOW).is_err());
+        assert!(k.verify(RequestId(7), Some(&exp), None, NOW).is_err());
+        assert!(k.verify(RequestId(7), None, Some(&sig), NOW).is_err());
+        let other = links("another-key-another-key-another!", 60);
+        assert!(
+            other
+                .verify(RequestId(7), Some(&exp), Some(&sig), NOW)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn links_issued_close_together_are_the_same_url() {
+        let k = links("0123456789abcdef0123456789abcdef", 60);
+        let start = k.expiry(0);
+        let same = (0..15 * 60).filter(|t| k.expiry(*t) == start).count();
+        assert_eq!(same, 15 * 60, "one URL per quarter of the lifetime");
+        assert_eq!(k.expiry(15 * 60), start + 15 * 60);
+        let tiny = links("0123456789abcdef0123456789abcdef", 1);
+        for now in NOW..NOW + 120 {
+            let left = tiny.expiry(now) - now;
+            assert!(left > 45 && left <= 60, "{left}");
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Lists without a silent cut-off: every row up to `LIST_DEFAULT_LIMIT` without a `limit`,
+//! the total in `X-Total-Count`, and a `Link: <…>; rel="next"` while rows remain.
+
+use crate::helpers::*;
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+
+fn ids(list: &Value) -> Vec<i64> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect()
+}
+
+fn total(response: &Response) -> u64 {
+    response.headers()["x-total-count"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The URL of `rel="next"` in the response's `Link` header, if there is one.
+fn next_link(response: &Response) -> Option<String> {
+    let link = response.headers().get("link")?.to_str().unwrap().to_owned();
+    let (target, params) = link.split_once(';').expect("<URL>; rel=...");
+    assert_eq!(params.trim(), "rel=\"next\"", "{link}");
+    let url = target
+        .trim()
+        .strip_prefix('<')
+        .and_then(|t| t.strip_suffix('>'))
+        .unwrap_or_else(|| panic!("not <URL>: {link}"));
+    Some(url.to_owned())
+}
+
+/// Stores `count` requests of `owner` straight in the database (one transaction), the
+/// newest last; quicker than a thousand submissions and the same rows to the lists.
+fn seed_requests(app: &TestApp, owner: i64, count: usize) {
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
+         INSERT INTO requests (user_id, description, status, created_at, updated_at)
+         SELECT ?1, '오래된 요청 ' || i, 'pending',
+                strftime('%Y-%m-%dT%H:%M:%f000Z', '2025-01-01', '+' || i || ' seconds'),
+                strftime('%Y-%m-%dT%H:%M:%f000Z', '2025-01-01', '+' || i || ' seconds')
+         FROM n",
+        rusqlite::params![owner, count as i64],
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn without_a_limit_a_resident_and_an_admin_get_all_sixty_requests() {
+    let app = spawn_app().await;
+    let (_, resident) = app.resident("sixty@example.com").await;
+    let (_, admin) = app.admin("staff@example.com").await;
+    let mut created = Vec::new();
+    for n in 0..60 {
+        let request = app
+            .submit(&resident, &format!("{n}호 전등이 나갔어요"))
+            .await;
+        created.push(request["id"].as_i64().unwrap());
+    }
+    created.reverse();
+    for (token, path) in [(&resident, "/api/my-requests"), (&admin, "/api/requests")] {
+        let response = app.get(Some(token), path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(total(&response), 60, "{path}");
+        assert_eq!(
+            next_link(&response),
+            None,
+            "{path}: everything is on this page"
+        );
+        assert_eq!(ids(&response.json().await.unwrap()), created, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn past_a_thousand_rows_the_link_header_leads_to_the_rest() {
+    let app = spawn_app().await;
+    let (owner, resident) = app.resident("many@example.com").await;
+    let (_, admin) = app.admin("staff@example.com").await;
+    seed_requests(&app, owner, 1003);
+    for (token, path) in [(&resident, "/api/my-requests"), (&admin, "/api/requests")] {
+        let first = app.get(Some(token), path).await;
+        assert_eq!(first.status(), StatusCode::OK, "{path}");
+        assert_eq!(total(&first), 1003);
+        let next = next_link(&first).unwrap_or_else(|| panic!("{path}: no Link"));
+        assert_eq!(next, format!("{}{path}?offset=1000", app.address));
+        let first: Vec<i64> = ids(&first.json().await.unwrap());
+        assert_eq!(first.len(), 1000);
+
+        let rest = app
+            .client
+            .get(&next)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rest.status(), StatusCode::OK);
+        assert_eq!(total(&rest), 1003);
+        assert_eq!(next_link(&rest), None, "{path}: the last page has no Link");
+        let rest = ids(&rest.json().await.unwrap());
+        assert_eq!(rest.len(), 3);
+        let mut all = first.clone();
+        all.extend(&rest);
+        let mut sorted = all.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        sorted.dedup();
+        assert_eq!(all, sorted, "{path}: newest first, nothing twice");
+    }
+    for path in [
+        "/api/requests?limit=1001",
+        "/api/my-requests?limit=1001",
+        "/api/admin/users?limit=1001",
+    ] {
+        let token = if path.starts_with("/api/admin") {
+            app.super_token().await
+        } else {
+            admin.clone()
+        };
+        assert_error(
+            app.get(Some(&token), path).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let most = app.get(Some(&admin), "/api/requests?limit=1000").await;
+    assert_eq!(most.status(), StatusCode::OK);
+    assert_eq!(ids(&most.json().await.unwrap()).len(), 1000);
+}
+
+#[tokio::test]
+async fn the_next_link_keeps_the_callers_filters_percent_encoded() {
+    let app = spawn_app_with(&[("LIST_DEFAULT_LIMIT", "2")]).await;
+    let (_, resident) = app.resident("filters@example.com").await;
+    let (_, admin) = app.admin("staff@example.com").await;
+    let mut matching = Vec::new();
+    for n in 0..5 {
+        let request = app
+            .submit(&resident, &format!("복도 전등 a&b=c+d {n}번이 깜빡여요"))
+            .await;
+        matching.push(request["id"].as_i64().unwrap());
+    }
+    app.submit(&resident, "싱크대 배수구가 막혔어요").await;
+    matching.reverse();
+
+    // "전등 a&b=c+d" (with a space, & = and +, which must not split or change the value).
+    let query = "q=%EC%A0%84%EB%93%B1%20a%26b%3Dc%2Bd&status=pending";
+    let mut url = app.url(&format!("/api/requests?{query}"));
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let response = app
+            .client
+            .get(&url)
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        assert_eq!(total(&response), 5, "{url}");
+        let next = next_link(&response);
+        let page = ids(&response.json().await.unwrap());
+        assert!(page.len() <= 2, "LIST_DEFAULT_LIMIT applies: {url}");
+        seen.extend(page);
+        pages += 1;
+        match next {
+            Some(next) => {
+                assert!(
+                    next.starts_with(&format!("{}/api/requests?", app.address)),
+                    "{next}"
+                );
+                assert!(next.contains("status=pending"), "{next}");
+                assert!(
+                    next.contains("q=%EC%A0%84%EB%93%B1%20a%26b%3Dc%2Bd"),
+                    "{next}"
+                );
+                url = next;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, matching);
+
+    // An explicit limit is kept too, and the last page (exactly full) has no Link.
+    let page = app
+        .get(
+            Some(&admin),
+            &format!("/api/requests?{query}&limit=4&offset=1"),
+        )
+        .await;
+    assert_eq!(next_link(&page), None);
+    assert_eq!(ids(&page.json().await.unwrap()), matching[1..5]);
+    let page = app
+        .get(Some(&admin), &format!("/api/requests?{query}&limit=3"))
+        .await;
+    let next = next_link(&page).unwrap();
+    assert!(next.contains("limit=3"), "{next}");
+    assert!(next.ends_with("offset=3"), "{next}");
+    // Past the end: an empty page, no Link.
+    let beyond = app.get(Some(&admin), "/api/requests?offset=50").await;
+    assert_eq!(next_link(&beyond), None);
+    assert_eq!(ids(&beyond.json().await.unwrap()), Vec::<i64>::new());
+}
+
+#[tokio::test]
+async fn the_account_list_pages_with_a_link_too() {
+    let app = spawn_app_with(&[("LIST_DEFAULT_LIMIT", "3")]).await;
+    let root = app.super_token().await;
+    for n in 0..4 {
+        app.resident(&format!("u{n}@example.com")).await;
+    }
+    let first = app.get(Some(&root), "/api/admin/users").await;
+    assert_eq!(total(&first), 5);
+    let next = next_link(&first).expect("a Link to the rest");
+    assert_eq!(next, format!("{}/api/admin/users?offset=3", app.address));
+    assert_eq!(
+        first
+            .json::<Value>()
+            .await
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let rest = app
+        .client
+        .get(&next)
+        .bearer_auth(&root)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next_link(&rest), None);
+    let emails: Vec<String> = rest
+        .json::<Value>()
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(emails, ["u2@example.com", "u3@example.com"]);
+
+    let page = app.get(Some(&root), "/api/admin/users?limit=2").await;
+    assert_eq!(
+        next_link(&page).unwrap(),
+        format!("{}/api/admin/users?limit=2&offset=2", app.address)
+    );
+}
+
+#[tokio::test]
+async fn links_use_public_url_when_set_and_browsers_may_read_the_paging_headers() {
+    let app = spawn_app_with(&[
+        ("LIST_DEFAULT_LIMIT", "1"),
+        ("PUBLIC_URL", "https://maint.example.com/"),
+        ("ALLOWED_ORIGINS", "http://localhost:3000"),
+    ])
+    .await;
+    let (_, resident) = app.resident("cors@example.com").await;
+    app.submit(&resident, "현관문이 안 닫혀요").await;
+    app.submit(&resident, "현관 센서등이 안 켜져요").await;
+    let response = app
+        .client
+        .get(app.url("/api/my-requests"))
+        .bearer_auth(&resident)
+        .header("Origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        next_link(&response).unwrap(),
+        "https://maint.example.com/api/my-requests?offset=1"
+    );
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for header in ["x-total-count", "link"] {
+        assert!(exposed.contains(header), "{header} not in {exposed}");
+    }
+}
