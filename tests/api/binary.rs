@@ -661,6 +661,41 @@ fn the_original_systems_database_is_recognised_and_left_untouched() {
     );
 }
 
+/// Finding 7: half a super admin, or the original's PostgreSQL URL, says exactly what to set.
+#[test]
+fn the_originals_settings_get_messages_that_say_what_to_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = maintenance(dir.path())
+        .env("SUPER_ADMIN_PASSWORD", "a long enough password")
+        .env(
+            "DATABASE_URL",
+            "postgresql://user:pg-secret@localhost:5432/maintenance",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "SUPER_ADMIN_PASSWORD is set but SUPER_ADMIN_EMAIL is not: add SUPER_ADMIN_EMAIL=<the address of the super admin>",
+        "the original system defaulted it to admin@system.local",
+        "SQLite",
+        "DATABASE_URL=sqlite:///path/to/maintenance.db",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "{expected:?} missing from: {stderr}"
+        );
+    }
+    assert_eq!(
+        stderr.matches("invalid configuration").count(),
+        1,
+        "one message: {stderr}"
+    );
+    assert!(!stderr.contains("pg-secret"), "{stderr}");
+    assert!(!stderr.contains("a long enough password"), "{stderr}");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+}
+
 #[tokio::test]
 async fn set_password_ends_every_session_of_the_account() {
     let dir = tempfile::tempdir().unwrap();
