@@ -11,6 +11,7 @@ mod errors;
 mod hardening;
 mod helpers;
 mod idempotency;
+mod import;
 mod live;
 #[path = "../support/mock_llm.rs"]
 mod mock_llm;
