@@ -28,6 +28,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_idempotency",
         include_str!("../../migrations/0006_idempotency.sql"),
     ),
+    (
+        "0007_legacy_ids",
+        include_str!("../../migrations/0007_legacy_ids.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.
