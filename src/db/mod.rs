@@ -6,6 +6,7 @@
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
+pub mod legacy;
 pub mod migrate;
 pub mod requests;
 pub mod sessions;
