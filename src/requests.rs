@@ -32,12 +32,15 @@ pub struct MaintenanceRequest {
     pub category: Option<Category>,
     pub priority: Option<Priority>,
     pub status: Status,
+    /// The photo: `/api/requests/{id}/image` once one is uploaded here; for a request imported
+    /// from the original system, the (S3) address it had there.
     pub image_url: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// `pending` while an LLM refinement is queued or running.
     pub classification_status: ClassificationStatus,
-    /// Which engine decided the current category and priority.
+    /// Which engine decided the current category and priority; null for labels imported from
+    /// the original system as they were.
     pub classification_method: Option<ClassificationMethod>,
     pub classification_confidence: Option<f64>,
     pub classified_at: Option<Timestamp>,
