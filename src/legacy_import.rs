@@ -613,7 +613,7 @@ impl Summary {
         }
         let _ = write!(
             out,
-            "classified by the offline classifier: {} requests",
+            "requests classified by the offline classifier: {}",
             self.classified
         );
         if self.refine {

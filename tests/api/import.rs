@@ -335,7 +335,7 @@ async fn the_originals_database_comes_over_with_its_logins_labels_and_owners() {
             "status 'resolved' -> completed: 1",
             "role 'Admin' -> admin: 1",
             "role (empty) -> user: 1",
-            "classified by the offline classifier: 1 requests; queued for LLM refinement: 0",
+            "requests classified by the offline classifier: 1; queued for LLM refinement: 0",
             "user #5 (kim@example.com): same email as user #3",
             "request #4: its owner, user #99, no longer exists",
             "request #5: its owner, user #5, was not imported",
@@ -665,7 +665,7 @@ async fn with_an_llm_configured_the_placeholders_are_queued_and_refined_by_the_s
     let summary = stdout(&import(&new, &legacy, &[], &envs));
     assert_says(
         &summary,
-        &["classified by the offline classifier: 1 requests; queued for LLM refinement: 1"],
+        &["requests classified by the offline classifier: 1; queued for LLM refinement: 1"],
     );
     assert_eq!(llm.calls(), 0, "the import itself asks no LLM");
 
