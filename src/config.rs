@@ -50,6 +50,13 @@ pub struct LlmConfig {
     pub concurrency: usize,
 }
 
+/// The super admin the original system created when `SUPER_ADMIN_EMAIL` was unset.
+pub const LEGACY_SUPER_ADMIN_EMAIL: &str = "admin@system.local";
+
+/// The password the original system gave its super admin when `SUPER_ADMIN_PASSWORD` was
+/// unset; it is published with its source, so it is refused here.
+pub const LEGACY_DEFAULT_PASSWORD: &str = "qwer1234";
+
 /// Groq's OpenAI-compatible endpoint, the original system's provider.
 pub const DEFAULT_LLM_BASE_URL: &str = "https://api.groq.com/openai/v1";
 
@@ -329,14 +336,27 @@ impl Reader<'_> {
             (Some(_), None) => {
                 self.problem(
                     "SUPER_ADMIN_PASSWORD",
-                    "must be set when SUPER_ADMIN_EMAIL is set",
+                    format!(
+                        "SUPER_ADMIN_EMAIL is set but SUPER_ADMIN_PASSWORD is not: add \
+                         SUPER_ADMIN_PASSWORD=<a password of {min} to {max} bytes> (the original system \
+                         defaulted it to a published password; this one has no default), or unset \
+                         SUPER_ADMIN_EMAIL to have {default} created with a random password printed once",
+                        min = crate::accounts::PASSWORD_MIN_BYTES,
+                        max = crate::accounts::PASSWORD_MAX_BYTES,
+                        default = crate::accounts::DEFAULT_SUPER_ADMIN_EMAIL,
+                    ),
                 );
                 None
             }
             (None, Some(_)) => {
                 self.problem(
                     "SUPER_ADMIN_EMAIL",
-                    "must be set when SUPER_ADMIN_PASSWORD is set",
+                    format!(
+                        "SUPER_ADMIN_PASSWORD is set but SUPER_ADMIN_EMAIL is not: add \
+                         SUPER_ADMIN_EMAIL=<the address of the super admin> (the original system \
+                         defaulted it to {LEGACY_SUPER_ADMIN_EMAIL}; to keep that account, add \
+                         SUPER_ADMIN_EMAIL={LEGACY_SUPER_ADMIN_EMAIL})"
+                    ),
                 );
                 None
             }
@@ -350,6 +370,14 @@ impl Reader<'_> {
                 };
                 if let Err(message) = crate::accounts::check_password(&password) {
                     self.problem("SUPER_ADMIN_PASSWORD", message);
+                    return None;
+                }
+                if password == LEGACY_DEFAULT_PASSWORD {
+                    self.problem(
+                        "SUPER_ADMIN_PASSWORD",
+                        "is the original system's published default password, which anyone can look up: \
+                         choose another (then `maintenance set-password` changes an existing account's)",
+                    );
                     return None;
                 }
                 email.map(|email| SuperAdminSeed {
@@ -468,9 +496,18 @@ pub fn parse_database_url(raw: &str) -> Result<PathBuf, String> {
         rest.strip_prefix("///")
             .or_else(|| rest.strip_prefix("//"))
             .unwrap_or(rest)
-    } else if raw.contains("://") {
+    } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        // Only the scheme is repeated: the rest of the URL may hold a password.
+        let scheme = raw.split("://").next().unwrap_or("postgresql");
         return Err(format!(
-            "only SQLite is supported: expected sqlite://PATH or a file path, got '{raw}'"
+            "names a PostgreSQL server ({scheme}://…), but this program keeps everything in one SQLite \
+             file: set DATABASE_URL=sqlite:///path/to/maintenance.db (or a plain path), or unset it for \
+             ./maintenance.db. The original system ignored DATABASE_URL and always wrote maintenance.db in \
+             its working directory: that file is the one to bring over with `maintenance import-legacy`"
+        ));
+    } else if let Some((scheme, _)) = raw.split_once("://") {
+        return Err(format!(
+            "only SQLite is supported: expected sqlite:///path/to/maintenance.db or a file path, got a {scheme}:// URL"
         ));
     } else {
         raw
@@ -579,6 +616,77 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(ok.super_admin.unwrap().email, "boss@example.com");
+    }
+
+    #[test]
+    fn half_a_super_admin_says_exactly_what_to_add() {
+        let err = config(&[("SUPER_ADMIN_PASSWORD", "a long enough password")]).unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].variable, "SUPER_ADMIN_EMAIL");
+        let text = err.to_string();
+        assert!(
+            text.contains("SUPER_ADMIN_PASSWORD is set but SUPER_ADMIN_EMAIL is not"),
+            "{text}"
+        );
+        assert!(
+            text.contains("add SUPER_ADMIN_EMAIL=<the address of the super admin>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("defaulted it to admin@system.local"),
+            "{text}"
+        );
+        assert!(!text.contains("a long enough password"), "{text}");
+
+        let err = config(&[("SUPER_ADMIN_EMAIL", "boss@example.com")]).unwrap_err();
+        assert_eq!(err.0[0].variable, "SUPER_ADMIN_PASSWORD");
+        let text = err.to_string();
+        assert!(
+            text.contains("SUPER_ADMIN_EMAIL is set but SUPER_ADMIN_PASSWORD is not"),
+            "{text}"
+        );
+        assert!(text.contains("add SUPER_ADMIN_PASSWORD=<"), "{text}");
+        assert!(text.contains("unset SUPER_ADMIN_EMAIL"), "{text}");
+    }
+
+    #[test]
+    fn the_original_systems_default_password_is_refused() {
+        let err = config(&[
+            ("SUPER_ADMIN_EMAIL", LEGACY_SUPER_ADMIN_EMAIL),
+            ("SUPER_ADMIN_PASSWORD", LEGACY_DEFAULT_PASSWORD),
+        ])
+        .unwrap_err();
+        assert_eq!(err.0[0].variable, "SUPER_ADMIN_PASSWORD");
+        let text = err.to_string();
+        assert!(text.contains("published default password"), "{text}");
+        assert!(!text.contains(LEGACY_DEFAULT_PASSWORD), "{text}");
+    }
+
+    #[test]
+    fn a_postgres_url_says_sqlite_is_the_store_and_how_to_name_the_file() {
+        for url in [
+            "postgresql://user:s3cret@localhost:5432/maintenance",
+            "postgres://user:s3cret@db/maintenance",
+        ] {
+            let err = config(&[("DATABASE_URL", url)]).unwrap_err();
+            assert_eq!(err.0[0].variable, "DATABASE_URL");
+            let text = err.to_string();
+            assert!(text.contains("SQLite"), "{text}");
+            assert!(
+                text.contains("DATABASE_URL=sqlite:///path/to/maintenance.db"),
+                "{text}"
+            );
+            assert!(text.contains("unset it"), "{text}");
+            assert!(text.contains("import-legacy"), "{text}");
+            assert!(
+                !text.contains("s3cret"),
+                "the URL's password was repeated: {text}"
+            );
+        }
+        let err = config(&[("DATABASE_URL", "mysql://root:pw@db/m")]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("only SQLite"), "{text}");
+        assert!(!text.contains("pw@"), "{text}");
     }
 
     #[test]

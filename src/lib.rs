@@ -14,6 +14,7 @@ pub mod errors;
 pub mod events;
 pub mod idempotency;
 pub mod ids;
+pub mod legacy_import;
 pub mod links;
 pub mod photos;
 pub mod private_files;

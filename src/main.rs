@@ -2,7 +2,7 @@ use clap::{Parser, Subcommand};
 use maintenance::classify::llm::LlmClient;
 use maintenance::config::Config;
 use maintenance::startup::{self, Application};
-use maintenance::{accounts, cli_classify, db::Db, telemetry};
+use maintenance::{accounts, cli_classify, db::Db, legacy_import, telemetry};
 use std::io::BufRead;
 use std::process::ExitCode;
 
@@ -50,6 +50,16 @@ enum Command {
         /// The account's email, e.g. admin@localhost.
         email: String,
     },
+    /// Import the original (Python) system's maintenance.db into the database DATABASE_URL
+    /// names (created if missing). The old file is only read. Running it again imports only
+    /// what is new.
+    ImportLegacy {
+        /// The original system's maintenance.db.
+        path: std::path::PathBuf,
+        /// Report what would be imported, and write nothing (not even the new database).
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[tokio::main]
@@ -80,6 +90,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
         Command::SetPassword { email } => set_password(config, &email).await,
+        Command::ImportLegacy { path, dry_run } => import_legacy(config, path, dry_run).await,
         Command::Classify { .. } => Ok(()),
     };
     match outcome {
@@ -160,4 +171,60 @@ async fn set_password(config: Config, email: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     tracing::info!(email, "password changed");
     Ok(())
+}
+
+async fn import_legacy(
+    config: Config,
+    legacy: std::path::PathBuf,
+    dry_run: bool,
+) -> Result<(), String> {
+    let options = legacy_import::Options {
+        legacy,
+        target: config.database_path.clone(),
+        dry_run,
+        refine: config.llm.is_some(),
+    };
+    let summary = tokio::task::spawn_blocking(move || {
+        legacy_import::run(&options, &ProgressBar::on_terminal())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    print!("{}", summary.render());
+    Ok(())
+}
+
+/// The import's progress on stderr, drawn only when stderr is a terminal.
+struct ProgressBar(indicatif::ProgressBar);
+
+impl ProgressBar {
+    fn on_terminal() -> ProgressBar {
+        use std::io::IsTerminal;
+        let target = if std::io::stderr().is_terminal() {
+            indicatif::ProgressDrawTarget::stderr()
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        };
+        let bar = indicatif::ProgressBar::with_draw_target(None, target);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg:>9} [{bar:40}] {pos}/{len} rows")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        ProgressBar(bar)
+    }
+}
+
+impl legacy_import::Progress for ProgressBar {
+    fn phase(&self, name: &'static str, total: u64) {
+        self.0.set_message(name);
+        self.0.set_length(total);
+        self.0.set_position(0);
+    }
+    fn advance(&self) {
+        self.0.inc(1);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
 }

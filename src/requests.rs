@@ -43,7 +43,8 @@ pub struct MaintenanceRequest {
     pub updated_at: Timestamp,
     /// `pending` while an LLM refinement is queued or running.
     pub classification_status: ClassificationStatus,
-    /// Which engine decided the current category and priority.
+    /// Which engine decided the current category and priority; null for labels imported from
+    /// the original system as they were.
     pub classification_method: Option<ClassificationMethod>,
     pub classification_confidence: Option<f64>,
     pub classified_at: Option<Timestamp>,

@@ -28,6 +28,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_idempotency",
         include_str!("../../migrations/0006_idempotency.sql"),
     ),
+    (
+        "0007_legacy_ids",
+        include_str!("../../migrations/0007_legacy_ids.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.
@@ -39,10 +43,12 @@ pub enum MigrateError {
     TooNew { found: usize, known: usize },
     #[error(
         "the database holds tables this program did not create ({tables}) and no schema version; \
-         it looks like the earlier Python system's database. It is left untouched: point DATABASE_URL \
-         at a new file and bring the data over as README.md's \"Moving from the original system\" describes"
+         it was left untouched: point DATABASE_URL at a new file"
     )]
     Foreign { tables: String },
+    /// The original (Python) system's database; [`crate::db::OpenError::Legacy`] says what to do.
+    #[error("this is the original (Python) system's database; it was left untouched")]
+    Legacy,
     #[error("migration {name} leaves rows whose foreign keys point nowhere ({problems} rows)")]
     ForeignKeys { name: &'static str, problems: usize },
     #[error(transparent)]
@@ -64,11 +70,37 @@ fn unversioned_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     stmt.query_map([], |row| row.get(0))?.collect()
 }
 
-/// Refuses a database that has tables but no schema version: another program's.
+/// The columns of `table`, none when it does not exist.
+pub fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
+    stmt.query_map([table], |row| row.get(0))?.collect()
+}
+
+/// Whether an unversioned database is the original system's: its `users` table has
+/// `hashed_password` and its `requests` table `description` (and none of our later columns).
+pub fn is_legacy(conn: &Connection) -> rusqlite::Result<bool> {
+    if schema_version(conn)? != 0 {
+        return Ok(false);
+    }
+    let users = columns(conn, "users")?;
+    let requests = columns(conn, "requests")?;
+    let has = |cols: &[String], name: &str| cols.iter().any(|c| c == name);
+    Ok(has(&users, "email")
+        && has(&users, "hashed_password")
+        && has(&requests, "description")
+        && has(&requests, "user_id")
+        && !has(&requests, "classification_status"))
+}
+
+/// Refuses a database that has tables but no schema version: the original system's, or
+/// another program's.
 pub fn refuse_foreign(conn: &Connection) -> Result<(), MigrateError> {
     if schema_version(conn)? == 0 {
         let tables = unversioned_tables(conn)?;
         if !tables.is_empty() {
+            if is_legacy(conn)? {
+                return Err(MigrateError::Legacy);
+            }
             return Err(MigrateError::Foreign {
                 tables: tables.join(", "),
             });
@@ -260,5 +292,25 @@ mod rebuild_tests {
         assert!(matches!(error, MigrateError::Foreign { .. }), "{error}");
         assert!(error.to_string().contains("requests, users"), "{error}");
         assert_eq!(schema_version(&conn).unwrap(), 0);
+    }
+
+    #[test]
+    fn the_original_systems_database_is_told_apart_from_any_other() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE requests (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER,
+                 description TEXT NOT NULL, task_id VARCHAR(100));
+             CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, email VARCHAR(255) UNIQUE NOT NULL,
+                 hashed_password VARCHAR(255) NOT NULL);",
+        )
+        .unwrap();
+        assert!(is_legacy(&conn).unwrap());
+        let error = migrate(&mut conn).unwrap_err();
+        assert!(matches!(error, MigrateError::Legacy), "{error}");
+        assert_eq!(schema_version(&conn).unwrap(), 0);
+
+        let mut ours = Connection::open_in_memory().unwrap();
+        migrate(&mut ours).unwrap();
+        assert!(!is_legacy(&ours).unwrap());
     }
 }

@@ -6,6 +6,7 @@
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
+pub mod legacy;
 pub mod migrate;
 pub mod requests;
 pub mod sessions;
@@ -43,6 +44,35 @@ pub enum OpenError {
     },
     #[error("cannot migrate the database at {path}: {source}")]
     Migrate { path: String, source: MigrateError },
+    #[error("{}", legacy_advice(path))]
+    Legacy { path: std::path::PathBuf },
+}
+
+/// What to do with the original system's database: import it into a new file.
+fn legacy_advice(path: &Path) -> String {
+    let fresh = path.with_file_name("maintenance-new.db");
+    format!(
+        "{path} is the original (Python) system's database; it was left untouched. This program keeps \
+         its data in a new file and imports the old one into it: run\n  \
+         DATABASE_URL={fresh} maintenance import-legacy {path}\n\
+         (add --dry-run first to see what it would do), then start the server with that DATABASE_URL",
+        path = shell_word(path),
+        fresh = shell_word(&fresh),
+    )
+}
+
+/// A path as one shell word: quoted when it holds anything but plain path characters.
+pub fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | ':'))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// The pragmas every connection gets: WAL so readers never wait for the writer,
@@ -73,9 +103,14 @@ impl Db {
             source: e.into(),
         })?;
         // A database another program made is refused before anything (even WAL) touches it.
-        migrate::refuse_foreign(&first).map_err(|source| OpenError::Migrate {
-            path: display.clone(),
-            source,
+        migrate::refuse_foreign(&first).map_err(|source| match source {
+            MigrateError::Legacy => OpenError::Legacy {
+                path: path.to_path_buf(),
+            },
+            source => OpenError::Migrate {
+                path: display.clone(),
+                source,
+            },
         })?;
         configure(&mut first).map_err(|e| OpenError::Migrate {
             path: display.clone(),

@@ -66,6 +66,22 @@ fn record_history(
     Ok(())
 }
 
+/// The 'created' history entry of a request brought in by the legacy import.
+pub(super) fn record_created(
+    tx: &Transaction<'_>,
+    request: RequestId,
+    owner: UserId,
+    at: Timestamp,
+) -> rusqlite::Result<()> {
+    let created = Change {
+        action: HistoryAction::Created,
+        field: None,
+        old_value: None,
+        new_value: None,
+    };
+    record_history(tx, request, Some(owner), created, at)
+}
+
 /// Stores a new request with its first classification and its 'created' history entry,
 /// and, when `refine` is set, a queued job to refine the classification; all in one transaction.
 pub fn insert_request(

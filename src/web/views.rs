@@ -66,6 +66,15 @@ impl RequestView {
     pub fn created_kst(&self) -> String {
         kst(self.created_at)
     }
+
+    /// Whether the photo is served here (`/api/requests/{id}/image`); a request imported from
+    /// the original may name one still kept on S3, which pages link to instead of embedding
+    /// (the content security policy loads images from this site only).
+    pub fn photo_is_local(&self) -> bool {
+        self.image_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with('/'))
+    }
 }
 
 /// One line of a request's history.

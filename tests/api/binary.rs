@@ -625,40 +625,113 @@ fn dot_env_is_read_from_the_working_directory_only_or_the_file_named() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing.env"));
 }
 
+/// Finding 6: the server, `migrate` and `set-password` stop on the original's database with
+/// one message naming the import command, and leave it byte for byte as it was, with nothing
+/// created beside it.
 #[test]
 fn the_original_systems_database_is_recognised_and_left_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    let original = dir.path().join("maintenance.db");
-    {
-        let conn = rusqlite::Connection::open(&original).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, email VARCHAR(255) UNIQUE NOT NULL,
-                 hashed_password VARCHAR(255) NOT NULL, full_name VARCHAR(100), role VARCHAR(20) DEFAULT 'user',
-                 created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
-             CREATE TABLE requests (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER, description TEXT NOT NULL,
-                 category VARCHAR(50), priority VARCHAR(20), status VARCHAR(20) DEFAULT 'pending',
-                 location VARCHAR(100), contact_info VARCHAR(100), image_url VARCHAR(500), task_id VARCHAR(100),
-                 created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
-             INSERT INTO users (email, hashed_password) VALUES ('kim@example.com', 'x');",
-        )
-        .unwrap();
+    use crate::import::{ORIGINAL_SCHEMA, ORIGINAL_SUPER_ADMIN};
+    // As init_db() leaves it, and as it is after init_super_admin() and some use.
+    for seed in ["", ORIGINAL_SUPER_ADMIN] {
+        let dir = tempfile::tempdir().unwrap();
+        let original = dir.path().join("maintenance.db");
+        {
+            let conn = rusqlite::Connection::open(&original).unwrap();
+            conn.execute_batch(ORIGINAL_SCHEMA).unwrap();
+            conn.execute_batch(seed).unwrap();
+        }
+        let before = std::fs::read(&original).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let cases: [(&[&str], Option<&Path>, String); 5] = [
+            (&[], None, "maintenance.db".to_owned()),
+            (&["serve"], None, "maintenance.db".to_owned()),
+            (&["migrate"], None, "maintenance.db".to_owned()),
+            (
+                &["set-password", "kim@example.com"],
+                None,
+                "maintenance.db".to_owned(),
+            ),
+            // Named by an absolute DATABASE_URL from another working directory.
+            (
+                &["migrate"],
+                Some(&original),
+                original.display().to_string(),
+            ),
+        ];
+        for (args, url, shown) in cases {
+            let mut command = maintenance(if url.is_some() {
+                elsewhere.path()
+            } else {
+                dir.path()
+            });
+            command.args(args).env("PORT", "0");
+            if let Some(path) = url {
+                command.env("DATABASE_URL", format!("sqlite:///{}", path.display()));
+            }
+            let output = command.output().unwrap();
+            assert!(!output.status.success(), "{args:?} succeeded");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let said = "is the original (Python) system's database";
+            assert_eq!(stderr.matches(said).count(), 1, "said once: {stderr}");
+            let fresh = Path::new(&shown).with_file_name("maintenance-new.db");
+            let command_line = format!(
+                "DATABASE_URL={} maintenance import-legacy {shown}",
+                fresh.display()
+            );
+            assert!(
+                stderr.contains(&command_line),
+                "{command_line} not in: {stderr}"
+            );
+            assert!(!stderr.contains("already exists"), "{stderr}");
+            assert!(!stderr.contains("applied migration"), "{stderr}");
+            assert_eq!(
+                std::fs::read(&original).unwrap(),
+                before,
+                "{args:?} changed the file"
+            );
+            let mut files: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            files.sort();
+            assert_eq!(files, ["maintenance.db"], "{args:?} left files beside it");
+        }
     }
-    let before = std::fs::read(&original).unwrap();
-    let output = maintenance(dir.path()).arg("migrate").output().unwrap();
-    assert!(!output.status.success());
+}
+
+/// Finding 7: half a super admin, or the original's PostgreSQL URL, says exactly what to set.
+#[test]
+fn the_originals_settings_get_messages_that_say_what_to_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = maintenance(dir.path())
+        .env("SUPER_ADMIN_PASSWORD", "a long enough password")
+        .env(
+            "DATABASE_URL",
+            "postgresql://user:pg-secret@localhost:5432/maintenance",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("earlier Python system"), "{stderr}");
-    assert!(!stderr.contains("already exists"), "{stderr}");
+    for expected in [
+        "SUPER_ADMIN_PASSWORD is set but SUPER_ADMIN_EMAIL is not: add SUPER_ADMIN_EMAIL=<the address of the super admin>",
+        "the original system defaulted it to admin@system.local",
+        "SQLite",
+        "DATABASE_URL=sqlite:///path/to/maintenance.db",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "{expected:?} missing from: {stderr}"
+        );
+    }
     assert_eq!(
-        stderr.matches("earlier Python system").count(),
+        stderr.matches("invalid configuration").count(),
         1,
-        "said once: {stderr}"
+        "one message: {stderr}"
     );
-    assert_eq!(
-        std::fs::read(&original).unwrap(),
-        before,
-        "the file changed"
-    );
+    assert!(!stderr.contains("pg-secret"), "{stderr}");
+    assert!(!stderr.contains("a long enough password"), "{stderr}");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }
 
 #[tokio::test]

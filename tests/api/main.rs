@@ -12,6 +12,7 @@ mod errors;
 mod hardening;
 mod helpers;
 mod idempotency;
+mod import;
 mod lists;
 mod live;
 #[path = "../support/mock_llm.rs"]

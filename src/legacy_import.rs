@@ -1,0 +1,1339 @@
+//! `maintenance import-legacy`: the original (Python) system's accounts and requests brought
+//! into this one.
+//!
+//! Three steps. *Prepare* reads the legacy file (opened read-only) and turns each row into
+//! what this system stores: emails normalised as registration does, labels mapped to ours or
+//! left to the offline classifier, naive UTC timestamps converted, empty strings made NULL.
+//! *Decide* compares that with the target: rows an earlier import brought (listed in
+//! `legacy_ids`) are not brought again, an email already registered here is not taken over,
+//! a request whose owner is not here is skipped, and an id is kept when this database never
+//! gave it out. *Apply* writes the decision in one transaction, so a failure leaves nothing
+//! half-imported. A dry run stops after deciding and writes nothing, not even the target file.
+
+use crate::accounts::{self, FULL_NAME_MAX_CHARS};
+use crate::classify::{self, Classification};
+use crate::config::LEGACY_DEFAULT_PASSWORD;
+use crate::db::legacy::{self as sql, Snapshot};
+use crate::db::{self, Db, MigrateError, OpenError, migrate};
+use crate::errors::AppError;
+use crate::ids::{RequestId, Timestamp, UserId};
+use crate::requests::{DESCRIPTION_MAX_CHARS, SHORT_FIELD_MAX_CHARS};
+use crate::taxonomy::{Category, Priority, Role, Status};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use rusqlite::TransactionBehavior;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// A timestamp as the original stored it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawTime {
+    /// `YYYY-MM-DD HH:MM:SS` from CURRENT_TIMESTAMP (naive UTC), or another text form.
+    Text(String),
+    /// Seconds since 1970.
+    Number(f64),
+    Missing,
+}
+
+/// An account as the original stored it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyUser {
+    pub id: i64,
+    pub email: Option<String>,
+    pub hashed_password: Option<String>,
+    pub full_name: Option<String>,
+    pub role: Option<String>,
+    pub created_at: RawTime,
+}
+
+/// A request as the original stored it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyRequest {
+    pub id: i64,
+    pub user_id: Option<i64>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<String>,
+    pub status: Option<String>,
+    pub location: Option<String>,
+    pub contact_info: Option<String>,
+    pub image_url: Option<String>,
+    pub created_at: RawTime,
+    pub updated_at: RawTime,
+}
+
+/// A label that was not already ours: which field, what it said, what it became.
+pub type LabelChange = (&'static str, String, String);
+
+/// An account ready to be stored here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportUser {
+    pub legacy_id: i64,
+    pub email: String,
+    pub full_name: Option<String>,
+    /// passlib's bcrypt hash, kept as it is (`$2b$…` verifies with the bcrypt crate).
+    pub hashed_password: String,
+    pub role: Role,
+    pub created_at: Timestamp,
+    labels: Vec<LabelChange>,
+    notes: Vec<String>,
+}
+
+/// A request ready to be stored here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportRequest {
+    pub legacy_id: i64,
+    /// The owner's id in the original.
+    pub legacy_owner: i64,
+    pub description: String,
+    pub location: Option<String>,
+    pub contact_info: Option<String>,
+    pub category: Category,
+    pub priority: Priority,
+    pub status: Status,
+    /// An external (S3) address, kept as it was; no local photo file.
+    pub image_url: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Set when the original's labels were placeholders or unknown and the offline
+    /// classifier decided; None when both labels came over.
+    pub classification: Option<Classification>,
+    labels: Vec<LabelChange>,
+    notes: Vec<String>,
+}
+
+/// A row left behind, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// `user #3 (kim@example.com)` or `request #8`.
+    pub row: String,
+    pub reason: String,
+}
+
+/// Where an imported request's owner is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// An account already here (imported earlier).
+    Existing(UserId),
+    /// An account this run imports, by its id in the original.
+    Imported(i64),
+}
+
+struct PlannedUser {
+    user: ImportUser,
+    keep_id: bool,
+}
+
+struct PlannedRequest {
+    request: ImportRequest,
+    keep_id: bool,
+    owner: Owner,
+}
+
+/// What an import will do (or, in a dry run, would do).
+struct Plan {
+    users: Vec<PlannedUser>,
+    requests: Vec<PlannedRequest>,
+    users_before: usize,
+    requests_before: usize,
+    skipped: Vec<Skipped>,
+}
+
+/// What the command reports at the end.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub dry_run: bool,
+    pub legacy: PathBuf,
+    pub target: PathBuf,
+    pub users_imported: usize,
+    pub users_before: usize,
+    pub requests_imported: usize,
+    pub requests_before: usize,
+    /// Rows whose old id was taken here: (kind, old id, new id when written).
+    pub renumbered: Vec<(&'static str, i64, Option<i64>)>,
+    /// (field, from, to) → rows.
+    pub labels: BTreeMap<LabelChange, usize>,
+    /// Requests the offline classifier decided.
+    pub classified: usize,
+    /// Of those, how many wait for the LLM.
+    pub queued: usize,
+    pub refine: bool,
+    pub skipped: Vec<Skipped>,
+    pub notes: Vec<String>,
+}
+
+/// How the import reports its progress (a terminal bar, or nothing).
+pub trait Progress {
+    fn phase(&self, name: &'static str, total: u64);
+    fn advance(&self);
+    fn finish(&self);
+}
+
+/// No progress shown.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn phase(&self, _: &'static str, _: u64) {}
+    fn advance(&self) {}
+    fn finish(&self) {}
+}
+
+/// Why the import did not run or did not finish; nothing was written in either case.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0} does not exist")]
+    Missing(String),
+    #[error(
+        "cannot read {path}: {source} (if the original system is still running, stop it first)"
+    )]
+    Read {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{0} is already a database of this program, not the original system's: there is nothing to import"
+    )]
+    Ours(String),
+    #[error(
+        "{0} is not the original system's database: it needs a users table with email and hashed_password \
+         and a requests table with user_id and description"
+    )]
+    NotLegacy(String),
+    #[error(
+        "DATABASE_URL names the file being imported ({0}); the import writes into a new database: \
+         set DATABASE_URL to another file, e.g. DATABASE_URL={1}"
+    )]
+    SameFile(String, String),
+    #[error(transparent)]
+    Target(#[from] OpenError),
+    #[error("cannot use the database at {path}: {source}")]
+    TargetSchema { path: String, source: MigrateError },
+    #[error("the import failed and nothing was written: {0}")]
+    Write(#[from] AppError),
+}
+
+/// The id each written row got here, by kind (`user`, `request`) and its id in the original.
+type NewIds = HashMap<(&'static str, i64), i64>;
+
+/// What to import, where, and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The original's `maintenance.db`.
+    pub legacy: PathBuf,
+    /// The database `DATABASE_URL` names; created if missing.
+    pub target: PathBuf,
+    pub dry_run: bool,
+    /// Whether an LLM is configured: requests the offline classifier decided get a job.
+    pub refine: bool,
+}
+
+/// Runs the import (or the dry run) and returns what it did.
+pub fn run(options: &Options, progress: &dyn Progress) -> Result<Summary, ImportError> {
+    let (users, requests) = read_legacy(&options.legacy, &options.target)?;
+    progress.phase("checking", (users.len() + requests.len()) as u64);
+    let mut prepared = Prepared {
+        users: Vec::with_capacity(users.len()),
+        requests: Vec::with_capacity(requests.len()),
+    };
+    for user in &users {
+        prepared.users.push((user.id, prepare_user(user)));
+        progress.advance();
+    }
+    for request in &requests {
+        prepared
+            .requests
+            .push((request.id, prepare_request(request)));
+        progress.advance();
+    }
+    let mut summary = Summary {
+        dry_run: options.dry_run,
+        legacy: options.legacy.clone(),
+        target: options.target.clone(),
+        refine: options.refine,
+        ..Summary::default()
+    };
+    if options.dry_run {
+        let snapshot = target_snapshot(&options.target)?;
+        let plan = decide(prepared, &snapshot);
+        progress.finish();
+        summarise(&mut summary, &plan, &HashMap::new());
+        return Ok(summary);
+    }
+    let created = !options.target.exists();
+    let outcome = write(options, prepared, progress);
+    progress.finish();
+    match outcome {
+        Ok((plan, ids)) => {
+            summarise(&mut summary, &plan, &ids);
+            Ok(summary)
+        }
+        Err(e) => {
+            // The file this run created holds nothing imported: it goes too.
+            if created {
+                for suffix in ["", "-wal", "-shm", "-journal"] {
+                    let mut name = options.target.clone().into_os_string();
+                    name.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(name));
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+fn read_legacy(
+    legacy: &Path,
+    target: &Path,
+) -> Result<(Vec<LegacyUser>, Vec<LegacyRequest>), ImportError> {
+    let shown = legacy.display().to_string();
+    if !legacy.is_file() {
+        return Err(ImportError::Missing(shown));
+    }
+    if let (Ok(a), Ok(b)) = (legacy.canonicalize(), target.canonicalize())
+        && a == b
+    {
+        let fresh = legacy.with_file_name("maintenance-new.db");
+        return Err(ImportError::SameFile(shown, db::shell_word(&fresh)));
+    }
+    let read_error = |source| ImportError::Read {
+        path: shown.clone(),
+        source,
+    };
+    let conn = sql::open_read_only(legacy).map_err(read_error)?;
+    if migrate::schema_version(&conn).map_err(read_error)? > 0 {
+        return Err(ImportError::Ours(shown));
+    }
+    if !migrate::is_legacy(&conn).map_err(read_error)? {
+        return Err(ImportError::NotLegacy(shown));
+    }
+    // One read transaction, so users and requests are from the same moment.
+    conn.execute_batch("BEGIN").map_err(read_error)?;
+    let users = sql::read_users(&conn).map_err(read_error)?;
+    let requests = sql::read_requests(&conn).map_err(read_error)?;
+    conn.execute_batch("COMMIT").map_err(read_error)?;
+    Ok((users, requests))
+}
+
+/// What a dry run compares with: the target as it is, read-only, or nothing when it does not
+/// exist yet.
+fn target_snapshot(target: &Path) -> Result<Snapshot, ImportError> {
+    if !target.exists() {
+        return Ok(Snapshot::default());
+    }
+    let shown = target.display().to_string();
+    let schema = |source: MigrateError| ImportError::TargetSchema {
+        path: shown.clone(),
+        source,
+    };
+    let conn = sql::open_read_only(target).map_err(|e| schema(e.into()))?;
+    migrate::refuse_foreign(&conn).map_err(|source| match source {
+        MigrateError::Legacy => ImportError::Target(OpenError::Legacy {
+            path: target.to_path_buf(),
+        }),
+        other => schema(other),
+    })?;
+    let version = migrate::schema_version(&conn).map_err(|e| schema(e.into()))?;
+    if version > db::MIGRATIONS.len() {
+        return Err(schema(MigrateError::TooNew {
+            found: version,
+            known: db::MIGRATIONS.len(),
+        }));
+    }
+    if version == 0 {
+        return Ok(Snapshot::default());
+    }
+    Ok(sql::snapshot(&conn)?)
+}
+
+/// The real run: opens (creating and migrating) the target, then decides and writes in one
+/// write transaction, so nothing can register an email between the two.
+fn write(
+    options: &Options,
+    prepared: Prepared,
+    progress: &dyn Progress,
+) -> Result<(Plan, NewIds), ImportError> {
+    let db = Db::open(&options.target, 1)?;
+    let refine = options.refine;
+    let outcome = db.run_now(|conn| {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let snapshot = sql::snapshot(&tx)?;
+        let plan = decide(prepared, &snapshot);
+        progress.phase("writing", (plan.users.len() + plan.requests.len()) as u64);
+        let mut ids: NewIds = HashMap::new();
+        let mut owners: HashMap<i64, UserId> = HashMap::new();
+        // Kept ids first: the renumbered rows then take ids above every one of them.
+        for pass_keeps in [true, false] {
+            for planned in plan.users.iter().filter(|p| p.keep_id == pass_keeps) {
+                let id = sql::insert_user(&tx, &planned.user, planned.keep_id)?;
+                owners.insert(planned.user.legacy_id, id);
+                ids.insert(("user", planned.user.legacy_id), id.0);
+                progress.advance();
+            }
+        }
+        let now = Timestamp::now();
+        for pass_keeps in [true, false] {
+            for planned in plan.requests.iter().filter(|p| p.keep_id == pass_keeps) {
+                let owner = match planned.owner {
+                    Owner::Existing(id) => id,
+                    Owner::Imported(legacy) => *owners.get(&legacy).ok_or_else(|| {
+                        AppError::internal(format!("owner #{legacy} was not written"))
+                    })?,
+                };
+                let id: RequestId = sql::insert_request(
+                    &tx,
+                    &planned.request,
+                    planned.keep_id,
+                    owner,
+                    refine,
+                    now,
+                )?;
+                ids.insert(("request", planned.request.legacy_id), id.0);
+                progress.advance();
+            }
+        }
+        tx.commit()?;
+        Ok((plan, ids))
+    })?;
+    Ok(outcome)
+}
+
+/// Every row of the original by its id there, ready to store or refused on its own.
+struct Prepared {
+    users: Vec<(i64, Result<ImportUser, Skipped>)>,
+    requests: Vec<(i64, Result<ImportRequest, Skipped>)>,
+}
+
+fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
+    let mut plan = Plan {
+        users: Vec::new(),
+        requests: Vec::new(),
+        users_before: 0,
+        requests_before: 0,
+        skipped: Vec::new(),
+    };
+    // Accounts a request may belong to, and why the others may not.
+    let mut owners: HashMap<i64, Result<Owner, String>> = HashMap::new();
+    let mut emails_this_run: HashMap<String, i64> = HashMap::new();
+    for (legacy, user) in prepared.users {
+        // Imported before: the same account, whatever its row says now.
+        if let Some(account) = snapshot.users.get(&legacy) {
+            plan.users_before += 1;
+            let owner = if account.exists {
+                Ok(Owner::Existing(account.id))
+            } else {
+                Err(format!(
+                    "its owner, user #{legacy}, was imported before as account #{} and deleted here since",
+                    account.id
+                ))
+            };
+            owners.insert(legacy, owner);
+            continue;
+        }
+        let user = match user {
+            Ok(user) => user,
+            Err(skipped) => {
+                owners.insert(
+                    legacy,
+                    Err(format!(
+                        "its owner, user #{legacy}, was not imported: {}",
+                        skipped.reason
+                    )),
+                );
+                plan.skipped.push(skipped);
+                continue;
+            }
+        };
+        let row = format!("user #{legacy} ({})", user.email);
+        let taken = if let Some(id) = snapshot.emails.get(&user.email) {
+            Some(format!(
+                "the email is already registered here (account #{id}); to bring this account's requests \
+                 over, delete that account or change its email, then import again"
+            ))
+        } else {
+            emails_this_run.get(&user.email).map(|first| {
+                format!("same email as user #{first} once lower-cased; only the first was imported")
+            })
+        };
+        if let Some(reason) = taken {
+            owners.insert(
+                legacy,
+                Err(format!(
+                    "its owner, user #{legacy}, was not imported: {reason}"
+                )),
+            );
+            plan.skipped.push(Skipped { row, reason });
+            continue;
+        }
+        emails_this_run.insert(user.email.clone(), legacy);
+        owners.insert(legacy, Ok(Owner::Imported(legacy)));
+        plan.users.push(PlannedUser {
+            keep_id: legacy > snapshot.user_seq,
+            user,
+        });
+    }
+    for (legacy, request) in prepared.requests {
+        if snapshot.requests.contains_key(&legacy) {
+            plan.requests_before += 1;
+            continue;
+        }
+        let request = match request {
+            Ok(request) => request,
+            Err(skipped) => {
+                plan.skipped.push(skipped);
+                continue;
+            }
+        };
+        let owner = owners
+            .get(&request.legacy_owner)
+            .cloned()
+            .unwrap_or_else(|| {
+                Err(format!(
+                    "its owner, user #{}, no longer exists in the original",
+                    request.legacy_owner
+                ))
+            });
+        match owner {
+            Ok(owner) => plan.requests.push(PlannedRequest {
+                keep_id: legacy > snapshot.request_seq,
+                request,
+                owner,
+            }),
+            Err(reason) => plan.skipped.push(Skipped {
+                row: format!("request #{legacy}"),
+                reason,
+            }),
+        }
+    }
+    plan
+}
+
+fn summarise(summary: &mut Summary, plan: &Plan, ids: &NewIds) {
+    summary.users_imported = plan.users.len();
+    summary.users_before = plan.users_before;
+    summary.requests_imported = plan.requests.len();
+    summary.requests_before = plan.requests_before;
+    summary.skipped = plan.skipped.clone();
+    for planned in &plan.users {
+        let user = &planned.user;
+        if !planned.keep_id {
+            let new = ids.get(&("user", user.legacy_id)).copied();
+            summary.renumbered.push(("user", user.legacy_id, new));
+        }
+        for change in &user.labels {
+            *summary.labels.entry(change.clone()).or_default() += 1;
+        }
+        summary.notes.extend(user.notes.iter().cloned());
+    }
+    for planned in &plan.requests {
+        let request = &planned.request;
+        if !planned.keep_id {
+            let new = ids.get(&("request", request.legacy_id)).copied();
+            summary.renumbered.push(("request", request.legacy_id, new));
+        }
+        for change in &request.labels {
+            *summary.labels.entry(change.clone()).or_default() += 1;
+        }
+        if request.classification.is_some() {
+            summary.classified += 1;
+            if summary.refine {
+                summary.queued += 1;
+            }
+        }
+        summary.notes.extend(request.notes.iter().cloned());
+    }
+}
+
+impl Summary {
+    /// The report printed at the end.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let legacy = self.legacy.display();
+        let target = self.target.display();
+        if self.dry_run {
+            let _ = writeln!(
+                out,
+                "Dry run: nothing was written. Importing {legacy} into {target} would bring:"
+            );
+        } else {
+            let _ = writeln!(out, "Imported {legacy} into {target}:");
+        }
+        let verb = if self.dry_run {
+            "to import"
+        } else {
+            "imported"
+        };
+        let _ = writeln!(
+            out,
+            "users: {} {verb}, {} imported before, {} skipped",
+            self.users_imported,
+            self.users_before,
+            self.skipped
+                .iter()
+                .filter(|s| s.row.starts_with("user"))
+                .count()
+        );
+        let _ = writeln!(
+            out,
+            "requests: {} {verb}, {} imported before, {} skipped",
+            self.requests_imported,
+            self.requests_before,
+            self.skipped
+                .iter()
+                .filter(|s| s.row.starts_with("request"))
+                .count()
+        );
+        if self.users_imported == 0 && self.requests_imported == 0 {
+            if self.users_before + self.requests_before > 0 {
+                let _ = writeln!(
+                    out,
+                    "Nothing new to import: every row was imported before (or is skipped below)."
+                );
+            } else {
+                let _ = writeln!(out, "Nothing to import.");
+            }
+        }
+        if !self.renumbered.is_empty() {
+            let _ = writeln!(out, "new ids (the old id was already used here):");
+            for (kind, old, new) in &self.renumbered {
+                match new {
+                    Some(new) => {
+                        let _ = writeln!(out, "  {kind} #{old} -> #{new}");
+                    }
+                    None => {
+                        let _ = writeln!(out, "  {kind} #{old} -> a new id");
+                    }
+                }
+            }
+        }
+        if !self.labels.is_empty() {
+            let _ = writeln!(out, "labels mapped (from -> to: rows):");
+            for ((field, from, to), count) in &self.labels {
+                let _ = writeln!(out, "  {field} {from} -> {to}: {count}");
+            }
+        }
+        let _ = write!(
+            out,
+            "requests classified by the offline classifier: {}",
+            self.classified
+        );
+        if self.refine {
+            let _ = writeln!(
+                out,
+                "; queued for LLM refinement: {} (done by the server once it runs)",
+                self.queued
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "; queued for LLM refinement: 0 (no GROQ_API_KEY or LLM_API_KEY set)"
+            );
+        }
+        if !self.skipped.is_empty() {
+            let _ = writeln!(out, "skipped:");
+            for skipped in &self.skipped {
+                let _ = writeln!(out, "  {}: {}", skipped.row, skipped.reason);
+            }
+        }
+        if !self.notes.is_empty() {
+            let _ = writeln!(out, "notes:");
+            for note in &self.notes {
+                let _ = writeln!(out, "  {note}");
+            }
+        }
+        out
+    }
+}
+
+// ---- preparing one row ----
+
+/// A label as the summary shows it: quoted, or (none) / (empty).
+fn shown(raw: Option<&str>) -> String {
+    match raw {
+        None => "(none)".to_owned(),
+        Some(text) if text.trim().is_empty() => "(empty)".to_owned(),
+        Some(text) => format!("'{}'", text.escape_debug()),
+    }
+}
+
+/// Letters and digits only, lower-cased: `In-Progress`, `in progress` and `in_progress` agree,
+/// and so do `진행 중` and `진행중`.
+fn squash(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// One of our values, the original's text for it, and what became of it.
+enum Label<T> {
+    /// Already our exact text.
+    Ours(T),
+    /// Mapped from another spelling or a synonym.
+    Mapped(T),
+    /// Missing, a placeholder (`processing`) or unknown.
+    Unknown,
+}
+
+/// Our vocabularies, for mapping.
+trait Vocabulary: Copy + 'static {
+    fn all() -> &'static [Self];
+    fn text(self) -> &'static str;
+    fn korean_text(self) -> &'static str;
+}
+
+macro_rules! vocabulary {
+    ($($name:ident),+) => {$(
+        impl Vocabulary for $name {
+            fn all() -> &'static [Self] { $name::ALL }
+            fn text(self) -> &'static str { self.as_str() }
+            fn korean_text(self) -> &'static str { self.korean() }
+        }
+    )+};
+}
+vocabulary!(Category, Priority, Status, Role);
+
+/// Maps the original's text to one of our values: ours as it is, its Korean label, or one of
+/// `synonyms` (already squashed), ignoring case, spaces, hyphens and underscores.
+fn label<T: Vocabulary>(raw: Option<&str>, synonyms: &[(&str, T)]) -> Label<T> {
+    let Some(raw) = raw else {
+        return Label::Unknown;
+    };
+    if let Some(value) = T::all().iter().find(|v| v.text() == raw) {
+        return Label::Ours(*value);
+    }
+    let key = squash(raw);
+    if key.is_empty() {
+        return Label::Unknown;
+    }
+    T::all()
+        .iter()
+        .copied()
+        .find(|v| squash(v.text()) == key || squash(v.korean_text()) == key)
+        .or_else(|| {
+            synonyms
+                .iter()
+                .find(|(word, _)| *word == key)
+                .map(|(_, v)| *v)
+        })
+        .map_or(Label::Unknown, Label::Mapped)
+}
+
+const CATEGORY_SYNONYMS: &[(&str, Category)] = &[
+    ("electric", Category::Electrical),
+    ("electricity", Category::Electrical),
+    ("power", Category::Electrical),
+    ("lighting", Category::Electrical),
+    ("전등", Category::Electrical),
+    ("조명", Category::Electrical),
+    ("plumb", Category::Plumbing),
+    ("water", Category::Plumbing),
+    ("수도", Category::Plumbing),
+    ("누수", Category::Plumbing),
+    ("heating", Category::Hvac),
+    ("cooling", Category::Hvac),
+    ("airconditioning", Category::Hvac),
+    ("ventilation", Category::Hvac),
+    ("냉방", Category::Hvac),
+    ("난방", Category::Hvac),
+    ("공조", Category::Hvac),
+    ("환기", Category::Hvac),
+    ("structure", Category::Structural),
+    ("building", Category::Structural),
+    ("건축", Category::Structural),
+    ("others", Category::Other),
+    ("etc", Category::Other),
+    ("misc", Category::Other),
+    ("miscellaneous", Category::Other),
+    ("general", Category::Other),
+];
+
+const PRIORITY_SYNONYMS: &[(&str, Priority)] = &[
+    ("urgent", Priority::High),
+    ("critical", Priority::High),
+    ("emergency", Priority::High),
+    ("highest", Priority::High),
+    ("asap", Priority::High),
+    ("긴급", Priority::High),
+    ("응급", Priority::High),
+    ("높은", Priority::High),
+    ("상", Priority::High),
+    ("normal", Priority::Medium),
+    ("moderate", Priority::Medium),
+    ("mid", Priority::Medium),
+    ("middle", Priority::Medium),
+    ("average", Priority::Medium),
+    ("standard", Priority::Medium),
+    ("중간", Priority::Medium),
+    ("일반", Priority::Medium),
+    ("중", Priority::Medium),
+    ("minor", Priority::Low),
+    ("lowest", Priority::Low),
+    ("낮은", Priority::Low),
+    ("하", Priority::Low),
+];
+
+const STATUS_SYNONYMS: &[(&str, Status)] = &[
+    ("new", Status::Pending),
+    ("open", Status::Pending),
+    ("submitted", Status::Pending),
+    ("received", Status::Pending),
+    ("waiting", Status::Pending),
+    ("todo", Status::Pending),
+    ("대기", Status::Pending),
+    ("접수", Status::Pending),
+    ("접수됨", Status::Pending),
+    ("inprogress", Status::InProgress),
+    ("progress", Status::InProgress),
+    ("processing", Status::InProgress),
+    ("started", Status::InProgress),
+    ("working", Status::InProgress),
+    ("ongoing", Status::InProgress),
+    ("assigned", Status::InProgress),
+    ("진행", Status::InProgress),
+    ("처리중", Status::InProgress),
+    ("작업중", Status::InProgress),
+    ("complete", Status::Completed),
+    ("done", Status::Completed),
+    ("resolved", Status::Completed),
+    ("closed", Status::Completed),
+    ("fixed", Status::Completed),
+    ("finished", Status::Completed),
+    ("처리완료", Status::Completed),
+    ("해결", Status::Completed),
+    ("해결됨", Status::Completed),
+    ("종료", Status::Completed),
+];
+
+const ROLE_SYNONYMS: &[(&str, Role)] = &[
+    ("resident", Role::User),
+    ("tenant", Role::User),
+    ("사용자", Role::User),
+    ("administrator", Role::Admin),
+    ("staff", Role::Admin),
+    ("manager", Role::Admin),
+    ("superadministrator", Role::SuperAdmin),
+];
+
+/// Trims, replaces control characters (other than line breaks and tabs) with spaces, and
+/// gives None for nothing left; the flag says whether a character was replaced.
+fn clean(raw: Option<&str>) -> (Option<String>, bool) {
+    let Some(raw) = raw else {
+        return (None, false);
+    };
+    let mut replaced = false;
+    let cleaned: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+                replaced = true;
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim();
+    ((!cleaned.is_empty()).then(|| cleaned.to_owned()), replaced)
+}
+
+/// At most `max` characters, the last one an ellipsis when something was cut.
+fn shorten(text: String, max: usize) -> (String, Option<usize>) {
+    let count = text.chars().count();
+    if count <= max {
+        return (text, None);
+    }
+    let mut short: String = text.chars().take(max - 1).collect();
+    short.push('…');
+    (short, Some(count))
+}
+
+/// A naive UTC timestamp (`2024-03-01 09:15:00`, with fractions, a `T`, a `Z` or an offset),
+/// a date, or seconds since 1970.
+pub fn parse_time(raw: &RawTime) -> Option<Timestamp> {
+    let parsed = match raw {
+        RawTime::Missing => None,
+        RawTime::Number(seconds) => {
+            let whole = seconds.floor();
+            let nanos = ((seconds - whole) * 1e9) as u32;
+            DateTime::from_timestamp(whole as i64, nanos)
+        }
+        RawTime::Text(text) => {
+            let text = text.trim();
+            DateTime::parse_from_rfc3339(text)
+                .map(|t| t.to_utc())
+                .ok()
+                .or_else(|| {
+                    ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"]
+                        .iter()
+                        .find_map(|f| DateTime::parse_from_str(text, f).ok())
+                        .map(|t| t.to_utc())
+                })
+                .or_else(|| {
+                    let naive = text.trim_end_matches(['Z', 'z']);
+                    [
+                        "%Y-%m-%d %H:%M:%S%.f",
+                        "%Y-%m-%dT%H:%M:%S%.f",
+                        "%Y-%m-%d %H:%M",
+                        "%Y-%m-%dT%H:%M",
+                    ]
+                    .iter()
+                    .find_map(|f| NaiveDateTime::parse_from_str(naive, f).ok())
+                    .or_else(|| {
+                        NaiveDate::parse_from_str(naive, "%Y-%m-%d")
+                            .ok()
+                            .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    })
+                    .map(|t| t.and_utc())
+                })
+        }
+    };
+    // Our text form is fixed-width with a four-digit year; anything outside is a mistake.
+    parsed
+        .filter(|t: &DateTime<Utc>| (1970..=9999).contains(&chrono::Datelike::year(t)))
+        .map(Timestamp)
+}
+
+fn shown_time(raw: &RawTime) -> String {
+    match raw {
+        RawTime::Missing => "(none)".to_owned(),
+        RawTime::Number(n) => n.to_string(),
+        RawTime::Text(t) => shown(Some(t)),
+    }
+}
+
+/// Whether a stored hash is bcrypt's (`$2a$`, `$2b$`, `$2y$`; 60 characters), as passlib writes.
+fn is_bcrypt(hash: &str) -> bool {
+    hash.len() == 60
+        && ["$2a$", "$2b$", "$2x$", "$2y$"]
+            .iter()
+            .any(|prefix| hash.starts_with(prefix))
+}
+
+fn prepare_user(user: &LegacyUser) -> Result<ImportUser, Skipped> {
+    let id = user.id;
+    let raw_email = user.email.as_deref().unwrap_or_default();
+    let email = accounts::normalize_email(raw_email).map_err(|message| Skipped {
+        row: format!("user #{id}"),
+        reason: if raw_email.trim().is_empty() {
+            "it has no email".to_owned()
+        } else {
+            format!(
+                "{message}; fix it in a copy of the original's database and import the copy again"
+            )
+        },
+    })?;
+    let mut labels = Vec::new();
+    let mut notes = Vec::new();
+    let role = match label(user.role.as_deref(), ROLE_SYNONYMS) {
+        Label::Ours(role) => role,
+        Label::Mapped(role) => {
+            labels.push((
+                "role",
+                shown(user.role.as_deref()),
+                role.as_str().to_owned(),
+            ));
+            role
+        }
+        Label::Unknown => {
+            labels.push(("role", shown(user.role.as_deref()), "user".to_owned()));
+            if user.role.as_deref().is_some_and(|r| !r.trim().is_empty()) {
+                notes.push(format!(
+                    "user #{id} ({email}): unknown role {}, imported as a resident (user)",
+                    shown(user.role.as_deref())
+                ));
+            }
+            Role::User
+        }
+    };
+    let (full_name, replaced) = clean(user.full_name.as_deref());
+    let full_name = full_name.map(|name| {
+        let visible: String = name.chars().filter(|c| !accounts::is_invisible(*c)).collect();
+        let changed = replaced || visible != name;
+        let (name, cut) = shorten(visible, FULL_NAME_MAX_CHARS);
+        if changed || cut.is_some() {
+            notes.push(format!(
+                "user #{id} ({email}): full name cleaned of invisible or control characters, or shortened to {FULL_NAME_MAX_CHARS} characters"
+            ));
+        }
+        name
+    });
+    let mut hashed_password = user.hashed_password.clone().unwrap_or_default();
+    if !is_bcrypt(&hashed_password) {
+        notes.push(format!(
+            "user #{id} ({email}): the stored password is not a bcrypt hash, so it cannot log in; \
+             set one with `maintenance set-password {email}`"
+        ));
+    } else if role.is_staff()
+        && bcrypt::verify(LEGACY_DEFAULT_PASSWORD, &hashed_password).unwrap_or(false)
+    {
+        // The original's published default would let anyone in as staff: locked until set again.
+        hashed_password.insert(0, '!');
+        notes.push(format!(
+            "user #{id} ({email}): its password was the original system's published default, so it \
+             was disabled; set a new one with `maintenance set-password {email}`"
+        ));
+    }
+    let created_at = parse_time(&user.created_at).unwrap_or_else(|| {
+        notes.push(format!(
+            "user #{id} ({email}): created_at {} unreadable; the import time was used",
+            shown_time(&user.created_at)
+        ));
+        Timestamp::now()
+    });
+    Ok(ImportUser {
+        legacy_id: id,
+        email,
+        full_name,
+        hashed_password,
+        role,
+        created_at,
+        labels,
+        notes,
+    })
+}
+
+fn prepare_request(request: &LegacyRequest) -> Result<ImportRequest, Skipped> {
+    let id = request.id;
+    let row = format!("request #{id}");
+    let Some(legacy_owner) = request.user_id else {
+        return Err(Skipped {
+            row,
+            reason: "it has no owner (user_id is empty)".to_owned(),
+        });
+    };
+    let mut notes = Vec::new();
+    let mut labels = Vec::new();
+    let (description, replaced) = clean(request.description.as_deref());
+    let Some(description) = description else {
+        return Err(Skipped {
+            row,
+            reason: "its description is empty".to_owned(),
+        });
+    };
+    if replaced {
+        notes.push(format!(
+            "{row}: control characters in the description replaced by spaces"
+        ));
+    }
+    let (description, cut) = shorten(description, DESCRIPTION_MAX_CHARS);
+    if let Some(count) = cut {
+        notes.push(format!(
+            "{row}: description shortened from {count} to {DESCRIPTION_MAX_CHARS} characters"
+        ));
+    }
+    let mut short_field = |name: &str, raw: Option<&str>| {
+        let (value, replaced) = clean(raw);
+        if replaced {
+            notes.push(format!(
+                "{row}: control characters in {name} replaced by spaces"
+            ));
+        }
+        value.map(|value| {
+            let (value, cut) = shorten(value, SHORT_FIELD_MAX_CHARS);
+            if let Some(count) = cut {
+                notes.push(format!(
+                    "{row}: {name} shortened from {count} to {SHORT_FIELD_MAX_CHARS} characters"
+                ));
+            }
+            value
+        })
+    };
+    let location = short_field("location", request.location.as_deref());
+    let contact_info = short_field("contact_info", request.contact_info.as_deref());
+
+    let status = match label(request.status.as_deref(), STATUS_SYNONYMS) {
+        Label::Ours(status) => status,
+        Label::Mapped(status) => {
+            labels.push((
+                "status",
+                shown(request.status.as_deref()),
+                status.as_str().to_owned(),
+            ));
+            status
+        }
+        Label::Unknown => {
+            labels.push((
+                "status",
+                shown(request.status.as_deref()),
+                "pending".to_owned(),
+            ));
+            if request
+                .status
+                .as_deref()
+                .is_some_and(|s| !s.trim().is_empty())
+            {
+                notes.push(format!(
+                    "{row}: unknown status {}, imported as pending for staff to review",
+                    shown(request.status.as_deref())
+                ));
+            }
+            Status::Pending
+        }
+    };
+    let category = label(request.category.as_deref(), CATEGORY_SYNONYMS);
+    let priority = label(request.priority.as_deref(), PRIORITY_SYNONYMS);
+    let classification = match (&category, &priority) {
+        (Label::Unknown, _) | (_, Label::Unknown) => Some(classify::offline(&description)),
+        _ => None,
+    };
+    let category = match (category, &classification) {
+        (Label::Ours(c), _) => c,
+        (Label::Mapped(c), _) => {
+            labels.push((
+                "category",
+                shown(request.category.as_deref()),
+                c.as_str().to_owned(),
+            ));
+            c
+        }
+        (Label::Unknown, Some(offline)) => {
+            labels.push((
+                "category",
+                shown(request.category.as_deref()),
+                "the offline classifier".to_owned(),
+            ));
+            offline.category
+        }
+        (Label::Unknown, None) => Category::Other,
+    };
+    let priority = match (priority, &classification) {
+        (Label::Ours(p), _) => p,
+        (Label::Mapped(p), _) => {
+            labels.push((
+                "priority",
+                shown(request.priority.as_deref()),
+                p.as_str().to_owned(),
+            ));
+            p
+        }
+        (Label::Unknown, Some(offline)) => {
+            labels.push((
+                "priority",
+                shown(request.priority.as_deref()),
+                "the offline classifier".to_owned(),
+            ));
+            offline.priority
+        }
+        (Label::Unknown, None) => Priority::Medium,
+    };
+    // What the request holds is what the classification says: one label kept, the other decided.
+    let classification = classification.map(|mut c| {
+        c.category = category;
+        c.priority = priority;
+        c
+    });
+
+    let image_url = match clean(request.image_url.as_deref()).0 {
+        Some(url)
+            if (url.starts_with("https://") || url.starts_with("http://"))
+                && !url.chars().any(char::is_whitespace) =>
+        {
+            Some(url)
+        }
+        Some(url) => {
+            notes.push(format!(
+                "{row}: image_url {} is not an http(s) address and was dropped",
+                shown(Some(&url))
+            ));
+            None
+        }
+        None => None,
+    };
+
+    let created = parse_time(&request.created_at);
+    let updated = parse_time(&request.updated_at);
+    let (created_at, updated_at) = match (created, updated) {
+        (Some(c), Some(u)) => (c, u),
+        (Some(c), None) => (c, c),
+        (None, Some(u)) => (u, u),
+        (None, None) => {
+            let now = Timestamp::now();
+            (now, now)
+        }
+    };
+    if created.is_none() {
+        notes.push(format!(
+            "{row}: created_at {} unreadable; {} used",
+            shown_time(&request.created_at),
+            if updated.is_some() {
+                "updated_at"
+            } else {
+                "the import time"
+            }
+        ));
+    }
+    Ok(ImportRequest {
+        legacy_id: id,
+        legacy_owner,
+        description,
+        location,
+        contact_info,
+        category,
+        priority,
+        status,
+        image_url,
+        created_at,
+        updated_at,
+        classification,
+        labels,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(text: &str) -> String {
+        parse_time(&RawTime::Text(text.into()))
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| "none".into())
+    }
+
+    #[test]
+    fn the_originals_timestamps_become_ours() {
+        assert_eq!(time("2024-03-01 09:15:00"), "2024-03-01T09:15:00.000000Z");
+        assert_eq!(
+            time("2024-03-01 09:15:00.123456"),
+            "2024-03-01T09:15:00.123456Z"
+        );
+        assert_eq!(time("2024-03-01T09:15:00"), "2024-03-01T09:15:00.000000Z");
+        assert_eq!(time("2024-03-01T09:15:00Z"), "2024-03-01T09:15:00.000000Z");
+        assert_eq!(
+            time("2024-03-01T18:15:00+09:00"),
+            "2024-03-01T09:15:00.000000Z"
+        );
+        assert_eq!(time("2024-03-01 09:15"), "2024-03-01T09:15:00.000000Z");
+        assert_eq!(time("2024-03-01"), "2024-03-01T00:00:00.000000Z");
+        assert_eq!(time("yesterday"), "none");
+        assert_eq!(time(""), "none");
+        assert_eq!(
+            parse_time(&RawTime::Number(1_709_284_500.0)).map(|t| t.to_rfc3339()),
+            Some("2024-03-01T09:15:00.000000Z".into())
+        );
+        assert_eq!(parse_time(&RawTime::Missing), None);
+    }
+
+    fn mapped<T: Vocabulary + PartialEq + std::fmt::Debug>(
+        raw: &str,
+        synonyms: &[(&str, T)],
+    ) -> Option<T> {
+        match label(Some(raw), synonyms) {
+            Label::Ours(v) | Label::Mapped(v) => Some(v),
+            Label::Unknown => None,
+        }
+    }
+
+    #[test]
+    fn labels_map_ignoring_case_spacing_and_language() {
+        for (raw, want) in [
+            ("urgent", Priority::High),
+            ("URGENT", Priority::High),
+            ("Critical", Priority::High),
+            ("긴급", Priority::High),
+            ("높음", Priority::High),
+            ("normal", Priority::Medium),
+            ("보통", Priority::Medium),
+            ("Low", Priority::Low),
+        ] {
+            assert_eq!(mapped(raw, PRIORITY_SYNONYMS), Some(want), "{raw}");
+        }
+        for (raw, want) in [
+            ("in-progress", Status::InProgress),
+            ("In Progress", Status::InProgress),
+            ("진행 중", Status::InProgress),
+            ("done", Status::Completed),
+            ("resolved", Status::Completed),
+            ("완료", Status::Completed),
+            ("대기중", Status::Pending),
+        ] {
+            assert_eq!(mapped(raw, STATUS_SYNONYMS), Some(want), "{raw}");
+        }
+        for (raw, want) in [
+            ("Electrical", Category::Electrical),
+            ("전기", Category::Electrical),
+            ("배관", Category::Plumbing),
+            ("냉난방", Category::Hvac),
+            ("HVAC", Category::Hvac),
+            ("기타", Category::Other),
+        ] {
+            assert_eq!(mapped(raw, CATEGORY_SYNONYMS), Some(want), "{raw}");
+        }
+        assert_eq!(mapped("super-admin", ROLE_SYNONYMS), Some(Role::SuperAdmin));
+        assert_eq!(mapped("관리자", ROLE_SYNONYMS), Some(Role::Admin));
+        for placeholder in ["processing", "", "  ", "???"] {
+            assert_eq!(
+                mapped(placeholder, CATEGORY_SYNONYMS),
+                None,
+                "{placeholder}"
+            );
+            assert_eq!(
+                mapped(placeholder, PRIORITY_SYNONYMS),
+                None,
+                "{placeholder}"
+            );
+        }
+        assert!(matches!(
+            label(Some("high"), PRIORITY_SYNONYMS),
+            Label::Ours(Priority::High)
+        ));
+    }
+
+    fn legacy_request(category: &str, priority: &str) -> LegacyRequest {
+        LegacyRequest {
+            id: 1,
+            user_id: Some(1),
+            description: Some("  화장실 천장에서 물이 계속 새요  ".into()),
+            category: Some(category.into()),
+            priority: Some(priority.into()),
+            status: Some("pending".into()),
+            location: Some("".into()),
+            contact_info: Some("   ".into()),
+            image_url: Some("javascript:alert(1)".into()),
+            created_at: RawTime::Text("2024-03-01 09:15:00".into()),
+            updated_at: RawTime::Missing,
+        }
+    }
+
+    #[test]
+    fn placeholders_are_classified_offline_and_empty_strings_become_null() {
+        let r = prepare_request(&legacy_request("processing", "processing")).unwrap();
+        let c = r.classification.as_ref().expect("classified");
+        assert_eq!(c.method, crate::taxonomy::ClassificationMethod::Keyword);
+        assert_eq!((r.category, r.priority), (c.category, c.priority));
+        assert_eq!(r.category, Category::Plumbing);
+        assert_eq!(r.description, "화장실 천장에서 물이 계속 새요");
+        assert_eq!(
+            (r.location.as_deref(), r.contact_info.as_deref()),
+            (None, None)
+        );
+        assert_eq!(r.image_url, None, "only http(s) addresses are kept");
+        assert_eq!(r.updated_at, r.created_at);
+
+        let kept = prepare_request(&legacy_request("Electrical", "urgent")).unwrap();
+        assert_eq!(kept.classification, None);
+        assert_eq!(
+            (kept.category, kept.priority),
+            (Category::Electrical, Priority::High)
+        );
+
+        // One label kept, the other decided; the classification agrees with what is stored.
+        let half = prepare_request(&legacy_request("hvac", "")).unwrap();
+        assert_eq!(half.category, Category::Hvac);
+        assert_eq!(half.classification.unwrap().category, Category::Hvac);
+    }
+
+    #[test]
+    fn overlong_text_is_shortened_not_refused() {
+        let mut long = legacy_request("other", "low");
+        long.description = Some("가".repeat(DESCRIPTION_MAX_CHARS + 10));
+        long.location = Some("동".repeat(300));
+        let r = prepare_request(&long).unwrap();
+        assert_eq!(r.description.chars().count(), DESCRIPTION_MAX_CHARS);
+        assert_eq!(
+            r.location.as_ref().map(|l| l.chars().count()),
+            Some(SHORT_FIELD_MAX_CHARS)
+        );
+        assert_eq!(r.notes.len(), 3, "{:?}", r.notes);
+    }
+}

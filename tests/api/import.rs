@@ -1,0 +1,787 @@
+//! `maintenance import-legacy`, run as an operator runs it, on a database the original system
+//! would have written: its exact schema, passlib hashes, placeholders and odd labels.
+
+use crate::binary::{login, maintenance, start};
+use crate::pages::{browser, csrf_of};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+/// The original's `init_db()` in backend/main.py, statement for statement (requests first).
+pub const ORIGINAL_SCHEMA: &str = "
+            CREATE TABLE IF NOT EXISTS requests (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                user_id INTEGER,
+                description TEXT NOT NULL,
+                category VARCHAR(50),
+                priority VARCHAR(20),
+                status VARCHAR(20) DEFAULT 'pending',
+                location VARCHAR(100),
+                contact_info VARCHAR(100),
+                image_url VARCHAR(500),
+                task_id VARCHAR(100),
+                created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+                updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+                FOREIGN KEY (user_id) REFERENCES users(id)
+            );
+            CREATE TABLE IF NOT EXISTS users (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                email VARCHAR(255) UNIQUE NOT NULL,
+                hashed_password VARCHAR(255) NOT NULL,
+                full_name VARCHAR(100),
+                role VARCHAR(20) DEFAULT 'user',
+                created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+            );";
+
+/// What `init_super_admin.py` inserts when neither SUPER_ADMIN_EMAIL nor SUPER_ADMIN_PASSWORD
+/// is set: `admin@system.local` with the published default `qwer1234`, hashed by passlib
+/// (`CryptContext(schemes=["bcrypt"]).hash("qwer1234")`, passlib 1.7.4, 12 rounds).
+pub const ORIGINAL_SUPER_ADMIN: &str = "
+            INSERT INTO users (email, hashed_password, full_name, role) VALUES ('admin@system.local',
+                '$2b$12$y9OD3CrP3RtHnCT3ajl2H.I0DV/.tiM4F1I.t87TzZk5qIFIRxtSm', 'Super Administrator', 'super_admin');";
+
+/// Kim's password in the original, and passlib's hash of it (12 rounds, as the original made them).
+const KIM_PASSWORD: &str = "옛날비밀번호1234";
+const KIM_HASH: &str = "$2b$12$hKWfFKHsok4e89QALrrymOGXgxLcYRCSdjfrj8KOgMzg6aEynqu/m";
+/// The other accounts' hashes were made by passlib too, with 4 rounds to keep the test quick.
+const MANAGER_PASSWORD: &str = "manager pass 1";
+const MANAGER_HASH: &str = "$2b$04$nrGD2NFXz/9CK/lQZbvOd.UluqEkAGX00/Dw6VyQGPPST1ox/APGG";
+const LEE_PASSWORD: &str = "lee password 22";
+const LEE_HASH: &str = "$2b$04$.qOlaxzy6PscsCn2ITvJBu.ujxcxDq77jGQIILInr.txXNBeKviuq";
+const TWIN_HASH: &str = "$2b$04$JU4DKTZBNYFL5G6jRxeBTOZstBvuZrJLoDHQNBvEpCul/oIwZTfuy";
+
+const S3_PHOTO: &str =
+    "https://maintenance-files.s3.ap-northeast-2.amazonaws.com/requests/1/0b6f1c.jpg";
+
+/// owner, description, category, priority, status, location, contact_info, image_url,
+/// created_at, updated_at: a row of the original's `requests`.
+type OriginalRequest = (
+    i64,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// The original's database after some use: every case the import must handle.
+fn build_original(path: &Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    // Python's sqlite3 leaves foreign keys off, so the original kept requests of deleted users.
+    conn.pragma_update(None, "foreign_keys", false).unwrap();
+    conn.execute_batch(ORIGINAL_SCHEMA).unwrap();
+    conn.execute_batch(ORIGINAL_SUPER_ADMIN).unwrap();
+    let users = [
+        // 2: an admin whose address was typed in capitals and whose role is capitalised.
+        (
+            "Manager@Example.com",
+            MANAGER_HASH,
+            "관리소장",
+            "Admin",
+            "2024-02-01 08:00:00",
+        ),
+        // 3: a resident.
+        (
+            "kim@example.com",
+            KIM_HASH,
+            "김철수",
+            "user",
+            "2024-03-01 09:15:00",
+        ),
+        // 4: a resident with empty strings for what is missing, and fractions in the time.
+        ("lee@example.com", LEE_HASH, "", "", "2024-03-02T10:00:00.5"),
+        // 5: the same address as 3 once lower-cased (the original's UNIQUE is case-sensitive).
+        (
+            "KIM@example.com",
+            TWIN_HASH,
+            "Kim again",
+            "user",
+            "2024-03-03 12:00:00",
+        ),
+    ];
+    for (email, hash, name, role, created) in users {
+        conn.execute(
+            "INSERT INTO users (email, hashed_password, full_name, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            (email, hash, name, role, created),
+        )
+        .unwrap();
+    }
+    let requests: [OriginalRequest; 6] = [
+        // 1: submitted with use_async: the Celery placeholders never replaced; photo on S3.
+        (
+            3,
+            "화장실 천장에서 물이 계속 새요",
+            "processing",
+            "processing",
+            "pending",
+            "101동 1001호",
+            "",
+            S3_PHOTO,
+            "2024-03-01 09:20:00",
+            "2024-03-01 09:20:00",
+        ),
+        // 2: an urgent light, in progress with a hyphen.
+        (
+            3,
+            "복도 전등이 깜빡여요",
+            "electrical",
+            "urgent",
+            "in-progress",
+            "",
+            "010-1234-5678",
+            "",
+            "2024-03-01 10:00:00.123456",
+            "2024-03-02 11:00:00",
+        ),
+        // 3: a Korean category, a capitalised priority, a status beyond ours.
+        (
+            4,
+            "보일러가 안 켜져요",
+            "냉난방",
+            "High",
+            "done",
+            "202동 302호",
+            "",
+            "",
+            "2024-03-03 07:00:00",
+            "2024-03-04 07:00:00",
+        ),
+        // 4: its owner was deleted in the original.
+        (
+            99,
+            "주인 없는 요청",
+            "other",
+            "low",
+            "pending",
+            "",
+            "",
+            "",
+            "2024-03-04 07:00:00",
+            "2024-03-04 07:00:00",
+        ),
+        // 5: its owner is the twin address, which is not imported.
+        (
+            5,
+            "현관문이 잘 안 닫혀요",
+            "structural",
+            "normal",
+            "pending",
+            "",
+            "",
+            "",
+            "2024-03-05 07:00:00",
+            "2024-03-05 07:00:00",
+        ),
+        // 6: `T` in the time, `normal` and `resolved`.
+        (
+            4,
+            "창문 손잡이가 헐거워요",
+            "structural",
+            "normal",
+            "resolved",
+            "",
+            "",
+            "",
+            "2024-03-05T08:00:00",
+            "2024-03-06T08:00:00",
+        ),
+    ];
+    for (owner, text, category, priority, status, location, contact, image, created, updated) in
+        requests
+    {
+        conn.execute(
+            "INSERT INTO requests (user_id, description, category, priority, status, location, contact_info,
+                                   image_url, task_id, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'a5c1e2d4-celery-task', ?9, ?10)",
+            rusqlite::params![
+                owner, text, category, priority, status, location, contact, image, created, updated
+            ],
+        )
+        .unwrap();
+    }
+}
+
+fn import(dir: &Path, legacy: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = maintenance(dir);
+    command.arg("import-legacy").arg(legacy).args(extra);
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "import failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn assert_says(text: &str, expected: &[&str]) {
+    for line in expected {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+}
+
+/// Every row of every table, in a stable order: equal dumps, equal contents.
+fn dump(path: &Path) -> String {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut out = String::new();
+    for table in tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+        let width = stmt.column_count();
+        let mut rows: Vec<String> = stmt
+            .query_map([], |row| {
+                let values: Vec<rusqlite::types::Value> =
+                    (0..width).map(|i| row.get(i).unwrap()).collect();
+                Ok(format!("{values:?}"))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.sort();
+        out.push_str(&format!(
+            "{table} ({} rows)\n{}\n",
+            rows.len(),
+            rows.join("\n")
+        ));
+    }
+    out
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+async fn token(port: u16, email: &str, password: &str) -> String {
+    let response = login(port, email, password).await;
+    assert_eq!(response.status(), StatusCode::OK, "login of {email}");
+    response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn get(port: u16, token: &str, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_originals_database_comes_over_with_its_logins_labels_and_owners() {
+    let root = tempfile::tempdir().unwrap();
+    let (old, new) = (root.path().join("old"), root.path().join("new"));
+    std::fs::create_dir(&old).unwrap();
+    std::fs::create_dir(&new).unwrap();
+    let legacy = old.join("maintenance.db");
+    build_original(&legacy);
+    let original = std::fs::read(&legacy).unwrap();
+    let target = new.join("maintenance.db");
+
+    // A dry run reports and writes nothing, not even the new database.
+    let dry = stdout(&import(&new, &legacy, &["--dry-run"], &[]));
+    assert_says(
+        &dry,
+        &[
+            "Dry run: nothing was written",
+            "users: 4 to import, 0 imported before, 1 skipped",
+            "requests: 4 to import, 0 imported before, 2 skipped",
+        ],
+    );
+    assert!(files_in(&new).is_empty(), "{:?}", files_in(&new));
+
+    let summary = stdout(&import(&new, &legacy, &[], &[]));
+    assert_says(
+        &summary,
+        &[
+            "users: 4 imported, 0 imported before, 1 skipped",
+            "requests: 4 imported, 0 imported before, 2 skipped",
+            "category 'processing' -> the offline classifier: 1",
+            "priority 'processing' -> the offline classifier: 1",
+            "priority 'urgent' -> high: 1",
+            "priority 'High' -> high: 1",
+            "priority 'normal' -> medium: 1",
+            "category '냉난방' -> hvac: 1",
+            "status 'in-progress' -> in_progress: 1",
+            "status 'done' -> completed: 1",
+            "status 'resolved' -> completed: 1",
+            "role 'Admin' -> admin: 1",
+            "role (empty) -> user: 1",
+            "requests classified by the offline classifier: 1; queued for LLM refinement: 0",
+            "user #5 (kim@example.com): same email as user #3",
+            "request #4: its owner, user #99, no longer exists",
+            "request #5: its owner, user #5, was not imported",
+            "user #1 (admin@system.local): its password was the original system's published default",
+        ],
+    );
+    assert!(
+        !summary.contains("new ids"),
+        "a fresh database keeps every id: {summary}"
+    );
+    // The dry run said what the import then did.
+    let body = |text: &str| {
+        text.lines()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace("to import", "imported")
+    };
+    assert_eq!(body(&dry), body(&summary));
+    assert_eq!(
+        std::fs::read(&legacy).unwrap(),
+        original,
+        "the legacy file changed"
+    );
+    assert_eq!(
+        files_in(&old),
+        ["maintenance.db"],
+        "files appeared beside it"
+    );
+
+    // The server starts on the result, and takes the imported super admin as its own.
+    let mut command = maintenance(&new);
+    command.env("PORT", "0");
+    let server = start(command);
+    assert!(
+        !server.log.iter().any(|l| l.contains("created super admin")),
+        "{:?}",
+        server.log
+    );
+    let port = server.port;
+
+    // The old password works with the original's login form; the address is normalised.
+    let kim = token(port, "kim@example.com", KIM_PASSWORD).await;
+    let me: Value = get(port, &kim, "/api/auth/me").await.json().await.unwrap();
+    assert_eq!(me["id"], 3, "ids are kept");
+    assert_eq!(me["full_name"], "김철수");
+    assert_eq!(me["created_at"], "2024-03-01T09:15:00.000000Z");
+    let mine: Vec<Value> = get(port, &kim, "/api/my-requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<i64> = mine.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [2, 1], "newest first, ids kept");
+    let (light, leak) = (&mine[0], &mine[1]);
+    assert_eq!(light["category"], "electrical");
+    assert_eq!(light["priority"], "high");
+    assert_eq!(light["status"], "in_progress");
+    assert_eq!(light["location"], Value::Null, "empty strings become null");
+    assert_eq!(light["contact_info"], "010-1234-5678");
+    assert_eq!(light["image_url"], Value::Null);
+    assert_eq!(light["created_at"], "2024-03-01T10:00:00.123456Z");
+    assert_eq!(light["updated_at"], "2024-03-02T11:00:00.000000Z");
+    assert_eq!(light["classification_status"], "done");
+    assert_eq!(leak["category"], "plumbing", "classified offline: {leak}");
+    assert_eq!(leak["priority"], "high", "a continuing leak: {leak}");
+    assert_eq!(leak["classification_method"], "keyword");
+    assert_eq!(leak["classification_status"], "done");
+    assert_eq!(leak["contact_info"], Value::Null);
+    assert_eq!(
+        leak["image_url"], S3_PHOTO,
+        "the S3 photo stays where it is"
+    );
+    // Owner access holds: Lee's request is not Kim's to see.
+    assert_eq!(
+        get(port, &kim, "/api/requests/3").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let history: Vec<Value> = get(port, &kim, "/api/requests/1/history")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["action"], "created");
+    assert_eq!(history[0]["created_at"], "2024-03-01T09:20:00.000000Z");
+
+    let lee = token(port, "lee@example.com", LEE_PASSWORD).await;
+    let me: Value = get(port, &lee, "/api/auth/me").await.json().await.unwrap();
+    assert_eq!(
+        (me["role"].as_str(), &me["full_name"]),
+        (Some("user"), &Value::Null)
+    );
+
+    // The admin sees everything imported, with the counts right.
+    let manager = token(port, "manager@example.com", MANAGER_PASSWORD).await;
+    let me: Value = get(port, &manager, "/api/auth/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["role"], "admin");
+    let all = get(port, &manager, "/api/requests").await;
+    assert_eq!(all.headers()["x-total-count"], "4");
+    let all: Vec<Value> = all.json().await.unwrap();
+    let boiler = all.iter().find(|r| r["id"] == 3).unwrap();
+    assert_eq!(
+        (&boiler["category"], &boiler["priority"], &boiler["status"]),
+        (
+            &Value::from("hvac"),
+            &Value::from("high"),
+            &Value::from("completed")
+        )
+    );
+    let stats: Value = get(port, &manager, "/api/stats")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["total"], 4);
+    assert_eq!(stats["by_status"]["completed"], 2);
+    assert_eq!(stats["by_status"]["in_progress"], 1);
+    assert_eq!(stats["by_status"]["pending"], 1);
+    // The urgent light, the boiler, and the leak the offline classifier judged.
+    assert_eq!(stats["by_priority"]["high"], 3);
+
+    // The published default password opens nothing.
+    assert_eq!(
+        login(port, "admin@system.local", "qwer1234").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The twin address was not imported: its password is nobody's.
+    assert_eq!(
+        login(port, "kim@example.com", "kim twin pass")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Pages link to the S3 photo rather than embedding it (images load from this site only).
+    let client = browser();
+    let page = format!("http://127.0.0.1:{port}");
+    let form = client.get(format!("{page}/login")).send().await.unwrap();
+    let csrf = csrf_of(&form.text().await.unwrap());
+    let signed_in = client
+        .post(format!("{page}/login"))
+        .form(&[
+            ("email", "kim@example.com"),
+            ("password", KIM_PASSWORD),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let html = client
+        .get(format!("{page}/requests/1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("<a href=\"{S3_PHOTO}\"")), "{html}");
+    assert!(
+        !html.contains(&format!("<img src=\"{S3_PHOTO}\"")),
+        "{html}"
+    );
+    drop(server);
+
+    // A second run imports nothing twice; its dry run neither.
+    let before = dump(&target);
+    let again = stdout(&import(&new, &legacy, &[], &[]));
+    assert_says(
+        &again,
+        &[
+            "users: 0 imported, 4 imported before, 1 skipped",
+            "requests: 0 imported, 4 imported before, 2 skipped",
+            "Nothing new to import",
+        ],
+    );
+    assert_eq!(
+        dump(&target),
+        before,
+        "the second import changed the database"
+    );
+    let files = files_in(&new);
+    let dry_again = stdout(&import(&new, &legacy, &["--dry-run"], &[]));
+    assert_says(
+        &dry_again,
+        &[
+            "users: 0 to import, 4 imported before",
+            "Nothing new to import",
+        ],
+    );
+    assert_eq!(dump(&target), before, "the dry run changed the database");
+    assert_eq!(
+        files_in(&new),
+        files,
+        "the dry run left files beside the database"
+    );
+    assert_eq!(
+        std::fs::read(&legacy).unwrap(),
+        original,
+        "the legacy file changed"
+    );
+    assert_eq!(files_in(&old), ["maintenance.db"]);
+}
+
+#[tokio::test]
+async fn an_address_registered_here_first_is_not_taken_over_and_used_ids_are_not_reused() {
+    let root = tempfile::tempdir().unwrap();
+    let (old, new) = (root.path().join("old"), root.path().join("new"));
+    std::fs::create_dir(&old).unwrap();
+    std::fs::create_dir(&new).unwrap();
+    let legacy = old.join("maintenance.db");
+    build_original(&legacy);
+    let target = new.join("maintenance.db");
+    let chief = [
+        ("SUPER_ADMIN_EMAIL", "chief@example.com"),
+        ("SUPER_ADMIN_PASSWORD", crate::helpers::SUPER_PASSWORD),
+    ];
+
+    // The new system ran first: chief is account 1; someone registered Kim's address (2)
+    // and submitted request 1.
+    let mut command = maintenance(&new);
+    command.env("PORT", "0").envs(chief);
+    let server = start(command);
+    let client = reqwest::Client::new();
+    let registered = client
+        .post(format!(
+            "http://127.0.0.1:{}/api/auth/register",
+            server.port
+        ))
+        .json(&serde_json::json!({"email": "kim@example.com", "password": "a new system pw"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success());
+    let newcomer = token(server.port, "kim@example.com", "a new system pw").await;
+    let submitted = client
+        .post(format!("http://127.0.0.1:{}/api/requests", server.port))
+        .bearer_auth(&newcomer)
+        .json(&serde_json::json!({"description": "엘리베이터 버튼이 안 눌려요"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.status(), StatusCode::OK);
+    drop(server);
+
+    let summary = stdout(&import(&new, &legacy, &[], &chief));
+    assert_says(
+        &summary,
+        &[
+            "users: 3 imported, 0 imported before, 2 skipped",
+            "requests: 2 imported, 0 imported before, 4 skipped",
+            "user #3 (kim@example.com): the email is already registered here (account #2)",
+            "request #1: its owner, user #3, was not imported: the email is already registered here",
+            "user #1 -> #5",
+            "user #2 -> #6",
+        ],
+    );
+    assert!(!summary.contains("request #3 ->"), "{summary}");
+
+    let mut command = maintenance(&new);
+    command.env("PORT", "0").envs(chief);
+    let server = start(command);
+    let port = server.port;
+    // The address's owner here keeps it; the old password opens nothing.
+    assert_eq!(
+        login(port, "kim@example.com", KIM_PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let newcomer = token(port, "kim@example.com", "a new system pw").await;
+    let mine: Vec<Value> = get(port, &newcomer, "/api/my-requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1, "no imported request went to the newcomer");
+    let manager = token(port, "manager@example.com", MANAGER_PASSWORD).await;
+    let me: Value = get(port, &manager, "/api/auth/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["id"], 6);
+    let lee = token(port, "lee@example.com", LEE_PASSWORD).await;
+    let lees: Vec<Value> = get(port, &lee, "/api/my-requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<i64> = lees.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [6, 3], "free request ids are kept");
+    drop(server);
+
+    let before = dump(&target);
+    let again = stdout(&import(&new, &legacy, &[], &chief));
+    assert_says(
+        &again,
+        &[
+            "users: 0 imported, 3 imported before, 2 skipped",
+            "Nothing new to import",
+        ],
+    );
+    assert_eq!(dump(&target), before);
+}
+
+#[tokio::test]
+async fn with_an_llm_configured_the_placeholders_are_queued_and_refined_by_the_server() {
+    use crate::mock_llm::MockLlm;
+    let llm = MockLlm::builder(vec![])
+        .rule(|_| ("structural".to_owned(), "low".to_owned()))
+        .start();
+    let root = tempfile::tempdir().unwrap();
+    let legacy = root.path().join("original.db");
+    build_original(&legacy);
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    let base = llm.base_url();
+    let envs = [
+        ("GROQ_API_KEY", "test-key"),
+        ("LLM_BASE_URL", base.as_str()),
+        ("QUEUE_SWEEP_MS", "50"),
+    ];
+    let summary = stdout(&import(&new, &legacy, &[], &envs));
+    assert_says(
+        &summary,
+        &["requests classified by the offline classifier: 1; queued for LLM refinement: 1"],
+    );
+    assert_eq!(llm.calls(), 0, "the import itself asks no LLM");
+
+    let mut command = maintenance(&new);
+    command.env("PORT", "0").envs(envs);
+    let server = start(command);
+    let kim = token(server.port, "kim@example.com", KIM_PASSWORD).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let leak: Value = get(server.port, &kim, "/api/requests/1")
+            .await
+            .json()
+            .await
+            .unwrap();
+        if leak["classification_status"] == "done" {
+            assert_eq!(leak["classification_method"], "llm", "{leak}");
+            assert_eq!(leak["category"], "structural");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never refined: {leak}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Only the placeholder request was sent; the labelled ones kept theirs.
+    assert_eq!(
+        llm.received_items().concat(),
+        ["화장실 천장에서 물이 계속 새요"]
+    );
+    let light: Value = get(server.port, &kim, "/api/requests/2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(light["category"], "electrical");
+}
+
+#[test]
+fn what_is_not_the_originals_database_is_refused_and_nothing_is_created() {
+    let root = tempfile::tempdir().unwrap();
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    let run = |legacy: &Path, envs: &[(&str, &str)]| {
+        let mut command = maintenance(&new);
+        command.arg("import-legacy").arg(legacy);
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+
+    let missing = run(&root.path().join("nowhere.db"), &[]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
+    assert!(files_in(&new).is_empty());
+
+    // One of ours is not the original's.
+    let ours = root.path().join("ours.db");
+    let migrated = maintenance(root.path())
+        .arg("migrate")
+        .env("DATABASE_URL", &ours)
+        .output()
+        .unwrap();
+    assert!(migrated.status.success());
+    let refused = run(&ours, &[]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("already a database of this program"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(files_in(&new).is_empty(), "{:?}", files_in(&new));
+
+    // The legacy file is never its own target.
+    let legacy = new.join("maintenance.db");
+    build_original(&legacy);
+    let original = std::fs::read(&legacy).unwrap();
+    let itself = run(&legacy, &[]);
+    assert!(!itself.status.success());
+    let stderr = String::from_utf8_lossy(&itself.stderr);
+    assert!(
+        stderr.contains("DATABASE_URL names the file being imported"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&legacy).unwrap(), original);
+    assert_eq!(files_in(&new), ["maintenance.db"]);
+}
+
+#[test]
+fn a_failure_part_way_leaves_nothing_imported() {
+    let root = tempfile::tempdir().unwrap();
+    let legacy = root.path().join("original.db");
+    build_original(&legacy);
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    let target = new.join("maintenance.db");
+    let migrated = maintenance(&new).arg("migrate").output().unwrap();
+    assert!(migrated.status.success());
+    // The last request written fails, after every account and the other requests.
+    rusqlite::Connection::open(&target)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON requests WHEN NEW.id = 6
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )
+        .unwrap();
+    let before = dump(&target);
+    let output = maintenance(&new)
+        .arg("import-legacy")
+        .arg(&legacy)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert!(stderr.contains("refused by the test"), "{stderr}");
+    assert_eq!(dump(&target), before, "a part of the import was kept");
+}
