@@ -57,6 +57,14 @@ pub const LEGACY_SUPER_ADMIN_EMAIL: &str = "admin@system.local";
 /// unset; it is published with its source, so it is refused here.
 pub const LEGACY_DEFAULT_PASSWORD: &str = "qwer1234";
 
+/// `SECRET_KEY` values published in the original system's source and example `.env` files:
+/// anyone can sign tokens with them, so an `.env` carried over unchanged is refused.
+const PUBLISHED_SECRET_KEYS: [&str; 3] = [
+    "your-secret-key-change-this",
+    "your-secret-key-change-this-to-random-string",
+    "your-very-secret-key-change-this-in-production",
+];
+
 /// Groq's OpenAI-compatible endpoint, the original system's provider.
 pub const DEFAULT_LLM_BASE_URL: &str = "https://api.groq.com/openai/v1";
 
@@ -323,6 +331,10 @@ impl Reader<'_> {
         let key = self.get("SECRET_KEY")?;
         if key.len() < 16 {
             self.problem("SECRET_KEY", "must be at least 16 characters (32 or more recommended); leave it unset to have one generated");
+            return None;
+        }
+        if PUBLISHED_SECRET_KEYS.contains(&key.trim()) {
+            self.problem("SECRET_KEY", "is the example value published with the original system, so anyone could sign tokens with it: set a random one (`openssl rand -hex 32`) or leave it unset to have one generated");
             return None;
         }
         Some(Secret(key))
@@ -727,6 +739,15 @@ mod tests {
         .unwrap_err();
         let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
         assert_eq!(names, ["LLM_BASE_URL", "LLM_RPM", "LLM_BATCH"]);
+    }
+
+    #[test]
+    fn the_originals_published_secret_keys_are_refused() {
+        for key in PUBLISHED_SECRET_KEYS {
+            let err = config(&[("SECRET_KEY", key)]).unwrap_err();
+            assert_eq!(err.0[0].variable, "SECRET_KEY");
+            assert!(!err.to_string().contains(key), "{err}");
+        }
     }
 
     #[test]
