@@ -17,7 +17,7 @@ pub const FULL_NAME_MAX_CHARS: usize = 100;
 /// The account created on first start when no super admin is configured.
 pub const DEFAULT_SUPER_ADMIN_EMAIL: &str = "admin@localhost";
 
-const BAD_LOGIN: &str = "Incorrect username or password";
+const BAD_LOGIN: &str = "Incorrect email or password";
 
 /// An account as the API shows it; the password hash never leaves the db layer.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]

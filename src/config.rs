@@ -57,6 +57,9 @@ pub const LEGACY_SUPER_ADMIN_EMAIL: &str = "admin@system.local";
 /// unset; it is published with its source, so it is refused here.
 pub const LEGACY_DEFAULT_PASSWORD: &str = "qwer1234";
 
+/// The `GROQ_API_KEY` line of the original system's `.env.example`, which is not a key.
+const PLACEHOLDER_GROQ_API_KEY: &str = "your-groq-api-key-here";
+
 /// `SECRET_KEY` values published in the original system's source and example `.env` files:
 /// anyone can sign tokens with them, so an `.env` carried over unchanged is refused.
 const PUBLISHED_SECRET_KEYS: [&str; 3] = [
@@ -205,9 +208,12 @@ impl Config {
             .unwrap_or(false);
         let session_hours = reader.ranged("SESSION_HOURS", 12, 1, 24 * 365);
         let max_upload_bytes = reader.ranged("MAX_UPLOAD_MB", 10, 1, 100) as usize * 1024 * 1024;
-        let max_limit = i64::from(crate::requests::Page::MAX_LIMIT);
-        let list_default_limit =
-            reader.ranged("LIST_DEFAULT_LIMIT", max_limit, 1, max_limit) as u32;
+        let list_default_limit = reader.ranged(
+            "LIST_DEFAULT_LIMIT",
+            i64::from(crate::requests::Page::MAX_LIMIT),
+            1,
+            i64::from(crate::requests::Page::MAX_DEFAULT_LIMIT),
+        ) as u32;
         let public_url = reader.public_url();
         let image_url_ttl_minutes = reader.ranged("IMAGE_URL_TTL_MINUTES", 60, 1, 7 * 24 * 60);
         let live = LiveConfig {
@@ -402,6 +408,9 @@ impl Reader<'_> {
 
     fn llm(&mut self) -> Option<LlmConfig> {
         let api_key = self.get("GROQ_API_KEY").or_else(|| self.get("LLM_API_KEY"));
+        if api_key.as_deref().map(str::trim) == Some(PLACEHOLDER_GROQ_API_KEY) {
+            self.problem("GROQ_API_KEY", "is the placeholder of the original system's .env.example: set your real key, or remove the line to classify offline");
+        }
         let base_url = self
             .get("LLM_BASE_URL")
             .unwrap_or_else(|| DEFAULT_LLM_BASE_URL.into())
@@ -751,6 +760,12 @@ mod tests {
     }
 
     #[test]
+    fn the_originals_placeholder_llm_key_is_refused() {
+        let err = config(&[("GROQ_API_KEY", PLACEHOLDER_GROQ_API_KEY)]).unwrap_err();
+        assert_eq!(err.0[0].variable, "GROQ_API_KEY");
+    }
+
+    #[test]
     fn a_short_secret_key_is_refused() {
         let err = config(&[("SECRET_KEY", "short")]).unwrap_err();
         assert_eq!(err.0[0].variable, "SECRET_KEY");
@@ -777,7 +792,7 @@ mod tests {
         );
         for (name, value) in [
             ("LIST_DEFAULT_LIMIT", "0"),
-            ("LIST_DEFAULT_LIMIT", "1001"),
+            ("LIST_DEFAULT_LIMIT", "100001"),
             ("PUBLIC_URL", "maint.example.com"),
             ("PUBLIC_URL", "ftp://maint.example.com"),
             ("PUBLIC_URL", "https://"),

@@ -153,8 +153,12 @@ pub struct Page {
 }
 
 impl Page {
-    /// The most rows one page may hold, and the default `LIST_DEFAULT_LIMIT`.
+    /// The most rows a client may ask one page for, and the default `LIST_DEFAULT_LIMIT`.
     pub const MAX_LIMIT: u32 = 1000;
+
+    /// The highest `LIST_DEFAULT_LIMIT`: an installation still serving a client that never
+    /// pages (the original system's frontend) may raise the default page past `MAX_LIMIT`.
+    pub const MAX_DEFAULT_LIMIT: u32 = 100_000;
 
     /// The page a client asked for; `default_limit` rows when it sent no `limit`.
     pub fn parse(
@@ -162,20 +166,27 @@ impl Page {
         offset: Option<i64>,
         default_limit: u32,
     ) -> Result<Page, AppError> {
-        let limit = limit.unwrap_or(default_limit.into());
+        let Some(limit) = limit else {
+            return Ok(Page {
+                limit: default_limit,
+                offset: Page::parse_offset(offset)?,
+            });
+        };
         if !(1..=i64::from(Page::MAX_LIMIT)).contains(&limit) {
             return Err(AppError::invalid(
                 "limit",
                 format!("limit must be between 1 and {}", Page::MAX_LIMIT),
             ));
         }
-        let offset = offset.unwrap_or(0);
-        let offset = u32::try_from(offset)
-            .map_err(|_| AppError::invalid("offset", "offset must be between 0 and 4294967295"))?;
         Ok(Page {
             limit: limit as u32,
-            offset,
+            offset: Page::parse_offset(offset)?,
         })
+    }
+
+    fn parse_offset(offset: Option<i64>) -> Result<u32, AppError> {
+        u32::try_from(offset.unwrap_or(0))
+            .map_err(|_| AppError::invalid("offset", "offset must be between 0 and 4294967295"))
     }
 }
 
@@ -473,6 +484,8 @@ mod tests {
         assert_eq!(Page::parse(None, None, 20).unwrap().limit, 20);
         assert!(Page::parse(Some(0), None, 1000).is_err());
         assert!(Page::parse(Some(1001), None, 1000).is_err());
+        assert_eq!(Page::parse(None, None, 50_000).unwrap().limit, 50_000);
+        assert!(Page::parse(Some(50_000), None, 50_000).is_err());
         assert!(Page::parse(Some(200), Some(-1), 1000).is_err());
         assert_eq!(
             Page::parse(Some(1000), Some(7), 20).unwrap(),

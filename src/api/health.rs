@@ -49,6 +49,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
             "database": "ok",
             "writes": "ok",
             "version": env!("CARGO_PKG_VERSION"),
+            "timestamp": crate::ids::Timestamp::now(),
         })),
         Err(e) => {
             tracing::warn!(error = %e, "health check: the database cannot be written");

@@ -50,10 +50,18 @@ fn now() -> i64 {
 }
 
 /// The request as the API answers with it: a photo stored here as a signed absolute link.
-fn signed(req: &HttpRequest, state: &AppState, mut request: MaintenanceRequest) -> HttpResponse {
+fn signed(req: &HttpRequest, state: &AppState, request: MaintenanceRequest) -> HttpResponse {
+    HttpResponse::Ok().json(sign(req, state, request))
+}
+
+fn sign(
+    req: &HttpRequest,
+    state: &AppState,
+    mut request: MaintenanceRequest,
+) -> MaintenanceRequest {
     let base = crate::links::public_base(req, &state.config);
     state.photo_links.signer(&base, now()).sign(&mut request);
-    HttpResponse::Ok().json(request)
+    request
 }
 
 /// One page of requests, their photos signed, with `X-Total-Count` and `Link`.
@@ -428,6 +436,15 @@ pub async fn show_task_status(
     Ok(HttpResponse::Ok().json(status))
 }
 
+/// The answer to an upload: the request, and the original system's confirmation.
+#[derive(Serialize, ToSchema)]
+pub struct Uploaded {
+    #[serde(flatten)]
+    request: MaintenanceRequest,
+    #[schema(pattern = "^Image uploaded successfully$")]
+    message: &'static str,
+}
+
 /// The multipart form of an upload; only documents it, as the handler streams the parts.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -447,7 +464,7 @@ struct PhotoUpload {
     params(RequestPath),
     request_body(content = PhotoUpload, content_type = "multipart/form-data"),
     responses(
-        (status = 200, description = "The request with its `image_url`", body = crate::requests::MaintenanceRequest),
+        (status = 200, description = "The request with its `image_url`, and `message` as the original answered", body = Uploaded),
         (status = 404, description = "No such request, or not the caller's", body = crate::errors::ErrorBody),
     )
 )]
@@ -465,7 +482,10 @@ pub async fn upload_photo(
             AppError::invalid("file", "send the photo in a multipart field named file")
         })?;
     let request = photos::attach(&state, &user, path.id(), bytes).await?;
-    Ok(signed(&req, &state, request))
+    Ok(HttpResponse::Ok().json(Uploaded {
+        request: sign(&req, &state, request),
+        message: "Image uploaded successfully",
+    }))
 }
 
 /// The signature of a photo link, as `image_url` carries it.

@@ -83,7 +83,7 @@ pub fn list_users(
 ) -> Result<(Vec<User>, u64), AppError> {
     let tx = conn.transaction()?;
     let total: i64 = tx.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
-    let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT ?1 OFFSET ?2");
+    let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id DESC LIMIT ?1 OFFSET ?2");
     let users = tx
         .prepare_cached(&sql)?
         .query_map(params![limit, offset], user_from_row)?

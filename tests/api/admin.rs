@@ -23,7 +23,8 @@ async fn super_admins_list_accounts_page_by_page() {
         .iter()
         .map(|u| u["email"].as_str().unwrap())
         .collect();
-    assert_eq!(emails, ["u0@example.com", "u1@example.com"]);
+    // Newest first, as the original listed them.
+    assert_eq!(emails, ["u2@example.com", "u1@example.com"]);
     for key in ["id", "email", "full_name", "role", "created_at"] {
         assert!(users[0].get(key).is_some(), "{key}");
     }

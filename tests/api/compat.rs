@@ -404,11 +404,15 @@ mod test_main {
         let data: Value = response.json().await.unwrap();
         assert!(data["access_token"].is_string());
         assert_eq!(data["token_type"], "bearer");
-        assert_error(
+        let detail = assert_error(
             app.login_form("login@example.com", "wrongpassword").await,
             StatusCode::UNAUTHORIZED,
         )
         .await;
+        assert_eq!(
+            detail, "Incorrect email or password",
+            "the original's words"
+        );
         assert_error(
             app.login_form("nonexistent@example.com", "anypassword")
                 .await,
@@ -479,6 +483,32 @@ mod test_main {
     }
 
     /// A retried create with an `Idempotency-Key` is answered as the first one was: 200.
+    #[tokio::test]
+    async fn health_and_upload_answer_every_field_the_original_sent() {
+        let app = spawn_app().await;
+        let health: Value = app.get(None, "/health").await.json().await.unwrap();
+        assert_eq!(health["status"], "healthy");
+        assert!(health["timestamp"].is_string(), "{health}");
+        let token = user(&app, "photo@example.com", "photopassword1", "Photo").await;
+        let id = create(
+            &app,
+            &token,
+            json!({"description": "천장에 얼룩이 생겼어요"}),
+        )
+        .await["id"]
+            .as_i64()
+            .unwrap();
+        let uploaded =
+            crate::photos::upload(&app, Some(&token), id, "a.jpg", crate::photos::JPEG).await;
+        assert_eq!(uploaded.status(), StatusCode::OK);
+        let body: Value = uploaded.json().await.unwrap();
+        assert_eq!(body["message"], "Image uploaded successfully");
+        assert!(
+            body["image_url"].as_str().unwrap().starts_with("http"),
+            "{body}"
+        );
+    }
+
     #[tokio::test]
     async fn an_idempotent_replay_answers_200_too() {
         let app = spawn_app().await;

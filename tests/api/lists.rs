@@ -134,6 +134,27 @@ async fn past_a_thousand_rows_the_link_header_leads_to_the_rest() {
 }
 
 #[tokio::test]
+async fn an_installation_keeping_a_client_that_never_pages_may_raise_the_default() {
+    let app = spawn_app_with(&[("LIST_DEFAULT_LIMIT", "1500")]).await;
+    let (owner, resident) = app.resident("many@example.com").await;
+    let (_, admin) = app.admin("staff@example.com").await;
+    seed_requests(&app, owner, 1005);
+    for (token, path) in [(&resident, "/api/my-requests"), (&admin, "/api/requests")] {
+        let all = app.get(Some(token), path).await;
+        assert_eq!(all.status(), StatusCode::OK, "{path}");
+        assert_eq!(total(&all), 1005);
+        assert_eq!(next_link(&all), None, "{path}: everything is on this page");
+        assert_eq!(ids(&all.json().await.unwrap()).len(), 1005, "{path}");
+    }
+    // A client that pages still asks for at most 1000 at a time.
+    assert_error(
+        app.get(Some(&admin), "/api/requests?limit=1001").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_next_link_keeps_the_callers_filters_percent_encoded() {
     let app = spawn_app_with(&[("LIST_DEFAULT_LIMIT", "2")]).await;
     let (_, resident) = app.resident("filters@example.com").await;
@@ -246,7 +267,8 @@ async fn the_account_list_pages_with_a_link_too() {
         .iter()
         .map(|u| u["email"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(emails, ["u2@example.com", "u3@example.com"]);
+    // Newest first, as the original listed them: the super admin came first, so last.
+    assert_eq!(emails, ["u0@example.com", "root@example.com"]);
 
     let page = app.get(Some(&root), "/api/admin/users?limit=2").await;
     assert_eq!(
