@@ -24,6 +24,8 @@ struct NewRequestPage {
     location: String,
     contact_info: String,
     max_mb: usize,
+    /// What to do when it cannot wait for a form (`EMERGENCY_TEXT`).
+    emergency: String,
 }
 
 impl NewRequestPage {
@@ -35,6 +37,7 @@ impl NewRequestPage {
             location: String::new(),
             contact_info: String::new(),
             max_mb: state.config.max_upload_bytes / (1024 * 1024),
+            emergency: state.config.emergency_text.clone(),
         }
     }
 }

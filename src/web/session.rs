@@ -30,6 +30,8 @@ pub struct CsrfForm {
 /// What every page knows about the visitor.
 #[derive(Debug, Clone)]
 pub struct Visitor {
+    /// The building's name, as configured (`SITE_NAME`).
+    pub site_name: String,
     pub user: Option<User>,
     /// The id of the visitor's page session, when logged in.
     pub session: Option<String>,
@@ -106,6 +108,7 @@ impl FromRequest for Visitor {
                 None => 0,
             };
             Ok(Visitor {
+                site_name: state.config.site_name.clone(),
                 last_event,
                 user: session.as_ref().map(|s| s.user.clone()),
                 session: session.map(|s| s.id),

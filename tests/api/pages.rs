@@ -900,3 +900,130 @@ async fn cookies_are_secure_over_https_or_when_configured() {
         "{forced}"
     );
 }
+
+/// Issue 10, "Pages": what a resident and a building manager stumbled on.
+mod rough_edges {
+    use super::*;
+    use serde_json::{Value, json};
+
+    async fn page(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
+        let response = client.get(url).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    /// The page's `<header>`: the brand and the menu.
+    fn header_of(html: &str) -> &str {
+        let start = html.find("<header").expect("a header");
+        &html[start..start + html[start..].find("</header>").expect("its end")]
+    }
+
+    /// The `<main>` part of a page.
+    fn main_of(html: &str) -> &str {
+        let start = html.find("<main").expect("a main");
+        &html[start..start + html[start..].find("</main>").expect("its end")]
+    }
+
+    #[tokio::test]
+    async fn error_pages_show_the_visitors_own_menu() {
+        let app = spawn_app().await;
+        let (_, token) = app.resident("r@example.com").await;
+        let id = app.submit(&token, "전등이 깜빡입니다").await["id"]
+            .as_i64()
+            .unwrap();
+        let resident = browser();
+        log_in(&app, &resident, "r@example.com", PASSWORD).await;
+        let logged_in_menu = |path: &str, html: &str| {
+            let header = header_of(html);
+            assert!(
+                header.contains("href=\"/my-requests\"") && header.contains("로그아웃"),
+                "{path}: {header}"
+            );
+            assert!(
+                !header.contains("href=\"/login\"") && !header.contains("href=\"/register\""),
+                "{path}: {header}"
+            );
+        };
+        for (path, status) in [
+            ("/admin", StatusCode::FORBIDDEN),
+            ("/admin/users", StatusCode::FORBIDDEN),
+            ("/requests/999999", StatusCode::NOT_FOUND),
+            ("/no/such/page", StatusCode::NOT_FOUND),
+        ] {
+            let (got, html) = page(&resident, &app.url(path)).await;
+            assert_eq!(got, status, "{path}");
+            logged_in_menu(path, &html);
+        }
+        // An admin's 403 (the users page is for super admins) shows the admin's menu.
+        app.admin("a@example.com").await;
+        let admin = browser();
+        log_in(&app, &admin, "a@example.com", PASSWORD).await;
+        let (got, html) = page(&admin, &app.url("/admin/users")).await;
+        assert_eq!(got, StatusCode::FORBIDDEN);
+        assert!(header_of(&html).contains("href=\"/admin\""), "{html}");
+
+        // A page that fails inside (its history table is gone) is a 500 with the same menu.
+        let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+        conn.execute_batch("DROP TABLE request_history").unwrap();
+        let path = format!("/requests/{id}");
+        let (got, html) = page(&resident, &app.url(&path)).await;
+        assert_eq!(got, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(html.contains("일시적인 문제"), "{html}");
+        logged_in_menu(&path, &html);
+
+        // Visitors who are not logged in still get 로그인 and 회원가입.
+        let (got, html) = page(&browser(), &app.url("/no/such/page")).await;
+        assert_eq!(got, StatusCode::NOT_FOUND);
+        assert!(header_of(&html).contains("href=\"/login\""), "{html}");
+    }
+
+    #[tokio::test]
+    async fn every_page_names_the_building_and_the_landing_page_gives_the_emergency_line() {
+        let app = spawn_app_with(&[
+            ("SITE_NAME", "한빛아파트 <관리>"),
+            ("EMERGENCY_TEXT", "가스 냄새가 나면 즉시 02-000-0000"),
+        ])
+        .await;
+        app.resident("r@example.com").await;
+        let resident = browser();
+        log_in(&app, &resident, "r@example.com", PASSWORD).await;
+        for (client, path) in [
+            (browser(), "/"),
+            (browser(), "/login"),
+            (browser(), "/register"),
+            (browser(), "/no/such/page"),
+            (resident.clone(), "/my-requests"),
+            (resident.clone(), "/admin"),
+        ] {
+            let (_, html) = page(&client, &app.url(path)).await;
+            let title = html
+                .split("<title>")
+                .nth(1)
+                .unwrap()
+                .split("</title>")
+                .next();
+            assert!(
+                title.is_some_and(|t| t.ends_with("한빛아파트 &#60;관리&#62;")
+                    || t.ends_with("한빛아파트 &lt;관리&gt;")),
+                "{path}: {title:?}"
+            );
+            let header = header_of(&html);
+            assert!(header.contains("한빛아파트"), "{path}: {header}");
+            assert!(!html.contains("건물 유지보수"), "{path}");
+        }
+        let (_, landing) = page(&browser(), &app.url("/")).await;
+        assert!(
+            main_of(&landing).contains("가스 냄새가 나면 즉시 02-000-0000"),
+            "{landing}"
+        );
+
+        let default = spawn_app().await;
+        let (_, landing) = page(&browser(), &default.url("/")).await;
+        assert!(landing.contains("<title>환영합니다 · 건물 유지보수</title>"));
+        assert!(
+            main_of(&landing).contains(
+                "가스 냄새·화재·갇힘 등 위급 상황은 즉시 119 또는 관리사무소로 전화하세요"
+            ),
+            "{landing}"
+        );
+    }
+}

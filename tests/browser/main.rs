@@ -60,6 +60,16 @@ async fn the_landing_page_renders_in_korean() {
         }
         let body = browser.text_of("body").await;
         assert!(body.contains("고장 신고"), "{body}");
+        // What must not wait for a form is said before anything else on the page.
+        assert!(
+            browser.is_visible(".emergency").await,
+            "the emergency line is shown"
+        );
+        assert!(
+            browser.text_of(".emergency").await.contains("119"),
+            "the default emergency line"
+        );
+        browser.screenshot("landing").await;
         // The stylesheet (embedded, hashed, allowed by the CSP) applies.
         let brand = browser
             .client()
