@@ -20,6 +20,8 @@ use serde::Deserialize;
 struct Dashboard {
     chrome: Chrome,
     stats: Stats,
+    /// Open `high` requests nobody has started on.
+    urgent: u64,
     category_chart: String,
     priority_chart: String,
     day_chart: String,
@@ -94,8 +96,10 @@ pub async fn dashboard(
         text: Some(q.clone()).filter(|q| !q.is_empty()),
     };
     let page = query.page.unwrap_or(1).max(1);
-    let (rows, total) = requests::list(&state.db, filter.clone(), Pager::window(page)).await?;
+    let (rows, total) =
+        requests::list_action_first(&state.db, filter.clone(), Pager::window(page)).await?;
     let stats = requests::stats(&state.db).await?;
+    let urgent = requests::urgent_waiting(&state.db).await?;
     let days = requests::per_day(&state.db, 30).await?;
     let categories: Vec<(&str, &str, u64)> = stats
         .by_category
@@ -124,6 +128,7 @@ pub async fn dashboard(
         priority_chart: charts::bars("긴급도별", "chart-priority", &priorities),
         day_chart: charts::per_day("최근 30일 접수", &days),
         stats,
+        urgent,
         statuses: Status::ALL,
         categories: Category::ALL,
         priorities: Priority::ALL,

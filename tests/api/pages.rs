@@ -923,6 +923,35 @@ mod rough_edges {
         &html[start..start + html[start..].find("</main>").expect("its end")]
     }
 
+    /// The request ids of a list's rows, in the order shown.
+    fn row_ids(html: &str) -> Vec<i64> {
+        let body = html.split("<tbody").nth(1).unwrap_or(html);
+        body.split("<tr data-request-id=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    /// The value shown in `[data-count="name"]`.
+    fn count_of(html: &str, name: &str) -> Option<u64> {
+        let marker = format!("data-count=\"{name}\"");
+        let rest = &html[html.find(&marker)? + marker.len()..];
+        rest.split_once('>')?
+            .1
+            .split('<')
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    async fn set(app: &TestApp, admin: &str, id: i64, changes: Value) {
+        let response = app
+            .patch_json(Some(admin), &format!("/api/requests/{id}"), &changes)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{changes}");
+    }
+
     #[tokio::test]
     async fn error_pages_show_the_visitors_own_menu() {
         let app = spawn_app().await;
@@ -1025,5 +1054,100 @@ mod rough_edges {
             ),
             "{landing}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_dashboard_puts_open_urgent_requests_first_and_counts_those_waiting() {
+        let app = spawn_app().await;
+        let (_, resident) = app.resident("r@example.com").await;
+        let (_, admin) = app.admin("a@example.com").await;
+        // Oldest first: (priority, status) of each.
+        let plan = [
+            ("high", "pending"),
+            ("low", "pending"),
+            ("high", "in_progress"),
+            ("high", "completed"),
+            ("medium", "in_progress"),
+            ("high", "pending"),
+            ("low", "pending"),
+        ];
+        let mut ids = Vec::new();
+        for (n, (priority, status)) in plan.iter().enumerate() {
+            let id = app.submit(&resident, &format!("요청 {n}")).await["id"]
+                .as_i64()
+                .unwrap();
+            set(
+                &app,
+                &admin,
+                id,
+                json!({"priority": priority, "status": status}),
+            )
+            .await;
+            ids.push(id);
+        }
+        let client = browser();
+        log_in(&app, &client, "a@example.com", PASSWORD).await;
+        let (_, html) = page(&client, &app.url("/admin")).await;
+        // Open high ones first (waiting before in progress), then the rest newest first.
+        let expected = [ids[5], ids[0], ids[2], ids[6], ids[4], ids[3], ids[1]];
+        assert_eq!(row_ids(&html), expected);
+        assert_eq!(count_of(&html, "urgent"), Some(2), "긴급 대기 2건");
+        assert!(html.contains("긴급 대기"));
+        // Filters keep that order among what they show.
+        let (_, pending) = page(&client, &app.url("/admin?status=pending")).await;
+        assert_eq!(row_ids(&pending), [ids[5], ids[0], ids[6], ids[1]]);
+        let (_, high) = page(&client, &app.url("/admin?priority=high")).await;
+        assert_eq!(row_ids(&high), [ids[5], ids[0], ids[2], ids[3]]);
+        assert_eq!(
+            count_of(&high, "urgent"),
+            Some(2),
+            "the count is never filtered"
+        );
+        // The residents' list stays newest first.
+        let mine = browser();
+        log_in(&app, &mine, "r@example.com", PASSWORD).await;
+        let (_, list) = page(&mine, &app.url("/my-requests")).await;
+        let shown: Vec<i64> = list
+            .split("<li data-request-id=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect();
+        let newest_first: Vec<i64> = ids.iter().rev().copied().collect();
+        assert_eq!(shown, newest_first);
+    }
+
+    #[tokio::test]
+    async fn the_table_header_names_the_badges_in_their_order() {
+        let app = spawn_app().await;
+        let (_, resident) = app.resident("r@example.com").await;
+        app.admin("a@example.com").await;
+        app.submit(&resident, "수도꼭지에서 물이 샙니다").await;
+        let client = browser();
+        log_in(&app, &client, "a@example.com", PASSWORD).await;
+        let (_, html) = page(&client, &app.url("/admin")).await;
+        let header = html
+            .split("<th")
+            .skip(1)
+            .filter(|th| th.starts_with(' ') || th.starts_with('>'))
+            .map(|th| th.split_once('>').unwrap().1.split("</th>").next().unwrap())
+            .find(|text| text.contains('·'))
+            .expect("the badges' column");
+        let named: Vec<&str> = header
+            .split('·')
+            .map(|name| match name.trim() {
+                "상태" => "status",
+                "분류" => "category",
+                "긴급도" => "priority",
+                other => panic!("unknown column part {other:?}"),
+            })
+            .collect();
+        let row = html.split("<tbody").nth(1).unwrap();
+        let mut shown: Vec<(usize, &str)> = ["status", "category", "priority"]
+            .into_iter()
+            .map(|kind| (row.find(&format!("class=\"badge {kind}")).unwrap(), kind))
+            .collect();
+        shown.sort();
+        let shown: Vec<&str> = shown.into_iter().map(|(_, kind)| kind).collect();
+        assert_eq!(named, shown, "{header}");
     }
 }
