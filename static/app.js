@@ -1,9 +1,24 @@
-// Live updates for the pages. Every page works without this script; it only keeps lists,
-// badges and counts current. No framework and no inline script: the server passes what the
-// script needs in data attributes, and user text is only ever set as textContent.
+// The pages' script. Every page works without it; it asks before deleting (in a dialog)
+// and keeps lists, badges and counts current. No framework and no inline script: the
+// server passes what the script needs in data attributes, and user text is only ever set
+// as textContent.
 "use strict";
 (function () {
   const body = document.body;
+
+  // Deleting asks first. A link `<a href=".../delete" data-confirm="question">` leads to a
+  // confirmation page posting to its own address; here the dialog asks the same question
+  // and posts the same form there.
+  document.addEventListener("click", function (event) {
+    const link = event.target instanceof Element ? event.target.closest("a[data-confirm]") : null;
+    const dialog = document.getElementById("confirm-dialog");
+    if (!link || !dialog || typeof dialog.showModal !== "function") return;
+    event.preventDefault();
+    dialog.querySelector("form").setAttribute("action", link.getAttribute("href"));
+    document.getElementById("confirm-message").textContent = link.dataset.confirm;
+    dialog.showModal();
+  });
+
   if (body.dataset.live !== "true" || !("WebSocket" in window)) return;
 
   const LABELS = {

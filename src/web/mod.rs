@@ -38,12 +38,19 @@ fn endpoints() -> Vec<Endpoint> {
         at(M::POST, "/requests/new", resident::submit_request),
         at(M::GET, "/my-requests", resident::my_requests),
         at(M::GET, "/requests/{id}", resident::show_request),
+        at(M::GET, "/requests/{id}/delete", resident::confirm_delete),
         at(M::POST, "/requests/{id}/delete", resident::delete_request),
         at(M::GET, "/admin", staff::dashboard),
         at(M::GET, "/admin/requests/{id}", staff::show_request),
         at(M::POST, "/admin/requests/{id}", staff::update_request),
         at(M::GET, "/admin/users", staff::users),
         at(M::POST, "/admin/users/{id}/role", staff::change_role),
+        at(
+            M::GET,
+            "/admin/users/{id}/delete",
+            staff::confirm_delete_user,
+        ),
+        at(M::POST, "/admin/users/{id}/delete", staff::delete_user),
         at(M::GET, "/static/{file}", assets::serve),
     ]
 }

@@ -615,7 +615,17 @@ mod requests_pages {
             .send()
             .await
             .unwrap();
-        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        // A stale button (the page was open when work started) gets a message, not a 403 page.
+        assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            refused.headers()[LOCATION],
+            format!("/requests/{my_id}").as_str()
+        );
+        let (_, explained) = page(&client, &app.url(&format!("/requests/{my_id}"))).await;
+        assert!(
+            explained.contains("이미 처리가 시작되어 삭제할 수 없습니다"),
+            "{explained}"
+        );
         assert_eq!(
             app.get(Some(&mine), &format!("/api/requests/{my_id}"))
                 .await
@@ -923,6 +933,18 @@ mod rough_edges {
         &html[start..start + html[start..].find("</main>").expect("its end")]
     }
 
+    /// The href of the first link whose text is `text`.
+    fn link_to<'a>(html: &'a str, text: &str) -> Option<&'a str> {
+        html.split("<a ")
+            .skip(1)
+            .find(|a| {
+                a.split_once('>')
+                    .is_some_and(|(_, rest)| rest.split("</a>").next().unwrap().trim() == text)
+            })
+            .and_then(|a| a.split("href=\"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+    }
+
     /// The request ids of a list's rows, in the order shown.
     fn row_ids(html: &str) -> Vec<i64> {
         let body = html.split("<tbody").nth(1).unwrap_or(html);
@@ -1149,5 +1171,218 @@ mod rough_edges {
         shown.sort();
         let shown: Vec<&str> = shown.into_iter().map(|(_, kind)| kind).collect();
         assert_eq!(named, shown, "{header}");
+    }
+
+    #[tokio::test]
+    async fn deleting_a_request_asks_for_confirmation_first() {
+        let app = spawn_app().await;
+        let (_, resident) = app.resident("r@example.com").await;
+        let (_, admin_token) = app.admin("a@example.com").await;
+        let mine = app.submit(&resident, "전등이 깜빡입니다").await["id"]
+            .as_i64()
+            .unwrap();
+        let client = browser();
+        log_in(&app, &client, "r@example.com", PASSWORD).await;
+        let confirm = format!("/requests/{mine}/delete");
+        let (_, detail) = page(&client, &app.url(&format!("/requests/{mine}"))).await;
+        assert_eq!(
+            link_to(&detail, "요청 삭제"),
+            Some(confirm.as_str()),
+            "the button leads to the confirmation, it does not delete"
+        );
+        let (status, html) = page(&client, &app.url(&confirm)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("정말 이 요청을 삭제하시겠습니까?"), "{html}");
+        assert!(html.contains("전등이 깜빡입니다"), "it names the request");
+        assert_eq!(
+            link_to(&html, "취소"),
+            Some(format!("/requests/{mine}").as_str())
+        );
+        assert!(
+            html.contains(&format!("method=\"post\" action=\"{confirm}\"")),
+            "{html}"
+        );
+        assert_eq!(
+            app.get(Some(&resident), &format!("/api/requests/{mine}"))
+                .await
+                .status(),
+            StatusCode::OK,
+            "looking at the confirmation deletes nothing"
+        );
+        let deleted = client
+            .post(app.url(&confirm))
+            .form(&[("csrf_token", csrf_of(&html))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+        assert_eq!(deleted.headers()[LOCATION], "/my-requests");
+        let (_, list) = page(&client, &app.url("/my-requests")).await;
+        assert!(list.contains("요청을 삭제했습니다"));
+
+        // Staff confirm too, and cancel back to their own page of the request.
+        let other = app.submit(&resident, "변기가 막혔어요").await["id"]
+            .as_i64()
+            .unwrap();
+        let staff = browser();
+        log_in(&app, &staff, "a@example.com", PASSWORD).await;
+        let (_, detail) = page(&staff, &app.url(&format!("/admin/requests/{other}"))).await;
+        let confirm = format!("/requests/{other}/delete");
+        assert_eq!(link_to(&detail, "요청 삭제"), Some(confirm.as_str()));
+        let (status, html) = page(&staff, &app.url(&confirm)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            link_to(&html, "취소"),
+            Some(format!("/admin/requests/{other}").as_str())
+        );
+
+        // Once work has started, the resident's confirmation page says why it cannot be done.
+        set(&app, &admin_token, other, json!({"status": "in_progress"})).await;
+        let response = client.get(app.url(&confirm)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            response.headers()[LOCATION],
+            format!("/requests/{other}").as_str()
+        );
+        let (_, detail) = page(&client, &app.url(&format!("/requests/{other}"))).await;
+        assert!(detail.contains("이미 처리가 시작되어"), "{detail}");
+    }
+
+    #[tokio::test]
+    async fn the_request_page_links_back_to_its_list() {
+        let app = spawn_app().await;
+        let (_, resident) = app.resident("r@example.com").await;
+        app.admin("a@example.com").await;
+        let id = app.submit(&resident, "전등이 깜빡입니다").await["id"]
+            .as_i64()
+            .unwrap();
+        let client = browser();
+        log_in(&app, &client, "r@example.com", PASSWORD).await;
+        let (_, html) = page(&client, &app.url(&format!("/requests/{id}"))).await;
+        assert_eq!(link_to(main_of(&html), "목록으로"), Some("/my-requests"));
+        let staff = browser();
+        log_in(&app, &staff, "a@example.com", PASSWORD).await;
+        let (_, html) = page(&staff, &app.url(&format!("/admin/requests/{id}"))).await;
+        assert_eq!(link_to(main_of(&html), "목록으로"), Some("/admin"));
+    }
+
+    #[tokio::test]
+    async fn the_users_page_is_a_clean_table_with_search_and_deletion() {
+        let app = spawn_app().await;
+        for (email, name) in [("kim@example.com", "김철수"), ("lee@example.com", "이영희")] {
+            let response = app
+                .post_json(
+                    None,
+                    "/api/auth/register",
+                    &json!({"email": email, "password": PASSWORD, "full_name": name}),
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        let kim_token = app.token("kim@example.com", PASSWORD).await;
+        let kim = app.me(&kim_token).await["id"].as_i64().unwrap();
+        let request = app.submit(&kim_token, "전등이 깜빡입니다").await["id"]
+            .as_i64()
+            .unwrap();
+        let root = browser();
+        log_in(&app, &root, SUPER_EMAIL, SUPER_PASSWORD).await;
+
+        let (status, html) = page(&root, &app.url("/admin/users")).await;
+        assert_eq!(status, StatusCode::OK);
+        let table = &html[html.find("<table").unwrap()..html.find("</table>").unwrap()];
+        assert!(
+            table.contains("<th scope=\"col\">역할</th>") && !table.contains("<label"),
+            "the column header says 역할, no row repeats a label: {table}"
+        );
+        for (query, shown, hidden) in [
+            ("kim", "kim@example.com", "lee@example.com"),
+            ("영희", "lee@example.com", "kim@example.com"),
+            ("LEE@EXAMPLE", "lee@example.com", "kim@example.com"),
+        ] {
+            let url = app.url(&format!(
+                "/admin/users?{}",
+                serde_urlencoded::to_string([("q", query)]).unwrap()
+            ));
+            let (status, html) = page(&root, &url).await;
+            assert_eq!(status, StatusCode::OK, "{query}");
+            let table = &html[html.find("<table").unwrap()..html.find("</table>").unwrap()];
+            assert!(
+                table.contains(shown) && !table.contains(hidden),
+                "{query}: {table}"
+            );
+            assert!(
+                html.contains(&format!("value=\"{query}\"")),
+                "the box keeps it"
+            );
+        }
+
+        // Deleting asks first, saying what goes with the account.
+        let confirm = format!("/admin/users/{kim}/delete");
+        let (_, html) = page(&root, &app.url("/admin/users")).await;
+        assert_eq!(link_to(&html, "삭제"), Some(confirm.as_str()));
+        let (status, html) = page(&root, &app.url(&confirm)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("kim@example.com") && html.contains("요청 1건"),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!("method=\"post\" action=\"{confirm}\"")),
+            "{html}"
+        );
+        let deleted = root
+            .post(app.url(&confirm))
+            .form(&[("csrf_token", csrf_of(&html))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+        assert_eq!(deleted.headers()[LOCATION], "/admin/users");
+        let (_, html) = page(&root, &app.url("/admin/users")).await;
+        assert!(
+            html.contains("kim@example.com 계정을 삭제했습니다"),
+            "{html}"
+        );
+        assert_eq!(
+            app.login_form("kim@example.com", PASSWORD).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_error(
+            app.get(
+                Some(&app.super_token().await),
+                &format!("/api/requests/{request}"),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+
+        // One's own account has no delete link; posting anyway explains why.
+        let me = app.me(&app.super_token().await).await["id"]
+            .as_i64()
+            .unwrap();
+        assert!(!html.contains(&format!("/admin/users/{me}/delete")));
+        let refused = root
+            .post(app.url(&format!("/admin/users/{me}/delete")))
+            .form(&[("csrf_token", csrf_of(&html))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+        let (_, html) = page(&root, &app.url("/admin/users")).await;
+        assert!(
+            html.contains("자기 자신의 계정은 삭제할 수 없습니다"),
+            "{html}"
+        );
+
+        // Admins who are not super admins cannot.
+        let lee = app.me(&app.token("lee@example.com", PASSWORD).await).await["id"]
+            .as_i64()
+            .unwrap();
+        app.admin("a@example.com").await;
+        let admin = browser();
+        log_in(&app, &admin, "a@example.com", PASSWORD).await;
+        let (status, _) = page(&admin, &app.url(&format!("/admin/users/{lee}/delete"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
     }
 }

@@ -237,10 +237,17 @@ async fn pages_fit_a_360_pixel_phone_without_sideways_scrolling() {
         check(visitor, vec!["/", "/login", "/register"]).await;
         let resident = harness.browser(&app).await;
         log_in(&resident, "resident@example.com", PASSWORD).await;
-        check(resident, vec!["/my-requests", "/requests/new", "/requests/1"]).await;
+        check(
+            resident,
+            vec!["/my-requests", "/requests/new", "/requests/1", "/requests/1/delete"],
+        )
+        .await;
         let admin = harness.browser(&app).await;
         log_in(&admin, "staff@example.com", PASSWORD).await;
-        check(admin, vec!["/admin", "/admin/requests/1"]).await;
+        check(admin, vec!["/admin", "/admin/requests/1", "/requests/2/delete"]).await;
+        let root = harness.browser(&app).await;
+        log_in(&root, SUPER_EMAIL, SUPER_PASSWORD).await;
+        check(root, vec!["/admin/users", "/admin/users/2/delete"]).await;
     })
     .await;
 }
@@ -303,6 +310,60 @@ async fn the_ai_refinement_arrives_live_on_the_residents_page() {
         );
         assert!(!resident.exists(&format!("{article} .refining")).await);
         assert!(resident.still_same_page().await, "no reload");
+    })
+    .await;
+}
+
+/// A super admin finds accounts by email or name and deletes one after confirming.
+#[tokio::test]
+async fn the_users_page_searches_and_deletes_after_confirming() {
+    run(|harness| async move {
+        let app = spawn_app().await;
+        for (email, name) in [("kim@example.com", "김철수"), ("lee@example.com", "이영희")] {
+            let response = app
+                .post_json(
+                    None,
+                    "/api/auth/register",
+                    &serde_json::json!({"email": email, "password": PASSWORD, "full_name": name}),
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        let kim = app.me(&app.token("kim@example.com", PASSWORD).await).await["id"]
+            .as_i64()
+            .unwrap();
+        let root = harness.browser(&app).await;
+        log_in(&root, SUPER_EMAIL, SUPER_PASSWORD).await;
+        root.open("/admin/users").await;
+        root.screenshot("users").await;
+        root.fill("#user-q", "철수").await;
+        root.submit("main form[role=search] button[type=submit]")
+            .await;
+        root.wait_for_text("main table", "kim@example.com", TIMEOUT)
+            .await;
+        assert!(!root.text_of("main table").await.contains("lee@example.com"));
+
+        let delete = format!("a[href=\"/admin/users/{kim}/delete\"]");
+        root.click(&delete).await;
+        root.wait_until(
+            "the dialog opens",
+            "return document.querySelector('dialog.confirm').open === true;",
+            TIMEOUT,
+        )
+        .await;
+        root.screenshot("users-delete-dialog").await;
+        root.submit("dialog.confirm button[type=submit]").await;
+        root.wait_for_path("/admin/users", TIMEOUT).await;
+        root.wait_for_text(
+            "main .flash",
+            "kim@example.com 계정을 삭제했습니다",
+            TIMEOUT,
+        )
+        .await;
+        assert_eq!(
+            app.login_form("kim@example.com", PASSWORD).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     })
     .await;
 }
