@@ -94,8 +94,11 @@ impl FromRequest for Visitor {
                     }
                 }
             };
+            // A message waits for the next page the visitor opens, not for a copy of the
+            // page the page script fetches to stay current.
             let flash = req
                 .cookie(FLASH_COOKIE)
+                .filter(|_| is_navigation(&req))
                 .and_then(|c| urlencoding_decode(c.value()))
                 .filter(|f| !f.is_empty());
             let last_event = match &session {
@@ -120,6 +123,14 @@ impl FromRequest for Visitor {
             })
         })
     }
+}
+
+/// Whether the browser is opening the page (or, without `Sec-Fetch-Mode`, may be): a
+/// script's `fetch` says `cors` or `same-origin`.
+fn is_navigation(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("sec-fetch-mode")
+        .is_none_or(|mode| mode.as_bytes() == b"navigate")
 }
 
 impl Visitor {

@@ -1266,6 +1266,57 @@ mod rough_edges {
         assert_eq!(link_to(main_of(&html), "목록으로"), Some("/admin"));
     }
 
+    /// The page script fetches the page it shows to stay current: a message waiting for the
+    /// next page the visitor opens is left for that page.
+    #[tokio::test]
+    async fn a_copy_fetched_by_the_page_script_leaves_the_flash_message_alone() {
+        let app = spawn_app().await;
+        app.resident("r@example.com").await;
+        let client = browser();
+        // Logging in leaves no message; withdrawing a request does.
+        log_in(&app, &client, "r@example.com", PASSWORD).await;
+        let token = app.token("r@example.com", PASSWORD).await;
+        let id = app.submit(&token, "전등이 깜빡입니다").await["id"]
+            .as_i64()
+            .unwrap();
+        let (_, detail) = page(&client, &app.url(&format!("/requests/{id}"))).await;
+        let deleted = client
+            .post(app.url(&format!("/requests/{id}/delete")))
+            .form(&[("csrf_token", csrf_of(&detail))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+        let fetched = client
+            .get(app.url("/my-requests"))
+            .header("Sec-Fetch-Mode", "cors")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            !fetched
+                .headers()
+                .get_all(SET_COOKIE)
+                .iter()
+                .any(|c| c.to_str().unwrap().starts_with("flash=")),
+            "the message is not cleared"
+        );
+        assert!(
+            !fetched
+                .text()
+                .await
+                .unwrap()
+                .contains("요청을 삭제했습니다")
+        );
+        let opened = client
+            .get(app.url("/my-requests"))
+            .header("Sec-Fetch-Mode", "navigate")
+            .send()
+            .await
+            .unwrap();
+        assert!(opened.text().await.unwrap().contains("요청을 삭제했습니다"));
+    }
+
     #[tokio::test]
     async fn the_users_page_is_a_clean_table_with_search_and_deletion() {
         let app = spawn_app().await;
