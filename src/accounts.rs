@@ -205,7 +205,17 @@ pub async fn find(db: &Db, id: UserId) -> Result<Option<User>, AppError> {
 
 /// One page of accounts and the total count.
 pub async fn list(db: &Db, page: Page) -> Result<(Vec<User>, u64), AppError> {
-    db.run(move |conn| db::users::list_users(conn, page.limit, page.offset))
+    search(db, None, page).await
+}
+
+/// One page of the accounts whose email or name contains `text` (all without it), and how
+/// many there are.
+pub async fn search(
+    db: &Db,
+    text: Option<String>,
+    page: Page,
+) -> Result<(Vec<User>, u64), AppError> {
+    db.run(move |conn| db::users::list_users(conn, text.as_deref(), page.limit, page.offset))
         .await
 }
 

@@ -68,6 +68,12 @@ const PUBLISHED_SECRET_KEYS: [&str; 3] = [
     "your-very-secret-key-change-this-in-production",
 ];
 
+/// The name pages give the building when `SITE_NAME` is unset.
+pub const DEFAULT_SITE_NAME: &str = "건물 유지보수";
+/// The landing page's emergency line when `EMERGENCY_TEXT` is unset.
+pub const DEFAULT_EMERGENCY_TEXT: &str =
+    "가스 냄새·화재·갇힘 등 위급 상황은 즉시 119 또는 관리사무소로 전화하세요";
+
 /// Groq's OpenAI-compatible endpoint, the original system's provider.
 pub const DEFAULT_LLM_BASE_URL: &str = "https://api.groq.com/openai/v1";
 
@@ -122,6 +128,10 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How long a signed photo link in `image_url` stays valid, in minutes.
     pub image_url_ttl_minutes: i64,
+    /// The building's name, in the title and header of every page.
+    pub site_name: String,
+    /// The landing page's line for what must not wait for a form (gas, fire, someone trapped).
+    pub emergency_text: String,
 }
 
 /// Live updates over WebSocket.
@@ -216,6 +226,8 @@ impl Config {
         ) as u32;
         let public_url = reader.public_url();
         let image_url_ttl_minutes = reader.ranged("IMAGE_URL_TTL_MINUTES", 60, 1, 7 * 24 * 60);
+        let site_name = reader.page_text("SITE_NAME", DEFAULT_SITE_NAME, 60);
+        let emergency_text = reader.page_text("EMERGENCY_TEXT", DEFAULT_EMERGENCY_TEXT, 300);
         let live = LiveConfig {
             ping_interval_secs: reader.ranged("WS_PING_INTERVAL_SECS", 15, 1, 3600) as u64,
             pong_timeout_secs: reader.ranged("WS_PONG_TIMEOUT_SECS", 45, 1, 36_000) as u64,
@@ -255,6 +267,8 @@ impl Config {
             list_default_limit,
             public_url,
             image_url_ttl_minutes,
+            site_name,
+            emergency_text,
         })
     }
 
@@ -318,6 +332,26 @@ impl Reader<'_> {
             }
             None => default,
         }
+    }
+
+    /// Text shown on the pages: one line of at most `max_chars` characters, no control characters.
+    fn page_text(&mut self, name: &'static str, default: &str, max_chars: usize) -> String {
+        let Some(text) = self.get(name) else {
+            return default.to_owned();
+        };
+        if text.chars().any(char::is_control) {
+            self.problem(name, "must be one line without control characters");
+            return default.to_owned();
+        }
+        let length = text.chars().count();
+        if length > max_chars {
+            self.problem(
+                name,
+                format!("must be at most {max_chars} characters, got {length}"),
+            );
+            return default.to_owned();
+        }
+        text
     }
 
     fn database_path(&mut self) -> Option<PathBuf> {
@@ -807,6 +841,27 @@ mod tests {
             let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
             assert_eq!(names, [name], "{name}={value}");
         }
+    }
+
+    #[test]
+    fn the_site_name_and_emergency_line_have_defaults_and_are_checked() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.site_name, "건물 유지보수");
+        assert!(c.emergency_text.contains("119"), "{}", c.emergency_text);
+        let c = config(&[
+            ("SITE_NAME", "  한빛아파트 관리사무소 "),
+            ("EMERGENCY_TEXT", "위급하면 02-123-4567"),
+        ])
+        .unwrap();
+        assert_eq!(c.site_name, "한빛아파트 관리사무소");
+        assert_eq!(c.emergency_text, "위급하면 02-123-4567");
+        let err = config(&[
+            ("SITE_NAME", &"가".repeat(61)),
+            ("EMERGENCY_TEXT", "첫 줄\n둘째 줄"),
+        ])
+        .unwrap_err();
+        let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(names, ["SITE_NAME", "EMERGENCY_TEXT"]);
     }
 
     #[test]

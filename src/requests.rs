@@ -275,6 +275,24 @@ pub async fn list(
         .await
 }
 
+/// One page of requests matching `filter` in the dashboard's order, what needs action first:
+/// open `high` requests waiting, then those in progress, then the rest; each newest first.
+/// And the total count.
+pub async fn list_action_first(
+    db: &Db,
+    filter: RequestFilter,
+    page: Page,
+) -> Result<(Vec<MaintenanceRequest>, u64), AppError> {
+    db.run(move |conn| db::requests::list_requests_action_first(conn, &filter, page))
+        .await
+}
+
+/// How many `high` requests wait for someone to start on them.
+pub async fn urgent_waiting(db: &Db) -> Result<u64, AppError> {
+    db.run(|conn| db::requests::count_urgent_waiting(conn))
+        .await
+}
+
 /// The request, if `viewer` may see it; otherwise 404 so its existence is not revealed.
 pub async fn get(db: &Db, viewer: &User, id: RequestId) -> Result<MaintenanceRequest, AppError> {
     let scope = Scope::of(viewer);

@@ -286,6 +286,7 @@ fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server
                     .configure(api::routes)
                     .configure(pages::routes)
                     .default_service(web::to(pages::not_found))
+                    .wrap(from_fn(pages::error_pages))
                     .wrap(from_fn(body_deadline))
                     .wrap(ErrorHandlers::new().default_handler(api::json_error_body))
                     .wrap(Condition::new(!origins.is_empty(), cors(origins)))

@@ -1,18 +1,43 @@
-// Live updates for the pages. Every page works without this script; it only keeps lists,
-// badges and counts current. No framework and no inline script: the server passes what the
-// script needs in data attributes, and user text is only ever set as textContent.
+// The pages' script. Every page works without it: deleting then asks on a page of its own,
+// and lists show what they showed when loaded. With it, deleting asks in a dialog, and the
+// parts of a page that follow changes stay current.
+//
+// No framework, no inline script, and no text of its own: what it shows comes from the
+// server. A live page marks its changing parts with `data-live-part="<name>"`; when an event
+// on /ws concerns the page, the script fetches the page again and puts each part of the
+// fresh copy in place of the old one. Lists (`rows`) keep their unchanged rows and mark new
+// or changed ones, so filters, order, badges, counts and buttons are exactly the server's.
 "use strict";
 (function () {
   const body = document.body;
-  if (body.dataset.live !== "true" || !("WebSocket" in window)) return;
 
-  const LABELS = {
-    status: { pending: "대기중", in_progress: "진행중", completed: "완료" },
-    category: { electrical: "전기", plumbing: "배관", hvac: "냉난방", structural: "구조", other: "기타" },
-    priority: { high: "높음", medium: "보통", low: "낮음" },
-  };
+  // Deleting asks first. A link `<a href=".../delete" data-confirm="question">` leads to a
+  // confirmation page posting to its own address; here the dialog asks the same question
+  // and posts the same form there.
+  document.addEventListener("click", function (event) {
+    const link = event.target instanceof Element ? event.target.closest("a[data-confirm]") : null;
+    const dialog = document.getElementById("confirm-dialog");
+    if (!link || !dialog || typeof dialog.showModal !== "function") return;
+    event.preventDefault();
+    dialog.querySelector("form").setAttribute("action", link.getAttribute("href"));
+    document.getElementById("confirm-message").textContent = link.dataset.confirm;
+    dialog.showModal();
+  });
+
+  const parts = document.querySelectorAll("[data-live-part]");
+  if (body.dataset.live !== "true" || parts.length === 0 || !("WebSocket" in window)) return;
+
+  // A request's own page follows that request only; lists follow every event the socket
+  // brings (residents get only their own requests' events).
+  const shown = document.querySelector("[data-live-request]");
+  const request = shown ? Number(shown.dataset.liveRequest) : null;
+
   let lastId = Number(body.dataset.lastEvent) || 0;
   let delay = 1000;
+  // One fetch at a time; events arriving meanwhile ask for one more after it.
+  let fetching = false;
+  let again = false;
+  let timer = null;
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -24,7 +49,8 @@
       try { event = JSON.parse(message.data); } catch (_) { return; }
       if (event.type === "resync") { location.reload(); return; }
       if (typeof event.id === "number") lastId = Math.max(lastId, event.id);
-      apply(event);
+      const data = event.data || {};
+      if (request === null || data.id === request) soon();
     });
     socket.addEventListener("close", function () {
       // Reconnect with exponential backoff; `since` fills in whatever was missed.
@@ -33,136 +59,75 @@
     });
   }
 
-  function badge(container, kind, value) {
-    let element = container.querySelector(".badge." + kind);
-    if (!value) { if (element) element.remove(); return; }
-    if (!element) {
-      element = document.createElement("span");
-      container.insertBefore(element, container.querySelector(".refining"));
-    }
-    element.className = "badge " + kind + (kind === "category" ? "" : " " + kind + "-" + value);
-    element.dataset[kind] = value;
-    element.textContent = LABELS[kind][value] || value;
+  // A burst of events is one fetch.
+  function soon() {
+    if (fetching) { again = true; return; }
+    if (timer === null) timer = setTimeout(refresh, 100);
   }
 
-  function paintBadges(element, request) {
-    const meta = element.querySelector(".meta") || element;
-    badge(meta, "status", request.status);
-    badge(meta, "category", request.category);
-    badge(meta, "priority", request.priority);
-    const refining = meta.querySelector(".refining");
-    if (refining && request.classification_status !== "pending") refining.remove();
+  function refresh() {
+    timer = null;
+    fetching = true;
+    fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (response.status === 404 && request !== null) { deleted(); return; }
+        // Logged out meanwhile (sent to log in), or something failed: show what the server says.
+        if (response.redirected || !response.ok) { location.reload(); return; }
+        return response.text().then(function (html) {
+          update(new DOMParser().parseFromString(html, "text/html"));
+        });
+      })
+      .catch(function () { again = true; })
+      .then(function () {
+        fetching = false;
+        if (again) { again = false; soon(); }
+      });
   }
 
-  function count(name, change) {
-    document.querySelectorAll('[data-count="' + name + '"]').forEach(function (element) {
-      element.textContent = String(Math.max(0, (Number(element.textContent) || 0) + change));
+  function update(fresh) {
+    document.querySelectorAll("[data-live-part]").forEach(function (part) {
+      const name = part.dataset.livePart;
+      const replacement = fresh.querySelector('[data-live-part="' + name + '"]');
+      if (!replacement) return;
+      if (name === "rows") rows(part, replacement);
+      else if (part.outerHTML !== replacement.outerHTML) part.replaceWith(document.importNode(replacement, true));
     });
   }
 
-  // The dashboard's SVG bar charts: change one count, then rescale every bar of that chart.
-  function chart(kind, key, change) {
-    const svg = document.getElementById("chart-" + kind);
-    if (!svg || !key) return;
-    const label = svg.querySelector('[data-count-for="' + key + '"]');
-    if (!label) return;
-    label.textContent = String(Math.max(0, (Number(label.textContent) || 0) + change));
-    const labels = Array.prototype.slice.call(svg.querySelectorAll("[data-count-for]"));
-    const max = Math.max(1, Math.max.apply(null, labels.map(function (l) { return Number(l.textContent) || 0; })));
-    labels.forEach(function (l) {
-      const bar = svg.querySelector('rect[data-key="' + l.dataset.countFor + '"]');
-      const width = Math.round((Number(l.textContent) || 0) / max * 180);
-      if (bar) bar.setAttribute("width", String(width));
-      l.setAttribute("x", String(76 + width));
+  // The server's markup of each row as last put in place, to tell changed rows from unchanged.
+  const markup = new WeakMap();
+
+  function rows(list, fresh) {
+    const before = new Map();
+    Array.prototype.forEach.call(list.children, function (row) {
+      if (row.dataset.requestId) before.set(row.dataset.requestId, row);
     });
+    const next = Array.prototype.map.call(fresh.children, function (row) {
+      const old = before.get(row.dataset.requestId);
+      const html = row.outerHTML;
+      if (old && (markup.get(old) || withoutMark(old)) === html) return old;
+      const node = document.importNode(row, true);
+      markup.set(node, html);
+      node.classList.add("fresh");
+      return node;
+    });
+    list.replaceChildren.apply(list, next);
   }
 
-  function labelsOf(element) {
-    const find = function (kind) {
-      const badge = element.querySelector(".badge." + kind);
-      return badge ? badge.dataset[kind] : null;
-    };
-    return { status: find("status"), category: find("category"), priority: find("priority") };
+  // A row's markup as the server sent it (before the script marked it).
+  function withoutMark(row) {
+    const copy = row.cloneNode(true);
+    copy.classList.remove("fresh");
+    if (copy.getAttribute("class") === "") copy.removeAttribute("class");
+    return copy.outerHTML;
   }
 
-  function newRow(request) {
-    const list = document.getElementById("request-list");
-    const table = document.querySelector("#request-table tbody");
-    const meta = document.createElement(table ? "td" : "div");
-    meta.className = "meta";
-    const link = document.createElement("a");
-    link.className = "description";
-    link.href = (table ? "/admin/requests/" : "/requests/") + request.id;
-    link.textContent = request.description.split("\n")[0].slice(0, 80);
-    let row;
-    if (table) {
-      row = document.createElement("tr");
-      const cells = ["#" + request.id, null, request.location || "", null, "방금"];
-      cells.forEach(function (text, index) {
-        if (index === 3) { row.appendChild(meta); return; }
-        const cell = document.createElement("td");
-        if (index === 1) cell.appendChild(link); else cell.textContent = text;
-        row.appendChild(cell);
-      });
-      table.insertBefore(row, table.firstChild);
-    } else if (list) {
-      row = document.createElement("li");
-      row.appendChild(link);
-      row.appendChild(meta);
-      list.insertBefore(row, list.firstChild);
-    } else {
-      return;
-    }
-    row.dataset.requestId = String(request.id);
-    row.classList.add("fresh");
-    paintBadges(row, request);
-  }
-
-  function apply(event) {
-    const request = event.data || {};
-    const rows = document.querySelectorAll('[data-request-id="' + request.id + '"]');
-    if (event.type === "new_request") {
-      if (rows.length === 0) {
-        newRow(request);
-        count("total", 1);
-        count("status-" + request.status, 1);
-        chart("category", request.category, 1);
-        chart("priority", request.priority, 1);
-      }
-      return;
-    }
-    if (event.type === "request_updated" || event.type === "request_classified") {
-      rows.forEach(function (row) {
-        if (row.tagName !== "ARTICLE") {
-          const before = labelsOf(row);
-          if (before.status && before.status !== request.status) {
-            count("status-" + before.status, -1);
-            count("status-" + request.status, 1);
-          }
-          if (before.category !== request.category) {
-            chart("category", before.category, -1);
-            chart("category", request.category, 1);
-          }
-          if (before.priority !== request.priority) {
-            chart("priority", before.priority, -1);
-            chart("priority", request.priority, 1);
-          }
-        }
-        paintBadges(row, request);
-      });
-      return;
-    }
-    if (event.type === "request_deleted") {
-      rows.forEach(function (row) {
-        if (row.tagName === "ARTICLE") return;
-        const before = labelsOf(row);
-        if (before.status) count("status-" + before.status, -1);
-        chart("category", before.category, -1);
-        chart("priority", before.priority, -1);
-        count("total", -1);
-        row.remove();
-      });
-    }
+  // The request shown was deleted: say so, and offer nothing more to do with it.
+  function deleted() {
+    document.querySelectorAll("[data-when-deleted]").forEach(function (notice) { notice.hidden = false; });
+    document.querySelectorAll('[data-live-part="actions"], main form').forEach(function (element) {
+      element.remove();
+    });
   }
 
   connect();

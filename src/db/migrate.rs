@@ -32,6 +32,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_legacy_ids",
         include_str!("../../migrations/0007_legacy_ids.sql"),
     ),
+    (
+        "0008_dashboard_order",
+        include_str!("../../migrations/0008_dashboard_order.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

@@ -205,6 +205,127 @@ pub fn list_requests(
     Ok((rows, total as u64))
 }
 
+/// The parts of the dashboard's order, in turn: open `high` requests waiting, those in
+/// progress, then the rest. Each is read newest first along an index, so a page of the
+/// dashboard costs about the same at a million rows as at a hundred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    UrgentWaiting,
+    UrgentInProgress,
+    Rest,
+}
+
+impl Part {
+    const ALL: [Part; 3] = [Part::UrgentWaiting, Part::UrgentInProgress, Part::Rest];
+
+    /// The part's condition and its parameters.
+    fn condition(self) -> (&'static str, Vec<Value>) {
+        let text = |s: &str| Value::Text(s.to_owned());
+        let high = text(Priority::High.as_str());
+        let (pending, started) = (
+            text(Status::Pending.as_str()),
+            text(Status::InProgress.as_str()),
+        );
+        match self {
+            Part::UrgentWaiting => ("priority = ? AND status = ?", vec![high, pending]),
+            Part::UrgentInProgress => ("priority = ? AND status = ?", vec![high, started]),
+            // `IS NOT`: a request not classified yet (NULL priority) belongs here too.
+            Part::Rest => (
+                "(priority IS NOT ? OR status NOT IN (?, ?))",
+                vec![high, pending, started],
+            ),
+        }
+    }
+
+    /// Whether any request matching `filter` can be in this part.
+    fn may_match(self, filter: &RequestFilter) -> bool {
+        let urgent = |status: Status| {
+            filter.priority.is_none_or(|p| p == Priority::High)
+                && filter.status.is_none_or(|s| s == status)
+        };
+        match self {
+            Part::UrgentWaiting => urgent(Status::Pending),
+            Part::UrgentInProgress => urgent(Status::InProgress),
+            Part::Rest => {
+                filter.priority != Some(Priority::High)
+                    || !matches!(filter.status, Some(Status::Pending | Status::InProgress))
+            }
+        }
+    }
+
+    /// The WHERE clause of `filter` narrowed to this part, and its parameters.
+    fn clause(self, filter: &RequestFilter) -> (String, Vec<Value>) {
+        let (clause, mut values) = filter_clause(filter);
+        let (condition, more) = self.condition();
+        values.extend(more);
+        let clause = if clause.is_empty() {
+            format!(" WHERE {condition}")
+        } else {
+            format!("{clause} AND {condition}")
+        };
+        (clause, values)
+    }
+}
+
+/// One page of the requests matching `filter` in the dashboard's order (open `high` ones
+/// first: waiting, then in progress; then the rest; each part newest first), and how many
+/// match in all, read in one transaction.
+pub fn list_requests_action_first(
+    conn: &mut Connection,
+    filter: &RequestFilter,
+    page: Page,
+) -> Result<(Vec<MaintenanceRequest>, u64), AppError> {
+    let tx = conn.transaction()?;
+    let (clause, values) = filter_clause(filter);
+    let total: i64 = tx
+        .prepare_cached(&format!("SELECT count(*) FROM requests{clause}"))?
+        .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+    let mut rows = Vec::new();
+    // Rows of earlier parts still to pass over before the page starts.
+    let mut skip = u64::from(page.offset);
+    for part in Part::ALL {
+        let room = u64::from(page.limit).saturating_sub(rows.len() as u64);
+        if room == 0 {
+            break;
+        }
+        if !part.may_match(filter) {
+            continue;
+        }
+        let (clause, mut values) = part.clause(filter);
+        if skip > 0 && part != Part::Rest {
+            let in_part: i64 = tx
+                .prepare_cached(&format!("SELECT count(*) FROM requests{clause}"))?
+                .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+            if in_part as u64 <= skip {
+                skip -= in_part as u64;
+                continue;
+            }
+        }
+        values.push(Value::Integer(room as i64));
+        values.push(Value::Integer(skip as i64));
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests{clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        );
+        let found = tx
+            .prepare_cached(&sql)?
+            .query_map(params_from_iter(values.iter()), request_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.extend(found);
+        skip = 0;
+    }
+    tx.commit()?;
+    Ok((rows, total as u64))
+}
+
+/// How many `high` requests are waiting for someone to start on them.
+pub fn count_urgent_waiting(conn: &Connection) -> Result<u64, AppError> {
+    let (clause, values) = Part::UrgentWaiting.clause(&RequestFilter::default());
+    let n: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM requests{clause}"))?
+        .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+    Ok(n as u64)
+}
+
 /// Applies `changes`, writing one history entry per field that really changed.
 /// None when the request does not exist.
 pub fn update_request(
@@ -577,5 +698,170 @@ mod tests {
             assert!(plan.contains("USING INDEX"), "{filter:?}: {plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{filter:?}: {plan}");
         }
+    }
+
+    fn filters() -> Vec<RequestFilter> {
+        let mut filters = vec![
+            RequestFilter::default(),
+            RequestFilter {
+                text: Some("전등".into()),
+                ..Default::default()
+            },
+        ];
+        for status in Status::ALL {
+            filters.push(RequestFilter {
+                status: Some(*status),
+                ..Default::default()
+            });
+            for priority in Priority::ALL {
+                filters.push(RequestFilter {
+                    status: Some(*status),
+                    priority: Some(*priority),
+                    ..Default::default()
+                });
+            }
+        }
+        for priority in Priority::ALL {
+            filters.push(RequestFilter {
+                priority: Some(*priority),
+                ..Default::default()
+            });
+        }
+        for category in Category::ALL {
+            filters.push(RequestFilter {
+                category: Some(*category),
+                ..Default::default()
+            });
+        }
+        filters
+    }
+
+    /// Each part of the dashboard's order, under every filter, walks an index without sorting,
+    /// and counting the waiting urgent requests reads the index alone.
+    #[test]
+    fn the_dashboard_order_walks_indexes_without_sorting() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        for filter in filters() {
+            for part in Part::ALL.into_iter().filter(|p| p.may_match(&filter)) {
+                let (clause, mut values) = part.clause(&filter);
+                values.push(Value::Integer(20));
+                values.push(Value::Integer(0));
+                let sql = format!(
+                    "SELECT {REQUEST_COLUMNS} FROM requests{clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+                );
+                let plan = plan(&conn, &sql, &values);
+                assert!(plan.contains("USING INDEX"), "{part:?} {filter:?}: {plan}");
+                assert!(!plan.contains("TEMP B-TREE"), "{part:?} {filter:?}: {plan}");
+                if part != Part::Rest && filter == RequestFilter::default() {
+                    assert!(
+                        plan.contains("requests_priority_status_created"),
+                        "{part:?}: {plan}"
+                    );
+                }
+            }
+        }
+        let (clause, values) = Part::UrgentWaiting.clause(&RequestFilter::default());
+        let plan = plan(
+            &conn,
+            &format!("SELECT count(*) FROM requests{clause}"),
+            &values,
+        );
+        assert!(plan.contains("COVERING INDEX"), "{plan}");
+    }
+
+    /// Paging through the dashboard gives every matching request once, in its order, however
+    /// the pages fall across its parts.
+    #[test]
+    fn dashboard_pages_follow_one_order_across_its_parts() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO users (email, hashed_password, created_at, updated_at) VALUES ('r@example.com', 'x', '2024-01-01', '2024-01-01')",
+            [],
+        )
+        .unwrap();
+        let priorities = [
+            Some("high"),
+            Some("medium"),
+            None,
+            Some("low"),
+            Some("high"),
+        ];
+        let statuses = ["pending", "in_progress", "completed"];
+        for n in 0..40 {
+            conn.execute(
+                "INSERT INTO requests (user_id, description, priority, status, created_at, updated_at)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?4)",
+                params![
+                    format!("요청 {n}"),
+                    priorities[n % priorities.len()],
+                    statuses[(n / 2) % statuses.len()],
+                    // Some share a creation time: the id breaks the tie.
+                    format!("2024-01-01T00:00:{:02}.000000Z", n / 3),
+                ],
+            )
+            .unwrap();
+        }
+        let rank = |r: &MaintenanceRequest| match (r.priority, r.status) {
+            (Some(Priority::High), Status::Pending) => 0,
+            (Some(Priority::High), Status::InProgress) => 1,
+            _ => 2,
+        };
+        for filter in filters().into_iter().filter(|f| f.text.is_none()) {
+            let (all, total) = list_requests(
+                &mut conn,
+                &filter,
+                Page {
+                    limit: 1000,
+                    offset: 0,
+                },
+            )
+            .unwrap();
+            let mut expected = all.clone();
+            // Stable: within a part, the newest-first order of the plain list.
+            expected.sort_by_key(rank);
+            for limit in [1, 3, 7, 40] {
+                let mut paged = Vec::new();
+                let mut offset = 0;
+                loop {
+                    let (rows, count) =
+                        list_requests_action_first(&mut conn, &filter, Page { limit, offset })
+                            .unwrap();
+                    assert_eq!(count, total, "{filter:?}");
+                    if rows.is_empty() {
+                        break;
+                    }
+                    assert!(rows.len() <= limit as usize);
+                    offset += rows.len() as u32;
+                    paged.extend(rows);
+                }
+                let ids =
+                    |rows: &[MaintenanceRequest]| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+                assert_eq!(ids(&paged), ids(&expected), "{filter:?}, {limit} a page");
+            }
+        }
+        assert_eq!(
+            count_urgent_waiting(&conn).unwrap(),
+            expected_urgent(&mut conn)
+        );
+    }
+
+    fn expected_urgent(conn: &mut Connection) -> u64 {
+        let filter = RequestFilter {
+            status: Some(Status::Pending),
+            priority: Some(Priority::High),
+            ..Default::default()
+        };
+        list_requests(
+            conn,
+            &filter,
+            Page {
+                limit: 1,
+                offset: 0,
+            },
+        )
+        .unwrap()
+        .1
     }
 }

@@ -75,18 +75,27 @@ pub fn password_hash(conn: &Connection, id: UserId) -> Result<Option<String>, Ap
 }
 
 /// One page of accounts, oldest first, and how many there are in all (read in one
-/// transaction, so the count agrees with the page).
+/// transaction, so the count agrees with the page); with `text`, only those whose email or
+/// name contains it (ASCII letters in any case).
 pub fn list_users(
     conn: &mut Connection,
+    text: Option<&str>,
     limit: u32,
     offset: u32,
 ) -> Result<(Vec<User>, u64), AppError> {
     let tx = conn.transaction()?;
-    let total: i64 = tx.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
-    let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id DESC LIMIT ?1 OFFSET ?2");
+    // A NULL pattern matches every account.
+    let pattern = text.map(super::like_pattern);
+    let matching = "(?1 IS NULL OR email LIKE ?1 ESCAPE '\\' OR full_name LIKE ?1 ESCAPE '\\')";
+    let total: i64 = tx
+        .prepare_cached(&format!("SELECT count(*) FROM users WHERE {matching}"))?
+        .query_row(params![pattern], |r| r.get(0))?;
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE {matching} ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+    );
     let users = tx
         .prepare_cached(&sql)?
-        .query_map(params![limit, offset], user_from_row)?
+        .query_map(params![pattern, limit, offset], user_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     tx.commit()?;
     Ok((users, total as u64))

@@ -15,14 +15,20 @@ use serde::Deserialize;
 #[template(path = "landing.html")]
 struct Landing {
     chrome: Chrome,
+    /// What to do when it cannot wait for a form (`EMERGENCY_TEXT`).
+    emergency: String,
 }
 
-pub async fn landing(visitor: Visitor) -> Result<HttpResponse, PageError> {
+pub async fn landing(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+) -> Result<HttpResponse, PageError> {
     render(
         &visitor,
         StatusCode::OK,
         &Landing {
             chrome: Chrome::new(&visitor),
+            emergency: state.config.emergency_text.clone(),
         },
     )
 }

@@ -13,8 +13,11 @@ use crate::accounts::User;
 use crate::errors::AppError;
 use crate::routing::{self, Endpoint, at};
 use crate::taxonomy::Role;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use session::Visitor;
 
@@ -35,12 +38,19 @@ fn endpoints() -> Vec<Endpoint> {
         at(M::POST, "/requests/new", resident::submit_request),
         at(M::GET, "/my-requests", resident::my_requests),
         at(M::GET, "/requests/{id}", resident::show_request),
+        at(M::GET, "/requests/{id}/delete", resident::confirm_delete),
         at(M::POST, "/requests/{id}/delete", resident::delete_request),
         at(M::GET, "/admin", staff::dashboard),
         at(M::GET, "/admin/requests/{id}", staff::show_request),
         at(M::POST, "/admin/requests/{id}", staff::update_request),
         at(M::GET, "/admin/users", staff::users),
         at(M::POST, "/admin/users/{id}/role", staff::change_role),
+        at(
+            M::GET,
+            "/admin/users/{id}/delete",
+            staff::confirm_delete_user,
+        ),
+        at(M::POST, "/admin/users/{id}/delete", staff::delete_user),
         at(M::GET, "/static/{file}", assets::serve),
     ]
 }
@@ -57,6 +67,8 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
 
 /// What the layout needs on every page.
 pub struct Chrome {
+    /// The building's name (`SITE_NAME`), in the title and the header.
+    pub site_name: String,
     pub user: Option<User>,
     pub last_event: i64,
     pub csrf: String,
@@ -69,6 +81,7 @@ pub struct Chrome {
 impl Chrome {
     pub fn new(visitor: &Visitor) -> Chrome {
         Chrome {
+            site_name: visitor.site_name.clone(),
             user: visitor.user.clone(),
             last_event: visitor.last_event,
             csrf: visitor.csrf.clone(),
@@ -79,8 +92,10 @@ impl Chrome {
         }
     }
 
+    /// For a page rendered without knowing the visitor (replaced by [`error_pages`]).
     fn anonymous() -> Chrome {
         Chrome {
+            site_name: crate::config::DEFAULT_SITE_NAME.to_owned(),
             user: None,
             last_event: 0,
             csrf: String::new(),
@@ -137,28 +152,13 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-impl ResponseError for PageError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            PageError::LoginRequired { .. } => StatusCode::SEE_OTHER,
-            PageError::BadCsrf => StatusCode::FORBIDDEN,
-            PageError::App(e) => e.status_code(),
+impl PageError {
+    /// The title and message of the error page; None for a redirect to log in.
+    fn page_text(&self) -> Option<(&'static str, &'static str)> {
+        if let PageError::LoginRequired { .. } = self {
+            return None;
         }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let PageError::LoginRequired { next } = self {
-            let to = format!("/login?next={}", encode_path(next));
-            return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, to))
-                .finish();
-        }
-        let status = self.status_code();
-        if let PageError::App(AppError::Internal(cause) | AppError::Unavailable(cause)) = self {
-            // The cause goes to the log; the page says nothing of it.
-            tracing::error!(%cause, "page failed");
-        }
-        let (title, message) = match (self, status.as_u16()) {
+        let text = match (self, self.status_code().as_u16()) {
             (PageError::BadCsrf, _) => (
                 "요청을 확인할 수 없습니다",
                 "보안 토큰이 맞지 않습니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.",
@@ -182,16 +182,91 @@ impl ResponseError for PageError {
             ),
             _ => ("요청을 처리할 수 없습니다", "입력한 내용을 확인해 주세요."),
         };
+        Some(text)
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            PageError::BadCsrf => StatusCode::FORBIDDEN,
+            PageError::App(e) => e.status_code(),
+        }
+    }
+
+    /// The error page for an anonymous visitor: [`error_pages`], which sees the request,
+    /// renders it again with the visitor's own menu.
+    fn error_response(&self) -> HttpResponse {
+        let Some((title, message)) = self.page_text() else {
+            let next = match self {
+                PageError::LoginRequired { next } => next.as_str(),
+                _ => "/",
+            };
+            let to = format!("/login?next={}", encode_path(next));
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, to))
+                .finish();
+        };
+        if let PageError::App(AppError::Internal(cause) | AppError::Unavailable(cause)) = self {
+            // The cause goes to the log; the page says nothing of it.
+            tracing::error!(%cause, "page failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if let PageError::App(AppError::TooManyRequests {
+            retry_after_secs, ..
+        }) = self
+        {
+            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
         let page = ErrorPage {
             chrome: Chrome::anonymous(),
             title,
             message,
         };
         let html = page.render().unwrap_or_else(|_| title.to_owned());
-        HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(html)
+        response.content_type("text/html; charset=utf-8").body(html)
     }
+}
+
+/// Middleware: a page's error response (403, 404, 500...) rendered again for the visitor who
+/// asked, with their own menu and the site's name, as every other page is.
+pub async fn error_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let text = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<PageError>())
+        .and_then(PageError::page_text);
+    let Some((title, message)) = text else {
+        return Ok(res.map_into_left_body());
+    };
+    let (req, res) = res.into_parts();
+    // When even the visitor cannot be known (the database is down), the anonymous page stands.
+    let Ok(visitor) = Visitor::extract(&req).await else {
+        return Ok(ServiceResponse::new(req, res).map_into_left_body());
+    };
+    let mut chrome = Chrome::new(&visitor);
+    // A message waiting for the next page is kept for it.
+    chrome.flash = None;
+    let Ok(html) = (ErrorPage {
+        chrome,
+        title,
+        message,
+    })
+    .render() else {
+        return Ok(ServiceResponse::new(req, res).map_into_left_body());
+    };
+    let mut page = HttpResponse::build(res.status());
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_LENGTH {
+            page.append_header((name.clone(), value.clone()));
+        }
+    }
+    Ok(ServiceResponse::new(req, page.body(html)).map_into_right_body())
 }
 
 /// The logged-in user, or a redirect to the login page that comes back here.
@@ -287,7 +362,7 @@ fn encode_path(path: &str) -> String {
 }
 
 /// Unknown routes: a page for browsers, `{"detail"}` for API clients.
-pub async fn not_found(req: HttpRequest) -> HttpResponse {
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, PageError> {
     let wants_html = !req.path().starts_with("/api")
         && req
             .headers()
@@ -295,9 +370,9 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"));
     if wants_html {
-        PageError::App(AppError::NotFound("Not Found".into())).error_response()
+        Err(PageError::App(AppError::NotFound("Not Found".into())))
     } else {
-        AppError::NotFound("Not Found".into()).error_response()
+        Ok(AppError::NotFound("Not Found".into()).error_response())
     }
 }
 

@@ -3,6 +3,7 @@
 use super::session::{CsrfForm, Visitor, redirect};
 use super::views::{HistoryLine, Pager, RequestView};
 use super::{Chrome, PageError, check_csrf, render, request_with_history, require_user};
+use crate::accounts::User;
 use crate::errors::AppError;
 use crate::ids::RequestId;
 use crate::photos;
@@ -24,6 +25,8 @@ struct NewRequestPage {
     location: String,
     contact_info: String,
     max_mb: usize,
+    /// What to do when it cannot wait for a form (`EMERGENCY_TEXT`).
+    emergency: String,
 }
 
 impl NewRequestPage {
@@ -35,6 +38,7 @@ impl NewRequestPage {
             location: String::new(),
             contact_info: String::new(),
             max_mb: state.config.max_upload_bytes / (1024 * 1024),
+            emergency: state.config.emergency_text.clone(),
         }
     }
 }
@@ -218,6 +222,50 @@ pub async fn show_request(
     render(&visitor, StatusCode::OK, &page)
 }
 
+/// What a resident is told when work on a request started before they could withdraw it.
+const TOO_LATE_TO_DELETE: &str =
+    "이미 처리가 시작되어 삭제할 수 없습니다. 취소가 필요하면 관리사무소에 문의해 주세요.";
+
+/// Where a request's own page is for `user`.
+fn request_page(user: &User, id: RequestId) -> String {
+    if user.role.is_staff() {
+        format!("/admin/requests/{id}")
+    } else {
+        format!("/requests/{id}")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "requests/delete.html")]
+struct ConfirmDeletePage {
+    chrome: Chrome,
+    r: RequestView,
+    /// Back to the request's page.
+    cancel: String,
+}
+
+/// Asks before deleting (the page shown without JavaScript; with it, a dialog on the
+/// request's page asks the same and posts the same form).
+pub async fn confirm_delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    let user = require_user(&visitor, &req)?;
+    let id = RequestId(*id);
+    let request = requests::get(&state.db, user, id).await?;
+    if !requests::may_delete(user.role, request.status) {
+        return Ok(redirect(&request_page(user, id), Some(TOO_LATE_TO_DELETE)));
+    }
+    let page = ConfirmDeletePage {
+        chrome: Chrome::new(&visitor),
+        r: request.into(),
+        cancel: request_page(user, id),
+    };
+    render(&visitor, StatusCode::OK, &page)
+}
+
 pub async fn delete_request(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -227,7 +275,15 @@ pub async fn delete_request(
 ) -> Result<HttpResponse, PageError> {
     let user = require_user(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;
-    requests::delete(&state, user, RequestId(*id)).await?;
+    let id = RequestId(*id);
+    match requests::delete(&state, user, id).await {
+        Ok(()) => {}
+        // Work started after the page with the button was shown.
+        Err(AppError::Forbidden(_)) => {
+            return Ok(redirect(&request_page(user, id), Some(TOO_LATE_TO_DELETE)));
+        }
+        Err(e) => return Err(e.into()),
+    }
     let back = if user.role.is_staff() {
         "/admin"
     } else {

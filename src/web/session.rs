@@ -30,6 +30,8 @@ pub struct CsrfForm {
 /// What every page knows about the visitor.
 #[derive(Debug, Clone)]
 pub struct Visitor {
+    /// The building's name, as configured (`SITE_NAME`).
+    pub site_name: String,
     pub user: Option<User>,
     /// The id of the visitor's page session, when logged in.
     pub session: Option<String>,
@@ -92,8 +94,11 @@ impl FromRequest for Visitor {
                     }
                 }
             };
+            // A message waits for the next page the visitor opens, not for a copy of the
+            // page the page script fetches to stay current.
             let flash = req
                 .cookie(FLASH_COOKIE)
+                .filter(|_| is_navigation(&req))
                 .and_then(|c| urlencoding_decode(c.value()))
                 .filter(|f| !f.is_empty());
             let last_event = match &session {
@@ -106,6 +111,7 @@ impl FromRequest for Visitor {
                 None => 0,
             };
             Ok(Visitor {
+                site_name: state.config.site_name.clone(),
                 last_event,
                 user: session.as_ref().map(|s| s.user.clone()),
                 session: session.map(|s| s.id),
@@ -117,6 +123,14 @@ impl FromRequest for Visitor {
             })
         })
     }
+}
+
+/// Whether the browser is opening the page (or, without `Sec-Fetch-Mode`, may be): a
+/// script's `fetch` says `cors` or `same-origin`.
+fn is_navigation(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("sec-fetch-mode")
+        .is_none_or(|mode| mode.as_bytes() == b"navigate")
 }
 
 impl Visitor {

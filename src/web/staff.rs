@@ -1,7 +1,7 @@
 //! Admins' pages: the dashboard, one request, and (super admins) the accounts.
 
 use super::charts;
-use super::session::{Visitor, redirect};
+use super::session::{CsrfForm, Visitor, redirect};
 use super::views::{HistoryLine, Pager, RequestView};
 use super::{Chrome, PageError, check_csrf, render, request_with_history, require_staff};
 use crate::accounts::{self, User};
@@ -20,6 +20,8 @@ use serde::Deserialize;
 struct Dashboard {
     chrome: Chrome,
     stats: Stats,
+    /// Open `high` requests nobody has started on.
+    urgent: u64,
     category_chart: String,
     priority_chart: String,
     day_chart: String,
@@ -94,8 +96,10 @@ pub async fn dashboard(
         text: Some(q.clone()).filter(|q| !q.is_empty()),
     };
     let page = query.page.unwrap_or(1).max(1);
-    let (rows, total) = requests::list(&state.db, filter.clone(), Pager::window(page)).await?;
+    let (rows, total) =
+        requests::list_action_first(&state.db, filter.clone(), Pager::window(page)).await?;
     let stats = requests::stats(&state.db).await?;
+    let urgent = requests::urgent_waiting(&state.db).await?;
     let days = requests::per_day(&state.db, 30).await?;
     let categories: Vec<(&str, &str, u64)> = stats
         .by_category
@@ -124,6 +128,7 @@ pub async fn dashboard(
         priority_chart: charts::bars("긴급도별", "chart-priority", &priorities),
         day_chart: charts::per_day("최근 30일 접수", &days),
         stats,
+        urgent,
         statuses: Status::ALL,
         categories: Category::ALL,
         priorities: Priority::ALL,
@@ -255,11 +260,16 @@ struct UsersPage {
     users: Vec<User>,
     me: UserId,
     roles: &'static [Role],
+    /// The search as typed.
+    q: String,
+    /// The search as a query string prefix for the pager links.
+    query: String,
     pager: Pager,
 }
 
 #[derive(Deserialize)]
-pub struct PageQuery {
+pub struct UsersQuery {
+    q: Option<String>,
     page: Option<u32>,
 }
 
@@ -276,19 +286,106 @@ pub async fn users(
     req: HttpRequest,
     state: web::Data<AppState>,
     visitor: Visitor,
-    query: web::Query<PageQuery>,
+    query: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, PageError> {
     let me = require_super(&visitor, &req)?.id;
     let page = query.page.unwrap_or(1).max(1);
-    let (users, total) = accounts::list(&state.db, Pager::window(page)).await?;
+    let q = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let text = Some(q.clone()).filter(|q| !q.is_empty());
+    let query = text
+        .as_deref()
+        .map(|q| format!("q={}&", encode(q)))
+        .unwrap_or_default();
+    let (users, total) = accounts::search(&state.db, text, Pager::window(page)).await?;
     let page = UsersPage {
         chrome: Chrome::new(&visitor),
         users,
         me,
         roles: Role::ALL,
+        q,
+        query,
         pager: Pager::new(page, total),
     };
     render(&visitor, StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "staff/delete_user.html")]
+struct ConfirmDeleteUserPage {
+    chrome: Chrome,
+    user: User,
+    /// The account's requests, deleted with it.
+    requests: u64,
+}
+
+/// What a super admin is told when they try to delete their own account.
+const NOT_YOURSELF: &str = "자기 자신의 계정은 삭제할 수 없습니다.";
+
+/// Asks before deleting an account (the page shown without JavaScript; with it, a dialog
+/// on the users page asks and posts the same form).
+pub async fn confirm_delete_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    let me = require_super(&visitor, &req)?;
+    let target = UserId(*id);
+    if target == me.id {
+        return Ok(redirect("/admin/users", Some(NOT_YOURSELF)));
+    }
+    let user = accounts::find(&state.db, target)
+        .await?
+        .ok_or_else(|| AppError::not_found("User"))?;
+    let theirs = RequestFilter {
+        owner: Some(target),
+        ..RequestFilter::default()
+    };
+    let (_, requests) = requests::list(&state.db, theirs, Pager::window(1)).await?;
+    let page = ConfirmDeleteUserPage {
+        chrome: Chrome::new(&visitor),
+        user,
+        requests,
+    };
+    render(&visitor, StatusCode::OK, &page)
+}
+
+pub async fn delete_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    id: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    let me = require_super(&visitor, &req)?;
+    check_csrf(&visitor, &form.csrf_token)?;
+    let target = UserId(*id);
+    if target == me.id {
+        return Ok(redirect("/admin/users", Some(NOT_YOURSELF)));
+    }
+    let user = accounts::find(&state.db, target)
+        .await?
+        .ok_or_else(|| AppError::not_found("User"))?;
+    match accounts::delete(&state, me, target).await {
+        Ok(()) => {}
+        // The last super admin stays (another super admin demoted meanwhile).
+        Err(AppError::BadRequest(_)) => {
+            return Ok(redirect(
+                "/admin/users",
+                Some("최고 관리자가 한 명은 남아 있어야 합니다."),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(redirect(
+        "/admin/users",
+        Some(&format!("{} 계정을 삭제했습니다.", user.email)),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -615,7 +615,17 @@ mod requests_pages {
             .send()
             .await
             .unwrap();
-        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        // A stale button (the page was open when work started) gets a message, not a 403 page.
+        assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            refused.headers()[LOCATION],
+            format!("/requests/{my_id}").as_str()
+        );
+        let (_, explained) = page(&client, &app.url(&format!("/requests/{my_id}"))).await;
+        assert!(
+            explained.contains("이미 처리가 시작되어 삭제할 수 없습니다"),
+            "{explained}"
+        );
         assert_eq!(
             app.get(Some(&mine), &format!("/api/requests/{my_id}"))
                 .await
@@ -899,4 +909,534 @@ async fn cookies_are_secure_over_https_or_when_configured() {
         forced.starts_with("__Host-session=") && forced.contains("Secure"),
         "{forced}"
     );
+}
+
+/// Issue 10, "Pages": what a resident and a building manager stumbled on.
+mod rough_edges {
+    use super::*;
+    use serde_json::{Value, json};
+
+    async fn page(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
+        let response = client.get(url).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    /// The page's `<header>`: the brand and the menu.
+    fn header_of(html: &str) -> &str {
+        let start = html.find("<header").expect("a header");
+        &html[start..start + html[start..].find("</header>").expect("its end")]
+    }
+
+    /// The `<main>` part of a page.
+    fn main_of(html: &str) -> &str {
+        let start = html.find("<main").expect("a main");
+        &html[start..start + html[start..].find("</main>").expect("its end")]
+    }
+
+    /// The href of the first link whose text is `text`.
+    fn link_to<'a>(html: &'a str, text: &str) -> Option<&'a str> {
+        html.split("<a ")
+            .skip(1)
+            .find(|a| {
+                a.split_once('>')
+                    .is_some_and(|(_, rest)| rest.split("</a>").next().unwrap().trim() == text)
+            })
+            .and_then(|a| a.split("href=\"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+    }
+
+    /// The request ids of a list's rows, in the order shown.
+    fn row_ids(html: &str) -> Vec<i64> {
+        let body = html.split("<tbody").nth(1).unwrap_or(html);
+        body.split("<tr data-request-id=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    /// The value shown in `[data-count="name"]`.
+    fn count_of(html: &str, name: &str) -> Option<u64> {
+        let marker = format!("data-count=\"{name}\"");
+        let rest = &html[html.find(&marker)? + marker.len()..];
+        rest.split_once('>')?
+            .1
+            .split('<')
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    async fn set(app: &TestApp, admin: &str, id: i64, changes: Value) {
+        let response = app
+            .patch_json(Some(admin), &format!("/api/requests/{id}"), &changes)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{changes}");
+    }
+
+    #[tokio::test]
+    async fn error_pages_show_the_visitors_own_menu() {
+        let app = spawn_app().await;
+        let (_, token) = app.resident("r@example.com").await;
+        let id = app.submit(&token, "전등이 깜빡입니다").await["id"]
+            .as_i64()
+            .unwrap();
+        let resident = browser();
+        log_in(&app, &resident, "r@example.com", PASSWORD).await;
+        let logged_in_menu = |path: &str, html: &str| {
+            let header = header_of(html);
+            assert!(
+                header.contains("href=\"/my-requests\"") && header.contains("로그아웃"),
+                "{path}: {header}"
+            );
+            assert!(
+                !header.contains("href=\"/login\"") && !header.contains("href=\"/register\""),
+                "{path}: {header}"
+            );
+        };
+        for (path, status) in [
+            ("/admin", StatusCode::FORBIDDEN),
+            ("/admin/users", StatusCode::FORBIDDEN),
+            ("/requests/999999", StatusCode::NOT_FOUND),
+            ("/no/such/page", StatusCode::NOT_FOUND),
+        ] {
+            let (got, html) = page(&resident, &app.url(path)).await;
+            assert_eq!(got, status, "{path}");
+            logged_in_menu(path, &html);
+        }
+        // An admin's 403 (the users page is for super admins) shows the admin's menu.
+        app.admin("a@example.com").await;
+        let admin = browser();
+        log_in(&app, &admin, "a@example.com", PASSWORD).await;
+        let (got, html) = page(&admin, &app.url("/admin/users")).await;
+        assert_eq!(got, StatusCode::FORBIDDEN);
+        assert!(header_of(&html).contains("href=\"/admin\""), "{html}");
+
+        // A page that fails inside (its history table is gone) is a 500 with the same menu.
+        let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+        conn.execute_batch("DROP TABLE request_history").unwrap();
+        let path = format!("/requests/{id}");
+        let (got, html) = page(&resident, &app.url(&path)).await;
+        assert_eq!(got, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(html.contains("일시적인 문제"), "{html}");
+        logged_in_menu(&path, &html);
+
+        // Visitors who are not logged in still get 로그인 and 회원가입.
+        let (got, html) = page(&browser(), &app.url("/no/such/page")).await;
+        assert_eq!(got, StatusCode::NOT_FOUND);
+        assert!(header_of(&html).contains("href=\"/login\""), "{html}");
+    }
+
+    #[tokio::test]
+    async fn every_page_names_the_building_and_the_landing_page_gives_the_emergency_line() {
+        let app = spawn_app_with(&[
+            ("SITE_NAME", "한빛아파트 <관리>"),
+            ("EMERGENCY_TEXT", "가스 냄새가 나면 즉시 02-000-0000"),
+        ])
+        .await;
+        app.resident("r@example.com").await;
+        let resident = browser();
+        log_in(&app, &resident, "r@example.com", PASSWORD).await;
+        for (client, path) in [
+            (browser(), "/"),
+            (browser(), "/login"),
+            (browser(), "/register"),
+            (browser(), "/no/such/page"),
+            (resident.clone(), "/my-requests"),
+            (resident.clone(), "/admin"),
+        ] {
+            let (_, html) = page(&client, &app.url(path)).await;
+            let title = html
+                .split("<title>")
+                .nth(1)
+                .unwrap()
+                .split("</title>")
+                .next();
+            assert!(
+                title.is_some_and(|t| t.ends_with("한빛아파트 &#60;관리&#62;")
+                    || t.ends_with("한빛아파트 &lt;관리&gt;")),
+                "{path}: {title:?}"
+            );
+            let header = header_of(&html);
+            assert!(header.contains("한빛아파트"), "{path}: {header}");
+            assert!(!html.contains("건물 유지보수"), "{path}");
+        }
+        let (_, landing) = page(&browser(), &app.url("/")).await;
+        assert!(
+            main_of(&landing).contains("가스 냄새가 나면 즉시 02-000-0000"),
+            "{landing}"
+        );
+
+        let default = spawn_app().await;
+        let (_, landing) = page(&browser(), &default.url("/")).await;
+        assert!(landing.contains("<title>환영합니다 · 건물 유지보수</title>"));
+        assert!(
+            main_of(&landing).contains(
+                "가스 냄새·화재·갇힘 등 위급 상황은 즉시 119 또는 관리사무소로 전화하세요"
+            ),
+            "{landing}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_dashboard_puts_open_urgent_requests_first_and_counts_those_waiting() {
+        let app = spawn_app().await;
+        let (_, resident) = app.resident("r@example.com").await;
+        let (_, admin) = app.admin("a@example.com").await;
+        // Oldest first: (priority, status) of each.
+        let plan = [
+            ("high", "pending"),
+            ("low", "pending"),
+            ("high", "in_progress"),
+            ("high", "completed"),
+            ("medium", "in_progress"),
+            ("high", "pending"),
+            ("low", "pending"),
+        ];
+        let mut ids = Vec::new();
+        for (n, (priority, status)) in plan.iter().enumerate() {
+            let id = app.submit(&resident, &format!("요청 {n}")).await["id"]
+                .as_i64()
+                .unwrap();
+            set(
+                &app,
+                &admin,
+                id,
+                json!({"priority": priority, "status": status}),
+            )
+            .await;
+            ids.push(id);
+        }
+        let client = browser();
+        log_in(&app, &client, "a@example.com", PASSWORD).await;
+        let (_, html) = page(&client, &app.url("/admin")).await;
+        // Open high ones first (waiting before in progress), then the rest newest first.
+        let expected = [ids[5], ids[0], ids[2], ids[6], ids[4], ids[3], ids[1]];
+        assert_eq!(row_ids(&html), expected);
+        assert_eq!(count_of(&html, "urgent"), Some(2), "긴급 대기 2건");
+        assert!(html.contains("긴급 대기"));
+        // Filters keep that order among what they show.
+        let (_, pending) = page(&client, &app.url("/admin?status=pending")).await;
+        assert_eq!(row_ids(&pending), [ids[5], ids[0], ids[6], ids[1]]);
+        let (_, high) = page(&client, &app.url("/admin?priority=high")).await;
+        assert_eq!(row_ids(&high), [ids[5], ids[0], ids[2], ids[3]]);
+        assert_eq!(
+            count_of(&high, "urgent"),
+            Some(2),
+            "the count is never filtered"
+        );
+        // The residents' list stays newest first.
+        let mine = browser();
+        log_in(&app, &mine, "r@example.com", PASSWORD).await;
+        let (_, list) = page(&mine, &app.url("/my-requests")).await;
+        let shown: Vec<i64> = list
+            .split("<li data-request-id=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect();
+        let newest_first: Vec<i64> = ids.iter().rev().copied().collect();
+        assert_eq!(shown, newest_first);
+    }
+
+    #[tokio::test]
+    async fn the_table_header_names_the_badges_in_their_order() {
+        let app = spawn_app().await;
+        let (_, resident) = app.resident("r@example.com").await;
+        app.admin("a@example.com").await;
+        app.submit(&resident, "수도꼭지에서 물이 샙니다").await;
+        let client = browser();
+        log_in(&app, &client, "a@example.com", PASSWORD).await;
+        let (_, html) = page(&client, &app.url("/admin")).await;
+        let header = html
+            .split("<th")
+            .skip(1)
+            .filter(|th| th.starts_with(' ') || th.starts_with('>'))
+            .map(|th| th.split_once('>').unwrap().1.split("</th>").next().unwrap())
+            .find(|text| text.contains('·'))
+            .expect("the badges' column");
+        let named: Vec<&str> = header
+            .split('·')
+            .map(|name| match name.trim() {
+                "상태" => "status",
+                "분류" => "category",
+                "긴급도" => "priority",
+                other => panic!("unknown column part {other:?}"),
+            })
+            .collect();
+        let row = html.split("<tbody").nth(1).unwrap();
+        let mut shown: Vec<(usize, &str)> = ["status", "category", "priority"]
+            .into_iter()
+            .map(|kind| (row.find(&format!("class=\"badge {kind}")).unwrap(), kind))
+            .collect();
+        shown.sort();
+        let shown: Vec<&str> = shown.into_iter().map(|(_, kind)| kind).collect();
+        assert_eq!(named, shown, "{header}");
+    }
+
+    #[tokio::test]
+    async fn deleting_a_request_asks_for_confirmation_first() {
+        let app = spawn_app().await;
+        let (_, resident) = app.resident("r@example.com").await;
+        let (_, admin_token) = app.admin("a@example.com").await;
+        let mine = app.submit(&resident, "전등이 깜빡입니다").await["id"]
+            .as_i64()
+            .unwrap();
+        let client = browser();
+        log_in(&app, &client, "r@example.com", PASSWORD).await;
+        let confirm = format!("/requests/{mine}/delete");
+        let (_, detail) = page(&client, &app.url(&format!("/requests/{mine}"))).await;
+        assert_eq!(
+            link_to(&detail, "요청 삭제"),
+            Some(confirm.as_str()),
+            "the button leads to the confirmation, it does not delete"
+        );
+        let (status, html) = page(&client, &app.url(&confirm)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("정말 이 요청을 삭제하시겠습니까?"), "{html}");
+        assert!(html.contains("전등이 깜빡입니다"), "it names the request");
+        assert_eq!(
+            link_to(&html, "취소"),
+            Some(format!("/requests/{mine}").as_str())
+        );
+        assert!(
+            html.contains(&format!("method=\"post\" action=\"{confirm}\"")),
+            "{html}"
+        );
+        assert_eq!(
+            app.get(Some(&resident), &format!("/api/requests/{mine}"))
+                .await
+                .status(),
+            StatusCode::OK,
+            "looking at the confirmation deletes nothing"
+        );
+        let deleted = client
+            .post(app.url(&confirm))
+            .form(&[("csrf_token", csrf_of(&html))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+        assert_eq!(deleted.headers()[LOCATION], "/my-requests");
+        let (_, list) = page(&client, &app.url("/my-requests")).await;
+        assert!(list.contains("요청을 삭제했습니다"));
+
+        // Staff confirm too, and cancel back to their own page of the request.
+        let other = app.submit(&resident, "변기가 막혔어요").await["id"]
+            .as_i64()
+            .unwrap();
+        let staff = browser();
+        log_in(&app, &staff, "a@example.com", PASSWORD).await;
+        let (_, detail) = page(&staff, &app.url(&format!("/admin/requests/{other}"))).await;
+        let confirm = format!("/requests/{other}/delete");
+        assert_eq!(link_to(&detail, "요청 삭제"), Some(confirm.as_str()));
+        let (status, html) = page(&staff, &app.url(&confirm)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            link_to(&html, "취소"),
+            Some(format!("/admin/requests/{other}").as_str())
+        );
+
+        // Once work has started, the resident's confirmation page says why it cannot be done.
+        set(&app, &admin_token, other, json!({"status": "in_progress"})).await;
+        let response = client.get(app.url(&confirm)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            response.headers()[LOCATION],
+            format!("/requests/{other}").as_str()
+        );
+        let (_, detail) = page(&client, &app.url(&format!("/requests/{other}"))).await;
+        assert!(detail.contains("이미 처리가 시작되어"), "{detail}");
+    }
+
+    #[tokio::test]
+    async fn the_request_page_links_back_to_its_list() {
+        let app = spawn_app().await;
+        let (_, resident) = app.resident("r@example.com").await;
+        app.admin("a@example.com").await;
+        let id = app.submit(&resident, "전등이 깜빡입니다").await["id"]
+            .as_i64()
+            .unwrap();
+        let client = browser();
+        log_in(&app, &client, "r@example.com", PASSWORD).await;
+        let (_, html) = page(&client, &app.url(&format!("/requests/{id}"))).await;
+        assert_eq!(link_to(main_of(&html), "목록으로"), Some("/my-requests"));
+        let staff = browser();
+        log_in(&app, &staff, "a@example.com", PASSWORD).await;
+        let (_, html) = page(&staff, &app.url(&format!("/admin/requests/{id}"))).await;
+        assert_eq!(link_to(main_of(&html), "목록으로"), Some("/admin"));
+    }
+
+    /// The page script fetches the page it shows to stay current: a message waiting for the
+    /// next page the visitor opens is left for that page.
+    #[tokio::test]
+    async fn a_copy_fetched_by_the_page_script_leaves_the_flash_message_alone() {
+        let app = spawn_app().await;
+        app.resident("r@example.com").await;
+        let client = browser();
+        // Logging in leaves no message; withdrawing a request does.
+        log_in(&app, &client, "r@example.com", PASSWORD).await;
+        let token = app.token("r@example.com", PASSWORD).await;
+        let id = app.submit(&token, "전등이 깜빡입니다").await["id"]
+            .as_i64()
+            .unwrap();
+        let (_, detail) = page(&client, &app.url(&format!("/requests/{id}"))).await;
+        let deleted = client
+            .post(app.url(&format!("/requests/{id}/delete")))
+            .form(&[("csrf_token", csrf_of(&detail))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+        let fetched = client
+            .get(app.url("/my-requests"))
+            .header("Sec-Fetch-Mode", "cors")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            !fetched
+                .headers()
+                .get_all(SET_COOKIE)
+                .iter()
+                .any(|c| c.to_str().unwrap().starts_with("flash=")),
+            "the message is not cleared"
+        );
+        assert!(
+            !fetched
+                .text()
+                .await
+                .unwrap()
+                .contains("요청을 삭제했습니다")
+        );
+        let opened = client
+            .get(app.url("/my-requests"))
+            .header("Sec-Fetch-Mode", "navigate")
+            .send()
+            .await
+            .unwrap();
+        assert!(opened.text().await.unwrap().contains("요청을 삭제했습니다"));
+    }
+
+    #[tokio::test]
+    async fn the_users_page_is_a_clean_table_with_search_and_deletion() {
+        let app = spawn_app().await;
+        for (email, name) in [("kim@example.com", "김철수"), ("lee@example.com", "이영희")] {
+            let response = app
+                .post_json(
+                    None,
+                    "/api/auth/register",
+                    &json!({"email": email, "password": PASSWORD, "full_name": name}),
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        let kim_token = app.token("kim@example.com", PASSWORD).await;
+        let kim = app.me(&kim_token).await["id"].as_i64().unwrap();
+        let request = app.submit(&kim_token, "전등이 깜빡입니다").await["id"]
+            .as_i64()
+            .unwrap();
+        let root = browser();
+        log_in(&app, &root, SUPER_EMAIL, SUPER_PASSWORD).await;
+
+        let (status, html) = page(&root, &app.url("/admin/users")).await;
+        assert_eq!(status, StatusCode::OK);
+        let table = &html[html.find("<table").unwrap()..html.find("</table>").unwrap()];
+        assert!(
+            table.contains("<th scope=\"col\">역할</th>") && !table.contains("<label"),
+            "the column header says 역할, no row repeats a label: {table}"
+        );
+        for (query, shown, hidden) in [
+            ("kim", "kim@example.com", "lee@example.com"),
+            ("영희", "lee@example.com", "kim@example.com"),
+            ("LEE@EXAMPLE", "lee@example.com", "kim@example.com"),
+        ] {
+            let url = app.url(&format!(
+                "/admin/users?{}",
+                serde_urlencoded::to_string([("q", query)]).unwrap()
+            ));
+            let (status, html) = page(&root, &url).await;
+            assert_eq!(status, StatusCode::OK, "{query}");
+            let table = &html[html.find("<table").unwrap()..html.find("</table>").unwrap()];
+            assert!(
+                table.contains(shown) && !table.contains(hidden),
+                "{query}: {table}"
+            );
+            assert!(
+                html.contains(&format!("value=\"{query}\"")),
+                "the box keeps it"
+            );
+        }
+
+        // Deleting asks first, saying what goes with the account.
+        let confirm = format!("/admin/users/{kim}/delete");
+        let (_, html) = page(&root, &app.url("/admin/users")).await;
+        assert!(
+            html.contains(&format!("href=\"{confirm}\"")),
+            "kim's row links to its confirmation"
+        );
+        let (status, html) = page(&root, &app.url(&confirm)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("kim@example.com") && html.contains("요청 1건"),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!("method=\"post\" action=\"{confirm}\"")),
+            "{html}"
+        );
+        let deleted = root
+            .post(app.url(&confirm))
+            .form(&[("csrf_token", csrf_of(&html))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+        assert_eq!(deleted.headers()[LOCATION], "/admin/users");
+        let (_, html) = page(&root, &app.url("/admin/users")).await;
+        assert!(
+            html.contains("kim@example.com 계정을 삭제했습니다"),
+            "{html}"
+        );
+        assert_eq!(
+            app.login_form("kim@example.com", PASSWORD).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_error(
+            app.get(
+                Some(&app.super_token().await),
+                &format!("/api/requests/{request}"),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+
+        // One's own account has no delete link; posting anyway explains why.
+        let me = app.me(&app.super_token().await).await["id"]
+            .as_i64()
+            .unwrap();
+        assert!(!html.contains(&format!("/admin/users/{me}/delete")));
+        let refused = root
+            .post(app.url(&format!("/admin/users/{me}/delete")))
+            .form(&[("csrf_token", csrf_of(&html))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+        let (_, html) = page(&root, &app.url("/admin/users")).await;
+        assert!(
+            html.contains("자기 자신의 계정은 삭제할 수 없습니다"),
+            "{html}"
+        );
+
+        // Admins who are not super admins cannot.
+        let lee = app.me(&app.token("lee@example.com", PASSWORD).await).await["id"]
+            .as_i64()
+            .unwrap();
+        app.admin("a@example.com").await;
+        let admin = browser();
+        log_in(&app, &admin, "a@example.com", PASSWORD).await;
+        let (status, _) = page(&admin, &app.url(&format!("/admin/users/{lee}/delete"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
 }

@@ -518,6 +518,49 @@ impl Browser {
         }
     }
 
+    /// Runs `script` (a function body; `return` gives the value) in the page.
+    pub async fn eval(&self, script: &str) -> Value {
+        match self.client.execute(script, vec![]).await {
+            Ok(value) => value,
+            Err(e) => panic!(
+                "script failed on {}: {e}\n{script}",
+                self.where_am_i().await
+            ),
+        }
+    }
+
+    /// Polls until `script` (a function body) returns `true`; `what` says what was awaited.
+    pub async fn wait_until(&self, what: &str, script: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            // Errors are expected while a page is being replaced.
+            let last = match self.client.execute(script, vec![]).await {
+                Ok(Value::Bool(true)) => return,
+                Ok(other) => format!("{other}"),
+                Err(e) => format!("error: {e}"),
+            };
+            if Instant::now() >= deadline {
+                panic!(
+                    "{what}: not within {timeout:?} on {} (last: {last})",
+                    self.where_am_i().await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Saves the window as `<target>/browser-screenshots/<name>.png`, for a person to look at.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        path
+    }
+
     /// Polls until the current path ends with `suffix`; returns the path.
     pub async fn wait_for_path(&self, suffix: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;

@@ -60,6 +60,16 @@ async fn the_landing_page_renders_in_korean() {
         }
         let body = browser.text_of("body").await;
         assert!(body.contains("고장 신고"), "{body}");
+        // What must not wait for a form is said before anything else on the page.
+        assert!(
+            browser.is_visible(".emergency").await,
+            "the emergency line is shown"
+        );
+        assert!(
+            browser.text_of(".emergency").await.contains("119"),
+            "the default emergency line"
+        );
+        browser.screenshot("landing").await;
         // The stylesheet (embedded, hashed, allowed by the CSP) applies.
         let brand = browser
             .client()
@@ -227,10 +237,17 @@ async fn pages_fit_a_360_pixel_phone_without_sideways_scrolling() {
         check(visitor, vec!["/", "/login", "/register"]).await;
         let resident = harness.browser(&app).await;
         log_in(&resident, "resident@example.com", PASSWORD).await;
-        check(resident, vec!["/my-requests", "/requests/new", "/requests/1"]).await;
+        check(
+            resident,
+            vec!["/my-requests", "/requests/new", "/requests/1", "/requests/1/delete"],
+        )
+        .await;
         let admin = harness.browser(&app).await;
         log_in(&admin, "staff@example.com", PASSWORD).await;
-        check(admin, vec!["/admin", "/admin/requests/1"]).await;
+        check(admin, vec!["/admin", "/admin/requests/1", "/requests/2/delete"]).await;
+        let root = harness.browser(&app).await;
+        log_in(&root, SUPER_EMAIL, SUPER_PASSWORD).await;
+        check(root, vec!["/admin/users", "/admin/users/2/delete"]).await;
     })
     .await;
 }
@@ -293,6 +310,320 @@ async fn the_ai_refinement_arrives_live_on_the_residents_page() {
         );
         assert!(!resident.exists(&format!("{article} .refining")).await);
         assert!(resident.still_same_page().await, "no reload");
+    })
+    .await;
+}
+
+/// `[data-request-id="<id>"]`
+fn row(id: i64) -> String {
+    format!("[data-request-id=\"{id}\"]")
+}
+
+/// The ids of the rows in the dashboard's table, in the order shown.
+async fn shown_rows(browser: &Browser) -> Vec<i64> {
+    let ids = browser
+        .eval(
+            "return Array.from(document.querySelectorAll('#request-table tbody tr[data-request-id]'))\
+             .map(r => Number(r.dataset.requestId));",
+        )
+        .await;
+    serde_json::from_value(ids).unwrap()
+}
+
+/// The space between the first two badges of a row, in CSS pixels.
+async fn badge_gap(browser: &Browser, id: i64) -> f64 {
+    browser
+        .eval(&format!(
+            "const b = document.querySelectorAll('[data-request-id=\"{id}\"] .badge');\
+             return b[1].getBoundingClientRect().left - b[0].getBoundingClientRect().right;"
+        ))
+        .await
+        .as_f64()
+        .unwrap()
+}
+
+async fn gone(browser: &Browser, css: &str, what: &str) {
+    let css = serde_json::to_string(css).unwrap();
+    browser
+        .wait_until(
+            what,
+            &format!("return document.querySelector({css}) === null;"),
+            Duration::from_secs(10),
+        )
+        .await;
+}
+
+async fn patch(app: &TestApp, token: &str, id: i64, changes: Value) {
+    let response = app
+        .patch_json(Some(token), &format!("/api/requests/{id}"), &changes)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "{changes}");
+}
+
+fn id_of(request: &Value) -> i64 {
+    request["id"].as_i64().unwrap()
+}
+
+/// The dashboard follows changes live without showing what its filters leave out, keeps its
+/// counts with the rows, and puts live rows where a reload would, looking the same.
+#[tokio::test]
+async fn the_dashboard_follows_live_changes_within_its_filters_and_order() {
+    run(|harness| async move {
+        const LIVE: Duration = Duration::from_secs(10);
+        let app = spawn_app().await;
+        let (_, resident) = app.resident("resident@example.com").await;
+        let (_, staff) = app.admin("staff@example.com").await;
+        let waiting = id_of(&app.submit(&resident, "창문 손잡이가 헐거워요").await);
+        patch(
+            &app,
+            &staff,
+            waiting,
+            serde_json::json!({"priority": "high"}),
+        )
+        .await;
+
+        let admin = harness.browser(&app).await;
+        log_in(&admin, "staff@example.com", PASSWORD).await;
+        admin.open("/admin?category=plumbing").await;
+        admin.mark_page().await;
+        let caption = "#request-table caption";
+        assert!(admin.text_of(caption).await.contains("요청 0건"));
+
+        // Outside the filter, then inside it.
+        let lamp = app.submit(&resident, "복도 전등이 나갔어요").await;
+        assert_eq!(lamp["category"], "electrical");
+        let leak = app.submit(&resident, "세면대 배관에서 물이 새요").await;
+        assert_eq!(leak["category"], "plumbing");
+        admin.wait_for(&row(id_of(&leak)), LIVE).await;
+        admin.wait_for_text(caption, "요청 1건", LIVE).await;
+        assert!(
+            !admin.exists(&row(id_of(&lamp))).await,
+            "an electrical request is not shown among plumbing ones"
+        );
+        // It stops matching: it leaves, and the caption follows.
+        patch(
+            &app,
+            &staff,
+            id_of(&leak),
+            serde_json::json!({"category": "electrical"}),
+        )
+        .await;
+        gone(&admin, &row(id_of(&leak)), "the row that left the filter").await;
+        admin.wait_for_text(caption, "요청 0건", LIVE).await;
+        assert!(admin.still_same_page().await, "no reload");
+
+        // The default view: live rows go where a reload puts them, and look the same.
+        admin.open("/admin").await;
+        admin.mark_page().await;
+        let urgent = "[data-count=\"urgent\"]";
+        let waiting_urgent: u64 = admin.text_of(urgent).await.trim().parse().unwrap();
+        assert!(waiting_urgent >= 1, "the one set high at the start");
+        let minor = app.submit(&resident, "현관 벽지가 조금 찢어졌어요").await;
+        assert_ne!(minor["priority"], "high");
+        let gas = app.submit(&resident, "주방에서 가스 냄새가 나요").await;
+        assert_eq!(gas["priority"], "high");
+        admin.wait_for(&row(id_of(&minor)), LIVE).await;
+        admin.wait_for(&row(id_of(&gas)), LIVE).await;
+        admin
+            .wait_for_text(urgent, &(waiting_urgent + 1).to_string(), LIVE)
+            .await;
+        let live_order = shown_rows(&admin).await;
+        assert_eq!(
+            live_order[0],
+            id_of(&gas),
+            "the newest urgent request first"
+        );
+        let position = |id: i64| live_order.iter().position(|r| *r == id).unwrap();
+        assert!(
+            position(waiting) < position(id_of(&minor)),
+            "open urgent requests before the rest: {live_order:?}"
+        );
+        let live_gap = badge_gap(&admin, id_of(&minor)).await;
+        assert!(admin.still_same_page().await, "no reload");
+        admin.screenshot("dashboard-live").await;
+
+        admin.open("/admin").await;
+        assert_eq!(
+            shown_rows(&admin).await,
+            live_order,
+            "a reload shows the same order"
+        );
+        let gap = badge_gap(&admin, id_of(&minor)).await;
+        assert!(gap > 1.0, "server-rendered badges are apart: {gap}");
+        assert_eq!(
+            live_gap, gap,
+            "live badges are spaced like server-rendered ones"
+        );
+        admin.screenshot("dashboard").await;
+    })
+    .await;
+}
+
+/// The resident's list and request page follow the office's work live; deleting asks first
+/// (a dialog with JS), and a button left on screen after work started gets a message.
+#[tokio::test]
+async fn a_residents_pages_follow_live_changes_and_deleting_asks_first() {
+    run(|harness| async move {
+        const LIVE: Duration = Duration::from_secs(10);
+        let app = spawn_app().await;
+        let (_, staff) = app.admin("staff@example.com").await;
+        let resident = harness.browser(&app).await;
+        register(&resident, "resident@example.com", "김주민").await;
+        let token = app.token("resident@example.com", PASSWORD).await;
+        let first = id_of(&app.submit(&token, "거실 전등이 깜빡입니다").await);
+
+        resident.open("/my-requests").await;
+        resident.mark_page().await;
+        let pager = "main .pager";
+        resident.wait_for_text(pager, "전체 1건", TIMEOUT).await;
+        let second = id_of(&app.submit(&token, "세면대 배관에서 물이 새요").await);
+        resident.wait_for(&row(second), LIVE).await;
+        resident.wait_for_text(pager, "전체 2건", LIVE).await;
+        assert!(resident.still_same_page().await, "no reload");
+
+        // The request page: its history and its buttons follow the office's work.
+        resident.open(&format!("/requests/{first}")).await;
+        resident.mark_page().await;
+        let delete = format!("a[href=\"/requests/{first}/delete\"]");
+        assert!(
+            resident.is_visible(&delete).await,
+            "요청 삭제 while pending"
+        );
+        assert_eq!(
+            resident.attr_of("main a.back", "href").await.as_deref(),
+            Some("/my-requests"),
+            "목록으로"
+        );
+        let margin = resident
+            .eval("return getComputedStyle(document.querySelector('main dd')).marginLeft;")
+            .await;
+        assert_eq!(
+            margin, "0px",
+            "label/value pairs are laid out, not indented by default"
+        );
+        patch(
+            &app,
+            &staff,
+            first,
+            serde_json::json!({"status": "in_progress"}),
+        )
+        .await;
+        resident
+            .wait_for_text(".timeline", "상태 변경: 대기중 → 진행중", LIVE)
+            .await;
+        gone(&resident, &delete, "요청 삭제 once work has started").await;
+        assert!(resident.still_same_page().await, "no reload");
+        resident.screenshot("request-page").await;
+
+        // A confirmation left open while work started: a message on the request's page.
+        resident.open(&format!("/requests/{second}/delete")).await;
+        resident.screenshot("delete-confirmation").await;
+        patch(
+            &app,
+            &staff,
+            second,
+            serde_json::json!({"status": "in_progress"}),
+        )
+        .await;
+        resident.submit(SUBMIT).await;
+        resident
+            .wait_for_path(&format!("/requests/{second}"), TIMEOUT)
+            .await;
+        resident
+            .wait_for_text("main .flash", "이미 처리가 시작되어", TIMEOUT)
+            .await;
+
+        // With JS, 요청 삭제 asks in a dialog; 취소 leaves everything as it was.
+        let third = id_of(&app.submit(&token, "현관문이 잘 안 닫혀요").await);
+        resident.open(&format!("/requests/{third}")).await;
+        resident.mark_page().await;
+        let delete = format!("a[href=\"/requests/{third}/delete\"]");
+        let open = "return document.querySelector('dialog.confirm').open === true;";
+        resident.click(&delete).await;
+        resident.wait_until("the dialog opens", open, TIMEOUT).await;
+        assert!(
+            resident.still_same_page().await,
+            "the dialog is on the page"
+        );
+        resident.screenshot("delete-dialog").await;
+        resident.click("dialog.confirm button[value=cancel]").await;
+        resident
+            .wait_until(
+                "the dialog closes",
+                "return document.querySelector('dialog.confirm').open === false;",
+                TIMEOUT,
+            )
+            .await;
+        assert!(resident.still_same_page().await);
+        resident.click(&delete).await;
+        resident
+            .wait_until("the dialog opens again", open, TIMEOUT)
+            .await;
+        resident.submit("dialog.confirm button[type=submit]").await;
+        resident.wait_for_path("/my-requests", TIMEOUT).await;
+        resident
+            .wait_for_text("main .flash", "요청을 삭제했습니다", TIMEOUT)
+            .await;
+        assert_eq!(
+            app.get(Some(&token), &format!("/api/requests/{third}"))
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+    })
+    .await;
+}
+
+/// A super admin finds accounts by email or name and deletes one after confirming.
+#[tokio::test]
+async fn the_users_page_searches_and_deletes_after_confirming() {
+    run(|harness| async move {
+        let app = spawn_app().await;
+        for (email, name) in [("kim@example.com", "김철수"), ("lee@example.com", "이영희")] {
+            let response = app
+                .post_json(
+                    None,
+                    "/api/auth/register",
+                    &serde_json::json!({"email": email, "password": PASSWORD, "full_name": name}),
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        let kim = app.me(&app.token("kim@example.com", PASSWORD).await).await["id"]
+            .as_i64()
+            .unwrap();
+        let root = harness.browser(&app).await;
+        log_in(&root, SUPER_EMAIL, SUPER_PASSWORD).await;
+        root.open("/admin/users").await;
+        root.screenshot("users").await;
+        root.fill("#user-q", "철수").await;
+        root.submit("main form[role=search] button[type=submit]")
+            .await;
+        root.wait_for_text("main table", "kim@example.com", TIMEOUT)
+            .await;
+        assert!(!root.text_of("main table").await.contains("lee@example.com"));
+
+        let delete = format!("a[href=\"/admin/users/{kim}/delete\"]");
+        root.click(&delete).await;
+        root.wait_until(
+            "the dialog opens",
+            "return document.querySelector('dialog.confirm').open === true;",
+            TIMEOUT,
+        )
+        .await;
+        root.screenshot("users-delete-dialog").await;
+        root.submit("dialog.confirm button[type=submit]").await;
+        root.wait_for_path("/admin/users", TIMEOUT).await;
+        root.wait_for_text(
+            "main .flash",
+            "kim@example.com 계정을 삭제했습니다",
+            TIMEOUT,
+        )
+        .await;
+        assert_eq!(
+            app.login_form("kim@example.com", PASSWORD).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     })
     .await;
 }
