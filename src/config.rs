@@ -60,13 +60,25 @@ pub const LEGACY_DEFAULT_PASSWORD: &str = "qwer1234";
 /// The `GROQ_API_KEY` line of the original system's `.env.example`, which is not a key.
 const PLACEHOLDER_GROQ_API_KEY: &str = "your-groq-api-key-here";
 
-/// `SECRET_KEY` values published in the original system's source and example `.env` files:
-/// anyone can sign tokens with them, so an `.env` carried over unchanged is refused.
-const PUBLISHED_SECRET_KEYS: [&str; 3] = [
-    "your-secret-key-change-this",
-    "your-secret-key-change-this-to-random-string",
-    "your-very-secret-key-change-this-in-production",
+/// SHA-256 digests of every `SECRET_KEY` value published with the original system (its source,
+/// example `.env` files and deployment guides): anyone can sign tokens and photo links with
+/// them, so an `.env` or a guide's value carried over is refused. Digests, so this file does
+/// not spread the keys further.
+const PUBLISHED_SECRET_KEY_SHA256: [&str; 8] = [
+    "c633e2f5b474c6282fb72e482a4856f22084af1212cf1ce41987c865ba22c428",
+    "d403932dc180c9b29574d3f3f02bc73b694fd88acd656d18f1e9c6900b70b1e2",
+    "1faca614370143ff5efc56233876ead97b3ab55dd5fb6163c3b1db83b7daebd6",
+    "11f4c9da21b106235f26d4ec967aad6b6b384a882c294c4a22c18147e2f4d737",
+    "57f8f923ca9bf25bfe975091f1a32d55afc8990b5890b14c1ea31c28b0b9f52a",
+    "9c0d89261de741ed87d593f548f996e1df6cb5019e888ec5ea3bf52b751f972f",
+    "a18c214a8c9454c502b0ece4a502c33e308a21fbf81a781bdc569cbb7e4272b2",
+    "125655a80fe1e5085e828b37590e4c43e24846db5acdbe7833e1535b7b6de724",
 ];
+
+fn is_published_secret_key(key: &str) -> bool {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.trim().as_bytes());
+    PUBLISHED_SECRET_KEY_SHA256.contains(&hex::encode(digest.as_ref()).as_str())
+}
 
 /// The name pages give the building when `SITE_NAME` is unset.
 pub const DEFAULT_SITE_NAME: &str = "건물 유지보수";
@@ -373,7 +385,7 @@ impl Reader<'_> {
             self.problem("SECRET_KEY", "must be at least 16 characters (32 or more recommended); leave it unset to have one generated");
             return None;
         }
-        if PUBLISHED_SECRET_KEYS.contains(&key.trim()) {
+        if is_published_secret_key(&key) {
             self.problem("SECRET_KEY", "is the example value published with the original system, so anyone could sign tokens with it: set a random one (`openssl rand -hex 32`) or leave it unset to have one generated");
             return None;
         }
@@ -786,11 +798,18 @@ mod tests {
 
     #[test]
     fn the_originals_published_secret_keys_are_refused() {
-        for key in PUBLISHED_SECRET_KEYS {
+        for key in [
+            "your-secret-key-change-this",
+            "your-secret-key-change-this-to-random-string",
+            "your-very-secret-key-change-this-in-production",
+            "your-super-secret-key-here-change-this",
+            " building-maintenance-secret-key-2025-doublesilver\n",
+        ] {
             let err = config(&[("SECRET_KEY", key)]).unwrap_err();
             assert_eq!(err.0[0].variable, "SECRET_KEY");
-            assert!(!err.to_string().contains(key), "{err}");
+            assert!(!err.to_string().contains(key.trim()), "{err}");
         }
+        assert!(config(&[("SECRET_KEY", "building-maintenance-secret-key-2026")]).is_ok());
     }
 
     #[test]

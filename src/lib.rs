@@ -12,6 +12,7 @@ pub mod connections;
 pub mod db;
 pub mod errors;
 pub mod events;
+pub mod form_data;
 pub mod idempotency;
 pub mod ids;
 pub mod legacy_import;

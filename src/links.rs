@@ -96,9 +96,18 @@ impl PhotoLinks {
                 "invalid photo link: fetch the request again for a new image_url".into(),
             )
         };
-        let exp: i64 = exp.and_then(|e| e.parse().ok()).ok_or_else(invalid)?;
+        // Only the form `url` writes: plain digits, no sign or leading zero.
+        let exp: i64 = exp
+            .filter(|e| e.bytes().all(|b| b.is_ascii_digit()) && !e.starts_with('0'))
+            .and_then(|e| e.parse().ok())
+            .ok_or_else(invalid)?;
         let sig = sig.and_then(|s| hex::decode(s).ok()).ok_or_else(invalid)?;
         hmac::verify(&self.key, Self::message(id, exp).as_bytes(), &sig).map_err(|_| invalid())?;
+        // No link this server issues outlives its lifetime, whatever key signed it: a key
+        // that leaked cannot mint links that never expire.
+        if exp > now + self.lifetime_secs {
+            return Err(invalid());
+        }
         if exp <= now {
             return Err(AppError::Forbidden(
                 "the photo link has expired: fetch the request again for a new image_url".into(),
@@ -181,6 +190,19 @@ mod tests {
             "a shortened signature"
         );
         assert!(check(7, &exp, "zz", NOW).is_err());
+        assert!(check(7, &format!("+{exp}"), &sig, NOW).is_err(), "a sign");
+        assert!(
+            check(7, &format!("0{exp}"), &sig, NOW).is_err(),
+            "a leading zero"
+        );
+        let far = NOW + 61 * 60;
+        let far_url = k.url("https://m.example", RequestId(7), far);
+        let (far_exp, far_sig) = parts(&far_url);
+        assert!(
+            check(7, &far_exp, &far_sig, NOW).is_err(),
+            "validly signed, but longer than any link is issued for"
+        );
+        assert!(check(7, &far_exp, &far_sig, far - 3600).is_ok());
         assert!(check(7, "soon", &sig, NOW).is_err());
         assert!(k.verify(RequestId(7), Some(&exp), None, NOW).is_err());
         assert!(k.verify(RequestId(7), None, Some(&sig), NOW).is_err());

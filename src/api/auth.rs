@@ -104,7 +104,7 @@ async fn multipart_login(req: &HttpRequest, body: web::Bytes) -> Result<LoginBod
     };
     let stream =
         futures_util::stream::once(async move { Ok::<_, actix_web::error::PayloadError>(body) });
-    let mut form = actix_multipart::Multipart::new(req.headers(), stream);
+    let mut form = crate::form_data::parser(req.headers(), stream)?;
     let (mut username, mut password) = (None, None);
     while let Some(field) = form.next().await {
         let mut field = field.map_err(malformed)?;

@@ -475,7 +475,7 @@ pub async fn upload_photo(
     path: web::Path<RequestPath>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let form = actix_multipart::Multipart::new(req.headers(), payload);
+    let form = crate::form_data::parser(req.headers(), payload)?;
     let bytes = photos::field_bytes(form, "file", state.config.max_upload_bytes)
         .await?
         .ok_or_else(|| {
@@ -522,6 +522,7 @@ const PHOTO_MAX_AGE_SECS: i64 = 3600;
         ), headers(("Cache-Control" = String, description = "`private`, for at most as long as the link stays valid"))),
         (status = 403, description = "A signed link that is expired, altered or malformed", body = crate::errors::ErrorBody),
         (status = 404, description = "No such request, not the caller's, or no photo", body = crate::errors::ErrorBody),
+        (status = 422, description = "A query that cannot be read (`exp` or `sig` given twice, an id that is not a number)", body = crate::errors::ErrorBody),
     )
 )]
 pub async fn show_photo(

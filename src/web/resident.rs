@@ -100,7 +100,7 @@ pub async fn submit_request(
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
     let user = require_user(&visitor, &req)?;
-    let form = Multipart::new(req.headers(), payload);
+    let form = crate::form_data::parser(req.headers(), payload)?;
     let submission = read_submission(form, state.config.max_upload_bytes).await?;
     check_csrf(&visitor, &submission.csrf_token)?;
     let refuse = |status: StatusCode, message: &str| {

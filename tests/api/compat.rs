@@ -160,6 +160,35 @@ async fn a_malformed_or_oversized_form_data_login_is_a_clear_4xx() {
         .unwrap();
     assert_error(no_boundary, StatusCode::UNPROCESSABLE_ENTITY).await;
 
+    // Tiny boundaries once panicked the multipart parser (a dropped connection, no answer).
+    let (_, resident) = app.resident("lee@example.com").await;
+    let id = app.submit(&resident, "창문이 안 닫혀요").await["id"]
+        .as_i64()
+        .unwrap();
+    for (boundary, body) in [("x", "\n"), ("ab", "--\n"), ("abc", "--\r\n")] {
+        for (path, token) in [
+            ("/api/auth/login".to_owned(), None),
+            (format!("/api/requests/{id}/upload"), Some(&resident)),
+        ] {
+            let mut request = app
+                .client
+                .post(app.url(&path))
+                .header(
+                    CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request
+                .send()
+                .await
+                .expect("an answer, not a dropped connection");
+            assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    }
+
     let huge = "x".repeat(100 * 1024);
     let too_large = form_data(&[("username", "kim@example.com"), ("password", &huge)]);
     assert_error(

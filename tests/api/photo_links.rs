@@ -189,6 +189,16 @@ async fn altered_and_expired_links_are_refused() {
     assert!(detail.contains("expired"), "{detail}");
     let later = keys.url(&app.address, RequestId(id), now() + 120);
     assert_photo(&app, &later).await;
+    // Even rightly signed, no link may outlive the lifetime links are issued for: a key that
+    // leaked cannot mint links that never expire.
+    let forever = keys.url(&app.address, RequestId(id), 1 << 62);
+    assert_error(fetch(&app, &forever).await, StatusCode::FORBIDDEN).await;
+    let tomorrow = keys.url(&app.address, RequestId(id), now() + 24 * 3600);
+    assert_error(fetch(&app, &tomorrow).await, StatusCode::FORBIDDEN).await;
+    for odd in [format!("+{exp}"), format!("0{exp}")] {
+        let url = format!("{path}?exp={odd}&sig={sig}");
+        assert_error(fetch(&app, &url).await, StatusCode::FORBIDDEN).await;
+    }
     // A link for a request without a photo opens nothing.
     let (_, resident) = app.resident("nophoto@example.com").await;
     let bare = app.submit(&resident, "현관문이 잘 안 닫혀요").await["id"]
