@@ -119,6 +119,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How long a signed photo link in `image_url` stays valid, in minutes.
     pub image_url_ttl_minutes: i64,
+    /// Requests that take at least this long are logged at INFO (the others at DEBUG);
+    /// 0 logs every request at INFO.
+    pub slow_request_ms: u64,
 }
 
 /// Live updates over WebSocket.
@@ -210,6 +213,7 @@ impl Config {
             reader.ranged("LIST_DEFAULT_LIMIT", max_limit, 1, max_limit) as u32;
         let public_url = reader.public_url();
         let image_url_ttl_minutes = reader.ranged("IMAGE_URL_TTL_MINUTES", 60, 1, 7 * 24 * 60);
+        let slow_request_ms = reader.ranged("SLOW_REQUEST_MS", 1000, 0, 3_600_000) as u64;
         let live = LiveConfig {
             ping_interval_secs: reader.ranged("WS_PING_INTERVAL_SECS", 15, 1, 3600) as u64,
             pong_timeout_secs: reader.ranged("WS_PONG_TIMEOUT_SECS", 45, 1, 36_000) as u64,
@@ -249,6 +253,7 @@ impl Config {
             list_default_limit,
             public_url,
             image_url_ttl_minutes,
+            slow_request_ms,
         })
     }
 
@@ -566,6 +571,7 @@ mod tests {
         );
         assert_eq!(c.secret_key_path(), PathBuf::from("maintenance.db.secret"));
         assert!(c.llm.is_none(), "no key, no LLM");
+        assert_eq!(c.slow_request_ms, 1000, "slow means a second or more");
     }
 
     #[test]
