@@ -107,7 +107,7 @@ impl Banner {
                 "\n  A super admin account was created; its password is shown only this once:\n\
                  \x20     email     {email}\n\
                  \x20     password  {password}\n\
-                 \x20 Change it on the pages after logging in, or with\n\
+                 \x20 Change it with\n\
                  \x20     maintenance set-password {email}\n\
                  \x20 (from a checkout of the source: cargo run --release -- set-password {email})\n",
                 password = password.expose(),

@@ -107,7 +107,7 @@ async fn with_nothing_configured_it_creates_the_database_key_and_an_admin() {
     let dir = tempfile::tempdir().unwrap();
     let mut command = maintenance(dir.path());
     command.env("PORT", "0");
-    let mut server = start(command);
+    let server = start(command);
 
     assert!(dir.path().join("maintenance.db").exists());
     let key = dir.path().join("maintenance.db.secret");

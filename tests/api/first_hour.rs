@@ -309,7 +309,8 @@ fn every_failing_command_says_why_once() {
     std::fs::write(root.join("short.db.secret"), "short").unwrap();
     std::fs::create_dir(root.join("folder.db")).unwrap();
     std::fs::write(root.join("junk.db"), "not a database at all, just text").unwrap();
-    let cases: [(&[&str], &[(&str, &str)], &str); 8] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 8] = [
         (&[], &[("DATABASE_URL", "short.db")], "short.db.secret"),
         (&["migrate"], &[("DATABASE_URL", "folder.db")], "folder.db"),
         (&[], &[("DATABASE_URL", "junk.db")], "junk.db"),
