@@ -1,7 +1,7 @@
 //! Accounts: registration, login, roles, and the super admin at start-up.
 
 use crate::auth::Passwords;
-use crate::config::SuperAdminSeed;
+use crate::config::{Secret, SuperAdminSeed};
 use crate::db::{self, Db};
 use crate::errors::AppError;
 use crate::ids::{Timestamp, UserId};
@@ -375,14 +375,15 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, AppErro
 ///
 /// With a configured seed: create that account, or promote it, but never
 /// change an existing password. Without one, and with no super admin yet:
-/// create `admin@localhost` with a random password, printed once to the log.
+/// create `admin@localhost` with a random password, returned so that the caller can show it
+/// once (in the start-up banner, never in a log line).
 pub async fn ensure_super_admin(
     db: &Db,
     passwords: &Passwords,
     seed: Option<&SuperAdminSeed>,
-) -> Result<(), AppError> {
+) -> Result<Option<Secret>, AppError> {
     match seed {
-        Some(seed) => ensure_seeded(db, passwords, seed).await,
+        Some(seed) => ensure_seeded(db, passwords, seed).await.map(|()| None),
         None => ensure_default(db, passwords).await,
     }
 }
@@ -441,9 +442,9 @@ async fn ensure_seeded(
     Ok(())
 }
 
-async fn ensure_default(db: &Db, passwords: &Passwords) -> Result<(), AppError> {
+async fn ensure_default(db: &Db, passwords: &Passwords) -> Result<Option<Secret>, AppError> {
     if db.run(|conn| db::users::super_admin_exists(conn)).await? {
-        return Ok(());
+        return Ok(None);
     }
     let mut bytes = [0u8; 12];
     rand::fill(&mut bytes);
@@ -455,19 +456,19 @@ async fn ensure_default(db: &Db, passwords: &Passwords) -> Result<(), AppError> 
     };
     match create(db, passwords, registration, Role::SuperAdmin).await {
         Ok(_) => {
-            tracing::warn!(
-                "created super admin {DEFAULT_SUPER_ADMIN_EMAIL} with password {password} (shown only this once); \
-                 change it with `maintenance set-password {DEFAULT_SUPER_ADMIN_EMAIL}` or POST /api/auth/change-password, \
-                 or set SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD"
+            // The password goes to the banner only.
+            tracing::info!(
+                email = DEFAULT_SUPER_ADMIN_EMAIL,
+                "created the super admin account (its password is in the start-up banner)"
             );
-            Ok(())
+            Ok(Some(Secret::new(password)))
         }
         Err(AppError::EmailTaken) => {
             tracing::error!(
                 "no super admin exists and {DEFAULT_SUPER_ADMIN_EMAIL} is taken by another account; \
                  set SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD to name one"
             );
-            Ok(())
+            Ok(None)
         }
         Err(e) => Err(e),
     }

@@ -144,6 +144,9 @@ pub struct Config {
     pub site_name: String,
     /// The landing page's line for what must not wait for a form (gas, fire, someone trapped).
     pub emergency_text: String,
+    /// Requests that take at least this long are logged at INFO (the others at DEBUG);
+    /// 0 logs every request at INFO.
+    pub slow_request_ms: u64,
 }
 
 /// Live updates over WebSocket.
@@ -240,6 +243,7 @@ impl Config {
         let image_url_ttl_minutes = reader.ranged("IMAGE_URL_TTL_MINUTES", 60, 1, 7 * 24 * 60);
         let site_name = reader.page_text("SITE_NAME", DEFAULT_SITE_NAME, 60);
         let emergency_text = reader.page_text("EMERGENCY_TEXT", DEFAULT_EMERGENCY_TEXT, 300);
+        let slow_request_ms = reader.ranged("SLOW_REQUEST_MS", 1000, 0, 3_600_000) as u64;
         let live = LiveConfig {
             ping_interval_secs: reader.ranged("WS_PING_INTERVAL_SECS", 15, 1, 3600) as u64,
             pong_timeout_secs: reader.ranged("WS_PONG_TIMEOUT_SECS", 45, 1, 36_000) as u64,
@@ -281,6 +285,7 @@ impl Config {
             image_url_ttl_minutes,
             site_name,
             emergency_text,
+            slow_request_ms,
         })
     }
 
@@ -621,6 +626,7 @@ mod tests {
         );
         assert_eq!(c.secret_key_path(), PathBuf::from("maintenance.db.secret"));
         assert!(c.llm.is_none(), "no key, no LLM");
+        assert_eq!(c.slow_request_ms, 1000, "slow means a second or more");
     }
 
     #[test]

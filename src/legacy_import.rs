@@ -352,7 +352,7 @@ fn write(
     prepared: Prepared,
     progress: &dyn Progress,
 ) -> Result<(Plan, NewIds), ImportError> {
-    let db = Db::open(&options.target, 1)?;
+    let db = Db::open(&options.target, 1, crate::db::OpenMode::CreateIfMissing)?;
     let refine = options.refine;
     let outcome = db.run_now(|conn| {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

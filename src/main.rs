@@ -1,9 +1,12 @@
 use clap::{Parser, Subcommand};
+use maintenance::auth::Passwords;
 use maintenance::classify::llm::LlmClient;
 use maintenance::config::Config;
-use maintenance::startup::{self, Application};
-use maintenance::{accounts, cli_classify, db::Db, legacy_import, telemetry};
-use std::io::BufRead;
+use maintenance::db::{self, Db, OpenError, OpenMode};
+use maintenance::startup::Application;
+use maintenance::{accounts, cli_classify, legacy_import, telemetry};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Building-maintenance requests: report, classify, triage, resolve.
@@ -34,18 +37,25 @@ fn load_env_file(path: Option<&std::path::Path>) -> Result<(), String> {
 enum Command {
     /// Run the web server (the default).
     Serve,
-    /// Apply database migrations and exit.
-    Migrate,
-    /// Classify descriptions: JSON lines `{"text": ...}` or plain lines on stdin, JSON lines on stdout.
+    /// Apply database migrations to the existing database and exit.
+    Migrate {
+        /// Create a new, empty database when there is none at DATABASE_URL.
+        #[arg(long)]
+        create: bool,
+    },
+    /// Classify descriptions: JSON lines `{"text": ...}` or plain lines on stdin, JSON lines on
+    /// stdout. Blank lines are skipped; a line that cannot be classified gets `{"line", "error"}`.
     Classify {
         /// Ask the configured LLM, falling back to the offline classifier.
         #[arg(long)]
         llm: bool,
-        /// Measure accuracy on a labelled JSONL file (`text`, `category`, `priority`) instead.
-        #[arg(long, value_name = "FILE")]
-        eval: Option<std::path::PathBuf>,
+        /// Measure accuracy on labelled JSONL files (`text`, `category`, `priority`) instead,
+        /// taken together.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        eval: Vec<std::path::PathBuf>,
     },
-    /// Set an account's password, read as one line from standard input.
+    /// Set an account's password, read as one line from standard input. The database must
+    /// exist: run it where the server runs, or name the file with DATABASE_URL.
     SetPassword {
         /// The account's email, e.g. admin@localhost.
         email: String,
@@ -69,9 +79,9 @@ async fn main() -> ExitCode {
         eprintln!("error: {message}");
         return ExitCode::from(2);
     }
-    telemetry::init("info");
+    telemetry::init(telemetry::DEFAULT_FILTER);
     if let Some(Command::Classify { llm, eval }) = &cli.command {
-        return match classify(*llm, eval.as_deref()).await {
+        return match classify(*llm, eval).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
                 eprintln!("error: {message}");
@@ -82,13 +92,13 @@ async fn main() -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Migrate => migrate(config).await,
+        Command::Migrate { create } => migrate(config, create).await,
         Command::SetPassword { email } => set_password(config, &email).await,
         Command::ImportLegacy { path, dry_run } => import_legacy(config, path, dry_run).await,
         Command::Classify { .. } => Ok(()),
@@ -107,24 +117,66 @@ async fn serve(config: Config) -> Result<(), String> {
     let app = Application::build(config)
         .await
         .map_err(|e| e.to_string())?;
+    // One write, so no log line lands inside the block.
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(app.banner().render().as_bytes());
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn migrate(config: Config) -> Result<(), String> {
+/// Opens the database for a command other than `serve`: an existing file, or a new one only
+/// when `create` says so. A missing file is explained with the path looked at and how to
+/// name the right one.
+async fn open_database(config: &Config, command: &str, create: bool) -> Result<Db, String> {
     let path = config.database_path.clone();
-    tokio::task::spawn_blocking(move || Db::open(&path, 1))
+    let mode = if create {
+        OpenMode::CreateIfMissing
+    } else {
+        OpenMode::Existing
+    };
+    let opened = tokio::task::spawn_blocking(move || Db::open(&path, 2, mode))
         .await
-        .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    tracing::info!(path = %config.database_path.display(), "database is up to date");
+    opened.map_err(|e| match e {
+        OpenError::Missing { path } => missing_database(&path, command),
+        other => other.to_string(),
+    })
+}
+
+/// Why `command` stopped on a database path where no file exists, and what to run instead.
+fn missing_database(path: &Path, command: &str) -> String {
+    let named = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => format!("DATABASE_URL={url} names it"),
+        _ => "DATABASE_URL is unset, so it is maintenance.db in the working directory".to_owned(),
+    };
+    let create = if command == "migrate" {
+        "\n  To create a new, empty database there instead, add --create: maintenance migrate --create"
+    } else {
+        "\n  (The server creates its database on its first start; a command never starts a new one.)"
+    };
+    format!(
+        "there is no database at {path} ({named}); nothing was created.\n  \
+         Run the command from the directory that holds the server's database, or name the file:\n    \
+         DATABASE_URL=/path/to/maintenance.db maintenance {command}{create}",
+        path = db::shell_word(path),
+    )
+}
+
+async fn migrate(config: Config, create: bool) -> Result<(), String> {
+    let db = open_database(&config, "migrate", create).await?;
+    db.close().await.map_err(|e| e.to_string())?;
+    tracing::info!(
+        path = %db::absolute(&config.database_path).display(),
+        "database is up to date"
+    );
     Ok(())
 }
 
-async fn classify(llm: bool, eval: Option<&std::path::Path>) -> Result<(), String> {
-    if let Some(path) = eval {
-        let report = cli_classify::evaluate(path)?;
+async fn classify(llm: bool, eval: &[std::path::PathBuf]) -> Result<(), String> {
+    if !eval.is_empty() {
+        let report = cli_classify::evaluate(eval)?;
         print!("{}", report.render());
         return Ok(());
     }
@@ -153,23 +205,33 @@ async fn classify(llm: bool, eval: Option<&std::path::Path>) -> Result<(), Strin
 }
 
 async fn set_password(config: Config, email: &str) -> Result<(), String> {
+    // The database first: from the wrong directory, nothing is asked and nothing created.
+    let db = open_database(&config, &format!("set-password {email}"), false).await?;
+    let shown = db::shell_word(&db::absolute(&config.database_path));
+    let user = accounts::find_by_email(&db, email)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account with the email {email} in {shown}"))?;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("New password for {email} (8 to 72 bytes; it shows as you type), then Enter: ");
+    }
     let mut password = String::new();
-    std::io::stdin()
+    stdin
         .lock()
         .read_line(&mut password)
         .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
     let password = password.trim_end_matches(['\r', '\n']).to_owned();
-    let (state, _) = startup::prepare_state(config)
-        .await
-        .map_err(|e| e.to_string())?;
-    let user = accounts::find_by_email(&state.db, email)
+    let cost = config.bcrypt_cost;
+    let passwords = tokio::task::spawn_blocking(move || Passwords::new(cost))
         .await
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no account with the email {email}"))?;
-    accounts::set_password(&state.db, &state.passwords, user.id, password)
+        .map_err(|e| e.to_string())?;
+    accounts::set_password(&db, &passwords, user.id, password)
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!(email, "password changed");
+    db.close().await.map_err(|e| e.to_string())?;
+    println!("password changed for {email} in {shown}; every session of the account was ended");
     Ok(())
 }
 

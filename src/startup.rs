@@ -6,9 +6,9 @@ use crate::api;
 use crate::auth::{AuthLimits, AuthRateLimiter, Passwords, TokenKeys, secret};
 use crate::body_deadline::body_deadline;
 use crate::classify::llm::LlmClient;
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::connections::{ClientStream, ConnectionLimit, refuse};
-use crate::db::{Db, OpenError};
+use crate::db::{Db, OpenError, OpenMode};
 use crate::errors::AppError;
 use crate::events::Events;
 use crate::links::PhotoLinks;
@@ -26,7 +26,7 @@ use actix_web::http::header;
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Next, from_fn};
 use actix_web::rt::net::TcpStream;
 use actix_web::{App, web};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -56,8 +56,67 @@ pub struct Application {
     server: Server,
     workers: Option<QueueWorkers>,
     events: Events,
+    db: Db,
     shutdown: watch::Sender<bool>,
     shutdown_grace: Duration,
+    banner: Banner,
+    signals: StopSignals,
+}
+
+/// What an operator needs on start-up: where to open the pages and, on the run that created
+/// it, the default super admin's password (shown here and nowhere else, never in a log).
+pub struct Banner {
+    /// The address a browser on this machine opens, e.g. `http://127.0.0.1:8000/`.
+    pub url: String,
+    /// Bound to `0.0.0.0` or `::`: reachable on every interface, not only on `url`.
+    pub every_interface: bool,
+    /// `PUBLIC_URL`, when set.
+    pub public_url: Option<String>,
+    /// The account created on this run, with its password.
+    pub created_admin: Option<(String, Secret)>,
+}
+
+impl Banner {
+    fn new(bound: SocketAddr, public_url: Option<String>) -> Banner {
+        let every_interface = bound.ip().is_unspecified();
+        let host = match bound.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        Banner {
+            url: format!("http://{}/", SocketAddr::new(host, bound.port())),
+            every_interface,
+            public_url,
+            created_admin: None,
+        }
+    }
+
+    /// The block printed on its own lines to stderr once the server is listening.
+    pub fn render(&self) -> String {
+        let mut text = format!("\n  maintenance is running: open {}\n", self.url);
+        if self.every_interface {
+            text.push_str(
+                "  (listening on every interface: other machines reach it at this machine's address)\n",
+            );
+        }
+        if let Some(public) = &self.public_url {
+            text.push_str(&format!("  public address (PUBLIC_URL): {public}/\n"));
+        }
+        if let Some((email, password)) = &self.created_admin {
+            text.push_str(&format!(
+                "\n  A super admin account was created; its password is shown only this once:\n\
+                 \x20     email     {email}\n\
+                 \x20     password  {password}\n\
+                 \x20 Change it with\n\
+                 \x20     maintenance set-password {email}\n\
+                 \x20 (from a checkout of the source: cargo run --release -- set-password {email})\n",
+                password = password.expose(),
+            ));
+        }
+        text.push('\n');
+        text
+    }
 }
 
 /// Stops a running [`Application`] as SIGTERM does: sockets told "going away", HTTP drained.
@@ -78,12 +137,26 @@ impl Application {
     /// Opens and migrates the database, prepares keys and accounts, and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let (mut state, shutdown) = prepare_state(config).await?;
-        accounts::ensure_super_admin(
+        // Bound before the default super admin is created: a port already in use must not
+        // cost the only showing of its password.
+        let address = format!("{}:{}", state.config.host, state.config.port);
+        let listen_error = |source| StartupError::Listen {
+            address: address.clone(),
+            source,
+        };
+        let listener =
+            TcpListener::bind((state.config.host, state.config.port)).map_err(listen_error)?;
+        let bound = listener.local_addr().map_err(listen_error)?;
+        let port = bound.port();
+        let mut banner = Banner::new(bound, state.config.public_url.clone());
+        let created = accounts::ensure_super_admin(
             &state.db,
             &state.passwords,
             state.config.super_admin.as_ref(),
         )
         .await?;
+        banner.created_admin =
+            created.map(|password| (accounts::DEFAULT_SUPER_ADMIN_EMAIL.to_owned(), password));
         let workers = start_queue(&mut state).await?;
         let retention = Duration::from_secs(state.config.live.retention_days * 24 * 3600);
         tokio::spawn(realtime::prune_events(
@@ -98,24 +171,30 @@ impl Application {
         let shutdown_grace =
             Duration::from_secs(state.config.llm.as_ref().map_or(0, |l| l.timeout_secs) + 5);
         let events = state.events.clone();
-        let address = format!("{}:{}", state.config.host, state.config.port);
-        let listen_error = |source| StartupError::Listen {
-            address: address.clone(),
-            source,
-        };
-        let listener =
-            TcpListener::bind((state.config.host, state.config.port)).map_err(listen_error)?;
-        let port = listener.local_addr().map_err(listen_error)?.port();
+        let db = state.db.clone();
         let server = http_server(state, listener).map_err(listen_error)?;
+        // Before "listening": a supervisor (or test) that stops the server as soon as it reads
+        // that line must get a clean stop, not the default action of the signal.
+        let signals = StopSignals::install();
+        // `.ci/run`, the binary tests and the benchmarks read the port from this line.
         tracing::info!(address = %format!("{}:{port}", address.rsplit_once(':').map_or("", |(h, _)| h)), "listening");
         Ok(Application {
             port,
             server,
             workers,
             events,
+            db,
             shutdown,
             shutdown_grace,
+            banner,
+            signals,
         })
+    }
+
+    /// The start-up banner: the URL to open and, on the run that created it, the default
+    /// super admin's password.
+    pub fn banner(&self) -> &Banner {
+        &self.banner
     }
 
     /// The port actually bound (useful when the configured port is 0).
@@ -137,12 +216,14 @@ impl Application {
     }
 
     /// Serves until SIGINT/SIGTERM, then stops gracefully: live sockets are closed with
-    /// "going away", HTTP drains, and the classification workers finish their jobs or leave
-    /// them for the next start.
+    /// "going away", HTTP drains, the classification workers finish their jobs or leave
+    /// them for the next start, and the write-ahead log is checkpointed into the database
+    /// file, which then holds every committed change on its own.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let stop = self.handle();
+        let signals = self.signals;
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.wait().await;
             tracing::info!("shutting down");
             stop.stop().await;
         });
@@ -151,30 +232,58 @@ impl Application {
         if let Some(workers) = self.workers {
             workers.shutdown(self.shutdown_grace).await;
         }
+        match self.db.close().await {
+            Ok(()) => tracing::info!("database checkpointed and closed"),
+            Err(e) => tracing::warn!(error = %e, "database not fully checkpointed"),
+        }
         served
     }
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT, caught from the moment they are installed.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                _ => {
+                    tracing::warn!(
+                        "cannot catch SIGTERM/SIGINT: a signal stops the server at once"
+                    );
+                    None
+                }
+            };
+            StopSignals { streams }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        match self.streams {
+            Some((mut term, mut int)) => {
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = int.recv() => {}
                 }
             }
-            _ => std::future::pending().await,
+            None => std::future::pending().await,
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -183,12 +292,19 @@ async fn wait_for_signal() {
 pub async fn prepare_state(
     config: Config,
 ) -> Result<(AppState, watch::Sender<bool>), StartupError> {
-    tracing::info!(?config, "starting");
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        database = %crate::db::absolute(&config.database_path).display(),
+        "starting"
+    );
+    // Every setting (secrets masked), for when something is not as expected: RUST_LOG=debug.
+    tracing::debug!(?config, "configuration");
     let pool_size = (std::thread::available_parallelism().map_or(2, |n| n.get()) as u32 * 4).max(8);
     let path = config.database_path.clone();
-    let db = tokio::task::spawn_blocking(move || Db::open(&path, pool_size))
-        .await
-        .map_err(AppError::internal)??;
+    let db =
+        tokio::task::spawn_blocking(move || Db::open(&path, pool_size, OpenMode::CreateIfMissing))
+            .await
+            .map_err(AppError::internal)??;
     let secret = match &config.secret_key {
         Some(secret) => secret.clone(),
         None => {
@@ -267,6 +383,7 @@ fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server
         state.config.trusted_proxies.clone(),
     );
     let local = listener.local_addr()?;
+    let slow = Duration::from_millis(state.config.slow_request_ms);
     let data = web::Data::new(state);
     // Built from actix-server and actix-http directly (what HttpServer does inside) so that
     // each connection passes the per-address cap and gets the ClientStream wrapper.
@@ -291,7 +408,7 @@ fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server
                     .wrap(ErrorHandlers::new().default_handler(api::json_error_body))
                     .wrap(Condition::new(!origins.is_empty(), cors(origins)))
                     .wrap(security_headers())
-                    .wrap(from_fn(log_request))
+                    .wrap(from_fn(move |req, next| log_request(slow, req, next)))
             };
             let signal = shutdown_signal.clone();
             let http = HttpService::build()
@@ -380,8 +497,10 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
-/// Logs each request's method, path (never the query, which may carry a token), status and duration.
+/// Logs each request's method, path (never the query, which may carry a token), status and
+/// duration: at DEBUG, at INFO when it took `slow` or longer, at ERROR for a 5xx.
 async fn log_request(
+    slow: Duration,
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
@@ -390,11 +509,14 @@ async fn log_request(
     let path = req.path().to_owned();
     let response = next.call(req).await?;
     let status = response.status().as_u16();
-    let micros = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    let micros = elapsed.as_micros() as u64;
     if status >= 500 {
         tracing::error!(%method, %path, status, micros, "request");
+    } else if elapsed >= slow {
+        tracing::info!(%method, %path, status, micros, "slow request");
     } else {
-        tracing::info!(%method, %path, status, micros, "request");
+        tracing::debug!(%method, %path, status, micros, "request");
     }
     Ok(response)
 }

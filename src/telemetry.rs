@@ -1,9 +1,15 @@
-//! Logging: tracing to stderr, filtered by RUST_LOG (default `info`).
+//! Logging: tracing to stderr, filtered by RUST_LOG (default [`DEFAULT_FILTER`]).
 //!
-//! stdout is kept free for command output such as `maintenance classify`.
+//! stdout is kept free for command output such as `maintenance classify`. At the default
+//! level the log holds start-up, shutdown, warnings, errors and slow requests; every request
+//! and the whole configuration are at DEBUG.
 
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
+
+/// The filter when RUST_LOG is unset: INFO, without actix-server's own start and stop lines
+/// (they repeat ours and would land below the start-up banner).
+pub const DEFAULT_FILTER: &str = "info,actix_server=warn";
 
 /// Installs the global subscriber; a second call (as in tests) is a no-op.
 pub fn init(default_filter: &str) {

@@ -30,10 +30,7 @@ fn read(path: &Path) -> std::io::Result<Secret> {
     if key.len() < 32 {
         return Err(std::io::Error::new(
             ErrorKind::InvalidData,
-            format!(
-                "the key file {} is too short; delete it to generate a new one (existing tokens stop working)",
-                path.display()
-            ),
+            "it is too short; delete it to generate a new one (existing tokens stop working)",
         ));
     }
     Ok(Secret::new(key))

@@ -15,7 +15,7 @@ pub mod users;
 use crate::errors::AppError;
 use crate::events::{Event, Events};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
@@ -42,10 +42,38 @@ pub enum OpenError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot open the database at {path}: {reason}")]
+    Open { path: String, reason: String },
     #[error("cannot migrate the database at {path}: {source}")]
     Migrate { path: String, source: MigrateError },
     #[error("{}", legacy_advice(path))]
     Legacy { path: std::path::PathBuf },
+    /// [`OpenMode::Existing`] and no file there; `path` is absolute.
+    #[error("there is no database at {}", path.display())]
+    Missing { path: std::path::PathBuf },
+}
+
+/// Whether [`Db::open`] may create the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create an empty database when none exists (the server, `migrate --create`).
+    CreateIfMissing,
+    /// Refuse a path where no file exists: a command run from the wrong directory must not
+    /// start a new, empty database there.
+    Existing,
+}
+
+/// `path` made absolute against the working directory (not resolving symlinks), for messages.
+pub fn absolute(path: &Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// SQLite's reason, without the path rusqlite appends to it (the message names it already).
+fn without_path(error: &rusqlite::Error, path: &str) -> String {
+    let text = error.to_string();
+    text.strip_suffix(path)
+        .and_then(|t| t.strip_suffix(": "))
+        .map_or(text.clone(), str::to_owned)
 }
 
 /// What to do with the original system's database: import it into a new file.
@@ -87,20 +115,37 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database file and applies pending migrations.
-    pub fn open(path: &Path, max_connections: u32) -> Result<Db, OpenError> {
+    /// Opens the database file (creating it when `mode` allows and it is missing) and applies
+    /// pending migrations.
+    pub fn open(path: &Path, max_connections: u32, mode: OpenMode) -> Result<Db, OpenError> {
         let display = path.display().to_string();
-        // Created owner-only before SQLite opens it: SQLite gives its -wal and -shm files
-        // the database file's mode, so they are private too.
-        crate::private_files::create_if_missing(path).map_err(|source| OpenError::Create {
-            path: display.clone(),
-            source,
-        })?;
+        // SQLite must not create the file either, should it vanish meanwhile.
+        let mut flags = OpenFlags::default();
+        match mode {
+            OpenMode::CreateIfMissing => {
+                // Created owner-only before SQLite opens it: SQLite gives its -wal and -shm
+                // files the database file's mode, so they are private too.
+                crate::private_files::create_if_missing(path).map_err(|source| {
+                    OpenError::Create {
+                        path: display.clone(),
+                        source,
+                    }
+                })?
+            }
+            OpenMode::Existing => {
+                if !path.try_exists().unwrap_or(true) {
+                    return Err(OpenError::Missing {
+                        path: absolute(path),
+                    });
+                }
+                flags.remove(OpenFlags::SQLITE_OPEN_CREATE);
+            }
+        }
         // Migrate on one connection first: switching a new file to WAL needs the
         // lock that the pool's connections, opened in parallel, would fight over.
-        let mut first = Connection::open(path).map_err(|e| OpenError::Migrate {
+        let mut first = Connection::open_with_flags(path, flags).map_err(|e| OpenError::Open {
             path: display.clone(),
-            source: e.into(),
+            reason: without_path(&e, &display),
         })?;
         // A database another program made is refused before anything (even WAL) touches it.
         migrate::refuse_foreign(&first).map_err(|source| match source {
@@ -121,7 +166,9 @@ impl Db {
             source,
         })?;
         drop(first);
-        let manager = SqliteConnectionManager::file(path).with_init(configure);
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(flags)
+            .with_init(configure);
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
             .connection_timeout(Duration::from_secs(10))
@@ -186,6 +233,36 @@ impl Db {
             Ok(attempt?)
         })
         .await
+    }
+
+    /// Moves every committed change from the write-ahead log into the database file and
+    /// empties the log (`PRAGMA wal_checkpoint(TRUNCATE)`), then gives up this handle. For a
+    /// clean stop, once nothing writes any more: afterwards the database file alone holds
+    /// everything, whether or not other handles close before the process exits.
+    pub async fn close(self) -> Result<(), AppError> {
+        let (busy, log, moved) = self
+            .run(|conn| {
+                // Readers still open (a socket's last query) are waited for, up to the
+                // busy timeout.
+                Ok(
+                    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, i64>(2)?,
+                        ))
+                    })?,
+                )
+            })
+            .await?;
+        if busy != 0 {
+            return Err(AppError::Unavailable(format!(
+                "the write-ahead log could not be checkpointed ({moved} of {log} pages moved): \
+                 the database is still in use; its -wal file holds the rest and is replayed at \
+                 the next start"
+            )));
+        }
+        Ok(())
     }
 
     /// Runs `work` on the calling thread; for start-up and command-line tools only.

@@ -28,6 +28,27 @@ pub struct Running {
     pub child: Child,
     pub port: u16,
     pub log: Vec<String>,
+    /// Every later line of its stderr, as it arrives.
+    pub rest: mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Sends SIGTERM, waits for the exit and returns its status with every line the server
+    /// printed after "listening".
+    pub fn terminate(&mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = self.child.wait().unwrap();
+        // The reader thread ends at EOF, so this ends too.
+        let rest = self.rest.iter().collect();
+        (status, rest)
+    }
 }
 
 impl Drop for Running {
@@ -62,7 +83,12 @@ pub fn start(mut command: Command) -> Running {
             .and_then(|p| p.trim().parse().ok());
         log.push(line);
         if let Some(port) = port {
-            return Running { child, port, log };
+            return Running {
+                child,
+                port,
+                log,
+                rest: lines_rx,
+            };
         }
     }
 }
@@ -93,22 +119,19 @@ async fn with_nothing_configured_it_creates_the_database_key_and_an_admin() {
             0o600
         );
     }
-    let announcement = server
-        .log
+    // The banner after "listening" has the generated password.
+    let mut banner = Vec::new();
+    while !banner
+        .last()
+        .is_some_and(|l: &String| l.contains("set-password admin@localhost"))
+    {
+        banner.push(server.rest.recv_timeout(Duration::from_secs(10)).unwrap());
+    }
+    let password = banner
         .iter()
-        .find(|l| l.contains("created super admin admin@localhost"))
-        .expect("the generated admin password is printed");
-    assert!(
-        announcement.contains("maintenance set-password"),
-        "{announcement}"
-    );
-    let password = announcement
-        .split("with password ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
+        .find_map(|l| l.trim().strip_prefix("password "))
+        .expect("the generated admin password is printed")
+        .trim()
         .to_owned();
     let password = password.as_str();
     assert!(password.len() >= 16);
@@ -144,7 +167,12 @@ async fn with_nothing_configured_it_creates_the_database_key_and_an_admin() {
     let mut command = maintenance(dir.path());
     command.args(["serve"]).env("PORT", "0");
     let again = start(command);
-    assert!(!again.log.iter().any(|l| l.contains("created super admin")));
+    assert!(
+        !again
+            .log
+            .iter()
+            .any(|l| l.contains("created the super admin"))
+    );
     assert_eq!(
         login(again.port, "admin@localhost", "a brand new password")
             .await
@@ -189,7 +217,7 @@ async fn invalid_configuration_stops_start_up_naming_every_bad_variable() {
 async fn migrate_applies_the_schema_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let output = maintenance(dir.path())
-        .arg("migrate")
+        .args(["migrate", "--create"])
         .env("DATABASE_URL", "sqlite:///./data.db")
         .output()
         .unwrap();
@@ -585,7 +613,10 @@ fn dot_env_is_read_from_the_working_directory_only_or_the_file_named() {
     std::fs::create_dir(&work).unwrap();
     // A file planted in a parent directory names another database: it must be ignored.
     std::fs::write(root.path().join(".env"), "DATABASE_URL=planted.db\n").unwrap();
-    let output = maintenance(&work).arg("migrate").output().unwrap();
+    let output = maintenance(&work)
+        .args(["migrate", "--create"])
+        .output()
+        .unwrap();
     assert!(
         output.status.success(),
         "{}",
@@ -596,7 +627,10 @@ fn dot_env_is_read_from_the_working_directory_only_or_the_file_named() {
 
     // ./.env is read, and --env-file names another file.
     std::fs::write(work.join(".env"), "DATABASE_URL=from-dot-env.db\n").unwrap();
-    let output = maintenance(&work).arg("migrate").output().unwrap();
+    let output = maintenance(&work)
+        .args(["migrate", "--create"])
+        .output()
+        .unwrap();
     assert!(
         output.status.success(),
         "{}",
@@ -608,7 +642,7 @@ fn dot_env_is_read_from_the_working_directory_only_or_the_file_named() {
     let output = maintenance(&work)
         .arg("--env-file")
         .arg(&named)
-        .arg("migrate")
+        .args(["migrate", "--create"])
         .output()
         .unwrap();
     assert!(

@@ -371,7 +371,10 @@ async fn the_originals_database_comes_over_with_its_logins_labels_and_owners() {
     command.env("PORT", "0");
     let server = start(command);
     assert!(
-        !server.log.iter().any(|l| l.contains("created super admin")),
+        !server
+            .log
+            .iter()
+            .any(|l| l.contains("created the super admin")),
         "{:?}",
         server.log
     );
@@ -726,7 +729,7 @@ fn what_is_not_the_originals_database_is_refused_and_nothing_is_created() {
     // One of ours is not the original's.
     let ours = root.path().join("ours.db");
     let migrated = maintenance(root.path())
-        .arg("migrate")
+        .args(["migrate", "--create"])
         .env("DATABASE_URL", &ours)
         .output()
         .unwrap();
@@ -763,7 +766,10 @@ fn a_failure_part_way_leaves_nothing_imported() {
     let new = root.path().join("new");
     std::fs::create_dir(&new).unwrap();
     let target = new.join("maintenance.db");
-    let migrated = maintenance(&new).arg("migrate").output().unwrap();
+    let migrated = maintenance(&new)
+        .args(["migrate", "--create"])
+        .output()
+        .unwrap();
     assert!(migrated.status.success());
     // The last request written fails, after every account and the other requests.
     rusqlite::Connection::open(&target)

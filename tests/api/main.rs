@@ -9,6 +9,7 @@ mod classification;
 mod compat;
 mod crash;
 mod errors;
+mod first_hour;
 mod hardening;
 mod helpers;
 mod idempotency;
