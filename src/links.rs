@@ -19,14 +19,40 @@ use aws_lc_rs::hmac;
 /// The scheme, host and any path prefix of links to this server: `PUBLIC_URL`, or else the
 /// scheme and host the request was sent to (`X-Forwarded-Proto`/`-Host` as actix reads them,
 /// the same view the origin check and Secure cookies take).
+/// Only a scheme of ours and a well-formed host get in: the forwarded headers come from the
+/// client unless a proxy replaced them, and what they say ends up inside `Link` and
+/// `image_url`.
 pub fn public_base(req: &HttpRequest, config: &Config) -> String {
-    match &config.public_url {
-        Some(url) => url.clone(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
+    if let Some(url) = &config.public_url {
+        return url.clone();
     }
+    let info = req.connection_info();
+    let scheme = if info.scheme().eq_ignore_ascii_case("https") {
+        "https"
+    } else {
+        "http"
+    };
+    let host = [
+        Some(info.host()),
+        req.headers()
+            .get(actix_web::http::header::HOST)
+            .and_then(|h| h.to_str().ok()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|host| is_host(host))
+    .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
+    format!("{scheme}://{host}")
+}
+
+/// A host name or address with an optional port: letters, digits, `.-_:` and the brackets
+/// of an IPv6 literal; nothing that could end a URL or a `Link` value.
+fn is_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:[]".contains(&b))
 }
 
 /// The path of a request's photo on this server, as `image_url` stores it.
@@ -212,6 +238,15 @@ mod tests {
                 .verify(RequestId(7), Some(&exp), Some(&sig), NOW)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn only_well_formed_hosts_make_a_base() {
+        assert!(is_host("maint.example.com:8443"));
+        assert!(is_host("[::1]:8000"));
+        assert!(!is_host("a>; rel=\"prev\", <https://evil.example/x"));
+        assert!(!is_host("evil.example/x"));
+        assert!(!is_host(""));
     }
 
     #[test]

@@ -308,3 +308,36 @@ async fn links_use_public_url_when_set_and_browsers_may_read_the_paging_headers(
         assert!(exposed.contains(header), "{header} not in {exposed}");
     }
 }
+
+#[tokio::test]
+async fn forwarded_headers_cannot_write_into_the_link() {
+    let app = spawn_app_with(&[("LIST_DEFAULT_LIMIT", "1")]).await;
+    let (_, resident) = app.resident("spoof@example.com").await;
+    app.submit(&resident, "현관문이 안 닫혀요").await;
+    app.submit(&resident, "현관 센서등이 안 켜져요").await;
+    for (name, value) in [
+        (
+            "X-Forwarded-Host",
+            "a>; rel=\"prev\", <https://evil.example/x",
+        ),
+        ("Forwarded", "host=\"a>, <https://evil.example/x\""),
+        ("X-Forwarded-Proto", "javascript"),
+    ] {
+        let response = app
+            .client
+            .get(app.url("/api/my-requests"))
+            .bearer_auth(&resident)
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        let link = response.headers()["link"].to_str().unwrap().to_owned();
+        assert_eq!(link.matches("rel=").count(), 1, "{name}: {link}");
+        assert!(!link.contains("evil"), "{name}: {link}");
+        let next = next_link(&response).unwrap();
+        assert!(
+            next.starts_with("http://") && next.ends_with("/api/my-requests?offset=1"),
+            "{name}: {next}"
+        );
+    }
+}
