@@ -407,6 +407,18 @@ async fn ensure_seeded(
             create(db, passwords, registration, Role::SuperAdmin).await?;
             tracing::info!(email = %seed.email, "created the super admin account from SUPER_ADMIN_EMAIL");
         }
+        // The import disables a staff password that was the original's published default:
+        // the operator naming this account with a new password is the one to revive it.
+        Some((user, hash)) if hash.starts_with('!') => {
+            let id = user.id;
+            set_password(db, passwords, id, seed.password.expose().to_owned()).await?;
+            db.run(move |conn| db::users::set_role(conn, id, Role::SuperAdmin))
+                .await?;
+            tracing::info!(
+                email = %seed.email,
+                "set SUPER_ADMIN_PASSWORD on the super admin whose password the import had disabled"
+            );
+        }
         Some((user, hash)) => {
             let matches = passwords
                 .verify(seed.password.expose().to_owned(), Some(hash))
@@ -444,6 +456,17 @@ async fn ensure_seeded(
 
 async fn ensure_default(db: &Db, passwords: &Passwords) -> Result<Option<Secret>, AppError> {
     if db.run(|conn| db::users::super_admin_exists(conn)).await? {
+        let locked = db
+            .run(|conn| db::users::super_admins_locked_out(conn))
+            .await?;
+        if let Some(email) = locked.first() {
+            tracing::warn!(
+                accounts = %locked.join(", "),
+                "no super admin can log in: the import disabled their published default password; \
+                 set one with `maintenance set-password {email}` (or SUPER_ADMIN_EMAIL={email} and \
+                 SUPER_ADMIN_PASSWORD)"
+            );
+        }
         return Ok(None);
     }
     let mut bytes = [0u8; 12];

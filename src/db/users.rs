@@ -163,6 +163,21 @@ pub fn delete_user(conn: &Connection, id: UserId) -> Result<bool, AppError> {
 }
 
 /// Whether any super admin account exists.
+/// The emails of super admins whose password is disabled ('!' before the hash, as the import
+/// leaves a published default), when no super admin has a usable one; empty otherwise.
+pub fn super_admins_locked_out(conn: &Connection) -> Result<Vec<String>, AppError> {
+    let mut stmt = conn.prepare(
+        "SELECT email FROM users WHERE role = 'super_admin'
+           AND NOT EXISTS (SELECT 1 FROM users WHERE role = 'super_admin'
+                                                 AND substr(hashed_password, 1, 1) <> '!')
+         ORDER BY id",
+    )?;
+    let emails = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(emails)
+}
+
 pub fn super_admin_exists(conn: &Connection) -> Result<bool, AppError> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'super_admin')",

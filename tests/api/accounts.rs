@@ -578,3 +578,37 @@ async fn the_configured_super_admin_address_taken_by_someone_else_is_never_promo
     let me: Value = owned.me(&token).await;
     assert_eq!(me["role"], "super_admin");
 }
+
+/// The import disables a staff password that was the original's published default; naming
+/// that account in SUPER_ADMIN_EMAIL with a new SUPER_ADMIN_PASSWORD brings it back.
+#[tokio::test]
+async fn a_super_admin_whose_password_the_import_disabled_is_revived_by_the_seed() {
+    let app = spawn_app().await;
+    rusqlite::Connection::open(app.db_path())
+        .unwrap()
+        .execute(
+            "UPDATE users SET hashed_password = '!' || hashed_password WHERE email = ?1",
+            [SUPER_EMAIL],
+        )
+        .unwrap();
+    assert_error(
+        app.login_form(SUPER_EMAIL, SUPER_PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let dir = app.stop().await;
+    let seed = [
+        ("SUPER_ADMIN_EMAIL", SUPER_EMAIL),
+        ("SUPER_ADMIN_PASSWORD", "the operator's new password"),
+    ];
+    let revived = spawn_app_in(dir, &seed).await;
+    let token = revived
+        .token(SUPER_EMAIL, "the operator's new password")
+        .await;
+    assert_eq!(revived.me(&token).await["role"], "super_admin");
+    assert_error(
+        revived.login_form(SUPER_EMAIL, SUPER_PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+}
