@@ -11,7 +11,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 
 /// The origin this server is reached at, as a browser writes it: `scheme://host[:port]`.
-fn own_origin(req: &HttpRequest) -> String {
+pub fn own_origin(req: &HttpRequest) -> String {
     let info = req.connection_info();
     format!("{}://{}", info.scheme(), info.host()).to_ascii_lowercase()
 }

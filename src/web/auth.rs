@@ -1,5 +1,6 @@
 //! Landing, log in, register, log out.
 
+use super::i18n::Lang;
 use super::session::{CsrfForm, Visitor, end_session, redirect, session_cookie};
 use super::{Chrome, PageError, check_csrf, render, safe_next};
 use crate::accounts::{self, Registration, User};
@@ -28,7 +29,7 @@ pub async fn landing(
         StatusCode::OK,
         &Landing {
             chrome: Chrome::new(&visitor),
-            emergency: state.config.emergency_text.clone(),
+            emergency: super::i18n::emergency_text(visitor.lang, &state.config.emergency_text),
         },
     )
 }
@@ -37,7 +38,7 @@ pub async fn landing(
 #[template(path = "auth/login.html")]
 struct LoginPage {
     chrome: Chrome,
-    error: Option<&'static str>,
+    error: Option<String>,
     email: String,
     next: String,
 }
@@ -113,7 +114,7 @@ pub async fn login(
         Err(AppError::Unauthorized(_)) => {
             let page = LoginPage {
                 chrome: Chrome::new(&visitor),
-                error: Some("이메일 또는 비밀번호가 올바르지 않습니다."),
+                error: Some(visitor.lang.t("login-failed")),
                 email: form.email,
                 next: safe_next(form.next.as_deref()).unwrap_or_default(),
             };
@@ -150,18 +151,17 @@ pub struct RegisterForm {
     csrf_token: String,
 }
 
-/// The Korean message for a refused registration field.
-fn registration_problem(error: &AppError) -> String {
+/// The message for a refused registration, in the visitor's language.
+fn registration_problem(lang: Lang, error: &AppError) -> String {
     match error {
         AppError::Validation { fields, .. } if fields.iter().any(|f| f == "email") => {
-            "올바른 이메일 주소를 입력해 주세요.".into()
+            lang.t("register-bad-email")
         }
         AppError::Validation { fields, .. } if fields.iter().any(|f| f == "password") => {
-            "비밀번호는 8바이트 이상 72바이트 이하여야 합니다. (한글은 한 글자에 3바이트)".into()
+            lang.t("register-bad-password")
         }
-        AppError::Validation { .. } => "입력한 내용을 확인해 주세요.".into(),
-        AppError::EmailTaken => "이미 가입된 이메일입니다. 로그인해 주세요.".into(),
-        other => other.to_string(),
+        AppError::EmailTaken => lang.t("register-email-taken"),
+        _ => lang.t("register-invalid"),
     }
 }
 
@@ -182,7 +182,7 @@ pub async fn register(
         Ok(user) => {
             let mut response =
                 start_session(&state, &visitor, &user, None, sessions::LoginBegun::now()).await?;
-            super::session::set_flash(&mut response, "가입을 환영합니다. 첫 요청을 접수해 보세요.");
+            super::session::set_flash(&mut response, &visitor.lang.t("flash-welcome"));
             Ok(response)
         }
         Err(e @ (AppError::Validation { .. } | AppError::EmailTaken)) => {
@@ -193,7 +193,7 @@ pub async fn register(
             };
             let page = RegisterPage {
                 chrome: Chrome::new(&visitor),
-                error: Some(registration_problem(&e)),
+                error: Some(registration_problem(visitor.lang, &e)),
                 email: form.email,
                 full_name: form.full_name.unwrap_or_default(),
             };
@@ -213,7 +213,7 @@ pub async fn logout(
     if let (Some(session), Some(user)) = (&visitor.session, &visitor.user) {
         sessions::end(&state, user.id, session).await?;
     }
-    logged_out(&visitor, "로그아웃되었습니다.")
+    logged_out(&visitor, &visitor.lang.t("flash-logged-out"))
 }
 
 /// Ends every session of the account: other browsers, phones and API tokens too.
@@ -226,7 +226,7 @@ pub async fn logout_everywhere(
     let user = super::require_user(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;
     accounts::end_all_sessions(&state, user.id).await?;
-    logged_out(&visitor, "모든 기기에서 로그아웃되었습니다.")
+    logged_out(&visitor, &visitor.lang.t("flash-logged-out-everywhere"))
 }
 
 fn logged_out(visitor: &Visitor, message: &str) -> Result<HttpResponse, PageError> {

@@ -3,11 +3,34 @@
 
 use std::fmt::Write;
 
-/// A horizontal bar chart of labelled counts.
-pub fn bars(title: &str, id: &str, rows: &[(&str, &str, u64)]) -> String {
+/// Text for SVG markup.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// About how wide `text` is at 13px: Hangul and other wide letters take a full em, the rest
+/// a little over half of one.
+fn text_width(text: &str) -> f64 {
+    text.chars()
+        .map(|c| if c.len_utf8() >= 3 { 13.0 } else { 7.5 })
+        .sum()
+}
+
+/// A horizontal bar chart of labelled counts. The bars start after the longest label (at 70
+/// at least) and the longest bar is at most 180 wide.
+pub fn bars(title: &str, id: &str, rows: &[(&str, String, u64)]) -> String {
     let max = rows.iter().map(|(_, _, n)| *n).max().unwrap_or(0).max(1);
+    let start = rows
+        .iter()
+        .map(|(_, label, _)| (text_width(label) + 8.0).ceil())
+        .fold(70.0, f64::max);
+    let longest = (320.0 - start - 44.0).clamp(60.0, 180.0);
     let row_height = 28;
     let height = rows.len() * row_height + 36;
+    let title = escape(title);
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -19,13 +42,14 @@ pub fn bars(title: &str, id: &str, rows: &[(&str, &str, u64)]) -> String {
     );
     for (i, (key, label, count)) in rows.iter().enumerate() {
         let y = 30 + i * row_height;
-        let width = (*count as f64 / max as f64 * 180.0).round();
+        let width = (*count as f64 / max as f64 * longest).round();
+        let label = escape(label);
         let _ = write!(
             svg,
-            r##"<text x="0" y="{}" font-size="13" fill="#374151">{label}</text><rect data-key="{key}" x="70" y="{}" width="{width}" height="18" rx="3" fill="#2563eb"/><text x="{}" y="{}" font-size="13" fill="#111827" data-count-for="{key}">{count}</text>"##,
+            r##"<text x="0" y="{}" font-size="13" fill="#374151">{label}</text><rect data-key="{key}" x="{start}" y="{}" width="{width}" height="18" rx="3" fill="#2563eb"/><text x="{}" y="{}" font-size="13" fill="#111827" data-count-for="{key}">{count}</text>"##,
             y + 14,
             y,
-            76.0 + width,
+            start + 6.0 + width,
             y + 14
         );
     }
@@ -33,21 +57,24 @@ pub fn bars(title: &str, id: &str, rows: &[(&str, &str, u64)]) -> String {
     svg
 }
 
-/// Requests per day as columns, oldest on the left.
-pub fn per_day(title: &str, days: &[(String, u64)]) -> String {
+/// Requests per day as columns, oldest on the left; `count` words a day's number for its
+/// tooltip ("3건", "3 requests").
+pub fn per_day(title: &str, days: &[(String, u64)], count: impl Fn(u64) -> String) -> String {
     let max = days.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     let (width, height, base) = (320.0, 150.0, 120.0);
     let column = width / days.len().max(1) as f64;
     let mut svg = String::new();
+    let title = escape(title);
     let _ = write!(
         svg,
         r##"<svg viewBox="0 0 {width} {height}" role="img" aria-labelledby="per-day-title" id="chart-per-day"><title id="per-day-title">{title}</title><text x="0" y="16" font-size="14" font-weight="600" fill="#1f2937">{title}</text>"##
     );
-    for (i, (day, count)) in days.iter().enumerate() {
-        let bar = (*count as f64 / max as f64 * 90.0).round();
+    for (i, (day, n)) in days.iter().enumerate() {
+        let bar = (*n as f64 / max as f64 * 90.0).round();
+        let words = escape(&count(*n));
         let _ = write!(
             svg,
-            r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bar}" fill="#2563eb"><title>{day}: {count}건</title></rect>"##,
+            r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bar}" fill="#2563eb"><title>{day}: {words}</title></rect>"##,
             i as f64 * column + 1.0,
             base - bar,
             (column - 2.0).max(1.0)
@@ -72,7 +99,10 @@ mod tests {
         let svg = bars(
             "분류별",
             "chart-category",
-            &[("electrical", "전기", 2), ("plumbing", "배관", 4)],
+            &[
+                ("electrical", "전기".to_owned(), 2),
+                ("plumbing", "배관".to_owned(), 4),
+            ],
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(
@@ -84,9 +114,27 @@ mod tests {
     }
 
     #[test]
+    fn long_labels_push_the_bars_right_and_are_escaped() {
+        let svg = bars(
+            "By category",
+            "chart-category",
+            &[
+                ("hvac", "Heating & cooling".to_owned(), 3),
+                ("other", "Other".to_owned(), 1),
+            ],
+        );
+        assert!(svg.contains(">Heating &amp; cooling<"), "{svg}");
+        // 17 letters: the bars start past the label, and still fit the 320-wide chart.
+        assert!(
+            svg.contains(r#"data-key="hvac" x="136" y="30" width="140""#),
+            "{svg}"
+        );
+    }
+
+    #[test]
     fn an_empty_period_draws_without_dividing_by_zero() {
         let days: Vec<(String, u64)> = (1..=30).map(|d| (format!("2026-11-{d:02}"), 0)).collect();
-        let svg = per_day("최근 30일", &days);
+        let svg = per_day("최근 30일", &days, |n| format!("{n}건"));
         assert_eq!(svg.matches("<rect").count(), 30);
         assert!(!svg.contains("NaN"));
     }

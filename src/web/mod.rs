@@ -1,9 +1,10 @@
-//! The server-rendered pages (Korean UI). Forms work without JavaScript: post, redirect,
-//! flash message. `static/app.js` only adds live updates.
+//! The server-rendered pages, in Korean or English (see [`i18n`]). Forms work without
+//! JavaScript: post, redirect, flash message. `static/app.js` only adds live updates.
 
 pub mod assets;
 mod auth;
 mod charts;
+pub mod i18n;
 mod resident;
 pub mod session;
 mod staff;
@@ -19,6 +20,7 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
+use i18n::{Arg, Labelled, Lang};
 use session::Visitor;
 
 /// Every page route, in matching order (`/requests/new` before `/requests/{id}`). Add a route
@@ -51,6 +53,7 @@ fn endpoints() -> Vec<Endpoint> {
             staff::confirm_delete_user,
         ),
         at(M::POST, "/admin/users/{id}/delete", staff::delete_user),
+        at(M::POST, "/language", i18n::switch),
         at(M::GET, "/static/{file}", assets::serve),
     ]
 }
@@ -67,6 +70,8 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
 
 /// What the layout needs on every page.
 pub struct Chrome {
+    /// The language of the page.
+    pub lang: Lang,
     /// The building's name (`SITE_NAME`), in the title and the header.
     pub site_name: String,
     pub user: Option<User>,
@@ -81,7 +86,8 @@ pub struct Chrome {
 impl Chrome {
     pub fn new(visitor: &Visitor) -> Chrome {
         Chrome {
-            site_name: visitor.site_name.clone(),
+            lang: visitor.lang,
+            site_name: i18n::site_name(visitor.lang, &visitor.site_name),
             user: visitor.user.clone(),
             last_event: visitor.last_event,
             csrf: visitor.csrf.clone(),
@@ -93,9 +99,10 @@ impl Chrome {
     }
 
     /// For a page rendered without knowing the visitor (replaced by [`error_pages`]).
-    fn anonymous() -> Chrome {
+    fn anonymous(lang: Lang) -> Chrome {
         Chrome {
-            site_name: crate::config::DEFAULT_SITE_NAME.to_owned(),
+            lang,
+            site_name: i18n::site_name(lang, crate::config::DEFAULT_SITE_NAME),
             user: None,
             last_event: 0,
             csrf: String::new(),
@@ -116,6 +123,46 @@ impl Chrome {
     pub fn live(&self) -> bool {
         self.user.is_some()
     }
+
+    /// The text `key` in the page's language.
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+
+    /// The text `key` with one argument.
+    pub fn t1(&self, key: &str, name: &str, value: impl Arg) -> String {
+        self.lang.t1(key, name, value)
+    }
+
+    /// The text `key` with two arguments.
+    pub fn t2(&self, key: &str, n1: &str, v1: impl Arg, n2: &str, v2: impl Arg) -> String {
+        self.lang.t2(key, n1, v1, n2, v2)
+    }
+
+    /// The text `key` with three arguments.
+    #[allow(clippy::too_many_arguments)]
+    pub fn t3(
+        &self,
+        key: &str,
+        n1: &str,
+        v1: impl Arg,
+        n2: &str,
+        v2: impl Arg,
+        n3: &str,
+        v3: impl Arg,
+    ) -> String {
+        self.lang.t3(key, n1, v1, n2, v2, n3, v3)
+    }
+
+    /// A status, category, priority or role as the page's language names it.
+    pub fn label(&self, value: impl Labelled) -> String {
+        self.lang.label(value)
+    }
+
+    /// The languages the footer's switch offers.
+    pub fn languages(&self) -> &'static [Lang] {
+        Lang::ALL
+    }
 }
 
 /// Renders a page with the visitor's cookies.
@@ -129,6 +176,8 @@ pub fn render(
         .map_err(|e| PageError::App(AppError::internal(e)))?;
     let mut response = HttpResponse::build(status);
     response.content_type("text/html; charset=utf-8");
+    // The page's language follows these.
+    response.insert_header((header::VARY, "Accept-Language, Cookie"));
     visitor.cookies(&mut response);
     Ok(response.body(html))
 }
@@ -146,43 +195,48 @@ pub enum PageError {
 
 #[derive(Template)]
 #[template(path = "errors/error.html")]
-struct ErrorPage<'a> {
+struct ErrorPage {
     chrome: Chrome,
-    title: &'a str,
-    message: &'a str,
+    title: String,
+    message: String,
 }
 
 impl PageError {
-    /// The title and message of the error page; None for a redirect to log in.
-    fn page_text(&self) -> Option<(&'static str, &'static str)> {
+    /// The title and message of the error page in `lang`; None for a redirect to log in.
+    fn page_text(&self, lang: Lang) -> Option<(String, String)> {
         if let PageError::LoginRequired { .. } = self {
             return None;
         }
         let text = match (self, self.status_code().as_u16()) {
-            (PageError::BadCsrf, _) => (
-                "요청을 확인할 수 없습니다",
-                "보안 토큰이 맞지 않습니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.",
-            ),
+            (PageError::BadCsrf, _) => (lang.t("error-csrf-title"), lang.t("error-csrf-message")),
             (_, 403) => (
-                "접근 권한이 없습니다",
-                "이 페이지는 관리자만 볼 수 있습니다.",
+                lang.t("error-forbidden-title"),
+                lang.t("error-forbidden-message"),
             ),
             (_, 404) => (
-                "페이지를 찾을 수 없습니다",
-                "주소가 바뀌었거나 삭제된 요청일 수 있습니다.",
+                lang.t("error-not-found-title"),
+                lang.t("error-not-found-message"),
             ),
-            (_, 413) => ("파일이 너무 큽니다", "더 작은 사진을 올려 주세요."),
+            (_, 413) => (
+                lang.t("error-too-large-title"),
+                lang.t("error-too-large-message"),
+            ),
             (_, 429) => (
-                "잠시 후 다시 시도해 주세요",
-                "짧은 시간에 너무 많은 시도가 있었습니다.",
+                lang.t("error-too-many-title"),
+                lang.t("error-too-many-message"),
             ),
-            (_, s) if s >= 500 => (
-                "일시적인 문제가 생겼습니다",
-                "잠시 후 다시 시도해 주세요. 문제가 계속되면 관리사무소에 알려 주세요.",
+            (_, s) if s >= 500 => (lang.t("error-server-title"), lang.t("error-server-message")),
+            _ => (
+                lang.t("error-invalid-title"),
+                lang.t("error-invalid-message"),
             ),
-            _ => ("요청을 처리할 수 없습니다", "입력한 내용을 확인해 주세요."),
         };
         Some(text)
+    }
+
+    /// Whether the error is shown as a page (not a redirect to log in).
+    fn is_page(&self) -> bool {
+        !matches!(self, PageError::LoginRequired { .. })
     }
 }
 
@@ -198,7 +252,7 @@ impl ResponseError for PageError {
     /// The error page for an anonymous visitor: [`error_pages`], which sees the request,
     /// renders it again with the visitor's own menu.
     fn error_response(&self) -> HttpResponse {
-        let Some((title, message)) = self.page_text() else {
+        let Some((title, message)) = self.page_text(Lang::default()) else {
             let next = match self {
                 PageError::LoginRequired { next } => next.as_str(),
                 _ => "/",
@@ -219,12 +273,13 @@ impl ResponseError for PageError {
         {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
+        let fallback = title.clone();
         let page = ErrorPage {
-            chrome: Chrome::anonymous(),
+            chrome: Chrome::anonymous(Lang::default()),
             title,
             message,
         };
-        let html = page.render().unwrap_or_else(|_| title.to_owned());
+        let html = page.render().unwrap_or(fallback);
         response.content_type("text/html; charset=utf-8").body(html)
     }
 }
@@ -236,22 +291,32 @@ pub async fn error_pages(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let res = next.call(req).await?;
-    let text = res
+    let is_page = res
         .response()
         .error()
         .and_then(|e| e.as_error::<PageError>())
-        .and_then(PageError::page_text);
-    let Some((title, message)) = text else {
+        .is_some_and(PageError::is_page);
+    if !is_page {
         return Ok(res.map_into_left_body());
-    };
+    }
     let (req, res) = res.into_parts();
-    // When even the visitor cannot be known (the database is down), the anonymous page stands.
-    let Ok(visitor) = Visitor::extract(&req).await else {
+    let Some(error) = res.error().and_then(|e| e.as_error::<PageError>()) else {
         return Ok(ServiceResponse::new(req, res).map_into_left_body());
     };
-    let mut chrome = Chrome::new(&visitor);
-    // A message waiting for the next page is kept for it.
-    chrome.flash = None;
+    // When even the visitor cannot be known (the database is down), the page has no menu,
+    // in the language the request asks for.
+    let chrome = match Visitor::extract(&req).await {
+        Ok(visitor) => {
+            let mut chrome = Chrome::new(&visitor);
+            // A message waiting for the next page is kept for it.
+            chrome.flash = None;
+            chrome
+        }
+        Err(_) => Chrome::anonymous(Lang::of_request(&req)),
+    };
+    let Some((title, message)) = error.page_text(chrome.lang) else {
+        return Ok(ServiceResponse::new(req, res).map_into_left_body());
+    };
     let Ok(html) = (ErrorPage {
         chrome,
         title,
@@ -266,6 +331,7 @@ pub async fn error_pages(
             page.append_header((name.clone(), value.clone()));
         }
     }
+    page.insert_header((header::VARY, "Accept-Language, Cookie"));
     Ok(ServiceResponse::new(req, page.body(html)).map_into_right_body())
 }
 
@@ -298,12 +364,16 @@ pub async fn request_with_history(
     state: &crate::state::AppState,
     user: &User,
     id: crate::ids::RequestId,
+    lang: Lang,
 ) -> Result<(views::RequestView, Vec<views::HistoryLine>), PageError> {
     let request = crate::requests::get(&state.db, user, id).await?;
     let history = crate::requests::history(&state.db, user, id).await?;
     Ok((
         request.into(),
-        history.iter().map(views::HistoryLine::from).collect(),
+        history
+            .iter()
+            .map(|entry| views::HistoryLine::new(entry, lang))
+            .collect(),
     ))
 }
 

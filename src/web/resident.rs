@@ -38,7 +38,7 @@ impl NewRequestPage {
             location: String::new(),
             contact_info: String::new(),
             max_mb: state.config.max_upload_bytes / (1024 * 1024),
-            emergency: state.config.emergency_text.clone(),
+            emergency: super::i18n::emergency_text(visitor.lang, &state.config.emergency_text),
         }
     }
 }
@@ -122,7 +122,7 @@ pub async fn submit_request(
         Err(_) => {
             return refuse(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "설명은 1~5,000자, 위치와 연락처는 200자 이내로 적어 주세요.",
+                &visitor.lang.t("new-request-invalid"),
             );
         }
     };
@@ -133,16 +133,16 @@ pub async fn submit_request(
     {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "사진은 JPEG, PNG, WebP, GIF 파일만 올릴 수 있습니다.",
+            &visitor.lang.t("new-request-bad-photo"),
         );
     }
     let request = match requests::submit(&state, user, new).await {
         Err(AppError::TooManyRequests {
             retry_after_secs, ..
         }) => {
-            let message = format!(
-                "요청을 너무 자주 보내셨습니다. {retry_after_secs}초 뒤에 다시 보내 주세요. 적은 내용은 그대로 있습니다."
-            );
+            let message = visitor
+                .lang
+                .t1("new-request-too-often", "seconds", retry_after_secs);
             let mut page = refuse(StatusCode::TOO_MANY_REQUESTS, &message)?;
             page.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -157,7 +157,7 @@ pub async fn submit_request(
     }
     Ok(redirect(
         &format!("/requests/{}", request.id),
-        Some("요청이 접수되었습니다."),
+        Some(&visitor.lang.t("flash-request-submitted")),
     ))
 }
 
@@ -211,7 +211,7 @@ pub async fn show_request(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     let user = require_user(&visitor, &req)?;
-    let (r, history) = request_with_history(&state, user, RequestId(*id)).await?;
+    let (r, history) = request_with_history(&state, user, RequestId(*id), visitor.lang).await?;
     let can_delete = requests::may_delete(user.role, r.status);
     let page = DetailPage {
         chrome: Chrome::new(&visitor),
@@ -222,9 +222,14 @@ pub async fn show_request(
     render(&visitor, StatusCode::OK, &page)
 }
 
-/// What a resident is told when work on a request started before they could withdraw it.
-const TOO_LATE_TO_DELETE: &str =
-    "이미 처리가 시작되어 삭제할 수 없습니다. 취소가 필요하면 관리사무소에 문의해 주세요.";
+/// What a resident is told when work on a request started before they could withdraw it:
+/// back to the request's page with a message.
+fn too_late_to_delete(visitor: &Visitor, user: &User, id: RequestId) -> HttpResponse {
+    redirect(
+        &request_page(user, id),
+        Some(&visitor.lang.t("flash-too-late-to-delete")),
+    )
+}
 
 /// Where a request's own page is for `user`.
 fn request_page(user: &User, id: RequestId) -> String {
@@ -256,7 +261,7 @@ pub async fn confirm_delete(
     let id = RequestId(*id);
     let request = requests::get(&state.db, user, id).await?;
     if !requests::may_delete(user.role, request.status) {
-        return Ok(redirect(&request_page(user, id), Some(TOO_LATE_TO_DELETE)));
+        return Ok(too_late_to_delete(&visitor, user, id));
     }
     let page = ConfirmDeletePage {
         chrome: Chrome::new(&visitor),
@@ -280,7 +285,7 @@ pub async fn delete_request(
         Ok(()) => {}
         // Work started after the page with the button was shown.
         Err(AppError::Forbidden(_)) => {
-            return Ok(redirect(&request_page(user, id), Some(TOO_LATE_TO_DELETE)));
+            return Ok(too_late_to_delete(&visitor, user, id));
         }
         Err(e) => return Err(e.into()),
     }
@@ -289,5 +294,8 @@ pub async fn delete_request(
     } else {
         "/my-requests"
     };
-    Ok(redirect(back, Some("요청을 삭제했습니다.")))
+    Ok(redirect(
+        back,
+        Some(&visitor.lang.t("flash-request-deleted")),
+    ))
 }

@@ -7,6 +7,7 @@
 //! token copied from one session is worth nothing in another. Forms are also refused when
 //! the browser says they were sent by a page of another origin.
 
+use super::i18n::Lang;
 use crate::accounts::User;
 use crate::auth::{SessionKind, origin, secure_cookies, session_cookie_name, sessions};
 use crate::state::AppState;
@@ -45,6 +46,8 @@ pub struct Visitor {
     pub secure: bool,
     /// The newest event id when the page was built: the page script resumes from it.
     pub last_event: i64,
+    /// The language the pages speak to this visitor.
+    pub lang: Lang,
 }
 
 fn random_token() -> String {
@@ -112,6 +115,7 @@ impl FromRequest for Visitor {
             };
             Ok(Visitor {
                 site_name: state.config.site_name.clone(),
+                lang: Lang::of_request(&req),
                 last_event,
                 user: session.as_ref().map(|s| s.user.clone()),
                 session: session.map(|s| s.id),

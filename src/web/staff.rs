@@ -101,15 +101,16 @@ pub async fn dashboard(
     let stats = requests::stats(&state.db).await?;
     let urgent = requests::urgent_waiting(&state.db).await?;
     let days = requests::per_day(&state.db, 30).await?;
-    let categories: Vec<(&str, &str, u64)> = stats
+    let lang = visitor.lang;
+    let categories: Vec<(&str, String, u64)> = stats
         .by_category
         .iter()
-        .map(|(c, n)| (c.as_str(), c.korean(), *n))
+        .map(|(c, n)| (c.as_str(), lang.label(c), *n))
         .collect();
-    let priorities: Vec<(&str, &str, u64)> = stats
+    let priorities: Vec<(&str, String, u64)> = stats
         .by_priority
         .iter()
-        .map(|(p, n)| (p.as_str(), p.korean(), *n))
+        .map(|(p, n)| (p.as_str(), lang.label(p), *n))
         .collect();
     let mut query_string = String::new();
     for (name, value) in [
@@ -124,9 +125,11 @@ pub async fn dashboard(
     }
     let page = Dashboard {
         chrome: Chrome::new(&visitor),
-        category_chart: charts::bars("분류별", "chart-category", &categories),
-        priority_chart: charts::bars("긴급도별", "chart-priority", &priorities),
-        day_chart: charts::per_day("최근 30일 접수", &days),
+        category_chart: charts::bars(&lang.t("chart-by-category"), "chart-category", &categories),
+        priority_chart: charts::bars(&lang.t("chart-by-priority"), "chart-priority", &priorities),
+        day_chart: charts::per_day(&lang.t("chart-per-day"), &days, |n| {
+            lang.t1("chart-day-count", "count", n)
+        }),
         stats,
         urgent,
         statuses: Status::ALL,
@@ -177,7 +180,7 @@ pub async fn show_request(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     let user = require_staff(&visitor, &req)?;
-    let (r, history) = request_with_history(&state, user, RequestId(*id)).await?;
+    let (r, history) = request_with_history(&state, user, RequestId(*id), visitor.lang).await?;
     let page = RequestPage {
         chrome: Chrome::new(&visitor),
         r,
@@ -247,10 +250,10 @@ pub async fn update_request(
     };
     let to = format!("/admin/requests/{}", *id);
     if changes.is_empty() {
-        return Ok(redirect(&to, Some("바뀐 내용이 없습니다.")));
+        return Ok(redirect(&to, Some(&visitor.lang.t("flash-no-changes"))));
     }
     requests::update(&state, user, RequestId(*id), changes).await?;
-    Ok(redirect(&to, Some("저장했습니다.")))
+    Ok(redirect(&to, Some(&visitor.lang.t("flash-saved"))))
 }
 
 #[derive(Template)]
@@ -324,7 +327,9 @@ struct ConfirmDeleteUserPage {
 }
 
 /// What a super admin is told when they try to delete their own account.
-const NOT_YOURSELF: &str = "자기 자신의 계정은 삭제할 수 없습니다.";
+fn not_yourself(visitor: &Visitor) -> HttpResponse {
+    redirect("/admin/users", Some(&visitor.lang.t("flash-not-yourself")))
+}
 
 /// Asks before deleting an account (the page shown without JavaScript; with it, a dialog
 /// on the users page asks and posts the same form).
@@ -337,7 +342,7 @@ pub async fn confirm_delete_user(
     let me = require_super(&visitor, &req)?;
     let target = UserId(*id);
     if target == me.id {
-        return Ok(redirect("/admin/users", Some(NOT_YOURSELF)));
+        return Ok(not_yourself(&visitor));
     }
     let user = accounts::find(&state.db, target)
         .await?
@@ -366,7 +371,7 @@ pub async fn delete_user(
     check_csrf(&visitor, &form.csrf_token)?;
     let target = UserId(*id);
     if target == me.id {
-        return Ok(redirect("/admin/users", Some(NOT_YOURSELF)));
+        return Ok(not_yourself(&visitor));
     }
     let user = accounts::find(&state.db, target)
         .await?
@@ -377,14 +382,18 @@ pub async fn delete_user(
         Err(AppError::BadRequest(_)) => {
             return Ok(redirect(
                 "/admin/users",
-                Some("최고 관리자가 한 명은 남아 있어야 합니다."),
+                Some(&visitor.lang.t("flash-last-super-admin")),
             ));
         }
         Err(e) => return Err(e.into()),
     }
     Ok(redirect(
         "/admin/users",
-        Some(&format!("{} 계정을 삭제했습니다.", user.email)),
+        Some(
+            &visitor
+                .lang
+                .t1("flash-user-deleted", "email", user.email.as_str()),
+        ),
     ))
 }
 
@@ -410,12 +419,15 @@ pub async fn change_role(
     let user = accounts::change_role(&state, me, UserId(*id), role)
         .await?
         .user;
+    let lang = visitor.lang;
     Ok(redirect(
         "/admin/users",
-        Some(&format!(
-            "{}의 역할을 {}(으)로 바꿨습니다.",
-            user.email,
-            role.korean()
+        Some(&lang.t2(
+            "flash-role-changed",
+            "email",
+            user.email.as_str(),
+            "role",
+            lang.label(role),
         )),
     ))
 }

@@ -1,18 +1,9 @@
-//! What the templates show: requests, history and pages, formatted for Korean readers.
+//! What the templates show: requests, history and pages, in the visitor's language.
 
+use super::i18n::Lang;
 use crate::ids::Timestamp;
 use crate::requests::{HistoryEntry, MaintenanceRequest};
 use crate::taxonomy::{Category, ClassificationStatus, HistoryAction, Priority, Status};
-use chrono::FixedOffset;
-
-/// Korea Standard Time, the residents' clock.
-fn kst(at: Timestamp) -> String {
-    const FORMAT: &str = "%Y-%m-%d %H:%M";
-    match FixedOffset::east_opt(9 * 3600) {
-        Some(offset) => at.0.with_timezone(&offset).format(FORMAT).to_string(),
-        None => at.0.format(FORMAT).to_string(),
-    }
-}
 
 /// A request as pages show it.
 pub struct RequestView {
@@ -63,8 +54,9 @@ impl RequestView {
         summary
     }
 
-    pub fn created_kst(&self) -> String {
-        kst(self.created_at)
+    /// When it was submitted, on the residents' clock (Korea Standard Time).
+    pub fn created(&self, lang: &Lang) -> String {
+        lang.datetime(self.created_at)
     }
 
     /// Whether the photo is served here (`/api/requests/{id}/image`); a request imported from
@@ -83,43 +75,47 @@ pub struct HistoryLine {
     pub what: String,
 }
 
-fn label(field: Option<&str>, value: Option<&str>) -> String {
+/// A value a history entry records, as the page's language names it.
+fn label(lang: Lang, field: Option<&str>, value: Option<&str>) -> String {
     let Some(value) = value else {
-        return "없음".into();
+        return lang.t("history-none");
     };
-    let korean = match field {
-        Some("status") => value.parse::<Status>().map(Status::korean).ok(),
-        Some("category") => value.parse::<Category>().map(Category::korean).ok(),
-        Some("priority") => value.parse::<Priority>().map(Priority::korean).ok(),
+    let label = match field {
+        Some("status") => value.parse::<Status>().map(|v| lang.label(v)).ok(),
+        Some("category") => value.parse::<Category>().map(|v| lang.label(v)).ok(),
+        Some("priority") => value.parse::<Priority>().map(|v| lang.label(v)).ok(),
         _ => None,
     };
-    korean.unwrap_or(value).to_owned()
+    label.unwrap_or_else(|| value.to_owned())
 }
 
-impl From<&HistoryEntry> for HistoryLine {
-    fn from(entry: &HistoryEntry) -> HistoryLine {
+impl HistoryLine {
+    pub fn new(entry: &HistoryEntry, lang: Lang) -> HistoryLine {
         let field = entry.field.as_deref();
-        let change = format!(
-            "{} → {}",
-            label(field, entry.old_value.as_deref()),
-            label(field, entry.new_value.as_deref())
-        );
-        let who = if entry.actor_id.is_some() {
-            "관리자"
-        } else {
-            "AI"
-        };
+        let old = label(lang, field, entry.old_value.as_deref());
+        let new = label(lang, field, entry.new_value.as_deref());
+        let by_staff = entry.actor_id.is_some();
         let what = match (entry.action, field) {
-            (HistoryAction::Created, _) => "접수되었습니다".to_owned(),
-            (HistoryAction::StatusChanged, _) => format!("상태 변경: {change}"),
-            (HistoryAction::Reclassified, Some("category")) => {
-                format!("분류 변경({who}): {change}")
+            (HistoryAction::Created, _) => lang.t("history-created"),
+            (HistoryAction::StatusChanged, _) => {
+                lang.t2("history-status-changed", "old", old, "new", new)
             }
-            (HistoryAction::Reclassified, _) => format!("긴급도 변경({who}): {change}"),
-            (HistoryAction::Deleted, _) => "삭제되었습니다".to_owned(),
+            (HistoryAction::Reclassified, Some("category")) if by_staff => {
+                lang.t2("history-category-by-staff", "old", old, "new", new)
+            }
+            (HistoryAction::Reclassified, Some("category")) => {
+                lang.t2("history-category-by-ai", "old", old, "new", new)
+            }
+            (HistoryAction::Reclassified, _) if by_staff => {
+                lang.t2("history-priority-by-staff", "old", old, "new", new)
+            }
+            (HistoryAction::Reclassified, _) => {
+                lang.t2("history-priority-by-ai", "old", old, "new", new)
+            }
+            (HistoryAction::Deleted, _) => lang.t("history-deleted"),
         };
         HistoryLine {
-            when: kst(entry.created_at),
+            when: lang.datetime(entry.created_at),
             what,
         }
     }

@@ -335,6 +335,14 @@ fn page_rules() -> Vec<Rule> {
             Form(&[]),
             [401, 403, 403, 403, 303],
         ),
+        // The footer's language switch: anyone, logged in or not.
+        rule(
+            M::POST,
+            "/language",
+            Nothing,
+            Form(&[("lang", "en")]),
+            redirect,
+        ),
         rule(M::GET, "/static/{file}", Asset, Empty, open),
     ]
 }

@@ -14,6 +14,7 @@ mod hardening;
 mod helpers;
 mod idempotency;
 mod import;
+mod languages;
 mod lists;
 mod live;
 #[path = "../support/mock_llm.rs"]

@@ -276,8 +276,14 @@ impl Harness {
         }
     }
 
-    /// A new headless chromium session with a fresh profile, pointed at `app`.
+    /// A new headless chromium session with a fresh profile, pointed at `app`, set up as a
+    /// Korean resident's browser (`Accept-Language: ko-KR,ko`).
     pub async fn browser(&self, app: &TestApp) -> Browser {
+        self.browser_speaking(app, "ko-KR,ko").await
+    }
+
+    /// A new browser session whose `Accept-Language` lists `languages` (`en-US,en`...).
+    pub async fn browser_speaking(&self, app: &TestApp, languages: &str) -> Browser {
         // A fresh profile per session, removed with the harness's directory.
         let profile = tempfile::Builder::new()
             .prefix("profile-")
@@ -297,6 +303,8 @@ impl Harness {
             "goog:chromeOptions": {
                 "binary": self.inner.chromium.display().to_string(),
                 "args": args,
+                // Headless chromium otherwise asks for the machine's language (often English).
+                "prefs": {"intl.accept_languages": languages},
             },
         });
         let Value::Object(capabilities) = capabilities else {

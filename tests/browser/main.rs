@@ -123,6 +123,69 @@ async fn a_resident_registers_and_logs_out_in_the_browser() {
     .await;
 }
 
+/// The footer's button that switches the pages to `lang`.
+fn language_button(lang: &str) -> String {
+    format!("footer form[action=\"/language\"] button[value=\"{lang}\"]")
+}
+
+#[tokio::test]
+async fn the_footer_switches_the_pages_to_english_and_back() {
+    run(|harness| async move {
+        let app = spawn_app().await;
+        // A Korean resident's browser: the pages speak Korean.
+        let browser = harness.browser(&app).await;
+        register(&browser, "alex@example.com", "Alex").await;
+        browser.wait_for_path("/my-requests", TIMEOUT).await;
+        browser.wait_for_text("main h1", "내 요청", TIMEOUT).await;
+
+        // The switch brings back the same page, in English.
+        browser.submit(&language_button("en")).await;
+        browser.wait_for_path("/my-requests", TIMEOUT).await;
+        browser
+            .wait_for_text("main h1", "My requests", TIMEOUT)
+            .await;
+        assert_eq!(browser.attr_of("html", "lang").await.as_deref(), Some("en"));
+        let header = browser.text_of("header").await;
+        assert!(
+            header.contains("New request") && header.contains("Log out"),
+            "{header}"
+        );
+        assert!(
+            browser
+                .text_of("main")
+                .await
+                .contains("You have not submitted any requests yet."),
+            "the empty list, in English"
+        );
+
+        // The choice stays for the next pages.
+        browser.open("/requests/new").await;
+        browser
+            .wait_for_text("main h1", "Submit a new request", TIMEOUT)
+            .await;
+        browser
+            .fill("#description", "The hallway light is out")
+            .await;
+        browser.submit(SUBMIT).await;
+        browser
+            .wait_for_text("main .flash", "Your request has been submitted.", TIMEOUT)
+            .await;
+        let card = browser.text_of("main article").await;
+        assert!(
+            card.contains("Request #") && card.contains("Pending"),
+            "{card}"
+        );
+        browser.screenshot("request-in-english").await;
+
+        // And back to Korean.
+        browser.submit(&language_button("ko")).await;
+        browser.wait_for_text("main h1", "요청 #", TIMEOUT).await;
+        assert_eq!(browser.attr_of("html", "lang").await.as_deref(), Some("ko"));
+        assert!(browser.text_of("main article").await.contains("대기중"));
+    })
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The full live scenario, for when the resident and admin pages exist.
 //
