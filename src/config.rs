@@ -122,6 +122,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How long a signed photo link in `image_url` stays valid, in minutes.
     pub image_url_ttl_minutes: i64,
+    /// The SMTP server mail goes through (`SMTP_URL`, `SMTP_FROM`); None: no mail is sent.
+    pub smtp: Option<crate::mail::SmtpSettings>,
 }
 
 /// Live updates over WebSocket.
@@ -216,6 +218,7 @@ impl Config {
         ) as u32;
         let public_url = reader.public_url();
         let image_url_ttl_minutes = reader.ranged("IMAGE_URL_TTL_MINUTES", 60, 1, 7 * 24 * 60);
+        let smtp = reader.smtp();
         let live = LiveConfig {
             ping_interval_secs: reader.ranged("WS_PING_INTERVAL_SECS", 15, 1, 3600) as u64,
             pong_timeout_secs: reader.ranged("WS_PONG_TIMEOUT_SECS", 45, 1, 36_000) as u64,
@@ -255,6 +258,7 @@ impl Config {
             list_default_limit,
             public_url,
             image_url_ttl_minutes,
+            smtp,
         })
     }
 
@@ -446,6 +450,30 @@ impl Reader<'_> {
             self.problem("TRUSTED_PROXIES", message);
             TrustedProxies::default()
         })
+    }
+
+    fn smtp(&mut self) -> Option<crate::mail::SmtpSettings> {
+        let url = self.get("SMTP_URL");
+        let from = self.get("SMTP_FROM");
+        let Some(url) = url else {
+            if from.is_some() {
+                self.problem(
+                    "SMTP_URL",
+                    "SMTP_FROM is set but SMTP_URL is not: add SMTP_URL=smtps://USER:PASSWORD@HOST \
+                     (or smtp://... for STARTTLS), or unset SMTP_FROM",
+                );
+            }
+            return None;
+        };
+        match crate::mail::SmtpSettings::parse(&url, from.as_deref().unwrap_or_default()) {
+            Ok(settings) => Some(settings),
+            Err(problems) => {
+                for (variable, message) in problems {
+                    self.problem(variable, message);
+                }
+                None
+            }
+        }
     }
 
     fn public_url(&mut self) -> Option<String> {
@@ -807,6 +835,30 @@ mod tests {
             let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
             assert_eq!(names, [name], "{name}={value}");
         }
+    }
+
+    #[test]
+    fn mail_is_off_unless_both_smtp_variables_are_set() {
+        assert!(config(&[]).unwrap().smtp.is_none());
+        let c = config(&[
+            ("SMTP_URL", "smtps://mailer:s3cret@mail.example.com"),
+            ("SMTP_FROM", "office@example.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.smtp.unwrap().port, 465);
+        let err = config(&[("SMTP_URL", "smtps://mailer:s3cret@mail.example.com")]).unwrap_err();
+        assert_eq!(err.0[0].variable, "SMTP_FROM");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        let err = config(&[("SMTP_FROM", "office@example.com")]).unwrap_err();
+        assert_eq!(err.0[0].variable, "SMTP_URL");
+        let err = config(&[
+            ("SMTP_URL", "https://mailer:s3cret@mail.example.com"),
+            ("SMTP_FROM", "nobody"),
+        ])
+        .unwrap_err();
+        let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(names, ["SMTP_URL", "SMTP_FROM"]);
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]
