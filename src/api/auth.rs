@@ -282,16 +282,8 @@ pub async fn change_password(
 ) -> Result<HttpResponse, AppError> {
     state.auth_limiter.check_password_change(&req)?;
     let body = body.into_inner();
-    accounts::change_password(
-        &state.db,
-        &state.passwords,
-        &user,
-        body.current_password,
-        body.new_password,
-    )
-    .await?;
+    accounts::change_password(&state, &user, body.current_password, body.new_password).await?;
     // Every session of the account ended with the old password, this one too: the caller
     // carries on with the new token in the answer.
-    state.account_changes.record(user.id);
     issue_token(&state, &user, sessions::LoginBegun::now()).await
 }

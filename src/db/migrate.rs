@@ -32,6 +32,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_legacy_ids",
         include_str!("../../migrations/0007_legacy_ids.sql"),
     ),
+    (
+        "0009_password_resets",
+        include_str!("../../migrations/0009_password_resets.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.
