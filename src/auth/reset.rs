@@ -143,7 +143,8 @@ pub async fn issue(
             if db::users::role_of(&tx, actor)? != Some(Role::SuperAdmin) {
                 return Err(AppError::Forbidden("Not enough permissions".into()));
             }
-            let user = db::users::find_user(&tx, target)?.ok_or_else(|| AppError::not_found("User"))?;
+            let user =
+                db::users::find_user(&tx, target)?.ok_or_else(|| AppError::not_found("User"))?;
             db::password_resets::prune(&tx, now)?;
             db::password_resets::insert(&tx, &token_hash, target, Via::Admin, expires_at)?;
             tx.commit()?;

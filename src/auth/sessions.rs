@@ -160,7 +160,11 @@ pub async fn still_valid(
 }
 
 /// The account's live sessions, newest first; `current` marks the one with this id.
-pub async fn list(db: &Db, user: UserId, current: Option<&str>) -> Result<Vec<SessionInfo>, AppError> {
+pub async fn list(
+    db: &Db,
+    user: UserId,
+    current: Option<&str>,
+) -> Result<Vec<SessionInfo>, AppError> {
     let now = chrono::Utc::now().timestamp();
     let rows = db
         .run(move |conn| db::sessions::list_for_user(conn, user, now))

@@ -149,7 +149,11 @@ pub fn set_full_name(
         "UPDATE users SET full_name = ?2, updated_at = ?3 WHERE id = ?1 RETURNING {USER_COLUMNS}"
     );
     Ok(conn
-        .query_row(&sql, params![id, full_name, Timestamp::now()], user_from_row)
+        .query_row(
+            &sql,
+            params![id, full_name, Timestamp::now()],
+            user_from_row,
+        )
         .optional()?)
 }
 

@@ -6,7 +6,7 @@ use crate::taxonomy::{Category, ClassificationStatus, HistoryAction, Priority, S
 use chrono::FixedOffset;
 
 /// Korea Standard Time, the residents' clock.
-fn kst(at: Timestamp) -> String {
+pub fn kst(at: Timestamp) -> String {
     const FORMAT: &str = "%Y-%m-%d %H:%M";
     match FixedOffset::east_opt(9 * 3600) {
         Some(offset) => at.0.with_timezone(&offset).format(FORMAT).to_string(),
