@@ -9,7 +9,7 @@ use crate::errors::AppError;
 use crate::ids::UserId;
 use crate::state::AppState;
 use crate::taxonomy::Role;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -272,13 +272,10 @@ fn new_password_page(
         minutes: reset::LINK_MINUTES,
         error,
     };
-    let mut response = render(visitor, status, &page)?;
-    // The address holds the token: no page it leads to is told it.
-    response.headers_mut().insert(
-        header::REFERRER_POLICY,
-        header::HeaderValue::from_static("no-referrer"),
-    );
-    Ok(response)
+    // The address holds the token; the site-wide `Referrer-Policy: same-origin` keeps it from
+    // other sites (`no-referrer` would make the browser send `Origin: null` with the form,
+    // which the cross-origin check refuses).
+    render(visitor, status, &page)
 }
 
 #[derive(Deserialize)]
@@ -377,10 +374,5 @@ pub async fn issue_link(
         url: &issued.url,
         expires: super::views::kst(issued.expires_at),
     };
-    let mut response = render(&visitor, StatusCode::OK, &page)?;
-    response.headers_mut().insert(
-        header::REFERRER_POLICY,
-        header::HeaderValue::from_static("no-referrer"),
-    );
-    Ok(response)
+    render(&visitor, StatusCode::OK, &page)
 }

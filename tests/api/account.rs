@@ -459,7 +459,11 @@ async fn a_mailed_reset_link_sets_a_new_password_once_and_ends_every_session() {
     // The link opens a form for the new password; it is not used up by looking.
     let form = browser().get(&link).send().await.unwrap();
     assert_eq!(form.status(), StatusCode::OK);
-    assert_eq!(form.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(
+        form.headers()["referrer-policy"],
+        "same-origin",
+        "the token in the address is never sent to another site"
+    );
     let html = form.text().await.unwrap();
     assert!(
         html.contains("action=\"/password-reset/new\"") && html.contains("id=\"new_password\"")
