@@ -24,7 +24,8 @@ pub enum SessionKind {
 }
 
 impl SessionKind {
-    fn as_str(self) -> &'static str {
+    /// As stored and as the API writes it.
+    pub fn as_str(self) -> &'static str {
         match self {
             SessionKind::Api => "api",
             SessionKind::Page => "page",

@@ -64,10 +64,7 @@ async fn account_page(
         .into_iter()
         .map(|s| SessionLine {
             kind: s.kind.korean(),
-            kind_code: match s.kind {
-                sessions::SessionKind::Api => "api",
-                sessions::SessionKind::Page => "page",
-            },
+            kind_code: s.kind.as_str(),
             created: super::views::kst(s.created_at),
             expires: super::views::kst(s.expires_at),
             current: s.current,
