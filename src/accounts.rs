@@ -121,28 +121,42 @@ impl Registration {
             ));
         }
         check_password(&password).map_err(|m| AppError::invalid("password", m))?;
-        let full_name = full_name.map(str::trim).filter(|n| !n.is_empty());
-        if let Some(name) = full_name {
-            crate::requests::reject_control_characters("full_name", name)?;
-            if name.chars().any(is_invisible) {
-                return Err(AppError::invalid(
-                    "full_name",
-                    "full_name must not contain invisible characters (zero-width spaces, direction overrides)",
-                ));
-            }
-        }
-        if full_name.is_some_and(|n| n.chars().count() > FULL_NAME_MAX_CHARS) {
-            return Err(AppError::invalid(
-                "full_name",
-                format!("full_name must be at most {FULL_NAME_MAX_CHARS} characters"),
-            ));
-        }
         Ok(Registration {
             email,
             password,
-            full_name: full_name.map(str::to_owned),
+            full_name: parse_full_name(full_name)?,
         })
     }
+}
+
+/// Checks a name as typed: trimmed, blank is no name; no control or invisible characters,
+/// at most [`FULL_NAME_MAX_CHARS`].
+pub fn parse_full_name(full_name: Option<&str>) -> Result<Option<String>, AppError> {
+    let full_name = full_name.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(name) = full_name {
+        crate::requests::reject_control_characters("full_name", name)?;
+        if name.chars().any(is_invisible) {
+            return Err(AppError::invalid(
+                "full_name",
+                "full_name must not contain invisible characters (zero-width spaces, direction overrides)",
+            ));
+        }
+    }
+    if full_name.is_some_and(|n| n.chars().count() > FULL_NAME_MAX_CHARS) {
+        return Err(AppError::invalid(
+            "full_name",
+            format!("full_name must be at most {FULL_NAME_MAX_CHARS} characters"),
+        ));
+    }
+    Ok(full_name.map(str::to_owned))
+}
+
+/// Gives the caller's account a new name (None or blank clears it).
+pub async fn rename(db: &Db, user: UserId, full_name: Option<&str>) -> Result<User, AppError> {
+    let full_name = parse_full_name(full_name)?;
+    db.run(move |conn| db::users::set_full_name(conn, user, full_name.as_deref()))
+        .await?
+        .ok_or_else(|| AppError::not_found("User"))
 }
 
 /// Creates a resident account.
@@ -324,23 +338,26 @@ pub async fn end_all_sessions(state: &AppState, id: UserId) -> Result<(), AppErr
     Ok(())
 }
 
-/// Replaces the caller's password after checking the current one.
+/// Replaces the caller's password after checking the current one. Every session of the
+/// account ends, the caller's too (open sockets close), and its reset links are used up.
 pub async fn change_password(
-    db: &Db,
-    passwords: &Passwords,
+    state: &AppState,
     user: &User,
     current: String,
     new: String,
 ) -> Result<(), AppError> {
     check_password(&new).map_err(|m| AppError::invalid("new_password", m))?;
     let id = user.id;
-    let hash = db
+    let hash = state
+        .db
         .run(move |conn| db::users::password_hash(conn, id))
         .await?;
-    if !passwords.verify(current, hash).await? {
+    if !state.passwords.verify(current, hash).await? {
         return Err(AppError::Forbidden("Current password is incorrect".into()));
     }
-    set_password(db, passwords, id, new).await
+    set_password(&state.db, &state.passwords, id, new).await?;
+    state.account_changes.record(id);
+    Ok(())
 }
 
 /// Sets an account's password without asking for the old one (command line, recovery).

@@ -147,6 +147,8 @@ pub struct Config {
     /// Requests that take at least this long are logged at INFO (the others at DEBUG);
     /// 0 logs every request at INFO.
     pub slow_request_ms: u64,
+    /// The SMTP server mail goes through (`SMTP_URL`, `SMTP_FROM`); None: no mail is sent.
+    pub smtp: Option<crate::mail::SmtpSettings>,
 }
 
 /// Live updates over WebSocket.
@@ -244,6 +246,7 @@ impl Config {
         let site_name = reader.page_text("SITE_NAME", DEFAULT_SITE_NAME, 60);
         let emergency_text = reader.page_text("EMERGENCY_TEXT", DEFAULT_EMERGENCY_TEXT, 300);
         let slow_request_ms = reader.ranged("SLOW_REQUEST_MS", 1000, 0, 3_600_000) as u64;
+        let smtp = reader.smtp();
         let live = LiveConfig {
             ping_interval_secs: reader.ranged("WS_PING_INTERVAL_SECS", 15, 1, 3600) as u64,
             pong_timeout_secs: reader.ranged("WS_PONG_TIMEOUT_SECS", 45, 1, 36_000) as u64,
@@ -286,6 +289,7 @@ impl Config {
             site_name,
             emergency_text,
             slow_request_ms,
+            smtp,
         })
     }
 
@@ -497,6 +501,30 @@ impl Reader<'_> {
             self.problem("TRUSTED_PROXIES", message);
             TrustedProxies::default()
         })
+    }
+
+    fn smtp(&mut self) -> Option<crate::mail::SmtpSettings> {
+        let url = self.get("SMTP_URL");
+        let from = self.get("SMTP_FROM");
+        let Some(url) = url else {
+            if from.is_some() {
+                self.problem(
+                    "SMTP_URL",
+                    "SMTP_FROM is set but SMTP_URL is not: add SMTP_URL=smtps://USER:PASSWORD@HOST \
+                     (or smtp://... for STARTTLS), or unset SMTP_FROM",
+                );
+            }
+            return None;
+        };
+        match crate::mail::SmtpSettings::parse(&url, from.as_deref().unwrap_or_default()) {
+            Ok(settings) => Some(settings),
+            Err(problems) => {
+                for (variable, message) in problems {
+                    self.problem(variable, message);
+                }
+                None
+            }
+        }
     }
 
     fn public_url(&mut self) -> Option<String> {
@@ -887,6 +915,30 @@ mod tests {
         .unwrap_err();
         let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
         assert_eq!(names, ["SITE_NAME", "EMERGENCY_TEXT"]);
+    }
+
+    #[test]
+    fn mail_is_off_unless_both_smtp_variables_are_set() {
+        assert!(config(&[]).unwrap().smtp.is_none());
+        let c = config(&[
+            ("SMTP_URL", "smtps://mailer:s3cret@mail.example.com"),
+            ("SMTP_FROM", "office@example.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.smtp.unwrap().port, 465);
+        let err = config(&[("SMTP_URL", "smtps://mailer:s3cret@mail.example.com")]).unwrap_err();
+        assert_eq!(err.0[0].variable, "SMTP_FROM");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        let err = config(&[("SMTP_FROM", "office@example.com")]).unwrap_err();
+        assert_eq!(err.0[0].variable, "SMTP_URL");
+        let err = config(&[
+            ("SMTP_URL", "https://mailer:s3cret@mail.example.com"),
+            ("SMTP_FROM", "nobody"),
+        ])
+        .unwrap_err();
+        let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(names, ["SMTP_URL", "SMTP_FROM"]);
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]

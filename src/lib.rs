@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod legacy_import;
 pub mod links;
+pub mod mail;
 pub mod photos;
 pub mod private_files;
 pub mod queue;

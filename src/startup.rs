@@ -326,6 +326,7 @@ pub async fn prepare_state(
         submission_limiter: SubmissionLimiter::new(config.submission_rate_per_minute),
         events: Events::new(config.live.buffer),
         account_changes: AccountChanges::default(),
+        mailer: crate::mail::Mailer::new(config.smtp.as_ref()).map_err(AppError::internal)?,
         shutdown,
         tokens: TokenKeys::new(&secret, config.access_token_expire_minutes),
         photo_links: PhotoLinks::new(&secret, config.image_url_ttl_minutes),

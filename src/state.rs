@@ -50,6 +50,8 @@ pub struct AppState {
     pub submission_limiter: SubmissionLimiter,
     pub events: Events,
     pub account_changes: AccountChanges,
+    /// Sends mail (password reset links); off without `SMTP_URL`.
+    pub mailer: crate::mail::Mailer,
     /// Becomes true when the server begins to shut down.
     pub shutdown: watch::Receiver<bool>,
 }

@@ -15,6 +15,7 @@ landing-step-3-html = Follow each one under <strong>My requests</strong>: Pendin
 login-title = Log in
 login-submit = Log in
 login-no-account = No account yet?
+login-forgot-password = Forgot your password?
 login-failed = The email or password is not correct.
 
 register-title = Sign up

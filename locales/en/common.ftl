@@ -15,6 +15,7 @@ nav-new-request = New request
 nav-my-requests = My requests
 nav-admin = Admin
 nav-users = Users
+nav-account = My account
 nav-logout = Log out
 nav-login = Log in
 nav-register = Sign up

@@ -33,6 +33,7 @@ users-none-match = No user matches ‘{ $query }’.
 users-me = { $role } (you)
 users-role-of = Role of { $email }
 users-change = Change
+users-reset-link = Make a reset link
 users-delete-question = Delete the account { $email } and all of its requests? This cannot be undone.
 users-pager = Page { $page } of { $pages } · { $total ->
         [one] 1 user

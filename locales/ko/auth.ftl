@@ -15,6 +15,7 @@ landing-step-3-html = <strong>내 요청</strong>에서 대기중 → 진행중 
 login-title = 로그인
 login-submit = 로그인
 login-no-account = 계정이 없으신가요?
+login-forgot-password = 비밀번호를 잊으셨나요?
 login-failed = 이메일 또는 비밀번호가 올바르지 않습니다.
 
 register-title = 회원가입

@@ -15,6 +15,7 @@ nav-new-request = 새 요청
 nav-my-requests = 내 요청
 nav-admin = 관리자
 nav-users = 사용자 관리
+nav-account = 내 정보
 nav-logout = 로그아웃
 nav-login = 로그인
 nav-register = 회원가입

@@ -27,6 +27,7 @@ users-none-match = ‘{ $query }’에 맞는 사용자가 없습니다.
 users-me = { $role } (나)
 users-role-of = { $email }의 역할
 users-change = 변경
+users-reset-link = 재설정 링크 만들기
 users-delete-question = { $email } 계정과 그 계정의 요청을 모두 삭제하시겠습니까? 되돌릴 수 없습니다.
 users-pager = { $page } / { $pages } 쪽 · 전체 { $total }명
 users-pager-found = { $page } / { $pages } 쪽 · 검색 결과 { $total }명

@@ -188,3 +188,42 @@ pub async fn delete_user(
     tracing::info!(actor = %admin.id, target = %path.id, "deleted an account");
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// A one-time password reset link for an account.
+#[derive(Serialize, ToSchema)]
+pub struct ResetLink {
+    /// Opens the page that sets a new password: `{PUBLIC_URL or this host}/password-reset/new?token=...`.
+    url: String,
+    /// The link stops working then (30 minutes after it was issued), or once used.
+    expires_at: Timestamp,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/{id}/reset-link",
+    tag = "admin",
+    operation_id = "issue_reset_link",
+    summary = "A one-time password reset link for an account (super admin)",
+    description = "For an owner who forgot the password when no mail is configured: hand the link to them. It \
+        works once, for 30 minutes; setting the password ends every session of the account.",
+    security(("bearer" = [])),
+    params(UserPath),
+    responses(
+        (status = 200, description = "The link", body = ResetLink),
+        (status = 403, description = "Not a super admin", body = crate::errors::ErrorBody),
+        (status = 404, description = "No such account", body = crate::errors::ErrorBody),
+    )
+)]
+pub async fn issue_reset_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: SuperAdminUser,
+    path: web::Path<UserPath>,
+) -> Result<HttpResponse, AppError> {
+    let base = crate::links::public_base(&req, &state.config);
+    let issued = crate::auth::reset::issue(&state, &admin, path.id(), &base).await?;
+    Ok(HttpResponse::Ok().json(ResetLink {
+        url: issued.url,
+        expires_at: issued.expires_at,
+    }))
+}

@@ -1,4 +1,4 @@
-//! /api/auth: register, log in, who am I, change password.
+//! /api/auth: register, log in, who am I (and a new name), sessions, change password.
 
 use crate::accounts::User;
 use crate::accounts::{self, Registration};
@@ -253,6 +253,54 @@ pub async fn me(user: AuthUser) -> HttpResponse {
 }
 
 #[derive(Deserialize, ToSchema)]
+pub struct ProfileBody {
+    /// The new name, up to 100 characters (trimmed); `null` or blank clears it.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schema(required = true, max_length = 100)]
+    full_name: Option<String>,
+}
+
+#[utoipa::path(
+    patch,
+    path = "/api/auth/me",
+    tag = "auth",
+    operation_id = "update_me",
+    summary = "Change the caller's name",
+    security(("bearer" = [])),
+    request_body = ProfileBody,
+    responses((status = 200, description = "The account with its new name", body = crate::accounts::User))
+)]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<ProfileBody>,
+) -> Result<HttpResponse, AppError> {
+    let user = accounts::rename(&state.db, user.id, body.full_name.as_deref()).await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/auth/sessions",
+    tag = "auth",
+    operation_id = "list_sessions",
+    summary = "The caller's account's live sessions",
+    description = "API tokens and page logins that have not ended or expired, newest first; `current` marks \
+        the one this request came with. End them all with `POST /api/auth/logout-everywhere`.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The live sessions", body = Vec<crate::auth::SessionInfo>))
+)]
+pub async fn list_sessions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, AppError> {
+    let current = current_session(&req).map(|s| s.id);
+    let sessions = sessions::list(&state.db, user.id, current.as_deref()).await?;
+    Ok(HttpResponse::Ok().json(sessions))
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordBody {
     current_password: String,
     /// 8 to 72 bytes (UTF-8).
@@ -282,16 +330,8 @@ pub async fn change_password(
 ) -> Result<HttpResponse, AppError> {
     state.auth_limiter.check_password_change(&req)?;
     let body = body.into_inner();
-    accounts::change_password(
-        &state.db,
-        &state.passwords,
-        &user,
-        body.current_password,
-        body.new_password,
-    )
-    .await?;
+    accounts::change_password(&state, &user, body.current_password, body.new_password).await?;
     // Every session of the account ended with the old password, this one too: the caller
     // carries on with the new token in the answer.
-    state.account_changes.record(user.id);
     issue_token(&state, &user, sessions::LoginBegun::now()).await
 }

@@ -32,6 +32,8 @@ fn endpoints() -> Vec<Endpoint> {
         at(M::GET, "/openapi.json", openapi::serve_document),
         at(M::GET, "/docs", openapi::serve_docs),
         at(M::GET, "/api/auth/me", auth::me),
+        at(M::PATCH, "/api/auth/me", auth::update_me),
+        at(M::GET, "/api/auth/sessions", auth::list_sessions),
         at(M::POST, "/api/auth/logout", auth::logout),
         at(
             M::POST,
@@ -57,6 +59,11 @@ fn endpoints() -> Vec<Endpoint> {
         at(M::GET, "/api/admin/users", admin::list_users),
         at(M::DELETE, "/api/admin/users/{id}", admin::delete_user),
         at(M::PATCH, "/api/admin/users/{id}/role", admin::change_role),
+        at(
+            M::POST,
+            "/api/admin/users/{id}/reset-link",
+            admin::issue_reset_link,
+        ),
     ]
 }
 

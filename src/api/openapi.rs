@@ -34,6 +34,8 @@ pub const BEARER: &str = "bearer";
         auth::register,
         auth::login,
         auth::me,
+        auth::update_me,
+        auth::list_sessions,
         auth::change_password,
         auth::logout,
         auth::logout_everywhere,
@@ -51,6 +53,7 @@ pub const BEARER: &str = "bearer";
         admin::list_users,
         admin::change_role,
         admin::delete_user,
+        admin::issue_reset_link,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerScheme, &LiveSocket, &CommonResponses, &AlwaysSent),
@@ -192,6 +195,8 @@ const RESPONSE_SCHEMAS: &[&str] = &[
     "TaskResult",
     "TokenResponse",
     "RoleChanged",
+    "SessionInfo",
+    "ResetLink",
 ];
 
 impl Modify for AlwaysSent {

@@ -5,6 +5,7 @@ pub mod jwt;
 pub mod origin;
 pub mod password;
 pub mod rate_limit;
+pub mod reset;
 pub mod secret;
 pub mod sessions;
 
@@ -13,7 +14,7 @@ pub use jwt::TokenKeys;
 pub use password::Passwords;
 pub use rate_limit::{AuthLimits, AuthRateLimiter};
 
-pub use sessions::{Session, SessionKind};
+pub use sessions::{Session, SessionInfo, SessionKind};
 
 /// The cookie pages keep their session token in over plain HTTP.
 pub const SESSION_COOKIE: &str = "session";

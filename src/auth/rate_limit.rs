@@ -2,7 +2,7 @@
 //!
 //! - every login attempt per client address (IPv6 by /64 network), as the original counted;
 //! - every registration per client address;
-//! - password changes and failed logins per client address;
+//! - password changes, password reset requests and failed logins per client address;
 //! - failed logins per account, from any address.
 //!
 //! A login takes its failure slots before the password is checked (so concurrent guesses
@@ -138,6 +138,12 @@ impl AuthRateLimiter {
 
     /// Counts one password change from the request's client.
     pub fn check_password_change(&self, req: &HttpRequest) -> Result<(), AppError> {
+        self.count(&self.per_address, req)
+    }
+
+    /// Counts one request for a password reset link from the request's client (in the same
+    /// window as password changes).
+    pub fn check_password_reset(&self, req: &HttpRequest) -> Result<(), AppError> {
         self.count(&self.per_address, req)
     }
 

@@ -8,13 +8,14 @@
 use crate::accounts::User;
 use crate::db::{self, Db};
 use crate::errors::AppError;
-use crate::ids::UserId;
+use crate::ids::{Timestamp, UserId};
 use crate::state::AppState;
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// Which kind of client a session was issued to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum SessionKind {
     /// A Bearer token from `POST /api/auth/login`.
     Api,
@@ -23,12 +24,39 @@ pub enum SessionKind {
 }
 
 impl SessionKind {
-    fn as_str(self) -> &'static str {
+    /// As stored and as the API writes it.
+    pub fn as_str(self) -> &'static str {
         match self {
             SessionKind::Api => "api",
             SessionKind::Page => "page",
         }
     }
+
+    fn parse(text: &str) -> Option<SessionKind> {
+        match text {
+            "api" => Some(SessionKind::Api),
+            "page" => Some(SessionKind::Page),
+            _ => None,
+        }
+    }
+
+    /// How the account page names it.
+    pub fn korean(self) -> &'static str {
+        match self {
+            SessionKind::Api => "API 토큰",
+            SessionKind::Page => "웹 브라우저",
+        }
+    }
+}
+
+/// One live session of an account, as its owner sees it (the id stays on the server).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    pub kind: SessionKind,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// The session this request came with.
+    pub current: bool,
 }
 
 /// A live session and its account, as a request presents it.
@@ -130,6 +158,29 @@ pub async fn still_valid(
     let now = chrono::Utc::now().timestamp();
     db.run(move |conn| db::sessions::account(conn, &session, user, kind.as_str(), now))
         .await
+}
+
+/// The account's live sessions, newest first; `current` marks the one with this id.
+pub async fn list(
+    db: &Db,
+    user: UserId,
+    current: Option<&str>,
+) -> Result<Vec<SessionInfo>, AppError> {
+    let now = chrono::Utc::now().timestamp();
+    let rows = db
+        .run(move |conn| db::sessions::list_for_user(conn, user, now))
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(SessionInfo {
+                kind: SessionKind::parse(&row.kind)?,
+                created_at: row.created_at,
+                expires_at: Timestamp(chrono::DateTime::from_timestamp(row.expires_at, 0)?),
+                current: current == Some(row.id.as_str()),
+            })
+        })
+        .collect())
 }
 
 /// Ends one session of `user` (logging out); sockets on it close.

@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod legacy;
 pub mod migrate;
+pub mod password_resets;
 pub mod requests;
 pub mod sessions;
 pub mod users;

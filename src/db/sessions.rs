@@ -48,6 +48,40 @@ pub fn account(
         .optional()?)
 }
 
+/// One live session of an account, as its owner sees it.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id: String,
+    /// `api` or `page`.
+    pub kind: String,
+    pub created_at: Timestamp,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// The account's sessions that have not expired by `now`, newest first.
+pub fn list_for_user(
+    conn: &Connection,
+    user: UserId,
+    now: i64,
+) -> Result<Vec<SessionRow>, AppError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, kind, created_at, expires_at FROM sessions
+         WHERE user_id = ?1 AND expires_at > ?2 ORDER BY created_at DESC, id",
+    )?;
+    let rows = stmt
+        .query_map(params![user, now], |r| {
+            Ok(SessionRow {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                created_at: r.get(2)?,
+                expires_at: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// Ends one session; false when it did not exist.
 pub fn delete(conn: &Connection, id: &str) -> Result<bool, AppError> {
     Ok(conn.execute("DELETE FROM sessions WHERE id = ?1", [id])? == 1)

@@ -132,8 +132,8 @@ pub fn count_super_admins(conn: &Connection) -> Result<u64, AppError> {
     Ok(n as u64)
 }
 
-/// Replaces an account's password hash and ends all its sessions; false when the account
-/// does not exist.
+/// Replaces an account's password hash, ends all its sessions and uses up its open password
+/// reset links; false when the account does not exist.
 pub fn set_password_hash(
     conn: &Connection,
     id: UserId,
@@ -144,7 +144,26 @@ pub fn set_password_hash(
         params![id, hashed_password, Timestamp::now()],
     )?;
     super::sessions::delete_for_user(conn, id)?;
+    super::password_resets::consume_all(conn, id)?;
     Ok(changed == 1)
+}
+
+/// Sets (or, with None, clears) an account's name; None when the account does not exist.
+pub fn set_full_name(
+    conn: &Connection,
+    id: UserId,
+    full_name: Option<&str>,
+) -> Result<Option<User>, AppError> {
+    let sql = format!(
+        "UPDATE users SET full_name = ?2, updated_at = ?3 WHERE id = ?1 RETURNING {USER_COLUMNS}"
+    );
+    Ok(conn
+        .query_row(
+            &sql,
+            params![id, full_name, Timestamp::now()],
+            user_from_row,
+        )
+        .optional()?)
 }
 
 /// The ids of an account's requests, oldest first.

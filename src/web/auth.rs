@@ -79,7 +79,7 @@ fn home_of(user: &User) -> &'static str {
 }
 
 /// Logs `user` in: a new page session and its cookie, then on to `next` or their home page.
-async fn start_session(
+pub(super) async fn start_session(
     state: &AppState,
     visitor: &Visitor,
     user: &User,

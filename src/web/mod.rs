@@ -1,6 +1,7 @@
 //! The server-rendered pages, in Korean or English (see [`i18n`]). Forms work without
 //! JavaScript: post, redirect, flash message. `static/app.js` only adds live updates.
 
+mod account;
 pub mod assets;
 mod auth;
 mod charts;
@@ -36,6 +37,13 @@ fn endpoints() -> Vec<Endpoint> {
         at(M::POST, "/register", auth::register),
         at(M::POST, "/logout", auth::logout),
         at(M::POST, "/logout-everywhere", auth::logout_everywhere),
+        at(M::GET, "/account", account::show),
+        at(M::POST, "/account/name", account::rename),
+        at(M::POST, "/account/password", account::change_password),
+        at(M::GET, "/password-reset", account::reset_form),
+        at(M::POST, "/password-reset", account::request_reset),
+        at(M::GET, "/password-reset/new", account::new_password_form),
+        at(M::POST, "/password-reset/new", account::set_new_password),
         at(M::GET, "/requests/new", resident::new_request_form),
         at(M::POST, "/requests/new", resident::submit_request),
         at(M::GET, "/my-requests", resident::my_requests),
@@ -54,6 +62,7 @@ fn endpoints() -> Vec<Endpoint> {
         ),
         at(M::POST, "/admin/users/{id}/delete", staff::delete_user),
         at(M::POST, "/language", i18n::switch),
+        at(M::POST, "/admin/users/{id}/reset-link", account::issue_link),
         at(M::GET, "/static/{file}", assets::serve),
     ]
 }

@@ -67,6 +67,8 @@ enum Body {
     Form(&'static [(&'static str, &'static str)]),
     /// The page registration form with an email never used before.
     FreshRegistrationForm,
+    /// The account page's password form, the caller's password changed to itself.
+    OwnPasswordChangeForm,
     /// The page's new-request form (multipart).
     NewRequestForm,
     /// A WebSocket handshake: 101 when admitted.
@@ -117,6 +119,14 @@ fn api_rules() -> Vec<Rule> {
         rule(M::GET, "/openapi.json", Nothing, Empty, open),
         rule(M::GET, "/docs", Nothing, Empty, open),
         rule(M::GET, "/api/auth/me", Nothing, Empty, logged_in),
+        rule(
+            M::PATCH,
+            "/api/auth/me",
+            Nothing,
+            Json(json!({"full_name": "김철수"})),
+            logged_in,
+        ),
+        rule(M::GET, "/api/auth/sessions", Nothing, Empty, logged_in),
         rule(
             M::POST,
             "/api/auth/logout",
@@ -214,6 +224,13 @@ fn api_rules() -> Vec<Rule> {
             Json(json!({"role": "admin"})),
             super_admin,
         ),
+        rule(
+            M::POST,
+            "/api/admin/users/{id}/reset-link",
+            FreshResident,
+            Empty,
+            super_admin,
+        ),
     ]
 }
 
@@ -251,6 +268,45 @@ fn page_rules() -> Vec<Rule> {
             Nothing,
             Form(&[]),
             [401, 303, 303, 303, 303],
+        ),
+        rule(M::GET, "/account", Nothing, Empty, logged_in),
+        rule(
+            M::POST,
+            "/account/name",
+            Nothing,
+            Form(&[("full_name", "김철수")]),
+            [401, 303, 303, 303, 303],
+        ),
+        rule(
+            M::POST,
+            "/account/password",
+            Nothing,
+            OwnPasswordChangeForm,
+            [401, 303, 303, 303, 303],
+        ),
+        // Open to anyone: without SMTP (as here) a request is answered "ask the office";
+        // a link's page and form refuse an unknown token.
+        rule(M::GET, "/password-reset", Nothing, Empty, open),
+        rule(
+            M::POST,
+            "/password-reset",
+            Nothing,
+            Form(&[("email", "owner@example.com")]),
+            redirect,
+        ),
+        rule(M::GET, "/password-reset/new", Nothing, Empty, [400; 5]),
+        rule(
+            M::POST,
+            "/password-reset/new",
+            Nothing,
+            Form(&[
+                (
+                    "token",
+                    "00000000000000000000000000000000000000000000000000000000000000ff",
+                ),
+                ("new_password", "a new password"),
+            ]),
+            [400; 5],
         ),
         rule(M::GET, "/requests/new", Nothing, Empty, logged_in),
         rule(
@@ -342,6 +398,13 @@ fn page_rules() -> Vec<Rule> {
             Nothing,
             Form(&[("lang", "en")]),
             redirect,
+        ),
+        rule(
+            M::POST,
+            "/admin/users/{id}/reset-link",
+            FreshResident,
+            Form(&[]),
+            [401, 403, 403, 403, 200],
         ),
         rule(M::GET, "/static/{file}", Asset, Empty, open),
     ]
@@ -581,6 +644,15 @@ impl World {
                 call.form(&[
                     ("email", email.as_str()),
                     ("password", PASSWORD),
+                    ("csrf_token", &csrf),
+                ])
+            }
+            Body::OwnPasswordChangeForm => {
+                let password = self.password(who);
+                call.form(&[
+                    ("current_password", password),
+                    ("new_password", password),
+                    ("new_password_confirm", password),
                     ("csrf_token", &csrf),
                 ])
             }

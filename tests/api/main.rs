@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
+mod account;
 mod accounts;
 mod admin;
 mod binary;
@@ -25,3 +26,4 @@ mod photo_links;
 mod photos;
 mod requests;
 mod sessions;
+mod smtp;

@@ -56,6 +56,8 @@ async fn the_contract_is_openapi_3_1_and_lists_every_json_route() {
         "POST /api/auth/register",
         "POST /api/auth/login",
         "GET /api/auth/me",
+        "PATCH /api/auth/me",
+        "GET /api/auth/sessions",
         "POST /api/auth/change-password",
         "POST /api/auth/logout",
         "POST /api/auth/logout-everywhere",
@@ -73,6 +75,7 @@ async fn the_contract_is_openapi_3_1_and_lists_every_json_route() {
         "GET /api/admin/users",
         "PATCH /api/admin/users/{id}/role",
         "DELETE /api/admin/users/{id}",
+        "POST /api/admin/users/{id}/reset-link",
     ]
     .into_iter()
     .map(str::to_owned)

@@ -302,7 +302,7 @@ async fn pages_fit_a_360_pixel_phone_without_sideways_scrolling() {
         log_in(&resident, "resident@example.com", PASSWORD).await;
         check(
             resident,
-            vec!["/my-requests", "/requests/new", "/requests/1", "/requests/1/delete"],
+            vec!["/my-requests", "/requests/new", "/requests/1", "/requests/1/delete", "/account"],
         )
         .await;
         let admin = harness.browser(&app).await;
@@ -687,6 +687,111 @@ async fn the_users_page_searches_and_deletes_after_confirming() {
             app.login_form("kim@example.com", PASSWORD).await.status(),
             StatusCode::UNAUTHORIZED
         );
+    })
+    .await;
+}
+
+/// "내 정보" and a forgotten password, as a resident does them in a browser: rename, change
+/// the password and stay logged in, see this device, log out everywhere; then, with no mail
+/// configured, the login page's "비밀번호를 잊으셨나요?" says to ask the office, and the link
+/// a super admin hands over sets a new password.
+#[tokio::test]
+async fn a_resident_manages_the_account_and_recovers_a_forgotten_password() {
+    run(|harness| async move {
+        let app = spawn_app().await;
+        let browser = harness.browser(&app).await;
+        register(&browser, "resident@example.com", "홍길동").await;
+        browser.wait_for_path("/my-requests", TIMEOUT).await;
+
+        browser.submit("header a[href=\"/account\"]").await;
+        browser.wait_for_path("/account", TIMEOUT).await;
+        assert!(
+            browser
+                .text_of("main")
+                .await
+                .contains("resident@example.com")
+        );
+        assert_eq!(browser.text_of(".this-device").await.trim(), "이 기기");
+
+        browser.fill("#full_name", "김철수").await;
+        browser
+            .submit("form[action=\"/account/name\"] button[type=submit]")
+            .await;
+        browser
+            .wait_for_text("main", "이름을 저장했습니다", TIMEOUT)
+            .await;
+        let token = app.token("resident@example.com", PASSWORD).await;
+        assert_eq!(app.me(&token).await["full_name"], "김철수");
+
+        let new_password = "a brand new password";
+        browser.fill("#current_password", PASSWORD).await;
+        browser.fill("#new_password", new_password).await;
+        browser.fill("#new_password_confirm", new_password).await;
+        browser
+            .submit("form[action=\"/account/password\"] button[type=submit]")
+            .await;
+        browser
+            .wait_for_text("main", "비밀번호를 바꿨습니다", TIMEOUT)
+            .await;
+        // Still logged in here, on the only session left; the token is out.
+        browser.wait_for_path("/account", TIMEOUT).await;
+        assert!(browser.exists(LOGOUT).await, "still logged in");
+        assert_eq!(
+            browser
+                .client()
+                .find_all(fantoccini::Locator::Css("[data-session-kind]"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            app.get(Some(&token), "/api/auth/me").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+
+        browser
+            .submit("main form[action=\"/logout-everywhere\"] button[type=submit]")
+            .await;
+        browser
+            .wait_for_text("main", "모든 기기에서 로그아웃되었습니다", TIMEOUT)
+            .await;
+        assert!(!browser.exists(LOGOUT).await, "logged out");
+
+        // Forgotten: no mail here, so the page says to ask the office.
+        browser.open("/login").await;
+        browser.submit("main a[href=\"/password-reset\"]").await;
+        browser.wait_for_text("main", "관리사무소", TIMEOUT).await;
+        assert!(!browser.exists("#email").await);
+
+        // The office's super admin makes a link and hands it over.
+        let id = app
+            .me(&app.token("resident@example.com", new_password).await)
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let issued: Value = app
+            .post_json(
+                Some(&app.super_token().await),
+                &format!("/api/admin/users/{id}/reset-link"),
+                &serde_json::json!({}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let url = issued["url"].as_str().unwrap();
+        browser.open(url.strip_prefix(&app.address).unwrap()).await;
+        let newest = "the newest password";
+        browser.fill("#new_password", newest).await;
+        browser.fill("#new_password_confirm", newest).await;
+        browser.submit(SUBMIT).await;
+        browser.wait_for_path("/login", TIMEOUT).await;
+        browser
+            .wait_for_text("main", "새 비밀번호를 저장했습니다", TIMEOUT)
+            .await;
+        log_in(&browser, "resident@example.com", newest).await;
+        browser.wait_for_path("/my-requests", TIMEOUT).await;
     })
     .await;
 }

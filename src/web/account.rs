@@ -1,0 +1,375 @@
+//! "내 정보" (`/account`: name, password, sessions) and forgotten passwords
+//! (`/password-reset`: a link by mail, or from a super admin when no mail is configured).
+
+use super::session::{CsrfForm, Visitor, redirect, set_flash};
+use super::{Chrome, PageError, check_csrf, render, require_staff, require_user};
+use crate::accounts::{self, User};
+use crate::auth::{reset, sessions};
+use crate::errors::AppError;
+use crate::ids::UserId;
+use crate::state::AppState;
+use crate::taxonomy::Role;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+const PASSWORD_RULE: &str =
+    "비밀번호는 8바이트 이상 72바이트 이하여야 합니다. (한글은 한 글자에 3바이트)";
+const CONFIRM_DIFFERS: &str = "새 비밀번호와 확인이 서로 다릅니다. 다시 입력해 주세요.";
+/// The answer to every request for a link by mail, whether or not the address has an account.
+const LINK_SENT: &str = "입력한 주소로 가입된 계정이 있으면 비밀번호 재설정 링크를 보냈습니다. \
+     몇 분 안에 메일이 오지 않으면 스팸함을 확인하거나 관리사무소에 문의해 주세요.";
+const ASK_THE_OFFICE: &str =
+    "메일을 보낼 수 없습니다. 관리사무소에 비밀번호 재설정을 요청해 주세요.";
+
+/// A session as the account page lists it.
+struct SessionLine {
+    kind: &'static str,
+    kind_code: &'static str,
+    created: String,
+    expires: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account/account.html")]
+struct AccountPage<'a> {
+    chrome: Chrome,
+    user: &'a User,
+    joined: String,
+    full_name: String,
+    sessions: Vec<SessionLine>,
+    name_error: Option<&'a str>,
+    password_error: Option<&'a str>,
+}
+
+/// What the account page shows besides the account: a name as typed, and one error.
+#[derive(Default)]
+struct Shown<'a> {
+    typed_name: Option<String>,
+    name_error: Option<&'a str>,
+    password_error: Option<&'a str>,
+}
+
+async fn account_page(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &User,
+    status: StatusCode,
+    shown: Shown<'_>,
+) -> Result<HttpResponse, PageError> {
+    let sessions = sessions::list(&state.db, user.id, visitor.session.as_deref())
+        .await?
+        .into_iter()
+        .map(|s| SessionLine {
+            kind: s.kind.korean(),
+            kind_code: s.kind.as_str(),
+            created: visitor.lang.datetime(s.created_at),
+            expires: visitor.lang.datetime(s.expires_at),
+            current: s.current,
+        })
+        .collect();
+    let page = AccountPage {
+        chrome: Chrome::new(visitor),
+        user,
+        joined: visitor.lang.datetime(user.created_at),
+        full_name: shown
+            .typed_name
+            .unwrap_or_else(|| user.full_name.clone().unwrap_or_default()),
+        sessions,
+        name_error: shown.name_error,
+        password_error: shown.password_error,
+    };
+    render(visitor, status, &page)
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+) -> Result<HttpResponse, PageError> {
+    let user = require_user(&visitor, &req)?;
+    account_page(&state, &visitor, user, StatusCode::OK, Shown::default()).await
+}
+
+#[derive(Deserialize)]
+pub struct NameForm {
+    full_name: Option<String>,
+    csrf_token: String,
+}
+
+pub async fn rename(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<NameForm>,
+) -> Result<HttpResponse, PageError> {
+    let user = require_user(&visitor, &req)?;
+    check_csrf(&visitor, &form.csrf_token)?;
+    match accounts::rename(&state.db, user.id, form.full_name.as_deref()).await {
+        Ok(_) => Ok(redirect("/account", Some("이름을 저장했습니다."))),
+        Err(AppError::Validation { .. }) => {
+            let shown = Shown {
+                typed_name: form.into_inner().full_name,
+                name_error: Some(
+                    "이름은 100자 이하로, 보이지 않는 문자나 제어 문자 없이 입력해 주세요.",
+                ),
+                ..Shown::default()
+            };
+            account_page(
+                &state,
+                &visitor,
+                user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                shown,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    /// The new password typed again; when sent, it must match.
+    new_password_confirm: Option<String>,
+    csrf_token: String,
+}
+
+/// Changes the password (every session of the account ends), then logs this browser in
+/// again on a new session.
+pub async fn change_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    let user = require_user(&visitor, &req)?;
+    check_csrf(&visitor, &form.csrf_token)?;
+    state.auth_limiter.check_password_change(&req)?;
+    let form = form.into_inner();
+    let refused = |status, message| {
+        let shown = Shown {
+            password_error: Some(message),
+            ..Shown::default()
+        };
+        account_page(&state, &visitor, user, status, shown)
+    };
+    if form
+        .new_password_confirm
+        .as_ref()
+        .is_some_and(|c| *c != form.new_password)
+    {
+        return refused(StatusCode::UNPROCESSABLE_ENTITY, CONFIRM_DIFFERS).await;
+    }
+    match accounts::change_password(&state, user, form.current_password, form.new_password).await {
+        Ok(()) => {
+            let begun = sessions::LoginBegun::now();
+            let mut response =
+                super::auth::start_session(&state, &visitor, user, Some("/account"), begun).await?;
+            set_flash(
+                &mut response,
+                "비밀번호를 바꿨습니다. 다른 기기와 API 토큰은 모두 로그아웃되었습니다.",
+            );
+            Ok(response)
+        }
+        Err(AppError::Forbidden(_)) => {
+            refused(StatusCode::FORBIDDEN, "현재 비밀번호가 맞지 않습니다.").await
+        }
+        Err(AppError::Validation { .. }) => {
+            refused(StatusCode::UNPROCESSABLE_ENTITY, PASSWORD_RULE).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account/reset_request.html")]
+struct ResetRequestPage<'a> {
+    chrome: Chrome,
+    /// Mail can be sent: the form; otherwise, ask the office.
+    mail: bool,
+    minutes: i64,
+    email: &'a str,
+    error: Option<&'a str>,
+}
+
+pub async fn reset_form(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+) -> Result<HttpResponse, PageError> {
+    let page = ResetRequestPage {
+        chrome: Chrome::new(&visitor),
+        mail: state.mailer.is_enabled(),
+        minutes: reset::LINK_MINUTES,
+        email: "",
+        error: None,
+    };
+    render(&visitor, StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct ResetRequestForm {
+    email: String,
+    csrf_token: String,
+}
+
+/// Asks for a link by mail. The answer is the same, and as quick, whether or not the
+/// address has an account: the lookup and the mail happen after it, in the background.
+pub async fn request_reset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<ResetRequestForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&visitor, &form.csrf_token)?;
+    state.auth_limiter.check_password_reset(&req)?;
+    if !state.mailer.is_enabled() {
+        return Ok(redirect("/password-reset", Some(ASK_THE_OFFICE)));
+    }
+    let Ok(email) = accounts::normalize_email(&form.email) else {
+        let page = ResetRequestPage {
+            chrome: Chrome::new(&visitor),
+            mail: true,
+            minutes: reset::LINK_MINUTES,
+            email: &form.email,
+            error: Some("올바른 이메일 주소를 입력해 주세요."),
+        };
+        return render(&visitor, StatusCode::UNPROCESSABLE_ENTITY, &page);
+    };
+    let base = crate::links::public_base(&req, &state.config);
+    reset::request_by_mail(&state, email, base);
+    Ok(redirect("/password-reset", Some(LINK_SENT)))
+}
+
+#[derive(Template)]
+#[template(path = "account/reset_new.html")]
+struct NewPasswordPage<'a> {
+    chrome: Chrome,
+    /// None: the link does not work (unknown, used or expired).
+    token: Option<&'a str>,
+    email: &'a str,
+    minutes: i64,
+    error: Option<&'a str>,
+}
+
+fn new_password_page(
+    visitor: &Visitor,
+    status: StatusCode,
+    link: Option<(&str, &User)>,
+    error: Option<&str>,
+) -> Result<HttpResponse, PageError> {
+    let page = NewPasswordPage {
+        chrome: Chrome::new(visitor),
+        token: link.map(|(token, _)| token),
+        email: link.map_or("", |(_, user)| user.email.as_str()),
+        minutes: reset::LINK_MINUTES,
+        error,
+    };
+    // The address holds the token; the site-wide `Referrer-Policy: same-origin` keeps it from
+    // other sites (`no-referrer` would make the browser send `Origin: null` with the form,
+    // which the cross-origin check refuses).
+    render(visitor, status, &page)
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+/// The page a reset link opens: a form for the new password while the link works.
+pub async fn new_password_form(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, PageError> {
+    let token = query.token.as_deref().unwrap_or_default();
+    match reset::account_for(&state, token).await? {
+        Some(user) => new_password_page(&visitor, StatusCode::OK, Some((token, &user)), None),
+        None => new_password_page(&visitor, StatusCode::BAD_REQUEST, None, None),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewPasswordForm {
+    token: String,
+    new_password: String,
+    new_password_confirm: Option<String>,
+    csrf_token: String,
+}
+
+/// Sets the new password through a link: the link is used up, every session of the account
+/// ends, and the visitor is sent to log in with it.
+pub async fn set_new_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<NewPasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&visitor, &form.csrf_token)?;
+    state.auth_limiter.check_password_change(&req)?;
+    let form = form.into_inner();
+    let Some(user) = reset::account_for(&state, &form.token).await? else {
+        return new_password_page(&visitor, StatusCode::BAD_REQUEST, None, None);
+    };
+    let refused = |message| {
+        new_password_page(
+            &visitor,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some((&form.token, &user)),
+            Some(message),
+        )
+    };
+    if form
+        .new_password_confirm
+        .as_ref()
+        .is_some_and(|c| *c != form.new_password)
+    {
+        return refused(CONFIRM_DIFFERS);
+    }
+    match reset::complete(&state, &form.token, form.new_password.clone()).await {
+        Ok(Some(_)) => Ok(redirect(
+            "/login",
+            Some("새 비밀번호를 저장했습니다. 새 비밀번호로 로그인해 주세요."),
+        )),
+        Ok(None) => new_password_page(&visitor, StatusCode::BAD_REQUEST, None, None),
+        Err(AppError::Validation { .. }) => refused(PASSWORD_RULE),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account/reset_link.html")]
+struct IssuedLinkPage<'a> {
+    chrome: Chrome,
+    email: &'a str,
+    url: &'a str,
+    expires: String,
+}
+
+/// A super admin issues a one-time link for an account and sees it once, to hand over.
+pub async fn issue_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    id: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    let me = require_staff(&visitor, &req)?;
+    if me.role != Role::SuperAdmin {
+        return Err(AppError::Forbidden("super admins only".into()).into());
+    }
+    check_csrf(&visitor, &form.csrf_token)?;
+    let base = crate::links::public_base(&req, &state.config);
+    let issued = reset::issue(&state, me, UserId(*id), &base).await?;
+    let page = IssuedLinkPage {
+        chrome: Chrome::new(&visitor),
+        email: &issued.user.email,
+        url: &issued.url,
+        expires: visitor.lang.datetime(issued.expires_at),
+    };
+    render(&visitor, StatusCode::OK, &page)
+}
