@@ -36,6 +36,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_dashboard_order",
         include_str!("../../migrations/0008_dashboard_order.sql"),
     ),
+    (
+        "0010_legacy_identity",
+        include_str!("../../migrations/0010_legacy_identity.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.
