@@ -25,6 +25,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// The highest bcrypt cost a stored hash may have and still be tried: 16 already takes
+/// seconds per login (passlib makes 12); a hash above it would hold a worker for minutes or
+/// more, so its account is imported with its password disabled.
+pub const MAX_BCRYPT_COST: u32 = 16;
+
 /// A timestamp as the original stored it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawTime {
@@ -35,6 +40,18 @@ pub enum RawTime {
     Missing,
 }
 
+/// A value the original meant as text, as it was stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawText {
+    Missing,
+    Text(String),
+    /// Stored as a number or a blob (`class`), shown as text.
+    Other {
+        class: &'static str,
+        text: String,
+    },
+}
+
 /// An account as the original stored it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegacyUser {
@@ -42,7 +59,7 @@ pub struct LegacyUser {
     pub email: Option<String>,
     pub hashed_password: Option<String>,
     pub full_name: Option<String>,
-    pub role: Option<String>,
+    pub role: RawText,
     pub created_at: RawTime,
 }
 
@@ -71,7 +88,8 @@ pub struct ImportUser {
     pub legacy_id: i64,
     pub email: String,
     pub full_name: Option<String>,
-    /// passlib's bcrypt hash, kept as it is (`$2b$…` verifies with the bcrypt crate).
+    /// passlib's bcrypt hash, kept as it is (`$2b$…` verifies with the bcrypt crate), or
+    /// disabled with a leading `!`.
     pub hashed_password: String,
     pub role: Role,
     pub created_at: Timestamp,
@@ -690,7 +708,7 @@ macro_rules! vocabulary {
         }
     )+};
 }
-vocabulary!(Category, Priority, Status, Role);
+vocabulary!(Category, Priority, Status);
 
 /// Maps the original's text to one of our values: ours as it is, its Korean label, or one of
 /// `synonyms` (already squashed), ignoring case, spaces, hyphens and underscores.
@@ -804,16 +822,6 @@ const STATUS_SYNONYMS: &[(&str, Status)] = &[
     ("종료", Status::Completed),
 ];
 
-const ROLE_SYNONYMS: &[(&str, Role)] = &[
-    ("resident", Role::User),
-    ("tenant", Role::User),
-    ("사용자", Role::User),
-    ("administrator", Role::Admin),
-    ("staff", Role::Admin),
-    ("manager", Role::Admin),
-    ("superadministrator", Role::SuperAdmin),
-];
-
 /// Trims, replaces control characters (other than line breaks and tabs) with spaces, and
 /// gives None for nothing left; the flag says whether a character was replaced.
 fn clean(raw: Option<&str>) -> (Option<String>, bool) {
@@ -901,12 +909,50 @@ fn shown_time(raw: &RawTime) -> String {
     }
 }
 
-/// Whether a stored hash is bcrypt's (`$2a$`, `$2b$`, `$2y$`; 60 characters), as passlib writes.
-fn is_bcrypt(hash: &str) -> bool {
-    hash.len() == 60
+/// The cost of a stored hash when it is bcrypt's as passlib writes it (`$2b$12$` and 53
+/// characters of bcrypt's base64; `$2a$`, `$2x$` and `$2y$` too), None for anything else.
+fn bcrypt_cost(hash: &str) -> Option<u32> {
+    let bytes = hash.as_bytes();
+    let well_formed = bytes.len() == 60
         && ["$2a$", "$2b$", "$2x$", "$2y$"]
             .iter()
             .any(|prefix| hash.starts_with(prefix))
+        && bytes[4].is_ascii_digit()
+        && bytes[5].is_ascii_digit()
+        && bytes[6] == b'$'
+        && bytes[7..]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/'));
+    if !well_formed {
+        return None;
+    }
+    let cost = u32::from(bytes[4] - b'0') * 10 + u32::from(bytes[5] - b'0');
+    // bcrypt itself refuses costs below 4.
+    (4..=31).contains(&cost).then_some(cost)
+}
+
+/// A stored role as the summary shows it.
+fn shown_text(raw: &RawText) -> String {
+    match raw {
+        RawText::Missing => "(none)".to_owned(),
+        RawText::Text(text) => shown(Some(text)),
+        RawText::Other { class, text } => format!("{} (a {class}, not text)", shown(Some(text))),
+    }
+}
+
+/// The role the original gave an account. It compared the stored text exactly (`role !=
+/// "admin"`, `role not in ["admin", "super_admin"]`), so only those exact texts were staff
+/// there, and only they are here; `user` is a resident; anything else granted nothing there
+/// and is a resident here too (the flag says the summary should mention it).
+fn role_of(raw: &RawText) -> (Role, bool) {
+    match raw {
+        RawText::Text(text) => match Role::ALL.iter().find(|role| role.as_str() == text) {
+            Some(role) => (*role, false),
+            None => (Role::User, !text.trim().is_empty()),
+        },
+        RawText::Other { .. } => (Role::User, true),
+        RawText::Missing => (Role::User, false),
+    }
 }
 
 fn prepare_user(user: &LegacyUser) -> Result<ImportUser, Skipped> {
@@ -924,27 +970,26 @@ fn prepare_user(user: &LegacyUser) -> Result<ImportUser, Skipped> {
     })?;
     let mut labels = Vec::new();
     let mut notes = Vec::new();
-    let role = match label(user.role.as_deref(), ROLE_SYNONYMS) {
-        Label::Ours(role) => role,
-        Label::Mapped(role) => {
-            labels.push((
-                "role",
-                shown(user.role.as_deref()),
-                role.as_str().to_owned(),
-            ));
-            role
-        }
-        Label::Unknown => {
-            labels.push(("role", shown(user.role.as_deref()), "user".to_owned()));
-            if user.role.as_deref().is_some_and(|r| !r.trim().is_empty()) {
-                notes.push(format!(
-                    "user #{id} ({email}): unknown role {}, imported as a resident (user)",
-                    shown(user.role.as_deref())
-                ));
+    let (role, odd) = role_of(&user.role);
+    let exact = matches!(&user.role, RawText::Text(text) if text == role.as_str());
+    if !exact {
+        labels.push(("role", shown_text(&user.role), role.as_str().to_owned()));
+    }
+    if odd {
+        let why = match &user.role {
+            RawText::Other { .. } => "is not stored as text".to_owned(),
+            _ => {
+                "is not exactly user, admin or super_admin; the original compared the stored text \
+                  as it is, so it gave this account no staff rights"
+                    .to_owned()
             }
-            Role::User
-        }
-    };
+        };
+        notes.push(format!(
+            "user #{id} ({email}): role {} {why}; imported as a resident (user): change the role \
+             here if this account should be staff",
+            shown_text(&user.role)
+        ));
+    }
     let (full_name, replaced) = clean(user.full_name.as_deref());
     let full_name = full_name.map(|name| {
         let visible: String = name.chars().filter(|c| !accounts::is_invisible(*c)).collect();
@@ -958,10 +1003,19 @@ fn prepare_user(user: &LegacyUser) -> Result<ImportUser, Skipped> {
         name
     });
     let mut hashed_password = user.hashed_password.clone().unwrap_or_default();
-    if !is_bcrypt(&hashed_password) {
+    let cost = bcrypt_cost(&hashed_password);
+    if cost.is_none() {
         notes.push(format!(
             "user #{id} ({email}): the stored password is not a bcrypt hash, so it cannot log in; \
              set one with `maintenance set-password {email}`"
+        ));
+    } else if let Some(cost) = cost.filter(|cost| *cost > MAX_BCRYPT_COST) {
+        // Never tried, here or at a login: one check would take minutes or more.
+        hashed_password.insert(0, '!');
+        notes.push(format!(
+            "user #{id} ({email}): its password hash has bcrypt cost {cost} (passlib makes 12; above \
+             {MAX_BCRYPT_COST} one login takes minutes or longer), so it was disabled; set a new one \
+             with `maintenance set-password {email}`"
         ));
     } else if role.is_staff()
         && bcrypt::verify(LEGACY_DEFAULT_PASSWORD, &hashed_password).unwrap_or(false)
@@ -1259,8 +1313,6 @@ mod tests {
         ] {
             assert_eq!(mapped(raw, CATEGORY_SYNONYMS), Some(want), "{raw}");
         }
-        assert_eq!(mapped("super-admin", ROLE_SYNONYMS), Some(Role::SuperAdmin));
-        assert_eq!(mapped("관리자", ROLE_SYNONYMS), Some(Role::Admin));
         for placeholder in ["processing", "", "  ", "???"] {
             assert_eq!(
                 mapped(placeholder, CATEGORY_SYNONYMS),
@@ -1321,6 +1373,50 @@ mod tests {
         let half = prepare_request(&legacy_request("hvac", "")).unwrap();
         assert_eq!(half.category, Category::Hvac);
         assert_eq!(half.classification.unwrap().category, Category::Hvac);
+    }
+
+    #[test]
+    fn only_well_formed_bcrypt_hashes_have_a_cost() {
+        let body = "hKWfFKHsok4e89QALrrymOGXgxLcYRCSdjfrj8KOgMzg6aEynqu/m";
+        assert_eq!(bcrypt_cost(&format!("$2b$12${body}")), Some(12));
+        assert_eq!(bcrypt_cost(&format!("$2y$04${body}")), Some(4));
+        assert_eq!(bcrypt_cost(&format!("$2b$31${body}")), Some(31));
+        for bad in [
+            format!("$2b$03${body}"),
+            format!("$2b$32${body}"),
+            format!("$2b$+9${body}"),
+            format!("$2b$12${}", "!".repeat(53)),
+            format!("$2b$12${}", &body[1..]),
+            format!("$1$12${body}x"),
+            "plain-text-pw".to_owned(),
+        ] {
+            assert_eq!(bcrypt_cost(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn roles_are_the_originals_exact_text_or_a_resident() {
+        let text = |t: &str| role_of(&RawText::Text(t.to_owned()));
+        assert_eq!(text("admin"), (Role::Admin, false));
+        assert_eq!(text("super_admin"), (Role::SuperAdmin, false));
+        assert_eq!(text("user"), (Role::User, false));
+        for odd in [
+            "Admin",
+            "super_admin ",
+            "SUPER-ADMIN",
+            "staff",
+            "관리자",
+            "manager",
+        ] {
+            assert_eq!(text(odd), (Role::User, true), "{odd}");
+        }
+        assert_eq!(text(""), (Role::User, false));
+        assert_eq!(role_of(&RawText::Missing), (Role::User, false));
+        let blob = RawText::Other {
+            class: "blob",
+            text: "admin".into(),
+        };
+        assert_eq!(role_of(&blob), (Role::User, true));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use super::migrate;
 use crate::errors::AppError;
 use crate::ids::{RequestId, Timestamp, UserId};
-use crate::legacy_import::{ImportRequest, ImportUser, LegacyRequest, LegacyUser, RawTime};
+use crate::legacy_import::{
+    ImportRequest, ImportUser, LegacyRequest, LegacyUser, RawText, RawTime,
+};
 use crate::taxonomy::ClassificationStatus;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
@@ -93,6 +95,26 @@ fn integer(value: Value) -> Option<i64> {
     }
 }
 
+/// A value the original meant as text, with whether it was stored as text.
+fn raw_text(value: Value) -> RawText {
+    match value {
+        Value::Null => RawText::Missing,
+        Value::Text(s) => RawText::Text(s),
+        Value::Integer(i) => RawText::Other {
+            class: "integer",
+            text: i.to_string(),
+        },
+        Value::Real(f) => RawText::Other {
+            class: "real number",
+            text: f.to_string(),
+        },
+        Value::Blob(b) => RawText::Other {
+            class: "blob",
+            text: String::from_utf8_lossy(&b).into_owned(),
+        },
+    }
+}
+
 fn time(value: Value) -> RawTime {
     match value {
         Value::Integer(i) => RawTime::Number(i as f64),
@@ -123,7 +145,7 @@ pub fn read_users(conn: &Connection) -> rusqlite::Result<Vec<LegacyUser>> {
             email: text(row.get(1)?),
             hashed_password: text(row.get(2)?),
             full_name: text(row.get(3)?),
-            role: text(row.get(4)?),
+            role: raw_text(row.get(4)?),
             created_at: time(row.get(5)?),
         })
     })?

@@ -78,12 +78,12 @@ fn build_original(path: &Path) {
     conn.execute_batch(ORIGINAL_SCHEMA).unwrap();
     conn.execute_batch(ORIGINAL_SUPER_ADMIN).unwrap();
     let users = [
-        // 2: an admin whose address was typed in capitals and whose role is capitalised.
+        // 2: an admin whose address was typed in capitals.
         (
             "Manager@Example.com",
             MANAGER_HASH,
             "관리소장",
-            "Admin",
+            "admin",
             "2024-02-01 08:00:00",
         ),
         // 3: a resident.
@@ -333,7 +333,6 @@ async fn the_originals_database_comes_over_with_its_logins_labels_and_owners() {
             "status 'in-progress' -> in_progress: 1",
             "status 'done' -> completed: 1",
             "status 'resolved' -> completed: 1",
-            "role 'Admin' -> admin: 1",
             "role (empty) -> user: 1",
             "requests classified by the offline classifier: 1; queued for LLM refinement: 0",
             "user #5 (kim@example.com): same email as user #3",
@@ -784,4 +783,147 @@ fn a_failure_part_way_leaves_nothing_imported() {
     assert!(stderr.contains("nothing was written"), "{stderr}");
     assert!(stderr.contains("refused by the test"), "{stderr}");
     assert_eq!(dump(&target), before, "a part of the import was kept");
+}
+
+/// An original database with its exact schema and nothing in it yet.
+fn bare_original(path: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "foreign_keys", false).unwrap();
+    conn.execute_batch(ORIGINAL_SCHEMA).unwrap();
+    conn
+}
+
+fn add_user(conn: &rusqlite::Connection, id: i64, email: &str, role: &str) {
+    conn.execute(
+        "INSERT INTO users (id, email, hashed_password, full_name, role) VALUES (?1, ?2, ?3, 'x', ?4)",
+        rusqlite::params![id, email, LEE_HASH, role],
+    )
+    .unwrap();
+}
+
+/// Finding 4: the original compared roles as exact text, so any other spelling gave no staff
+/// rights there; mapping `Admin`, `staff`, `관리자`... to staff here granted rights the accounts
+/// never had.
+#[test]
+fn only_the_exact_staff_roles_keep_staff_rights() {
+    let root = tempfile::tempdir().unwrap();
+    let legacy = root.path().join("original.db");
+    let conn = bare_original(&legacy);
+    let roles = [
+        ("admin", "admin"),
+        ("super_admin", "super_admin"),
+        ("user", "user"),
+        ("super_admin ", "user"),
+        ("SUPER-ADMIN", "user"),
+        ("Admin", "user"),
+        ("staff", "user"),
+        ("관리자", "user"),
+        ("manager", "user"),
+        ("", "user"),
+    ];
+    for (i, (role, _)) in roles.iter().enumerate() {
+        add_user(
+            &conn,
+            i as i64 + 1,
+            &format!("u{}@example.com", i + 1),
+            role,
+        );
+    }
+    // A blob that reads "admin" is not the text the original compared with.
+    conn.execute(
+        "INSERT INTO users (id, email, hashed_password, role) VALUES (20, 'blob@example.com', ?1, ?2)",
+        rusqlite::params![LEE_HASH, b"admin".to_vec()],
+    )
+    .unwrap();
+    drop(conn);
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    let summary = stdout(&import(&new, &legacy, &[], &[]));
+    assert_says(
+        &summary,
+        &[
+            "users: 11 imported",
+            "role 'Admin' -> user: 1",
+            "role '관리자' -> user: 1",
+            "role 'admin' (a blob, not text) -> user: 1",
+            "user #4 (u4@example.com): role 'super_admin ' is not exactly user, admin or super_admin",
+            "user #20 (blob@example.com): role 'admin' (a blob, not text) is not stored as text",
+        ],
+    );
+    assert!(!summary.contains("user #10 (u10"), "{summary}");
+    let target = rusqlite::Connection::open(new.join("maintenance.db")).unwrap();
+    let role_of = |email: &str| -> String {
+        target
+            .query_row("SELECT role FROM users WHERE email = ?1", [email], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    for (i, (stored, expected)) in roles.iter().enumerate() {
+        let email = format!("u{}@example.com", i + 1);
+        assert_eq!(role_of(&email), *expected, "role {stored:?}");
+    }
+    assert_eq!(role_of("blob@example.com"), "user");
+}
+
+/// Runs the import and gives up after `limit`.
+fn import_within(dir: &Path, legacy: &Path, limit: Duration) -> Output {
+    let mut child = maintenance(dir)
+        .arg("import-legacy")
+        .arg(legacy)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("the import was still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Finding 5: a hash with an absurd bcrypt cost was trusted: the import tried it (for staff),
+/// and a login would then run for hours.
+#[tokio::test]
+async fn a_hash_with_an_absurd_cost_is_never_tried_and_its_account_cannot_be_used_to_stall() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("original.db");
+    let conn = bare_original(&legacy);
+    let absurd = format!("$2b$31${}", &KIM_HASH[7..]);
+    for (id, email, role) in [
+        (1, "chief@example.com", "super_admin"),
+        (2, "slow@example.com", "user"),
+    ] {
+        conn.execute(
+            "INSERT INTO users (id, email, hashed_password, role) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![id, email, absurd, role],
+        )
+        .unwrap();
+    }
+    add_user(&conn, 3, "fine@example.com", "user");
+    drop(conn);
+
+    let output = import_within(dir.path(), &legacy, Duration::from_secs(60));
+    assert!(output.status.success(), "{output:?}");
+    let summary = stdout(&output);
+    assert_says(
+        &summary,
+        &[
+            "users: 3 imported",
+            "user #1 (chief@example.com): its password hash has bcrypt cost 31",
+            "user #2 (slow@example.com): its password hash has bcrypt cost 31",
+            "so it was disabled; set a new one with `maintenance set-password slow@example.com`",
+        ],
+    );
+    assert!(!summary.contains("fine@example.com"), "{summary}");
+
+    let app = crate::helpers::spawn_app_in(dir, &[]).await;
+    let started = std::time::Instant::now();
+    let refused = app.login_form("slow@example.com", KIM_PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    app.token("fine@example.com", LEE_PASSWORD).await;
 }
