@@ -13,16 +13,17 @@
 use crate::accounts::{self, FULL_NAME_MAX_CHARS};
 use crate::classify::{self, Classification};
 use crate::config::LEGACY_DEFAULT_PASSWORD;
-use crate::db::legacy::{self as sql, Snapshot};
+use crate::db::legacy::{self as sql, LegacyOpenError, Snapshot};
 use crate::db::{self, Db, MigrateError, OpenError, migrate};
 use crate::errors::AppError;
 use crate::ids::{RequestId, Timestamp, UserId};
 use crate::requests::{DESCRIPTION_MAX_CHARS, SHORT_FIELD_MAX_CHARS};
 use crate::taxonomy::{Category, Priority, Role, Status};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use rusqlite::TransactionBehavior;
+use rusqlite::{ErrorCode, TransactionBehavior};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 /// The highest bcrypt cost a stored hash may have and still be tried: 16 already takes
@@ -201,12 +202,47 @@ impl Progress for Quiet {
 pub enum ImportError {
     #[error("{0} does not exist")]
     Missing(String),
-    #[error(
-        "cannot read {path}: {source} (if the original system is still running, stop it first)"
-    )]
+    #[error("{0} is a folder, not a database file: name the original's database in it, e.g. {1}")]
+    Folder(String, String),
+    #[error("{0} is not a regular file")]
+    NotAFile(String),
+    #[error("cannot read {0}: {1}")]
+    Unreadable(String, std::io::Error),
+    #[error("cannot read {path}: {source}")]
     Read {
         path: String,
         source: rusqlite::Error,
+    },
+    #[error(
+        "cannot read {path}: {source}: another program is using it (if the original system is still running, stop it first)"
+    )]
+    Busy {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{0} changed while it was being read: another program is writing to it (if the original system is still running, stop it first)"
+    )]
+    Changed(String),
+    #[error("{0} is not an SQLite database")]
+    NotSqlite(String),
+    #[error("{0}")]
+    HotJournal(String),
+    #[error(
+        "cannot copy {path} and its -wal into a temporary folder to read them: {source} (TMPDIR names the folder)"
+    )]
+    Copy {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is not the original system's database as it made it: its `{name}` is a {kind}, not a table; \
+         make it a table in a copy of the file (CREATE TABLE ... AS SELECT * FROM {name}) and import the copy"
+    )]
+    NotTable {
+        path: String,
+        name: &'static str,
+        kind: String,
     },
     #[error(
         "{0} is already a database of this program, not the original system's: there is nothing to import"
@@ -304,8 +340,15 @@ fn read_legacy(
     target: &Path,
 ) -> Result<(Vec<LegacyUser>, Vec<LegacyRequest>), ImportError> {
     let shown = legacy.display().to_string();
-    if !legacy.is_file() {
-        return Err(ImportError::Missing(shown));
+    match std::fs::metadata(legacy) {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Err(ImportError::Missing(shown)),
+        Err(e) => return Err(ImportError::Unreadable(shown, e)),
+        Ok(m) if m.is_dir() => {
+            let inside = db::shell_word(&legacy.join("maintenance.db"));
+            return Err(ImportError::Folder(shown, inside));
+        }
+        Ok(m) if !m.is_file() => return Err(ImportError::NotAFile(shown)),
+        Ok(_) => {}
     }
     if let (Ok(a), Ok(b)) = (legacy.canonicalize(), target.canonicalize())
         && a == b
@@ -313,23 +356,87 @@ fn read_legacy(
         let fresh = legacy.with_file_name("maintenance-new.db");
         return Err(ImportError::SameFile(shown, db::shell_word(&fresh)));
     }
-    let read_error = |source| ImportError::Read {
-        path: shown.clone(),
-        source,
-    };
-    let conn = sql::open_read_only(legacy).map_err(read_error)?;
-    if migrate::schema_version(&conn).map_err(read_error)? > 0 {
+    let read_error = |source| read_failure(legacy, source);
+    let legacy_db = sql::open_legacy(legacy).map_err(|e| match e {
+        LegacyOpenError::Sqlite(source) => read_failure(legacy, source),
+        LegacyOpenError::Copy(source) => ImportError::Copy {
+            path: shown.clone(),
+            source,
+        },
+        LegacyOpenError::Changed => ImportError::Changed(shown.clone()),
+    })?;
+    let conn = &legacy_db.conn;
+    if migrate::schema_version(conn).map_err(read_error)? > 0 {
         return Err(ImportError::Ours(shown));
     }
-    if !migrate::is_legacy(&conn).map_err(read_error)? {
+    if !migrate::is_legacy(conn).map_err(read_error)? {
         return Err(ImportError::NotLegacy(shown));
+    }
+    for name in ["users", "requests"] {
+        match sql::object_type(conn, name).map_err(read_error)? {
+            Some(kind) if kind == "table" => {}
+            kind => {
+                return Err(ImportError::NotTable {
+                    path: shown,
+                    name,
+                    kind: kind.unwrap_or_else(|| "missing".to_owned()),
+                });
+            }
+        }
     }
     // One read transaction, so users and requests are from the same moment.
     conn.execute_batch("BEGIN").map_err(read_error)?;
-    let users = sql::read_users(&conn).map_err(read_error)?;
-    let requests = sql::read_requests(&conn).map_err(read_error)?;
+    let users = sql::read_users(conn).map_err(read_error)?;
+    let requests = sql::read_requests(conn).map_err(read_error)?;
     conn.execute_batch("COMMIT").map_err(read_error)?;
     Ok((users, requests))
+}
+
+/// What SQLite's refusal to read the original's file means for the operator.
+fn read_failure(legacy: &Path, source: rusqlite::Error) -> ImportError {
+    let path = legacy.display().to_string();
+    let Some(code) = source.sqlite_error() else {
+        return ImportError::Read { path, source };
+    };
+    let journal = sibling(legacy, "-journal");
+    if code.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK
+        || (code.code == ErrorCode::ReadOnly && journal.exists())
+    {
+        return ImportError::HotJournal(hot_journal_advice(legacy, &journal));
+    }
+    match code.code {
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => ImportError::Busy { path, source },
+        ErrorCode::NotADatabase => ImportError::NotSqlite(path),
+        _ => ImportError::Read { path, source },
+    }
+}
+
+fn hot_journal_advice(legacy: &Path, journal: &Path) -> String {
+    let name = legacy.file_name().map_or_else(
+        || "maintenance.db".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let copy = Path::new("/tmp/legacy-copy");
+    format!(
+        "{path} has an unfinished transaction: the program writing it stopped part-way and left \
+         {journal} beside it. Reading it means rolling that back, which writes to the file, and the \
+         import never writes to the original's file. Copy both files to another folder, open the \
+         copy once with sqlite3 to roll it back, then import the copy:\n  \
+         mkdir {dir} && cp {db} {journal_word} {dir}/ && sqlite3 {copy} 'PRAGMA integrity_check'\n  \
+         maintenance import-legacy {copy}",
+        path = legacy.display(),
+        journal = journal.display(),
+        dir = db::shell_word(copy),
+        db = db::shell_word(legacy),
+        journal_word = db::shell_word(journal),
+        copy = db::shell_word(&copy.join(name)),
+    )
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
 }
 
 /// What a dry run compares with: the target as it is, read-only, or nothing when it does not

@@ -17,6 +17,7 @@ use std::time::Duration;
 /// Opens a database for reading only: nothing done on this connection can change the file,
 /// and no file is created beside it. A WAL database normally gets `-wal` and `-shm` files even
 /// from a reader; when it has none (no program has it open), it is read as immutable instead.
+/// For this program's own database; the original's is opened with [`open_legacy`].
 pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = if is_wal(path) && !sibling(path, "-wal").exists() {
@@ -30,6 +31,82 @@ pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "query_only", true)?;
     Ok(conn)
+}
+
+/// The original system's database, open for reading.
+pub struct LegacyDb {
+    pub conn: Connection,
+    /// The private copy a WAL database is read from; removed when this is dropped (after
+    /// the connection, which is declared first).
+    _copy: Option<tempfile::TempDir>,
+}
+
+/// Why the original's database could not be opened.
+#[derive(Debug)]
+pub enum LegacyOpenError {
+    /// Copying a WAL database and its `-wal` to a private folder failed.
+    Copy(std::io::Error),
+    /// The database or its `-wal` changed while they were copied.
+    Changed,
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for LegacyOpenError {
+    fn from(e: rusqlite::Error) -> Self {
+        LegacyOpenError::Sqlite(e)
+    }
+}
+
+/// Opens the original's database for reading without creating or changing anything beside
+/// it. Python's sqlite3 leaves it in rollback-journal mode, which a read-only connection reads
+/// in place (SQLite creates nothing for a reader there). In WAL mode (someone switched it) a
+/// reader needs a `-shm` index, which SQLite would create, or write into, beside the file: with
+/// no `-wal` there is nothing but the file to read, so it is opened as immutable; with a `-wal`
+/// (rows not yet copied into the file, perhaps no `-shm`), the file and its `-wal` are copied
+/// into a private temporary folder and the copy is read.
+pub fn open_legacy(path: &Path) -> Result<LegacyDb, LegacyOpenError> {
+    let wal = sibling(path, "-wal");
+    if !(is_wal(path) && wal.exists()) {
+        return Ok(LegacyDb {
+            conn: open_read_only(path)?,
+            _copy: None,
+        });
+    }
+    let stamp =
+        |file: &Path| std::fs::metadata(file).map(|m| (m.len(), m.modified().ok(), m.file_type()));
+    let before = (stamp(path), stamp(&wal));
+    let copy = tempfile::Builder::new()
+        .prefix("maintenance-import-")
+        .tempdir()
+        .map_err(LegacyOpenError::Copy)?;
+    let copied = copy.path().join("legacy.db");
+    std::fs::copy(path, &copied).map_err(LegacyOpenError::Copy)?;
+    std::fs::copy(&wal, sibling(&copied, "-wal")).map_err(LegacyOpenError::Copy)?;
+    let after = (stamp(path), stamp(&wal));
+    match (before, after) {
+        ((Ok(a), Ok(b)), (Ok(c), Ok(d))) if a == c && b == d => {}
+        _ => return Err(LegacyOpenError::Changed),
+    }
+    // Read-write, so SQLite may build the copy's index and replay its WAL in that folder.
+    let conn = Connection::open_with_flags(
+        &copied,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(LegacyDb {
+        conn,
+        _copy: Some(copy),
+    })
+}
+
+/// What an unversioned database's `users` or `requests` is: `table`, `view`..., or None.
+pub fn object_type(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT type FROM sqlite_master WHERE name = ?1 COLLATE NOCASE AND type IN ('table', 'view')",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// Whether the file's header says WAL (bytes 18 and 19 are 2).

@@ -801,6 +801,15 @@ fn add_user(conn: &rusqlite::Connection, id: i64, email: &str, role: &str) {
     .unwrap();
 }
 
+fn add_request(conn: &rusqlite::Connection, id: i64, owner: i64, description: &str) {
+    conn.execute(
+        "INSERT INTO requests (id, user_id, description, category, priority, status, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 'other', 'low', 'pending', '2024-04-01 09:00:00', '2024-04-01 09:00:00')",
+        rusqlite::params![id, owner, description],
+    )
+    .unwrap();
+}
+
 /// Finding 4: the original compared roles as exact text, so any other spelling gave no staff
 /// rights there; mapping `Admin`, `staff`, `관리자`... to staff here granted rights the accounts
 /// never had.
@@ -926,4 +935,167 @@ async fn a_hash_with_an_absurd_cost_is_never_tried_and_its_account_cannot_be_use
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert!(started.elapsed() < Duration::from_secs(5));
     app.token("fine@example.com", LEE_PASSWORD).await;
+}
+
+fn failure(dir: &Path, legacy: &Path) -> String {
+    let output = maintenance(dir)
+        .arg("import-legacy")
+        .arg(legacy)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+/// Finding 6: what cannot be read is said in the operator's terms, and the hint about a
+/// running original only where it is the likely cause.
+#[test]
+fn what_cannot_be_read_is_explained() {
+    let root = tempfile::tempdir().unwrap();
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+
+    let folder = failure(&new, root.path());
+    assert!(
+        folder.contains("is a folder, not a database file"),
+        "{folder}"
+    );
+    assert!(!folder.contains("does not exist"), "{folder}");
+
+    let text = root.path().join("notes.txt");
+    std::fs::write(
+        &text,
+        "not a database at all, just some text for the header",
+    )
+    .unwrap();
+    let not_sqlite = failure(&new, &text);
+    assert!(
+        not_sqlite.contains("is not an SQLite database"),
+        "{not_sqlite}"
+    );
+    assert!(!not_sqlite.contains("stop it first"), "{not_sqlite}");
+
+    // `users` as a view over another table.
+    let view = root.path().join("view.db");
+    let conn = rusqlite::Connection::open(&view).unwrap();
+    conn.execute_batch(&ORIGINAL_SCHEMA.replace(
+        "CREATE TABLE IF NOT EXISTS users",
+        "CREATE TABLE real_users",
+    ))
+    .unwrap();
+    conn.execute_batch("CREATE VIEW users AS SELECT * FROM real_users")
+        .unwrap();
+    drop(conn);
+    let message = failure(&new, &view);
+    assert!(
+        message.contains("its `users` is a view, not a table"),
+        "{message}"
+    );
+    assert!(!message.contains("rowid"), "{message}");
+
+    // A transaction left unfinished: a rollback journal beside the file.
+    let writing = root.path().join("writing");
+    std::fs::create_dir(&writing).unwrap();
+    let live = writing.join("maintenance.db");
+    build_original(&live);
+    let conn = rusqlite::Connection::open(&live).unwrap();
+    conn.execute_batch("PRAGMA cache_size = 1; BEGIN;").unwrap();
+    for i in 0..2000 {
+        add_user(
+            &conn,
+            100 + i,
+            &format!("n{i}@example.com"),
+            &"x".repeat(300),
+        );
+    }
+    let crashed = root.path().join("crashed");
+    std::fs::create_dir(&crashed).unwrap();
+    for name in ["maintenance.db", "maintenance.db-journal"] {
+        std::fs::copy(writing.join(name), crashed.join(name)).unwrap();
+    }
+    drop(conn);
+    let hot = crashed.join("maintenance.db");
+    let before = (
+        std::fs::read(&hot).unwrap(),
+        std::fs::read(crashed.join("maintenance.db-journal")).unwrap(),
+    );
+    let message = failure(&new, &hot);
+    assert!(
+        message.contains("has an unfinished transaction"),
+        "{message}"
+    );
+    assert!(message.contains("sqlite3"), "{message}");
+    assert!(!message.contains("readonly database"), "{message}");
+    assert!(!message.contains("stop it first"), "{message}");
+    assert_eq!(
+        (
+            std::fs::read(&hot).unwrap(),
+            std::fs::read(crashed.join("maintenance.db-journal")).unwrap(),
+        ),
+        before
+    );
+    assert_eq!(
+        files_in(&crashed),
+        ["maintenance.db", "maintenance.db-journal"]
+    );
+
+    // Another program holds the file: then the hint applies.
+    let busy = root.path().join("busy.db");
+    build_original(&busy);
+    let holder = rusqlite::Connection::open(&busy).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let message = failure(&new, &busy);
+    assert!(message.contains("stop it first"), "{message}");
+    drop(holder);
+    assert!(files_in(&new).is_empty(), "{:?}", files_in(&new));
+}
+
+/// Finding 6: a WAL database with rows only in its `-wal` and no `-shm` (copied from a running
+/// system, or left by a crash) is read whole, and nothing is created or changed beside it.
+#[test]
+fn a_wal_database_is_read_with_its_log_and_nothing_is_created_beside_it() {
+    let root = tempfile::tempdir().unwrap();
+    let running = root.path().join("running");
+    std::fs::create_dir(&running).unwrap();
+    let live = running.join("maintenance.db");
+    build_original(&live);
+    let conn = rusqlite::Connection::open(&live).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    // Only in the -wal: an account and its request.
+    add_user(&conn, 50, "walonly@example.com", "user");
+    add_request(&conn, 50, 50, "로그에만 있는 요청");
+    let copied = root.path().join("copied");
+    std::fs::create_dir(&copied).unwrap();
+    for name in ["maintenance.db", "maintenance.db-wal"] {
+        std::fs::copy(running.join(name), copied.join(name)).unwrap();
+    }
+    drop(conn);
+    let legacy = copied.join("maintenance.db");
+    let before = (
+        std::fs::read(&legacy).unwrap(),
+        std::fs::read(copied.join("maintenance.db-wal")).unwrap(),
+    );
+
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    let summary = stdout(&import(&new, &legacy, &[], &[]));
+    assert_says(&summary, &["users: 5 imported", "requests: 5 imported"]);
+    let target = rusqlite::Connection::open(new.join("maintenance.db")).unwrap();
+    let owner: String = target
+        .query_row(
+            "SELECT u.email FROM requests r JOIN users u ON u.id = r.user_id WHERE r.id = 50",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(owner, "walonly@example.com");
+    assert_eq!(files_in(&copied), ["maintenance.db", "maintenance.db-wal"]);
+    assert_eq!(
+        (
+            std::fs::read(&legacy).unwrap(),
+            std::fs::read(copied.join("maintenance.db-wal")).unwrap(),
+        ),
+        before
+    );
 }
