@@ -17,14 +17,16 @@ use crate::db::legacy::{self as sql, LegacyOpenError, Snapshot};
 use crate::db::{self, Db, MigrateError, OpenError, migrate};
 use crate::errors::AppError;
 use crate::ids::{RequestId, Timestamp, UserId};
+use crate::private_files::{self, FileIdentity};
 use crate::requests::{DESCRIPTION_MAX_CHARS, SHORT_FIELD_MAX_CHARS};
 use crate::taxonomy::{Category, Priority, Role, Status};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use rusqlite::{ErrorCode, TransactionBehavior};
+use rusqlite::{ErrorCode, OpenFlags, TransactionBehavior};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The highest bcrypt cost a stored hash may have and still be tried: 16 already takes
 /// seconds per login (passlib makes 12); a hash above it would hold a worker for minutes or
@@ -164,6 +166,10 @@ pub struct Summary {
     pub dry_run: bool,
     pub legacy: PathBuf,
     pub target: PathBuf,
+    /// Whether the target does not exist yet (and would be, or was, created).
+    pub target_new: bool,
+    /// In a dry run: why the import itself would fail to write the target.
+    pub target_problem: Option<String>,
     pub users_imported: usize,
     pub users_before: usize,
     pub requests_imported: usize,
@@ -258,12 +264,21 @@ pub enum ImportError {
          set DATABASE_URL to another file, e.g. DATABASE_URL={1}"
     )]
     SameFile(String, String),
+    /// The target cannot be created or written where DATABASE_URL names it.
+    #[error("{0}")]
+    TargetPlace(String),
     #[error(transparent)]
     Target(#[from] OpenError),
     #[error("cannot use the database at {path}: {source}")]
     TargetSchema { path: String, source: MigrateError },
     #[error("the import failed and nothing was written: {0}")]
     Write(#[from] AppError),
+    #[error("{error}; the database file {path} was created by this import but kept: {reason}")]
+    Kept {
+        error: Box<ImportError>,
+        path: String,
+        reason: String,
+    },
 }
 
 /// The id each written row got here, by kind (`user`, `request`) and its id in the original.
@@ -284,6 +299,22 @@ pub struct Options {
 /// Runs the import (or the dry run) and returns what it did.
 pub fn run(options: &Options, progress: &dyn Progress) -> Result<Summary, ImportError> {
     let (users, requests) = read_legacy(&options.legacy, &options.target)?;
+    let target = check_target(&options.target);
+    let mut summary = Summary {
+        dry_run: options.dry_run,
+        legacy: options.legacy.clone(),
+        target: options.target.clone(),
+        refine: options.refine,
+        ..Summary::default()
+    };
+    match target {
+        Ok(new) => summary.target_new = new,
+        Err(problem) if options.dry_run => {
+            summary.target_new = !options.target.exists();
+            summary.target_problem = Some(problem.to_string());
+        }
+        Err(problem) => return Err(problem),
+    }
     progress.phase("checking", (users.len() + requests.len()) as u64);
     let mut prepared = Prepared {
         users: Vec::with_capacity(users.len()),
@@ -299,13 +330,6 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Summary, Import
             .push((request.id, prepare_request(request)));
         progress.advance();
     }
-    let mut summary = Summary {
-        dry_run: options.dry_run,
-        legacy: options.legacy.clone(),
-        target: options.target.clone(),
-        refine: options.refine,
-        ..Summary::default()
-    };
     if options.dry_run {
         let snapshot = target_snapshot(&options.target)?;
         let plan = decide(prepared, &snapshot);
@@ -313,26 +337,11 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Summary, Import
         summarise(&mut summary, &plan, &HashMap::new());
         return Ok(summary);
     }
-    let created = !options.target.exists();
     let outcome = write(options, prepared, progress);
     progress.finish();
-    match outcome {
-        Ok((plan, ids)) => {
-            summarise(&mut summary, &plan, &ids);
-            Ok(summary)
-        }
-        Err(e) => {
-            // The file this run created holds nothing imported: it goes too.
-            if created {
-                for suffix in ["", "-wal", "-shm", "-journal"] {
-                    let mut name = options.target.clone().into_os_string();
-                    name.push(suffix);
-                    let _ = std::fs::remove_file(PathBuf::from(name));
-                }
-            }
-            Err(e)
-        }
-    }
+    let (plan, ids) = outcome?;
+    summarise(&mut summary, &plan, &ids);
+    Ok(summary)
 }
 
 fn read_legacy(
@@ -439,6 +448,78 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     name.into()
 }
 
+/// Whether the import can create or write the target where DATABASE_URL names it: its folder
+/// exists and takes new files (SQLite puts `-wal` and `-shm` there), and an existing target
+/// is a file this process may write. `Ok(true)` when the target does not exist yet. Writes
+/// nothing but a probe file in that folder, removed at once.
+fn check_target(target: &Path) -> Result<bool, ImportError> {
+    let shown = target.display();
+    let folder_of = |path: &Path| match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    // A link to a file not made yet: SQLite creates the file where the link points.
+    let folder = match std::fs::read_link(target) {
+        Ok(link) if !target.exists() => folder_of(&folder_of(target).join(link)),
+        _ => folder_of(target),
+    };
+    let place = |reason: String| ImportError::TargetPlace(reason);
+    let new = match std::fs::metadata(target) {
+        Ok(m) if m.is_dir() => {
+            return Err(place(format!(
+                "DATABASE_URL names {shown}, which is a folder, not a database file"
+            )));
+        }
+        Ok(m) if !m.is_file() => {
+            return Err(place(format!(
+                "DATABASE_URL names {shown}, which is not a regular file"
+            )));
+        }
+        Ok(_) => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(target)
+                .map_err(|e| place(format!("cannot write to the database {shown}: {e}")))?;
+            false
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => true,
+        Err(e) => return Err(place(format!("cannot use the database {shown}: {e}"))),
+    };
+    let what = if new {
+        format!("cannot create the database {shown}")
+    } else {
+        format!("cannot use the database {shown}")
+    };
+    match std::fs::metadata(&folder) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(place(format!(
+                "{what}: {} is not a folder",
+                folder.display()
+            )));
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(place(format!(
+                "{what}: the folder {} does not exist; create it first (mkdir -p {})",
+                folder.display(),
+                db::shell_word(&folder)
+            )));
+        }
+        Err(e) => return Err(place(format!("{what}: {}: {e}", folder.display()))),
+    }
+    tempfile::Builder::new()
+        .prefix(".maintenance-probe-")
+        .tempfile_in(&folder)
+        .map_err(|e| {
+            place(format!(
+                "{what}: the folder {} does not let this user create files in it ({e}), and SQLite \
+                 keeps the database's -wal and -shm files there",
+                folder.display()
+            ))
+        })?;
+    Ok(new)
+}
+
 /// What a dry run compares with: the target as it is, read-only, or nothing when it does not
 /// exist yet.
 fn target_snapshot(target: &Path) -> Result<Snapshot, ImportError> {
@@ -470,9 +551,36 @@ fn target_snapshot(target: &Path) -> Result<Snapshot, ImportError> {
     Ok(sql::snapshot(&conn)?)
 }
 
-/// The real run: opens (creating and migrating) the target, then decides and writes in one
-/// write transaction, so nothing can register an email between the two.
+/// The real run: creates the target if it is missing, and when the import then fails removes
+/// it again, but only the file this run created and only while it holds nothing else.
 fn write(
+    options: &Options,
+    prepared: Prepared,
+    progress: &dyn Progress,
+) -> Result<(Plan, NewIds), ImportError> {
+    let target = &options.target;
+    // Created here with O_EXCL: when another process made the file first, it is not ours.
+    let created = private_files::create_new(target).map_err(|source| OpenError::Create {
+        path: target.display().to_string(),
+        source,
+    })?;
+    let outcome = write_into(options, prepared, progress);
+    match (outcome, created) {
+        (Err(error), Some(identity)) => match remove_created(target, identity) {
+            Ok(()) => Err(error),
+            Err(reason) => Err(ImportError::Kept {
+                error: Box::new(error),
+                path: target.display().to_string(),
+                reason,
+            }),
+        },
+        (outcome, _) => outcome,
+    }
+}
+
+/// Opens (migrating) the target, then decides and writes in one write transaction, so nothing
+/// can register an email between the two.
+fn write_into(
     options: &Options,
     prepared: Prepared,
     progress: &dyn Progress,
@@ -520,6 +628,50 @@ fn write(
         Ok((plan, ids))
     })?;
     Ok(outcome)
+}
+
+/// After a failed import: removes the target this run created (with its `-wal`, `-shm` and
+/// `-journal`), unless another file has taken its name or another program has written to it
+/// meanwhile (a server started on it, a second import); then says why it was kept.
+fn remove_created(target: &Path, identity: FileIdentity) -> Result<(), String> {
+    let metadata = match std::fs::symlink_metadata(target) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("it could not be checked ({e})")),
+    };
+    if !metadata.is_file() || FileIdentity::of(&metadata) != identity {
+        return Err("another file has taken its name meanwhile".to_owned());
+    }
+    if metadata.len() > 0 {
+        let check = || -> rusqlite::Result<bool> {
+            let mut conn = rusqlite::Connection::open_with_flags(
+                target,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(Duration::from_millis(500))?;
+            // The write lock: nobody is writing to it while it is looked at.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            Ok(migrate::schema_version(&tx)? <= db::MIGRATIONS.len() && sql::is_empty(&tx)?)
+        };
+        match check() {
+            Ok(true) => {}
+            Ok(false) => return Err("another program has written to it meanwhile".to_owned()),
+            Err(e) => {
+                return Err(format!(
+                    "it could not be checked that nothing else wrote to it ({e})"
+                ));
+            }
+        }
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        match std::fs::remove_file(sibling(target, suffix)) {
+            Err(e) if e.kind() != ErrorKind::NotFound => {
+                return Err(format!("it could not be removed ({e})"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Every row of the original by its id there, ready to store or refused on its own.
@@ -675,9 +827,14 @@ impl Summary {
         let legacy = self.legacy.display();
         let target = self.target.display();
         if self.dry_run {
+            let into = match (&self.target_problem, self.target_new) {
+                (Some(_), _) => format!("{target} (which the import cannot write: see below)"),
+                (None, true) => format!("{target} (a new file; its folder takes new files)"),
+                (None, false) => target.to_string(),
+            };
             let _ = writeln!(
                 out,
-                "Dry run: nothing was written. Importing {legacy} into {target} would bring:"
+                "Dry run: nothing was written. Importing {legacy} into {into} would bring:"
             );
         } else {
             let _ = writeln!(out, "Imported {legacy} into {target}:");
@@ -764,6 +921,9 @@ impl Summary {
             for note in &self.notes {
                 let _ = writeln!(out, "  {note}");
             }
+        }
+        if let Some(problem) = &self.target_problem {
+            let _ = writeln!(out, "The import itself would fail: {problem}");
         }
         out
     }
@@ -1524,6 +1684,49 @@ mod tests {
             text: "admin".into(),
         };
         assert_eq!(role_of(&blob), (Role::User, true));
+    }
+
+    fn migrated(dir: &Path) -> (PathBuf, FileIdentity) {
+        let path = dir.join("maintenance.db");
+        let identity = private_files::create_new(&path).unwrap().unwrap();
+        drop(Db::open(&path, 1).unwrap());
+        (path, identity)
+    }
+
+    #[test]
+    fn a_failed_import_removes_only_the_file_it_created_while_nothing_else_wrote_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, identity) = migrated(dir.path());
+        // What the migrations wrote is all it holds: it goes, with what SQLite kept beside it.
+        assert_eq!(remove_created(&path, identity), Ok(()));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+        // Someone started using it meanwhile: it stays.
+        let (path, identity) = migrated(dir.path());
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO users (email, hashed_password, role, created_at, updated_at)
+                 VALUES ('a@b.co', 'h', 'user', 't', 't')",
+            )
+            .unwrap();
+        let kept = remove_created(&path, identity).unwrap_err();
+        assert!(kept.contains("another program has written to it"), "{kept}");
+        assert!(path.exists());
+        std::fs::remove_file(&path).unwrap();
+
+        // An empty file another process put in its place is not the one created.
+        let (path, identity) = migrated(dir.path());
+        let other = dir.path().join("other");
+        std::fs::write(&other, b"").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let kept = remove_created(&path, identity).unwrap_err();
+        assert!(kept.contains("another file has taken its name"), "{kept}");
+        assert!(path.exists());
+
+        // Gone already: nothing to do.
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(remove_created(&path, identity), Ok(()));
     }
 
     #[test]

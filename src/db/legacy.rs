@@ -457,3 +457,36 @@ fn record_id(tx: &Transaction<'_>, kind: &str, legacy: i64, new: i64) -> rusqlit
     .execute(params![kind, legacy, new, Timestamp::now()])?;
     Ok(())
 }
+
+/// Whether a database file holds nothing but an empty schema: no row in any table, and no id
+/// ever given out. For removing a file the import created after it failed.
+pub fn is_empty(conn: &Connection) -> rusqlite::Result<bool> {
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence'",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for table in tables {
+        let any: bool = conn.query_row(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM \"{}\")",
+                table.replace('"', "\"\"")
+            ),
+            [],
+            |r| r.get(0),
+        )?;
+        if any {
+            return Ok(false);
+        }
+    }
+    if table_exists(conn, "sqlite_sequence")? {
+        let used: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_sequence WHERE seq <> 0)",
+            [],
+            |r| r.get(0),
+        )?;
+        return Ok(!used);
+    }
+    Ok(true)
+}

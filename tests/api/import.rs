@@ -810,6 +810,32 @@ fn add_request(conn: &rusqlite::Connection, id: i64, owner: i64, description: &s
     .unwrap();
 }
 
+/// Finding 2: a failed import removed the target when it had not existed a moment before,
+/// even though something else (here a link someone made) was there when the import began.
+#[cfg(unix)]
+#[test]
+fn a_target_that_was_there_before_is_never_removed_when_the_import_fails() {
+    let root = tempfile::tempdir().unwrap();
+    let legacy = root.path().join("original.db");
+    build_original(&legacy);
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    let target = new.join("maintenance.db");
+    // A link to where the database will live, in a folder not made yet.
+    std::os::unix::fs::symlink(root.path().join("later/maintenance.db"), &target).unwrap();
+    let output = maintenance(&new)
+        .arg("import-legacy")
+        .arg(&legacy)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        std::fs::symlink_metadata(&target).is_ok(),
+        "the link was removed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Finding 4: the original compared roles as exact text, so any other spelling gave no staff
 /// rights there; mapping `Admin`, `staff`, `관리자`... to staff here granted rights the accounts
 /// never had.
@@ -1098,4 +1124,46 @@ fn a_wal_database_is_read_with_its_log_and_nothing_is_created_beside_it() {
         ),
         before
     );
+}
+
+/// Finding 7: the dry run said nothing about the target, so it passed where the import then
+/// failed (a DATABASE_URL in a folder that does not exist).
+#[test]
+fn the_dry_run_says_when_the_target_cannot_be_created() {
+    let root = tempfile::tempdir().unwrap();
+    let legacy = root.path().join("original.db");
+    build_original(&legacy);
+    let nowhere = root.path().join("srv/maintenance");
+    let url = nowhere.join("maintenance.db").display().to_string();
+    let output = maintenance(root.path())
+        .arg("import-legacy")
+        .arg(&legacy)
+        .arg("--dry-run")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let summary = stdout(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let problem = format!(
+        "cannot create the database {url}: the folder {} does not exist; create it first (mkdir -p {})",
+        nowhere.display(),
+        nowhere.display()
+    );
+    assert_says(
+        &summary,
+        &[
+            "users: 4 to import",
+            &format!("The import itself would fail: {problem}"),
+        ],
+    );
+    assert!(stderr.contains(&problem), "{stderr}");
+    assert!(!root.path().join("srv").exists());
+
+    // Where it can, the dry run says the file will be new.
+    let fine = root.path().join("fine");
+    std::fs::create_dir(&fine).unwrap();
+    let dry = stdout(&import(&fine, &legacy, &["--dry-run"], &[]));
+    assert_says(&dry, &["(a new file; its folder takes new files)"]);
+    assert!(files_in(&fine).is_empty(), "{:?}", files_in(&fine));
 }
