@@ -1,14 +1,17 @@
 //! `maintenance import-legacy`: the original (Python) system's accounts and requests brought
 //! into this one.
 //!
-//! Three steps. *Prepare* reads the legacy file (opened read-only) and turns each row into
-//! what this system stores: emails normalised as registration does, labels mapped to ours or
-//! left to the offline classifier, naive UTC timestamps converted, empty strings made NULL.
-//! *Decide* compares that with the target: rows an earlier import brought (listed in
-//! `legacy_ids`) are not brought again, an email already registered here is not taken over,
-//! a request whose owner is not here is skipped, and an id is kept when this database never
-//! gave it out. *Apply* writes the decision in one transaction, so a failure leaves nothing
-//! half-imported. A dry run stops after deciding and writes nothing, not even the target file.
+//! Three steps. *Prepare* reads the legacy file (opened read-only, nothing created beside it)
+//! and turns each row into what this system stores: emails normalised as registration does,
+//! roles taken as the original compared them, labels mapped to ours or left to the offline
+//! classifier, naive UTC timestamps converted, empty strings made NULL. *Decide* compares that
+//! with the target: rows an earlier import brought (listed in `legacy_ids`, with what
+//! identified them) are not brought again, a row whose id was imported before but which is
+//! another row (another database) is left out, an email already registered here is not taken
+//! over, a request whose owner is not here is skipped, and an id is kept when this database
+//! never gave it out and it is small enough. *Apply* writes the decision in one transaction,
+//! so a failure leaves nothing half-imported. A dry run stops after deciding and writes
+//! nothing, not even the target file.
 
 use crate::accounts::{self, FULL_NAME_MAX_CHARS};
 use crate::classify::{self, Classification};
@@ -27,6 +30,11 @@ use std::fmt::Write as _;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// The largest id kept from the original; larger ones get new ids. An id near 2^63 would
+/// leave no room for the ids given out after it (every new account or request would fail),
+/// and ids above 2^53 are not exact in JavaScript.
+pub const MAX_KEPT_ID: i64 = 1 << 40;
 
 /// The highest bcrypt cost a stored hash may have and still be tried: 16 already takes
 /// seconds per login (passlib makes 12); a hash above it would hold a worker for minutes or
@@ -131,6 +139,26 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// Why a row gets a new id here instead of its old one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renumber {
+    /// This database gave the id out already.
+    Used,
+    /// Below 1 or above [`MAX_KEPT_ID`].
+    OutOfRange,
+}
+
+/// A row written (or, in a dry run, to be written) with a new id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renumbered {
+    /// `user` or `request`.
+    pub kind: &'static str,
+    pub old: i64,
+    /// The id it got; None in a dry run.
+    pub new: Option<i64>,
+    pub why: Renumber,
+}
+
 /// Where an imported request's owner is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
@@ -142,12 +170,15 @@ enum Owner {
 
 struct PlannedUser {
     user: ImportUser,
-    keep_id: bool,
+    fingerprint: String,
+    /// None: the old id is kept.
+    renumber: Option<Renumber>,
 }
 
 struct PlannedRequest {
     request: ImportRequest,
-    keep_id: bool,
+    fingerprint: String,
+    renumber: Option<Renumber>,
     owner: Owner,
 }
 
@@ -174,8 +205,8 @@ pub struct Summary {
     pub users_before: usize,
     pub requests_imported: usize,
     pub requests_before: usize,
-    /// Rows whose old id was taken here: (kind, old id, new id when written).
-    pub renumbered: Vec<(&'static str, i64, Option<i64>)>,
+    /// Rows that got a new id, and why.
+    pub renumbered: Vec<Renumbered>,
     /// (field, from, to) → rows.
     pub labels: BTreeMap<LabelChange, usize>,
     /// Requests the offline classifier decided.
@@ -316,18 +347,32 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Summary, Import
         Err(problem) => return Err(problem),
     }
     progress.phase("checking", (users.len() + requests.len()) as u64);
+    let owner_emails: HashMap<i64, String> = users
+        .iter()
+        .map(|user| (user.id, identity_email(user.email.as_deref())))
+        .collect();
     let mut prepared = Prepared {
         users: Vec::with_capacity(users.len()),
         requests: Vec::with_capacity(requests.len()),
     };
     for user in &users {
-        prepared.users.push((user.id, prepare_user(user)));
+        prepared.users.push(Row {
+            legacy: user.id,
+            fingerprint: user_fingerprint(&owner_emails[&user.id]),
+            prepared: prepare_user(user),
+        });
         progress.advance();
     }
     for request in &requests {
-        prepared
-            .requests
-            .push((request.id, prepare_request(request)));
+        let owner_email = request
+            .user_id
+            .and_then(|owner| owner_emails.get(&owner))
+            .map_or("", String::as_str);
+        prepared.requests.push(Row {
+            legacy: request.id,
+            fingerprint: request_fingerprint(owner_email, request),
+            prepared: prepare_request(request).map(|r| (r, owner_email.to_owned())),
+        });
         progress.advance();
     }
     if options.dry_run {
@@ -596,8 +641,12 @@ fn write_into(
         let mut owners: HashMap<i64, UserId> = HashMap::new();
         // Kept ids first: the renumbered rows then take ids above every one of them.
         for pass_keeps in [true, false] {
-            for planned in plan.users.iter().filter(|p| p.keep_id == pass_keeps) {
-                let id = sql::insert_user(&tx, &planned.user, planned.keep_id)?;
+            for planned in plan
+                .users
+                .iter()
+                .filter(|p| p.renumber.is_none() == pass_keeps)
+            {
+                let id = sql::insert_user(&tx, &planned.user, pass_keeps, &planned.fingerprint)?;
                 owners.insert(planned.user.legacy_id, id);
                 ids.insert(("user", planned.user.legacy_id), id.0);
                 progress.advance();
@@ -605,7 +654,11 @@ fn write_into(
         }
         let now = Timestamp::now();
         for pass_keeps in [true, false] {
-            for planned in plan.requests.iter().filter(|p| p.keep_id == pass_keeps) {
+            for planned in plan
+                .requests
+                .iter()
+                .filter(|p| p.renumber.is_none() == pass_keeps)
+            {
                 let owner = match planned.owner {
                     Owner::Existing(id) => id,
                     Owner::Imported(legacy) => *owners.get(&legacy).ok_or_else(|| {
@@ -615,7 +668,8 @@ fn write_into(
                 let id: RequestId = sql::insert_request(
                     &tx,
                     &planned.request,
-                    planned.keep_id,
+                    pass_keeps,
+                    &planned.fingerprint,
                     owner,
                     refine,
                     now,
@@ -674,11 +728,57 @@ fn remove_created(target: &Path, identity: FileIdentity) -> Result<(), String> {
     Ok(())
 }
 
-/// Every row of the original by its id there, ready to store or refused on its own.
-struct Prepared {
-    users: Vec<(i64, Result<ImportUser, Skipped>)>,
-    requests: Vec<(i64, Result<ImportRequest, Skipped>)>,
+/// One row of the original: its id there, what identifies it, and what it became (or why it
+/// cannot come over on its own).
+struct Row<T> {
+    legacy: i64,
+    fingerprint: String,
+    prepared: Result<T, Skipped>,
 }
+
+/// Every row of the original by its id there, ready to store or refused on its own; requests
+/// with their owner's email in the original.
+struct Prepared {
+    users: Vec<Row<ImportUser>>,
+    requests: Vec<Row<(ImportRequest, String)>>,
+}
+
+/// How an email identifies its account across imports: normalised as registration does or,
+/// when registration would refuse it, trimmed and lower-cased.
+fn identity_email(raw: Option<&str>) -> String {
+    let raw = raw.unwrap_or_default();
+    accounts::normalize_email(raw).unwrap_or_else(|_| raw.trim().to_lowercase())
+}
+
+/// SHA-256 over `kind` and each field (length first, so no two lists of fields agree), hex.
+fn fingerprint(kind: &str, fields: &[&str]) -> String {
+    let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    context.update(kind.as_bytes());
+    for field in fields {
+        context.update(&(field.len() as u64).to_be_bytes());
+        context.update(field.as_bytes());
+    }
+    hex::encode(context.finish())
+}
+
+/// What identifies an account of the original: its email.
+fn user_fingerprint(email: &str) -> String {
+    fingerprint("user", &[email])
+}
+
+/// What identifies a request of the original: its owner's email, and its created_at and
+/// description as stored there.
+fn request_fingerprint(owner_email: &str, request: &LegacyRequest) -> String {
+    let created = match &request.created_at {
+        RawTime::Text(text) => format!("text {text}"),
+        RawTime::Number(number) => format!("number {number}"),
+        RawTime::Missing => "missing".to_owned(),
+    };
+    let description = request.description.as_deref().unwrap_or_default();
+    fingerprint("request", &[owner_email, &created, description])
+}
+
+const ANOTHER_DATABASE: &str = "is this another database, or was the original's re-created?";
 
 fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
     let mut plan = Plan {
@@ -688,22 +788,66 @@ fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
         requests_before: 0,
         skipped: Vec::new(),
     };
+    // Which original account each account here was imported from.
+    let imported_as: HashMap<UserId, i64> = snapshot
+        .users
+        .iter()
+        .map(|(legacy, account)| (account.id, *legacy))
+        .collect();
     // Accounts a request may belong to, and why the others may not.
     let mut owners: HashMap<i64, Result<Owner, String>> = HashMap::new();
     let mut emails_this_run: HashMap<String, i64> = HashMap::new();
-    for (legacy, user) in prepared.users {
-        // Imported before: the same account, whatever its row says now.
+    for Row {
+        legacy,
+        fingerprint,
+        prepared: user,
+    } in prepared.users
+    {
         if let Some(account) = snapshot.users.get(&legacy) {
-            plan.users_before += 1;
-            let owner = if account.exists {
-                Ok(Owner::Existing(account.id))
-            } else {
-                Err(format!(
-                    "its owner, user #{legacy}, was imported before as account #{} and deleted here since",
-                    account.id
-                ))
+            // Imported before, if it is the same account (whatever else its row says now).
+            let same = match (&account.fingerprint, &account.email, &user) {
+                (Some(before), _, _) => *before == fingerprint,
+                // Imported before identities were kept: its email here tells.
+                (None, Some(email), Ok(user)) => *email == user.email,
+                (None, Some(_), Err(_)) => false,
+                // Deleted here since: nothing to tell by, and nothing to attach to either.
+                (None, None, _) => true,
             };
-            owners.insert(legacy, owner);
+            if same {
+                plan.users_before += 1;
+                let owner = if account.exists {
+                    Ok(Owner::Existing(account.id))
+                } else {
+                    Err(format!(
+                        "its owner, user #{legacy}, was imported before as account #{} and deleted here since",
+                        account.id
+                    ))
+                };
+                owners.insert(legacy, owner);
+            } else {
+                let row = match &user {
+                    Ok(user) => format!("user #{legacy} ({})", user.email),
+                    Err(skipped) => skipped.row.clone(),
+                };
+                let here = if account.exists {
+                    format!("account #{} here", account.id)
+                } else {
+                    format!("account #{}, deleted here since", account.id)
+                };
+                plan.skipped.push(Skipped {
+                    row,
+                    reason: format!(
+                        "not the account imported before as user #{legacy} ({here}), which had another email: \
+                         {ANOTHER_DATABASE} Neither it nor its requests were imported"
+                    ),
+                });
+                owners.insert(
+                    legacy,
+                    Err(format!(
+                        "its owner, user #{legacy}, is not the account imported before as user #{legacy}"
+                    )),
+                );
+            }
             continue;
         }
         let user = match user {
@@ -722,10 +866,16 @@ fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
         };
         let row = format!("user #{legacy} ({})", user.email);
         let taken = if let Some(id) = snapshot.emails.get(&user.email) {
-            Some(format!(
-                "the email is already registered here (account #{id}); to bring this account's requests \
-                 over, delete that account or change its email, then import again"
-            ))
+            Some(match imported_as.get(id) {
+                Some(other) => format!(
+                    "the email is that of the account imported before as user #{other} (account #{id} here), \
+                     and this file has it as user #{legacy}: {ANOTHER_DATABASE}"
+                ),
+                None => format!(
+                    "the email is already registered here (account #{id}); to bring this account's requests \
+                     over, delete that account or change its email, then import again"
+                ),
+            })
         } else {
             emails_this_run.get(&user.email).map(|first| {
                 format!("same email as user #{first} once lower-cased; only the first was imported")
@@ -744,17 +894,43 @@ fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
         emails_this_run.insert(user.email.clone(), legacy);
         owners.insert(legacy, Ok(Owner::Imported(legacy)));
         plan.users.push(PlannedUser {
-            keep_id: legacy > snapshot.user_seq,
+            renumber: renumber(legacy, snapshot.user_seq),
+            fingerprint,
             user,
         });
     }
-    for (legacy, request) in prepared.requests {
-        if snapshot.requests.contains_key(&legacy) {
-            plan.requests_before += 1;
+    for Row {
+        legacy,
+        fingerprint,
+        prepared: request,
+    } in prepared.requests
+    {
+        if let Some(before) = snapshot.requests.get(&legacy) {
+            let same = match (&before.fingerprint, &before.here, &request) {
+                (Some(earlier), _, _) => *earlier == fingerprint,
+                // Imported before identities were kept: the request here tells.
+                (None, Some((description, owner)), Ok((request, owner_email))) => {
+                    *description == request.description && owner == owner_email
+                }
+                (None, Some(_), Err(_)) => false,
+                (None, None, _) => true,
+            };
+            if same {
+                plan.requests_before += 1;
+            } else {
+                plan.skipped.push(Skipped {
+                    row: format!("request #{legacy}"),
+                    reason: format!(
+                        "not the request imported before as request #{legacy} (#{} here), which had another \
+                         owner, created_at or description: {ANOTHER_DATABASE}",
+                        before.id.0
+                    ),
+                });
+            }
             continue;
         }
         let request = match request {
-            Ok(request) => request,
+            Ok((request, _)) => request,
             Err(skipped) => {
                 plan.skipped.push(skipped);
                 continue;
@@ -771,7 +947,8 @@ fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
             });
         match owner {
             Ok(owner) => plan.requests.push(PlannedRequest {
-                keep_id: legacy > snapshot.request_seq,
+                renumber: renumber(legacy, snapshot.request_seq),
+                fingerprint,
                 request,
                 owner,
             }),
@@ -784,6 +961,18 @@ fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
     plan
 }
 
+/// Whether a row keeps its old id (None) or why not: ids this database gave out (up to
+/// `used`) are taken, and only ids from 1 to [`MAX_KEPT_ID`] are kept.
+fn renumber(legacy: i64, used: i64) -> Option<Renumber> {
+    if !(1..=MAX_KEPT_ID).contains(&legacy) {
+        Some(Renumber::OutOfRange)
+    } else if legacy <= used {
+        Some(Renumber::Used)
+    } else {
+        None
+    }
+}
+
 fn summarise(summary: &mut Summary, plan: &Plan, ids: &NewIds) {
     summary.users_imported = plan.users.len();
     summary.users_before = plan.users_before;
@@ -792,9 +981,13 @@ fn summarise(summary: &mut Summary, plan: &Plan, ids: &NewIds) {
     summary.skipped = plan.skipped.clone();
     for planned in &plan.users {
         let user = &planned.user;
-        if !planned.keep_id {
-            let new = ids.get(&("user", user.legacy_id)).copied();
-            summary.renumbered.push(("user", user.legacy_id, new));
+        if let Some(why) = planned.renumber {
+            summary.renumbered.push(Renumbered {
+                kind: "user",
+                old: user.legacy_id,
+                new: ids.get(&("user", user.legacy_id)).copied(),
+                why,
+            });
         }
         for change in &user.labels {
             *summary.labels.entry(change.clone()).or_default() += 1;
@@ -803,9 +996,13 @@ fn summarise(summary: &mut Summary, plan: &Plan, ids: &NewIds) {
     }
     for planned in &plan.requests {
         let request = &planned.request;
-        if !planned.keep_id {
-            let new = ids.get(&("request", request.legacy_id)).copied();
-            summary.renumbered.push(("request", request.legacy_id, new));
+        if let Some(why) = planned.renumber {
+            summary.renumbered.push(Renumbered {
+                kind: "request",
+                old: request.legacy_id,
+                new: ids.get(&("request", request.legacy_id)).copied(),
+                why,
+            });
         }
         for change in &request.labels {
             *summary.labels.entry(change.clone()).or_default() += 1;
@@ -875,16 +1072,18 @@ impl Summary {
             }
         }
         if !self.renumbered.is_empty() {
-            let _ = writeln!(out, "new ids (the old id was already used here):");
-            for (kind, old, new) in &self.renumbered {
-                match new {
-                    Some(new) => {
-                        let _ = writeln!(out, "  {kind} #{old} -> #{new}");
+            let _ = writeln!(out, "new ids:");
+            for row in &self.renumbered {
+                let new = row
+                    .new
+                    .map_or_else(|| "a new id".to_owned(), |new| format!("#{new}"));
+                let why = match row.why {
+                    Renumber::Used => format!("#{} was already used here", row.old),
+                    Renumber::OutOfRange => {
+                        format!("only ids from 1 to 2^40 = {MAX_KEPT_ID} are kept")
                     }
-                    None => {
-                        let _ = writeln!(out, "  {kind} #{old} -> a new id");
-                    }
-                }
+                };
+                let _ = writeln!(out, "  {} #{} -> {new} ({why})", row.kind, row.old);
             }
         }
         if !self.labels.is_empty() {
@@ -1643,6 +1842,18 @@ mod tests {
     }
 
     #[test]
+    fn ids_are_kept_only_when_free_and_from_1_to_2_to_the_40th() {
+        assert_eq!(renumber(1, 0), None);
+        assert_eq!(renumber(MAX_KEPT_ID, 0), None);
+        assert_eq!(renumber(MAX_KEPT_ID + 1, 0), Some(Renumber::OutOfRange));
+        assert_eq!(renumber(i64::MAX, 0), Some(Renumber::OutOfRange));
+        assert_eq!(renumber(0, 0), Some(Renumber::OutOfRange));
+        assert_eq!(renumber(-5, 0), Some(Renumber::OutOfRange));
+        assert_eq!(renumber(3, 3), Some(Renumber::Used));
+        assert_eq!(renumber(4, 3), None);
+    }
+
+    #[test]
     fn only_well_formed_bcrypt_hashes_have_a_cost() {
         let body = "hKWfFKHsok4e89QALrrymOGXgxLcYRCSdjfrj8KOgMzg6aEynqu/m";
         assert_eq!(bcrypt_cost(&format!("$2b$12${body}")), Some(12));
@@ -1684,6 +1895,19 @@ mod tests {
             text: "admin".into(),
         };
         assert_eq!(role_of(&blob), (Role::User, true));
+    }
+
+    #[test]
+    fn fingerprints_tell_fields_apart() {
+        assert_ne!(
+            fingerprint("r", &["ab", "c"]),
+            fingerprint("r", &["a", "bc"])
+        );
+        assert_ne!(fingerprint("user", &["a"]), fingerprint("request", &["a"]));
+        assert_eq!(
+            user_fingerprint(&identity_email(Some(" Kim@Example.com "))),
+            user_fingerprint("kim@example.com")
+        );
     }
 
     fn migrated(dir: &Path) -> (PathBuf, FileIdentity) {

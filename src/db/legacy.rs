@@ -269,11 +269,25 @@ pub fn read_requests(conn: &Connection) -> rusqlite::Result<Vec<LegacyRequest>> 
 }
 
 /// An account an earlier import brought here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedAccount {
     pub id: UserId,
     /// False when the account was deleted here after its import.
     pub exists: bool,
+    /// What identified it in the original; None when it was imported before that was kept.
+    pub fingerprint: Option<String>,
+    /// Its email here, while it exists.
+    pub email: Option<String>,
+}
+
+/// A request an earlier import brought here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedRequest {
+    pub id: RequestId,
+    /// What identified it in the original; None when it was imported before that was kept.
+    pub fingerprint: Option<String>,
+    /// Its description and its owner's email here, while it exists.
+    pub here: Option<(String, String)>,
 }
 
 /// What the target database already holds that the import must respect.
@@ -284,7 +298,7 @@ pub struct Snapshot {
     /// Accounts imported before, by their id in the original.
     pub users: HashMap<i64, ImportedAccount>,
     /// Requests imported before, by their id in the original.
-    pub requests: HashMap<i64, RequestId>,
+    pub requests: HashMap<i64, ImportedRequest>,
     /// The highest user id ever given out here: ids above it are free.
     pub user_seq: i64,
     /// The highest request id ever given out here.
@@ -336,30 +350,65 @@ pub fn snapshot(conn: &Connection) -> Result<Snapshot, AppError> {
     if !table_exists(conn, "legacy_ids")? {
         return Ok(snapshot);
     }
-    let mut stmt = conn.prepare(
-        "SELECT l.legacy_id, l.new_id, u.id IS NOT NULL FROM legacy_ids l
-         LEFT JOIN users u ON u.id = l.new_id WHERE l.kind = 'user'",
-    )?;
-    for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
-        let (legacy, id, exists) = row?;
-        snapshot
-            .users
-            .insert(legacy, ImportedAccount { id, exists });
+    // Before migration 0010 (a dry run does not migrate) no identities were kept.
+    let fingerprint = if migrate::columns(conn, "legacy_ids")?
+        .iter()
+        .any(|c| c == "fingerprint")
+    {
+        "l.fingerprint"
+    } else {
+        "NULL"
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT l.legacy_id, l.new_id, u.id IS NOT NULL, {fingerprint}, u.email FROM legacy_ids l
+         LEFT JOIN users u ON u.id = l.new_id WHERE l.kind = 'user'"
+    ))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            ImportedAccount {
+                id: r.get(1)?,
+                exists: r.get(2)?,
+                fingerprint: r.get(3)?,
+                email: r.get(4)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (legacy, account) = row?;
+        snapshot.users.insert(legacy, account);
     }
-    let mut stmt =
-        conn.prepare("SELECT legacy_id, new_id FROM legacy_ids WHERE kind = 'request'")?;
-    for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-        let (legacy, id) = row?;
-        snapshot.requests.insert(legacy, id);
+    let mut stmt = conn.prepare(&format!(
+        "SELECT l.legacy_id, l.new_id, {fingerprint}, r.description, o.email FROM legacy_ids l
+         LEFT JOIN requests r ON r.id = l.new_id LEFT JOIN users o ON o.id = r.user_id
+         WHERE l.kind = 'request'"
+    ))?;
+    let rows = stmt.query_map([], |r| {
+        let description: Option<String> = r.get(3)?;
+        let owner: Option<String> = r.get(4)?;
+        Ok((
+            r.get(0)?,
+            ImportedRequest {
+                id: r.get(1)?,
+                fingerprint: r.get(2)?,
+                here: description.zip(owner),
+            },
+        ))
+    })?;
+    for row in rows {
+        let (legacy, request) = row?;
+        snapshot.requests.insert(legacy, request);
     }
     Ok(snapshot)
 }
 
-/// Stores an imported account, with its old id when `keep_id`; returns its id here.
+/// Stores an imported account, with its old id when `keep_id` and what identified it there;
+/// returns its id here.
 pub fn insert_user(
     tx: &Transaction<'_>,
     user: &ImportUser,
     keep_id: bool,
+    fingerprint: &str,
 ) -> Result<UserId, AppError> {
     let id = keep_id.then_some(user.legacy_id);
     let new: UserId = tx
@@ -378,7 +427,7 @@ pub fn insert_user(
             ],
             |r| r.get(0),
         )?;
-    record_id(tx, "user", user.legacy_id, new.0)?;
+    record_id(tx, "user", user.legacy_id, new.0, fingerprint)?;
     Ok(new)
 }
 
@@ -388,6 +437,7 @@ pub fn insert_request(
     tx: &Transaction<'_>,
     request: &ImportRequest,
     keep_id: bool,
+    fingerprint: &str,
     owner: UserId,
     refine: bool,
     now: Timestamp,
@@ -446,15 +496,22 @@ pub fn insert_request(
     if refine && request.classification.is_some() {
         super::jobs::insert_job(tx, new, now)?;
     }
-    record_id(tx, "request", request.legacy_id, new.0)?;
+    record_id(tx, "request", request.legacy_id, new.0, fingerprint)?;
     Ok(new)
 }
 
-fn record_id(tx: &Transaction<'_>, kind: &str, legacy: i64, new: i64) -> rusqlite::Result<()> {
+fn record_id(
+    tx: &Transaction<'_>,
+    kind: &str,
+    legacy: i64,
+    new: i64,
+    fingerprint: &str,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT INTO legacy_ids (kind, legacy_id, new_id, imported_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO legacy_ids (kind, legacy_id, new_id, imported_at, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![kind, legacy, new, Timestamp::now()])?;
+    .execute(params![kind, legacy, new, Timestamp::now(), fingerprint])?;
     Ok(())
 }
 

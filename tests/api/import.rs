@@ -810,6 +810,59 @@ fn add_request(conn: &rusqlite::Connection, id: i64, owner: i64, description: &s
     .unwrap();
 }
 
+/// Finding 1: "imported before" was decided by the id alone, so a second database (or the
+/// original re-created) had its accounts taken for the first one's and its requests attached
+/// to people they do not belong to.
+#[test]
+fn another_database_with_the_same_ids_is_not_taken_for_the_one_imported_before() {
+    let root = tempfile::tempdir().unwrap();
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    let first = root.path().join("first.db");
+    build_original(&first);
+    import(&new, &first, &[], &[]);
+    let target = new.join("maintenance.db");
+    // The same, as an earlier version recorded it: without identities (see below).
+    let older = new.join("older.db");
+    std::fs::copy(&target, &older).unwrap();
+
+    // Another building's database, or the original started afresh: the same ids, other people.
+    let other = root.path().join("other.db");
+    let conn = bare_original(&other);
+    conn.execute_batch(ORIGINAL_SUPER_ADMIN).unwrap();
+    add_user(&conn, 3, "park@example.com", "user");
+    add_user(&conn, 8, "kim@example.com", "user");
+    add_request(&conn, 1, 3, "박 씨의 요청: 현관 센서등이 안 켜져요");
+    add_request(&conn, 7, 3, "박 씨의 두 번째 요청");
+    drop(conn);
+
+    for database in [&target, &older] {
+        if database == &older {
+            rusqlite::Connection::open(&older)
+                .unwrap()
+                .execute("UPDATE legacy_ids SET fingerprint = NULL", [])
+                .unwrap();
+        }
+        let before = dump(database);
+        let url = database.display().to_string();
+        let summary = stdout(&import(&new, &other, &[], &[("DATABASE_URL", &url)]));
+        assert_says(
+            &summary,
+            &[
+                "users: 0 imported, 1 imported before, 2 skipped",
+                "requests: 0 imported, 0 imported before, 2 skipped",
+                "user #3 (park@example.com): not the account imported before as user #3 (account #3 here), \
+                 which had another email: is this another database",
+                "user #8 (kim@example.com): the email is that of the account imported before as user #3 \
+                 (account #3 here), and this file has it as user #8",
+                "request #1: not the request imported before as request #1 (#1 here)",
+                "request #7: its owner, user #3, is not the account imported before as user #3",
+            ],
+        );
+        assert_eq!(dump(database), before, "{url} changed");
+    }
+}
+
 /// Finding 2: a failed import removed the target when it had not existed a moment before,
 /// even though something else (here a link someone made) was there when the import began.
 #[cfg(unix)]
@@ -834,6 +887,55 @@ fn a_target_that_was_there_before_is_never_removed_when_the_import_fails() {
         "the link was removed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Finding 3: ids near i64::MAX were kept, and then no account or request could ever be
+/// created again ("database or disk is full").
+#[tokio::test]
+async fn ids_too_large_to_keep_get_new_ones_and_the_database_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("original.db");
+    let conn = bare_original(&legacy);
+    add_user(&conn, 1, "a@example.com", "user");
+    add_user(&conn, i64::MAX, "max@example.com", "user");
+    add_request(&conn, 5, i64::MAX, "큰 번호 주인의 요청");
+    add_request(&conn, i64::MAX, 1, "큰 번호 요청");
+    drop(conn);
+
+    let dry = stdout(&import(dir.path(), &legacy, &["--dry-run"], &[]));
+    assert_says(
+        &dry,
+        &[
+            "user #9223372036854775807 -> a new id (only ids from 1 to 2^40 = 1099511627776 are kept)",
+            "request #9223372036854775807 -> a new id (only ids from 1 to 2^40",
+        ],
+    );
+    let summary = stdout(&import(dir.path(), &legacy, &[], &[]));
+    assert_says(
+        &summary,
+        &[
+            "users: 2 imported",
+            "requests: 2 imported",
+            "user #9223372036854775807 -> #2 (only ids from 1 to 2^40",
+            "request #9223372036854775807 -> #6 (only ids from 1 to 2^40",
+        ],
+    );
+
+    // The server starts (creating its super admin) and takes new accounts and requests.
+    let app = crate::helpers::spawn_app_in(dir, &[]).await;
+    let (id, token) = app.resident("newcomer@example.com").await;
+    assert!(id < 10, "{id}");
+    let created = app.submit(&token, "새로 들어온 요청").await;
+    assert_eq!(created["id"], 7);
+    let owner = app.token("max@example.com", LEE_PASSWORD).await;
+    let theirs: Vec<Value> = app
+        .get(Some(&owner), "/api/my-requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0]["id"], 5);
 }
 
 /// Finding 4: the original compared roles as exact text, so any other spelling gave no staff
