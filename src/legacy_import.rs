@@ -1,29 +1,45 @@
 //! `maintenance import-legacy`: the original (Python) system's accounts and requests brought
 //! into this one.
 //!
-//! Three steps. *Prepare* reads the legacy file (opened read-only) and turns each row into
-//! what this system stores: emails normalised as registration does, labels mapped to ours or
-//! left to the offline classifier, naive UTC timestamps converted, empty strings made NULL.
-//! *Decide* compares that with the target: rows an earlier import brought (listed in
-//! `legacy_ids`) are not brought again, an email already registered here is not taken over,
-//! a request whose owner is not here is skipped, and an id is kept when this database never
-//! gave it out. *Apply* writes the decision in one transaction, so a failure leaves nothing
-//! half-imported. A dry run stops after deciding and writes nothing, not even the target file.
+//! Three steps. *Prepare* reads the legacy file (opened read-only, nothing created beside it)
+//! and turns each row into what this system stores: emails normalised as registration does,
+//! roles taken as the original compared them, labels mapped to ours or left to the offline
+//! classifier, naive UTC timestamps converted, empty strings made NULL. *Decide* compares that
+//! with the target: rows an earlier import brought (listed in `legacy_ids`, with what
+//! identified them) are not brought again, a row whose id was imported before but which is
+//! another row (another database) is left out, an email already registered here is not taken
+//! over, a request whose owner is not here is skipped, and an id is kept when this database
+//! never gave it out and it is small enough. *Apply* writes the decision in one transaction,
+//! so a failure leaves nothing half-imported. A dry run stops after deciding and writes
+//! nothing, not even the target file.
 
 use crate::accounts::{self, FULL_NAME_MAX_CHARS};
 use crate::classify::{self, Classification};
 use crate::config::LEGACY_DEFAULT_PASSWORD;
-use crate::db::legacy::{self as sql, Snapshot};
+use crate::db::legacy::{self as sql, LegacyOpenError, Snapshot};
 use crate::db::{self, Db, MigrateError, OpenError, migrate};
 use crate::errors::AppError;
 use crate::ids::{RequestId, Timestamp, UserId};
+use crate::private_files::{self, FileIdentity};
 use crate::requests::{DESCRIPTION_MAX_CHARS, SHORT_FIELD_MAX_CHARS};
 use crate::taxonomy::{Category, Priority, Role, Status};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use rusqlite::TransactionBehavior;
+use rusqlite::{ErrorCode, OpenFlags, TransactionBehavior};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The largest id kept from the original; larger ones get new ids. An id near 2^63 would
+/// leave no room for the ids given out after it (every new account or request would fail),
+/// and ids above 2^53 are not exact in JavaScript.
+pub const MAX_KEPT_ID: i64 = 1 << 40;
+
+/// The highest bcrypt cost a stored hash may have and still be tried: 16 already takes
+/// seconds per login (passlib makes 12); a hash above it would hold a worker for minutes or
+/// more, so its account is imported with its password disabled.
+pub const MAX_BCRYPT_COST: u32 = 16;
 
 /// A timestamp as the original stored it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +51,18 @@ pub enum RawTime {
     Missing,
 }
 
+/// A value the original meant as text, as it was stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawText {
+    Missing,
+    Text(String),
+    /// Stored as a number or a blob (`class`), shown as text.
+    Other {
+        class: &'static str,
+        text: String,
+    },
+}
+
 /// An account as the original stored it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegacyUser {
@@ -42,7 +70,7 @@ pub struct LegacyUser {
     pub email: Option<String>,
     pub hashed_password: Option<String>,
     pub full_name: Option<String>,
-    pub role: Option<String>,
+    pub role: RawText,
     pub created_at: RawTime,
 }
 
@@ -71,7 +99,8 @@ pub struct ImportUser {
     pub legacy_id: i64,
     pub email: String,
     pub full_name: Option<String>,
-    /// passlib's bcrypt hash, kept as it is (`$2b$…` verifies with the bcrypt crate).
+    /// passlib's bcrypt hash, kept as it is (`$2b$…` verifies with the bcrypt crate), or
+    /// disabled with a leading `!`.
     pub hashed_password: String,
     pub role: Role,
     pub created_at: Timestamp,
@@ -110,6 +139,26 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// Why a row gets a new id here instead of its old one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renumber {
+    /// This database gave the id out already.
+    Used,
+    /// Below 1 or above [`MAX_KEPT_ID`].
+    OutOfRange,
+}
+
+/// A row written (or, in a dry run, to be written) with a new id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renumbered {
+    /// `user` or `request`.
+    pub kind: &'static str,
+    pub old: i64,
+    /// The id it got; None in a dry run.
+    pub new: Option<i64>,
+    pub why: Renumber,
+}
+
 /// Where an imported request's owner is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
@@ -121,12 +170,15 @@ enum Owner {
 
 struct PlannedUser {
     user: ImportUser,
-    keep_id: bool,
+    fingerprint: String,
+    /// None: the old id is kept.
+    renumber: Option<Renumber>,
 }
 
 struct PlannedRequest {
     request: ImportRequest,
-    keep_id: bool,
+    fingerprint: String,
+    renumber: Option<Renumber>,
     owner: Owner,
 }
 
@@ -145,12 +197,16 @@ pub struct Summary {
     pub dry_run: bool,
     pub legacy: PathBuf,
     pub target: PathBuf,
+    /// Whether the target does not exist yet (and would be, or was, created).
+    pub target_new: bool,
+    /// In a dry run: why the import itself would fail to write the target.
+    pub target_problem: Option<String>,
     pub users_imported: usize,
     pub users_before: usize,
     pub requests_imported: usize,
     pub requests_before: usize,
-    /// Rows whose old id was taken here: (kind, old id, new id when written).
-    pub renumbered: Vec<(&'static str, i64, Option<i64>)>,
+    /// Rows that got a new id, and why.
+    pub renumbered: Vec<Renumbered>,
     /// (field, from, to) → rows.
     pub labels: BTreeMap<LabelChange, usize>,
     /// Requests the offline classifier decided.
@@ -183,12 +239,47 @@ impl Progress for Quiet {
 pub enum ImportError {
     #[error("{0} does not exist")]
     Missing(String),
-    #[error(
-        "cannot read {path}: {source} (if the original system is still running, stop it first)"
-    )]
+    #[error("{0} is a folder, not a database file: name the original's database in it, e.g. {1}")]
+    Folder(String, String),
+    #[error("{0} is not a regular file")]
+    NotAFile(String),
+    #[error("cannot read {0}: {1}")]
+    Unreadable(String, std::io::Error),
+    #[error("cannot read {path}: {source}")]
     Read {
         path: String,
         source: rusqlite::Error,
+    },
+    #[error(
+        "cannot read {path}: {source}: another program is using it (if the original system is still running, stop it first)"
+    )]
+    Busy {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{0} changed while it was being read: another program is writing to it (if the original system is still running, stop it first)"
+    )]
+    Changed(String),
+    #[error("{0} is not an SQLite database")]
+    NotSqlite(String),
+    #[error("{0}")]
+    HotJournal(String),
+    #[error(
+        "cannot copy {path} and its -wal into a temporary folder to read them: {source} (TMPDIR names the folder)"
+    )]
+    Copy {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is not the original system's database as it made it: its `{name}` is a {kind}, not a table; \
+         make it a table in a copy of the file (CREATE TABLE ... AS SELECT * FROM {name}) and import the copy"
+    )]
+    NotTable {
+        path: String,
+        name: &'static str,
+        kind: String,
     },
     #[error(
         "{0} is already a database of this program, not the original system's: there is nothing to import"
@@ -204,12 +295,21 @@ pub enum ImportError {
          set DATABASE_URL to another file, e.g. DATABASE_URL={1}"
     )]
     SameFile(String, String),
+    /// The target cannot be created or written where DATABASE_URL names it.
+    #[error("{0}")]
+    TargetPlace(String),
     #[error(transparent)]
     Target(#[from] OpenError),
     #[error("cannot use the database at {path}: {source}")]
     TargetSchema { path: String, source: MigrateError },
     #[error("the import failed and nothing was written: {0}")]
     Write(#[from] AppError),
+    #[error("{error}; the database file {path} was created by this import but kept: {reason}")]
+    Kept {
+        error: Box<ImportError>,
+        path: String,
+        reason: String,
+    },
 }
 
 /// The id each written row got here, by kind (`user`, `request`) and its id in the original.
@@ -230,21 +330,7 @@ pub struct Options {
 /// Runs the import (or the dry run) and returns what it did.
 pub fn run(options: &Options, progress: &dyn Progress) -> Result<Summary, ImportError> {
     let (users, requests) = read_legacy(&options.legacy, &options.target)?;
-    progress.phase("checking", (users.len() + requests.len()) as u64);
-    let mut prepared = Prepared {
-        users: Vec::with_capacity(users.len()),
-        requests: Vec::with_capacity(requests.len()),
-    };
-    for user in &users {
-        prepared.users.push((user.id, prepare_user(user)));
-        progress.advance();
-    }
-    for request in &requests {
-        prepared
-            .requests
-            .push((request.id, prepare_request(request)));
-        progress.advance();
-    }
+    let target = check_target(&options.target);
     let mut summary = Summary {
         dry_run: options.dry_run,
         legacy: options.legacy.clone(),
@@ -252,6 +338,43 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Summary, Import
         refine: options.refine,
         ..Summary::default()
     };
+    match target {
+        Ok(new) => summary.target_new = new,
+        Err(problem) if options.dry_run => {
+            summary.target_new = !options.target.exists();
+            summary.target_problem = Some(problem.to_string());
+        }
+        Err(problem) => return Err(problem),
+    }
+    progress.phase("checking", (users.len() + requests.len()) as u64);
+    let owner_emails: HashMap<i64, String> = users
+        .iter()
+        .map(|user| (user.id, identity_email(user.email.as_deref())))
+        .collect();
+    let mut prepared = Prepared {
+        users: Vec::with_capacity(users.len()),
+        requests: Vec::with_capacity(requests.len()),
+    };
+    for user in &users {
+        prepared.users.push(Row {
+            legacy: user.id,
+            fingerprint: user_fingerprint(&owner_emails[&user.id]),
+            prepared: prepare_user(user),
+        });
+        progress.advance();
+    }
+    for request in &requests {
+        let owner_email = request
+            .user_id
+            .and_then(|owner| owner_emails.get(&owner))
+            .map_or("", String::as_str);
+        prepared.requests.push(Row {
+            legacy: request.id,
+            fingerprint: request_fingerprint(owner_email, request),
+            prepared: prepare_request(request).map(|r| (r, owner_email.to_owned())),
+        });
+        progress.advance();
+    }
     if options.dry_run {
         let snapshot = target_snapshot(&options.target)?;
         let plan = decide(prepared, &snapshot);
@@ -259,26 +382,11 @@ pub fn run(options: &Options, progress: &dyn Progress) -> Result<Summary, Import
         summarise(&mut summary, &plan, &HashMap::new());
         return Ok(summary);
     }
-    let created = !options.target.exists();
     let outcome = write(options, prepared, progress);
     progress.finish();
-    match outcome {
-        Ok((plan, ids)) => {
-            summarise(&mut summary, &plan, &ids);
-            Ok(summary)
-        }
-        Err(e) => {
-            // The file this run created holds nothing imported: it goes too.
-            if created {
-                for suffix in ["", "-wal", "-shm", "-journal"] {
-                    let mut name = options.target.clone().into_os_string();
-                    name.push(suffix);
-                    let _ = std::fs::remove_file(PathBuf::from(name));
-                }
-            }
-            Err(e)
-        }
-    }
+    let (plan, ids) = outcome?;
+    summarise(&mut summary, &plan, &ids);
+    Ok(summary)
 }
 
 fn read_legacy(
@@ -286,8 +394,15 @@ fn read_legacy(
     target: &Path,
 ) -> Result<(Vec<LegacyUser>, Vec<LegacyRequest>), ImportError> {
     let shown = legacy.display().to_string();
-    if !legacy.is_file() {
-        return Err(ImportError::Missing(shown));
+    match std::fs::metadata(legacy) {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Err(ImportError::Missing(shown)),
+        Err(e) => return Err(ImportError::Unreadable(shown, e)),
+        Ok(m) if m.is_dir() => {
+            let inside = db::shell_word(&legacy.join("maintenance.db"));
+            return Err(ImportError::Folder(shown, inside));
+        }
+        Ok(m) if !m.is_file() => return Err(ImportError::NotAFile(shown)),
+        Ok(_) => {}
     }
     if let (Ok(a), Ok(b)) = (legacy.canonicalize(), target.canonicalize())
         && a == b
@@ -295,23 +410,159 @@ fn read_legacy(
         let fresh = legacy.with_file_name("maintenance-new.db");
         return Err(ImportError::SameFile(shown, db::shell_word(&fresh)));
     }
-    let read_error = |source| ImportError::Read {
-        path: shown.clone(),
-        source,
-    };
-    let conn = sql::open_read_only(legacy).map_err(read_error)?;
-    if migrate::schema_version(&conn).map_err(read_error)? > 0 {
+    let read_error = |source| read_failure(legacy, source);
+    let legacy_db = sql::open_legacy(legacy).map_err(|e| match e {
+        LegacyOpenError::Sqlite(source) => read_failure(legacy, source),
+        LegacyOpenError::Copy(source) => ImportError::Copy {
+            path: shown.clone(),
+            source,
+        },
+        LegacyOpenError::Changed => ImportError::Changed(shown.clone()),
+    })?;
+    let conn = &legacy_db.conn;
+    if migrate::schema_version(conn).map_err(read_error)? > 0 {
         return Err(ImportError::Ours(shown));
     }
-    if !migrate::is_legacy(&conn).map_err(read_error)? {
+    if !migrate::is_legacy(conn).map_err(read_error)? {
         return Err(ImportError::NotLegacy(shown));
+    }
+    for name in ["users", "requests"] {
+        match sql::object_type(conn, name).map_err(read_error)? {
+            Some(kind) if kind == "table" => {}
+            kind => {
+                return Err(ImportError::NotTable {
+                    path: shown,
+                    name,
+                    kind: kind.unwrap_or_else(|| "missing".to_owned()),
+                });
+            }
+        }
     }
     // One read transaction, so users and requests are from the same moment.
     conn.execute_batch("BEGIN").map_err(read_error)?;
-    let users = sql::read_users(&conn).map_err(read_error)?;
-    let requests = sql::read_requests(&conn).map_err(read_error)?;
+    let users = sql::read_users(conn).map_err(read_error)?;
+    let requests = sql::read_requests(conn).map_err(read_error)?;
     conn.execute_batch("COMMIT").map_err(read_error)?;
     Ok((users, requests))
+}
+
+/// What SQLite's refusal to read the original's file means for the operator.
+fn read_failure(legacy: &Path, source: rusqlite::Error) -> ImportError {
+    let path = legacy.display().to_string();
+    let Some(code) = source.sqlite_error() else {
+        return ImportError::Read { path, source };
+    };
+    let journal = sibling(legacy, "-journal");
+    if code.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK
+        || (code.code == ErrorCode::ReadOnly && journal.exists())
+    {
+        return ImportError::HotJournal(hot_journal_advice(legacy, &journal));
+    }
+    match code.code {
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => ImportError::Busy { path, source },
+        ErrorCode::NotADatabase => ImportError::NotSqlite(path),
+        _ => ImportError::Read { path, source },
+    }
+}
+
+fn hot_journal_advice(legacy: &Path, journal: &Path) -> String {
+    let name = legacy.file_name().map_or_else(
+        || "maintenance.db".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let copy = Path::new("/tmp/legacy-copy");
+    format!(
+        "{path} has an unfinished transaction: the program writing it stopped part-way and left \
+         {journal} beside it. Reading it means rolling that back, which writes to the file, and the \
+         import never writes to the original's file. Copy both files to another folder, open the \
+         copy once with sqlite3 to roll it back, then import the copy:\n  \
+         mkdir {dir} && cp {db} {journal_word} {dir}/ && sqlite3 {copy} 'PRAGMA integrity_check'\n  \
+         maintenance import-legacy {copy}",
+        path = legacy.display(),
+        journal = journal.display(),
+        dir = db::shell_word(copy),
+        db = db::shell_word(legacy),
+        journal_word = db::shell_word(journal),
+        copy = db::shell_word(&copy.join(name)),
+    )
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
+/// Whether the import can create or write the target where DATABASE_URL names it: its folder
+/// exists and takes new files (SQLite puts `-wal` and `-shm` there), and an existing target
+/// is a file this process may write. `Ok(true)` when the target does not exist yet. Writes
+/// nothing but a probe file in that folder, removed at once.
+fn check_target(target: &Path) -> Result<bool, ImportError> {
+    let shown = target.display();
+    let folder_of = |path: &Path| match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    // A link to a file not made yet: SQLite creates the file where the link points.
+    let folder = match std::fs::read_link(target) {
+        Ok(link) if !target.exists() => folder_of(&folder_of(target).join(link)),
+        _ => folder_of(target),
+    };
+    let place = |reason: String| ImportError::TargetPlace(reason);
+    let new = match std::fs::metadata(target) {
+        Ok(m) if m.is_dir() => {
+            return Err(place(format!(
+                "DATABASE_URL names {shown}, which is a folder, not a database file"
+            )));
+        }
+        Ok(m) if !m.is_file() => {
+            return Err(place(format!(
+                "DATABASE_URL names {shown}, which is not a regular file"
+            )));
+        }
+        Ok(_) => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(target)
+                .map_err(|e| place(format!("cannot write to the database {shown}: {e}")))?;
+            false
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => true,
+        Err(e) => return Err(place(format!("cannot use the database {shown}: {e}"))),
+    };
+    let what = if new {
+        format!("cannot create the database {shown}")
+    } else {
+        format!("cannot use the database {shown}")
+    };
+    match std::fs::metadata(&folder) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(place(format!(
+                "{what}: {} is not a folder",
+                folder.display()
+            )));
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(place(format!(
+                "{what}: the folder {} does not exist; create it first (mkdir -p {})",
+                folder.display(),
+                db::shell_word(&folder)
+            )));
+        }
+        Err(e) => return Err(place(format!("{what}: {}: {e}", folder.display()))),
+    }
+    tempfile::Builder::new()
+        .prefix(".maintenance-probe-")
+        .tempfile_in(&folder)
+        .map_err(|e| {
+            place(format!(
+                "{what}: the folder {} does not let this user create files in it ({e}), and SQLite \
+                 keeps the database's -wal and -shm files there",
+                folder.display()
+            ))
+        })?;
+    Ok(new)
 }
 
 /// What a dry run compares with: the target as it is, read-only, or nothing when it does not
@@ -345,9 +596,36 @@ fn target_snapshot(target: &Path) -> Result<Snapshot, ImportError> {
     Ok(sql::snapshot(&conn)?)
 }
 
-/// The real run: opens (creating and migrating) the target, then decides and writes in one
-/// write transaction, so nothing can register an email between the two.
+/// The real run: creates the target if it is missing, and when the import then fails removes
+/// it again, but only the file this run created and only while it holds nothing else.
 fn write(
+    options: &Options,
+    prepared: Prepared,
+    progress: &dyn Progress,
+) -> Result<(Plan, NewIds), ImportError> {
+    let target = &options.target;
+    // Created here with O_EXCL: when another process made the file first, it is not ours.
+    let created = private_files::create_new(target).map_err(|source| OpenError::Create {
+        path: target.display().to_string(),
+        source,
+    })?;
+    let outcome = write_into(options, prepared, progress);
+    match (outcome, created) {
+        (Err(error), Some(identity)) => match remove_created(target, identity) {
+            Ok(()) => Err(error),
+            Err(reason) => Err(ImportError::Kept {
+                error: Box::new(error),
+                path: target.display().to_string(),
+                reason,
+            }),
+        },
+        (outcome, _) => outcome,
+    }
+}
+
+/// Opens (migrating) the target, then decides and writes in one write transaction, so nothing
+/// can register an email between the two.
+fn write_into(
     options: &Options,
     prepared: Prepared,
     progress: &dyn Progress,
@@ -363,8 +641,12 @@ fn write(
         let mut owners: HashMap<i64, UserId> = HashMap::new();
         // Kept ids first: the renumbered rows then take ids above every one of them.
         for pass_keeps in [true, false] {
-            for planned in plan.users.iter().filter(|p| p.keep_id == pass_keeps) {
-                let id = sql::insert_user(&tx, &planned.user, planned.keep_id)?;
+            for planned in plan
+                .users
+                .iter()
+                .filter(|p| p.renumber.is_none() == pass_keeps)
+            {
+                let id = sql::insert_user(&tx, &planned.user, pass_keeps, &planned.fingerprint)?;
                 owners.insert(planned.user.legacy_id, id);
                 ids.insert(("user", planned.user.legacy_id), id.0);
                 progress.advance();
@@ -372,7 +654,11 @@ fn write(
         }
         let now = Timestamp::now();
         for pass_keeps in [true, false] {
-            for planned in plan.requests.iter().filter(|p| p.keep_id == pass_keeps) {
+            for planned in plan
+                .requests
+                .iter()
+                .filter(|p| p.renumber.is_none() == pass_keeps)
+            {
                 let owner = match planned.owner {
                     Owner::Existing(id) => id,
                     Owner::Imported(legacy) => *owners.get(&legacy).ok_or_else(|| {
@@ -382,7 +668,8 @@ fn write(
                 let id: RequestId = sql::insert_request(
                     &tx,
                     &planned.request,
-                    planned.keep_id,
+                    pass_keeps,
+                    &planned.fingerprint,
                     owner,
                     refine,
                     now,
@@ -397,11 +684,101 @@ fn write(
     Ok(outcome)
 }
 
-/// Every row of the original by its id there, ready to store or refused on its own.
-struct Prepared {
-    users: Vec<(i64, Result<ImportUser, Skipped>)>,
-    requests: Vec<(i64, Result<ImportRequest, Skipped>)>,
+/// After a failed import: removes the target this run created (with its `-wal`, `-shm` and
+/// `-journal`), unless another file has taken its name or another program has written to it
+/// meanwhile (a server started on it, a second import); then says why it was kept.
+fn remove_created(target: &Path, identity: FileIdentity) -> Result<(), String> {
+    let metadata = match std::fs::symlink_metadata(target) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("it could not be checked ({e})")),
+    };
+    if !metadata.is_file() || FileIdentity::of(&metadata) != identity {
+        return Err("another file has taken its name meanwhile".to_owned());
+    }
+    if metadata.len() > 0 {
+        let check = || -> rusqlite::Result<bool> {
+            let mut conn = rusqlite::Connection::open_with_flags(
+                target,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(Duration::from_millis(500))?;
+            // The write lock: nobody is writing to it while it is looked at.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            Ok(migrate::schema_version(&tx)? <= db::MIGRATIONS.len() && sql::is_empty(&tx)?)
+        };
+        match check() {
+            Ok(true) => {}
+            Ok(false) => return Err("another program has written to it meanwhile".to_owned()),
+            Err(e) => {
+                return Err(format!(
+                    "it could not be checked that nothing else wrote to it ({e})"
+                ));
+            }
+        }
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        match std::fs::remove_file(sibling(target, suffix)) {
+            Err(e) if e.kind() != ErrorKind::NotFound => {
+                return Err(format!("it could not be removed ({e})"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
+
+/// One row of the original: its id there, what identifies it, and what it became (or why it
+/// cannot come over on its own).
+struct Row<T> {
+    legacy: i64,
+    fingerprint: String,
+    prepared: Result<T, Skipped>,
+}
+
+/// Every row of the original by its id there, ready to store or refused on its own; requests
+/// with their owner's email in the original.
+struct Prepared {
+    users: Vec<Row<ImportUser>>,
+    requests: Vec<Row<(ImportRequest, String)>>,
+}
+
+/// How an email identifies its account across imports: normalised as registration does or,
+/// when registration would refuse it, trimmed and lower-cased.
+fn identity_email(raw: Option<&str>) -> String {
+    let raw = raw.unwrap_or_default();
+    accounts::normalize_email(raw).unwrap_or_else(|_| raw.trim().to_lowercase())
+}
+
+/// SHA-256 over `kind` and each field (length first, so no two lists of fields agree), hex.
+fn fingerprint(kind: &str, fields: &[&str]) -> String {
+    let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    context.update(kind.as_bytes());
+    for field in fields {
+        context.update(&(field.len() as u64).to_be_bytes());
+        context.update(field.as_bytes());
+    }
+    hex::encode(context.finish())
+}
+
+/// What identifies an account of the original: its email.
+fn user_fingerprint(email: &str) -> String {
+    fingerprint("user", &[email])
+}
+
+/// What identifies a request of the original: its owner's email, and its created_at and
+/// description as stored there.
+fn request_fingerprint(owner_email: &str, request: &LegacyRequest) -> String {
+    let created = match &request.created_at {
+        RawTime::Text(text) => format!("text {text}"),
+        RawTime::Number(number) => format!("number {number}"),
+        RawTime::Missing => "missing".to_owned(),
+    };
+    let description = request.description.as_deref().unwrap_or_default();
+    fingerprint("request", &[owner_email, &created, description])
+}
+
+const ANOTHER_DATABASE: &str = "is this another database, or was the original's re-created?";
 
 fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
     let mut plan = Plan {
@@ -411,22 +788,66 @@ fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
         requests_before: 0,
         skipped: Vec::new(),
     };
+    // Which original account each account here was imported from.
+    let imported_as: HashMap<UserId, i64> = snapshot
+        .users
+        .iter()
+        .map(|(legacy, account)| (account.id, *legacy))
+        .collect();
     // Accounts a request may belong to, and why the others may not.
     let mut owners: HashMap<i64, Result<Owner, String>> = HashMap::new();
     let mut emails_this_run: HashMap<String, i64> = HashMap::new();
-    for (legacy, user) in prepared.users {
-        // Imported before: the same account, whatever its row says now.
+    for Row {
+        legacy,
+        fingerprint,
+        prepared: user,
+    } in prepared.users
+    {
         if let Some(account) = snapshot.users.get(&legacy) {
-            plan.users_before += 1;
-            let owner = if account.exists {
-                Ok(Owner::Existing(account.id))
-            } else {
-                Err(format!(
-                    "its owner, user #{legacy}, was imported before as account #{} and deleted here since",
-                    account.id
-                ))
+            // Imported before, if it is the same account (whatever else its row says now).
+            let same = match (&account.fingerprint, &account.email, &user) {
+                (Some(before), _, _) => *before == fingerprint,
+                // Imported before identities were kept: its email here tells.
+                (None, Some(email), Ok(user)) => *email == user.email,
+                (None, Some(_), Err(_)) => false,
+                // Deleted here since: nothing to tell by, and nothing to attach to either.
+                (None, None, _) => true,
             };
-            owners.insert(legacy, owner);
+            if same {
+                plan.users_before += 1;
+                let owner = if account.exists {
+                    Ok(Owner::Existing(account.id))
+                } else {
+                    Err(format!(
+                        "its owner, user #{legacy}, was imported before as account #{} and deleted here since",
+                        account.id
+                    ))
+                };
+                owners.insert(legacy, owner);
+            } else {
+                let row = match &user {
+                    Ok(user) => format!("user #{legacy} ({})", user.email),
+                    Err(skipped) => skipped.row.clone(),
+                };
+                let here = if account.exists {
+                    format!("account #{} here", account.id)
+                } else {
+                    format!("account #{}, deleted here since", account.id)
+                };
+                plan.skipped.push(Skipped {
+                    row,
+                    reason: format!(
+                        "not the account imported before as user #{legacy} ({here}), which had another email: \
+                         {ANOTHER_DATABASE} Neither it nor its requests were imported"
+                    ),
+                });
+                owners.insert(
+                    legacy,
+                    Err(format!(
+                        "its owner, user #{legacy}, is not the account imported before as user #{legacy}"
+                    )),
+                );
+            }
             continue;
         }
         let user = match user {
@@ -445,10 +866,16 @@ fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
         };
         let row = format!("user #{legacy} ({})", user.email);
         let taken = if let Some(id) = snapshot.emails.get(&user.email) {
-            Some(format!(
-                "the email is already registered here (account #{id}); to bring this account's requests \
-                 over, delete that account or change its email, then import again"
-            ))
+            Some(match imported_as.get(id) {
+                Some(other) => format!(
+                    "the email is that of the account imported before as user #{other} (account #{id} here), \
+                     and this file has it as user #{legacy}: {ANOTHER_DATABASE}"
+                ),
+                None => format!(
+                    "the email is already registered here (account #{id}); to bring this account's requests \
+                     over, delete that account or change its email, then import again"
+                ),
+            })
         } else {
             emails_this_run.get(&user.email).map(|first| {
                 format!("same email as user #{first} once lower-cased; only the first was imported")
@@ -467,17 +894,43 @@ fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
         emails_this_run.insert(user.email.clone(), legacy);
         owners.insert(legacy, Ok(Owner::Imported(legacy)));
         plan.users.push(PlannedUser {
-            keep_id: legacy > snapshot.user_seq,
+            renumber: renumber(legacy, snapshot.user_seq),
+            fingerprint,
             user,
         });
     }
-    for (legacy, request) in prepared.requests {
-        if snapshot.requests.contains_key(&legacy) {
-            plan.requests_before += 1;
+    for Row {
+        legacy,
+        fingerprint,
+        prepared: request,
+    } in prepared.requests
+    {
+        if let Some(before) = snapshot.requests.get(&legacy) {
+            let same = match (&before.fingerprint, &before.here, &request) {
+                (Some(earlier), _, _) => *earlier == fingerprint,
+                // Imported before identities were kept: the request here tells.
+                (None, Some((description, owner)), Ok((request, owner_email))) => {
+                    *description == request.description && owner == owner_email
+                }
+                (None, Some(_), Err(_)) => false,
+                (None, None, _) => true,
+            };
+            if same {
+                plan.requests_before += 1;
+            } else {
+                plan.skipped.push(Skipped {
+                    row: format!("request #{legacy}"),
+                    reason: format!(
+                        "not the request imported before as request #{legacy} (#{} here), which had another \
+                         owner, created_at or description: {ANOTHER_DATABASE}",
+                        before.id.0
+                    ),
+                });
+            }
             continue;
         }
         let request = match request {
-            Ok(request) => request,
+            Ok((request, _)) => request,
             Err(skipped) => {
                 plan.skipped.push(skipped);
                 continue;
@@ -494,7 +947,8 @@ fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
             });
         match owner {
             Ok(owner) => plan.requests.push(PlannedRequest {
-                keep_id: legacy > snapshot.request_seq,
+                renumber: renumber(legacy, snapshot.request_seq),
+                fingerprint,
                 request,
                 owner,
             }),
@@ -507,6 +961,18 @@ fn decide(prepared: Prepared, snapshot: &Snapshot) -> Plan {
     plan
 }
 
+/// Whether a row keeps its old id (None) or why not: ids this database gave out (up to
+/// `used`) are taken, and only ids from 1 to [`MAX_KEPT_ID`] are kept.
+fn renumber(legacy: i64, used: i64) -> Option<Renumber> {
+    if !(1..=MAX_KEPT_ID).contains(&legacy) {
+        Some(Renumber::OutOfRange)
+    } else if legacy <= used {
+        Some(Renumber::Used)
+    } else {
+        None
+    }
+}
+
 fn summarise(summary: &mut Summary, plan: &Plan, ids: &NewIds) {
     summary.users_imported = plan.users.len();
     summary.users_before = plan.users_before;
@@ -515,9 +981,13 @@ fn summarise(summary: &mut Summary, plan: &Plan, ids: &NewIds) {
     summary.skipped = plan.skipped.clone();
     for planned in &plan.users {
         let user = &planned.user;
-        if !planned.keep_id {
-            let new = ids.get(&("user", user.legacy_id)).copied();
-            summary.renumbered.push(("user", user.legacy_id, new));
+        if let Some(why) = planned.renumber {
+            summary.renumbered.push(Renumbered {
+                kind: "user",
+                old: user.legacy_id,
+                new: ids.get(&("user", user.legacy_id)).copied(),
+                why,
+            });
         }
         for change in &user.labels {
             *summary.labels.entry(change.clone()).or_default() += 1;
@@ -526,9 +996,13 @@ fn summarise(summary: &mut Summary, plan: &Plan, ids: &NewIds) {
     }
     for planned in &plan.requests {
         let request = &planned.request;
-        if !planned.keep_id {
-            let new = ids.get(&("request", request.legacy_id)).copied();
-            summary.renumbered.push(("request", request.legacy_id, new));
+        if let Some(why) = planned.renumber {
+            summary.renumbered.push(Renumbered {
+                kind: "request",
+                old: request.legacy_id,
+                new: ids.get(&("request", request.legacy_id)).copied(),
+                why,
+            });
         }
         for change in &request.labels {
             *summary.labels.entry(change.clone()).or_default() += 1;
@@ -550,9 +1024,14 @@ impl Summary {
         let legacy = self.legacy.display();
         let target = self.target.display();
         if self.dry_run {
+            let into = match (&self.target_problem, self.target_new) {
+                (Some(_), _) => format!("{target} (which the import cannot write: see below)"),
+                (None, true) => format!("{target} (a new file; its folder takes new files)"),
+                (None, false) => target.to_string(),
+            };
             let _ = writeln!(
                 out,
-                "Dry run: nothing was written. Importing {legacy} into {target} would bring:"
+                "Dry run: nothing was written. Importing {legacy} into {into} would bring:"
             );
         } else {
             let _ = writeln!(out, "Imported {legacy} into {target}:");
@@ -593,16 +1072,18 @@ impl Summary {
             }
         }
         if !self.renumbered.is_empty() {
-            let _ = writeln!(out, "new ids (the old id was already used here):");
-            for (kind, old, new) in &self.renumbered {
-                match new {
-                    Some(new) => {
-                        let _ = writeln!(out, "  {kind} #{old} -> #{new}");
+            let _ = writeln!(out, "new ids:");
+            for row in &self.renumbered {
+                let new = row
+                    .new
+                    .map_or_else(|| "a new id".to_owned(), |new| format!("#{new}"));
+                let why = match row.why {
+                    Renumber::Used => format!("#{} was already used here", row.old),
+                    Renumber::OutOfRange => {
+                        format!("only ids from 1 to 2^40 = {MAX_KEPT_ID} are kept")
                     }
-                    None => {
-                        let _ = writeln!(out, "  {kind} #{old} -> a new id");
-                    }
-                }
+                };
+                let _ = writeln!(out, "  {} #{} -> {new} ({why})", row.kind, row.old);
             }
         }
         if !self.labels.is_empty() {
@@ -639,6 +1120,9 @@ impl Summary {
             for note in &self.notes {
                 let _ = writeln!(out, "  {note}");
             }
+        }
+        if let Some(problem) = &self.target_problem {
+            let _ = writeln!(out, "The import itself would fail: {problem}");
         }
         out
     }
@@ -690,7 +1174,7 @@ macro_rules! vocabulary {
         }
     )+};
 }
-vocabulary!(Category, Priority, Status, Role);
+vocabulary!(Category, Priority, Status);
 
 /// Maps the original's text to one of our values: ours as it is, its Korean label, or one of
 /// `synonyms` (already squashed), ignoring case, spaces, hyphens and underscores.
@@ -804,16 +1288,6 @@ const STATUS_SYNONYMS: &[(&str, Status)] = &[
     ("종료", Status::Completed),
 ];
 
-const ROLE_SYNONYMS: &[(&str, Role)] = &[
-    ("resident", Role::User),
-    ("tenant", Role::User),
-    ("사용자", Role::User),
-    ("administrator", Role::Admin),
-    ("staff", Role::Admin),
-    ("manager", Role::Admin),
-    ("superadministrator", Role::SuperAdmin),
-];
-
 /// Trims, replaces control characters (other than line breaks and tabs) with spaces, and
 /// gives None for nothing left; the flag says whether a character was replaced.
 fn clean(raw: Option<&str>) -> (Option<String>, bool) {
@@ -901,12 +1375,50 @@ fn shown_time(raw: &RawTime) -> String {
     }
 }
 
-/// Whether a stored hash is bcrypt's (`$2a$`, `$2b$`, `$2y$`; 60 characters), as passlib writes.
-fn is_bcrypt(hash: &str) -> bool {
-    hash.len() == 60
+/// The cost of a stored hash when it is bcrypt's as passlib writes it (`$2b$12$` and 53
+/// characters of bcrypt's base64; `$2a$`, `$2x$` and `$2y$` too), None for anything else.
+fn bcrypt_cost(hash: &str) -> Option<u32> {
+    let bytes = hash.as_bytes();
+    let well_formed = bytes.len() == 60
         && ["$2a$", "$2b$", "$2x$", "$2y$"]
             .iter()
             .any(|prefix| hash.starts_with(prefix))
+        && bytes[4].is_ascii_digit()
+        && bytes[5].is_ascii_digit()
+        && bytes[6] == b'$'
+        && bytes[7..]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/'));
+    if !well_formed {
+        return None;
+    }
+    let cost = u32::from(bytes[4] - b'0') * 10 + u32::from(bytes[5] - b'0');
+    // bcrypt itself refuses costs below 4.
+    (4..=31).contains(&cost).then_some(cost)
+}
+
+/// A stored role as the summary shows it.
+fn shown_text(raw: &RawText) -> String {
+    match raw {
+        RawText::Missing => "(none)".to_owned(),
+        RawText::Text(text) => shown(Some(text)),
+        RawText::Other { class, text } => format!("{} (a {class}, not text)", shown(Some(text))),
+    }
+}
+
+/// The role the original gave an account. It compared the stored text exactly (`role !=
+/// "admin"`, `role not in ["admin", "super_admin"]`), so only those exact texts were staff
+/// there, and only they are here; `user` is a resident; anything else granted nothing there
+/// and is a resident here too (the flag says the summary should mention it).
+fn role_of(raw: &RawText) -> (Role, bool) {
+    match raw {
+        RawText::Text(text) => match Role::ALL.iter().find(|role| role.as_str() == text) {
+            Some(role) => (*role, false),
+            None => (Role::User, !text.trim().is_empty()),
+        },
+        RawText::Other { .. } => (Role::User, true),
+        RawText::Missing => (Role::User, false),
+    }
 }
 
 fn prepare_user(user: &LegacyUser) -> Result<ImportUser, Skipped> {
@@ -924,27 +1436,26 @@ fn prepare_user(user: &LegacyUser) -> Result<ImportUser, Skipped> {
     })?;
     let mut labels = Vec::new();
     let mut notes = Vec::new();
-    let role = match label(user.role.as_deref(), ROLE_SYNONYMS) {
-        Label::Ours(role) => role,
-        Label::Mapped(role) => {
-            labels.push((
-                "role",
-                shown(user.role.as_deref()),
-                role.as_str().to_owned(),
-            ));
-            role
-        }
-        Label::Unknown => {
-            labels.push(("role", shown(user.role.as_deref()), "user".to_owned()));
-            if user.role.as_deref().is_some_and(|r| !r.trim().is_empty()) {
-                notes.push(format!(
-                    "user #{id} ({email}): unknown role {}, imported as a resident (user)",
-                    shown(user.role.as_deref())
-                ));
+    let (role, odd) = role_of(&user.role);
+    let exact = matches!(&user.role, RawText::Text(text) if text == role.as_str());
+    if !exact {
+        labels.push(("role", shown_text(&user.role), role.as_str().to_owned()));
+    }
+    if odd {
+        let why = match &user.role {
+            RawText::Other { .. } => "is not stored as text".to_owned(),
+            _ => {
+                "is not exactly user, admin or super_admin; the original compared the stored text \
+                  as it is, so it gave this account no staff rights"
+                    .to_owned()
             }
-            Role::User
-        }
-    };
+        };
+        notes.push(format!(
+            "user #{id} ({email}): role {} {why}; imported as a resident (user): change the role \
+             here if this account should be staff",
+            shown_text(&user.role)
+        ));
+    }
     let (full_name, replaced) = clean(user.full_name.as_deref());
     let full_name = full_name.map(|name| {
         let visible: String = name.chars().filter(|c| !accounts::is_invisible(*c)).collect();
@@ -958,10 +1469,19 @@ fn prepare_user(user: &LegacyUser) -> Result<ImportUser, Skipped> {
         name
     });
     let mut hashed_password = user.hashed_password.clone().unwrap_or_default();
-    if !is_bcrypt(&hashed_password) {
+    let cost = bcrypt_cost(&hashed_password);
+    if cost.is_none() {
         notes.push(format!(
             "user #{id} ({email}): the stored password is not a bcrypt hash, so it cannot log in; \
              set one with `maintenance set-password {email}`"
+        ));
+    } else if let Some(cost) = cost.filter(|cost| *cost > MAX_BCRYPT_COST) {
+        // Never tried, here or at a login: one check would take minutes or more.
+        hashed_password.insert(0, '!');
+        notes.push(format!(
+            "user #{id} ({email}): its password hash has bcrypt cost {cost} (passlib makes 12; above \
+             {MAX_BCRYPT_COST} one login takes minutes or longer), so it was disabled; set a new one \
+             with `maintenance set-password {email}`"
         ));
     } else if role.is_staff()
         && bcrypt::verify(LEGACY_DEFAULT_PASSWORD, &hashed_password).unwrap_or(false)
@@ -1259,8 +1779,6 @@ mod tests {
         ] {
             assert_eq!(mapped(raw, CATEGORY_SYNONYMS), Some(want), "{raw}");
         }
-        assert_eq!(mapped("super-admin", ROLE_SYNONYMS), Some(Role::SuperAdmin));
-        assert_eq!(mapped("관리자", ROLE_SYNONYMS), Some(Role::Admin));
         for placeholder in ["processing", "", "  ", "???"] {
             assert_eq!(
                 mapped(placeholder, CATEGORY_SYNONYMS),
@@ -1321,6 +1839,118 @@ mod tests {
         let half = prepare_request(&legacy_request("hvac", "")).unwrap();
         assert_eq!(half.category, Category::Hvac);
         assert_eq!(half.classification.unwrap().category, Category::Hvac);
+    }
+
+    #[test]
+    fn ids_are_kept_only_when_free_and_from_1_to_2_to_the_40th() {
+        assert_eq!(renumber(1, 0), None);
+        assert_eq!(renumber(MAX_KEPT_ID, 0), None);
+        assert_eq!(renumber(MAX_KEPT_ID + 1, 0), Some(Renumber::OutOfRange));
+        assert_eq!(renumber(i64::MAX, 0), Some(Renumber::OutOfRange));
+        assert_eq!(renumber(0, 0), Some(Renumber::OutOfRange));
+        assert_eq!(renumber(-5, 0), Some(Renumber::OutOfRange));
+        assert_eq!(renumber(3, 3), Some(Renumber::Used));
+        assert_eq!(renumber(4, 3), None);
+    }
+
+    #[test]
+    fn only_well_formed_bcrypt_hashes_have_a_cost() {
+        let body = "hKWfFKHsok4e89QALrrymOGXgxLcYRCSdjfrj8KOgMzg6aEynqu/m";
+        assert_eq!(bcrypt_cost(&format!("$2b$12${body}")), Some(12));
+        assert_eq!(bcrypt_cost(&format!("$2y$04${body}")), Some(4));
+        assert_eq!(bcrypt_cost(&format!("$2b$31${body}")), Some(31));
+        for bad in [
+            format!("$2b$03${body}"),
+            format!("$2b$32${body}"),
+            format!("$2b$+9${body}"),
+            format!("$2b$12${}", "!".repeat(53)),
+            format!("$2b$12${}", &body[1..]),
+            format!("$1$12${body}x"),
+            "plain-text-pw".to_owned(),
+        ] {
+            assert_eq!(bcrypt_cost(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn roles_are_the_originals_exact_text_or_a_resident() {
+        let text = |t: &str| role_of(&RawText::Text(t.to_owned()));
+        assert_eq!(text("admin"), (Role::Admin, false));
+        assert_eq!(text("super_admin"), (Role::SuperAdmin, false));
+        assert_eq!(text("user"), (Role::User, false));
+        for odd in [
+            "Admin",
+            "super_admin ",
+            "SUPER-ADMIN",
+            "staff",
+            "관리자",
+            "manager",
+        ] {
+            assert_eq!(text(odd), (Role::User, true), "{odd}");
+        }
+        assert_eq!(text(""), (Role::User, false));
+        assert_eq!(role_of(&RawText::Missing), (Role::User, false));
+        let blob = RawText::Other {
+            class: "blob",
+            text: "admin".into(),
+        };
+        assert_eq!(role_of(&blob), (Role::User, true));
+    }
+
+    #[test]
+    fn fingerprints_tell_fields_apart() {
+        assert_ne!(
+            fingerprint("r", &["ab", "c"]),
+            fingerprint("r", &["a", "bc"])
+        );
+        assert_ne!(fingerprint("user", &["a"]), fingerprint("request", &["a"]));
+        assert_eq!(
+            user_fingerprint(&identity_email(Some(" Kim@Example.com "))),
+            user_fingerprint("kim@example.com")
+        );
+    }
+
+    fn migrated(dir: &Path) -> (PathBuf, FileIdentity) {
+        let path = dir.join("maintenance.db");
+        let identity = private_files::create_new(&path).unwrap().unwrap();
+        drop(Db::open(&path, 1, crate::db::OpenMode::CreateIfMissing).unwrap());
+        (path, identity)
+    }
+
+    #[test]
+    fn a_failed_import_removes_only_the_file_it_created_while_nothing_else_wrote_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, identity) = migrated(dir.path());
+        // What the migrations wrote is all it holds: it goes, with what SQLite kept beside it.
+        assert_eq!(remove_created(&path, identity), Ok(()));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+        // Someone started using it meanwhile: it stays.
+        let (path, identity) = migrated(dir.path());
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO users (email, hashed_password, role, created_at, updated_at)
+                 VALUES ('a@b.co', 'h', 'user', 't', 't')",
+            )
+            .unwrap();
+        let kept = remove_created(&path, identity).unwrap_err();
+        assert!(kept.contains("another program has written to it"), "{kept}");
+        assert!(path.exists());
+        std::fs::remove_file(&path).unwrap();
+
+        // An empty file another process put in its place is not the one created.
+        let (path, identity) = migrated(dir.path());
+        let other = dir.path().join("other");
+        std::fs::write(&other, b"").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let kept = remove_created(&path, identity).unwrap_err();
+        assert!(kept.contains("another file has taken its name"), "{kept}");
+        assert!(path.exists());
+
+        // Gone already: nothing to do.
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(remove_created(&path, identity), Ok(()));
     }
 
     #[test]

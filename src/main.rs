@@ -253,7 +253,11 @@ async fn import_legacy(
     .map_err(|e| e.to_string())?
     .map_err(|e| e.to_string())?;
     print!("{}", summary.render());
-    Ok(())
+    // A dry run that found the import could not write its target fails as the import would.
+    match summary.target_problem {
+        Some(problem) => Err(problem),
+        None => Ok(()),
+    }
 }
 
 /// The import's progress on stderr, drawn only when stderr is a terminal.

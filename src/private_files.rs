@@ -22,6 +22,45 @@ pub fn create_if_missing(path: &Path) -> io::Result<()> {
     }
 }
 
+/// What tells one file apart from another that later takes its name: device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileIdentity {
+    #[cfg(unix)]
+    device: u64,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+impl FileIdentity {
+    /// The identity of the file `metadata` describes.
+    pub fn of(metadata: &std::fs::Metadata) -> FileIdentity {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            FileIdentity {
+                device: metadata.dev(),
+                inode: metadata.ino(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = metadata;
+            FileIdentity {}
+        }
+    }
+}
+
+/// Creates an empty owner-only file at `path` with `O_EXCL`: `Some` with the file's identity
+/// when this call created it, `None` when anything already had that name (a file, a folder,
+/// even a dangling symbolic link), which is then left exactly as it was.
+pub fn create_new(path: &Path) -> io::Result<Option<FileIdentity>> {
+    match owner_only(OpenOptions::new().write(true).create_new(true)).open(path) {
+        Ok(file) => Ok(Some(FileIdentity::of(&file.metadata()?))),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Creates the folder `path` (and missing parents) usable by its owner only (0700).
 pub fn create_dir(path: &Path) -> io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
@@ -29,4 +68,40 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_call_that_creates_a_file_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let first = create_new(&path)
+            .unwrap()
+            .expect("the first call creates it");
+        let metadata = std::fs::metadata(&path).unwrap();
+        assert_eq!(FileIdentity::of(&metadata), first);
+        assert_eq!(metadata.len(), 0);
+        #[cfg(unix)]
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o777,
+            0o600
+        );
+
+        // Whatever holds the name already is not ours, and is left as it was.
+        std::fs::write(&path, b"someone else's").unwrap();
+        assert_eq!(create_new(&path).unwrap(), None);
+        assert_eq!(std::fs::read(&path).unwrap(), b"someone else's");
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("dangling.db");
+            std::os::unix::fs::symlink(dir.path().join("nowhere.db"), &link).unwrap();
+            assert_eq!(create_new(&link).unwrap(), None);
+            assert!(!dir.path().join("nowhere.db").exists());
+        }
+        assert_eq!(create_new(dir.path()).unwrap(), None, "a folder");
+        assert!(create_new(&dir.path().join("no/such/dir.db")).is_err());
+    }
 }

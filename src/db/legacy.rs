@@ -4,7 +4,9 @@
 use super::migrate;
 use crate::errors::AppError;
 use crate::ids::{RequestId, Timestamp, UserId};
-use crate::legacy_import::{ImportRequest, ImportUser, LegacyRequest, LegacyUser, RawTime};
+use crate::legacy_import::{
+    ImportRequest, ImportUser, LegacyRequest, LegacyUser, RawText, RawTime,
+};
 use crate::taxonomy::ClassificationStatus;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
@@ -15,6 +17,7 @@ use std::time::Duration;
 /// Opens a database for reading only: nothing done on this connection can change the file,
 /// and no file is created beside it. A WAL database normally gets `-wal` and `-shm` files even
 /// from a reader; when it has none (no program has it open), it is read as immutable instead.
+/// For this program's own database; the original's is opened with [`open_legacy`].
 pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = if is_wal(path) && !sibling(path, "-wal").exists() {
@@ -28,6 +31,82 @@ pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "query_only", true)?;
     Ok(conn)
+}
+
+/// The original system's database, open for reading.
+pub struct LegacyDb {
+    pub conn: Connection,
+    /// The private copy a WAL database is read from; removed when this is dropped (after
+    /// the connection, which is declared first).
+    _copy: Option<tempfile::TempDir>,
+}
+
+/// Why the original's database could not be opened.
+#[derive(Debug)]
+pub enum LegacyOpenError {
+    /// Copying a WAL database and its `-wal` to a private folder failed.
+    Copy(std::io::Error),
+    /// The database or its `-wal` changed while they were copied.
+    Changed,
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for LegacyOpenError {
+    fn from(e: rusqlite::Error) -> Self {
+        LegacyOpenError::Sqlite(e)
+    }
+}
+
+/// Opens the original's database for reading without creating or changing anything beside
+/// it. Python's sqlite3 leaves it in rollback-journal mode, which a read-only connection reads
+/// in place (SQLite creates nothing for a reader there). In WAL mode (someone switched it) a
+/// reader needs a `-shm` index, which SQLite would create, or write into, beside the file: with
+/// no `-wal` there is nothing but the file to read, so it is opened as immutable; with a `-wal`
+/// (rows not yet copied into the file, perhaps no `-shm`), the file and its `-wal` are copied
+/// into a private temporary folder and the copy is read.
+pub fn open_legacy(path: &Path) -> Result<LegacyDb, LegacyOpenError> {
+    let wal = sibling(path, "-wal");
+    if !(is_wal(path) && wal.exists()) {
+        return Ok(LegacyDb {
+            conn: open_read_only(path)?,
+            _copy: None,
+        });
+    }
+    let stamp =
+        |file: &Path| std::fs::metadata(file).map(|m| (m.len(), m.modified().ok(), m.file_type()));
+    let before = (stamp(path), stamp(&wal));
+    let copy = tempfile::Builder::new()
+        .prefix("maintenance-import-")
+        .tempdir()
+        .map_err(LegacyOpenError::Copy)?;
+    let copied = copy.path().join("legacy.db");
+    std::fs::copy(path, &copied).map_err(LegacyOpenError::Copy)?;
+    std::fs::copy(&wal, sibling(&copied, "-wal")).map_err(LegacyOpenError::Copy)?;
+    let after = (stamp(path), stamp(&wal));
+    match (before, after) {
+        ((Ok(a), Ok(b)), (Ok(c), Ok(d))) if a == c && b == d => {}
+        _ => return Err(LegacyOpenError::Changed),
+    }
+    // Read-write, so SQLite may build the copy's index and replay its WAL in that folder.
+    let conn = Connection::open_with_flags(
+        &copied,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(LegacyDb {
+        conn,
+        _copy: Some(copy),
+    })
+}
+
+/// What an unversioned database's `users` or `requests` is: `table`, `view`..., or None.
+pub fn object_type(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT type FROM sqlite_master WHERE name = ?1 COLLATE NOCASE AND type IN ('table', 'view')",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// Whether the file's header says WAL (bytes 18 and 19 are 2).
@@ -93,6 +172,26 @@ fn integer(value: Value) -> Option<i64> {
     }
 }
 
+/// A value the original meant as text, with whether it was stored as text.
+fn raw_text(value: Value) -> RawText {
+    match value {
+        Value::Null => RawText::Missing,
+        Value::Text(s) => RawText::Text(s),
+        Value::Integer(i) => RawText::Other {
+            class: "integer",
+            text: i.to_string(),
+        },
+        Value::Real(f) => RawText::Other {
+            class: "real number",
+            text: f.to_string(),
+        },
+        Value::Blob(b) => RawText::Other {
+            class: "blob",
+            text: String::from_utf8_lossy(&b).into_owned(),
+        },
+    }
+}
+
 fn time(value: Value) -> RawTime {
     match value {
         Value::Integer(i) => RawTime::Number(i as f64),
@@ -123,7 +222,7 @@ pub fn read_users(conn: &Connection) -> rusqlite::Result<Vec<LegacyUser>> {
             email: text(row.get(1)?),
             hashed_password: text(row.get(2)?),
             full_name: text(row.get(3)?),
-            role: text(row.get(4)?),
+            role: raw_text(row.get(4)?),
             created_at: time(row.get(5)?),
         })
     })?
@@ -170,11 +269,25 @@ pub fn read_requests(conn: &Connection) -> rusqlite::Result<Vec<LegacyRequest>> 
 }
 
 /// An account an earlier import brought here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedAccount {
     pub id: UserId,
     /// False when the account was deleted here after its import.
     pub exists: bool,
+    /// What identified it in the original; None when it was imported before that was kept.
+    pub fingerprint: Option<String>,
+    /// Its email here, while it exists.
+    pub email: Option<String>,
+}
+
+/// A request an earlier import brought here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedRequest {
+    pub id: RequestId,
+    /// What identified it in the original; None when it was imported before that was kept.
+    pub fingerprint: Option<String>,
+    /// Its description and its owner's email here, while it exists.
+    pub here: Option<(String, String)>,
 }
 
 /// What the target database already holds that the import must respect.
@@ -185,7 +298,7 @@ pub struct Snapshot {
     /// Accounts imported before, by their id in the original.
     pub users: HashMap<i64, ImportedAccount>,
     /// Requests imported before, by their id in the original.
-    pub requests: HashMap<i64, RequestId>,
+    pub requests: HashMap<i64, ImportedRequest>,
     /// The highest user id ever given out here: ids above it are free.
     pub user_seq: i64,
     /// The highest request id ever given out here.
@@ -237,30 +350,65 @@ pub fn snapshot(conn: &Connection) -> Result<Snapshot, AppError> {
     if !table_exists(conn, "legacy_ids")? {
         return Ok(snapshot);
     }
-    let mut stmt = conn.prepare(
-        "SELECT l.legacy_id, l.new_id, u.id IS NOT NULL FROM legacy_ids l
-         LEFT JOIN users u ON u.id = l.new_id WHERE l.kind = 'user'",
-    )?;
-    for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
-        let (legacy, id, exists) = row?;
-        snapshot
-            .users
-            .insert(legacy, ImportedAccount { id, exists });
+    // Before migration 0010 (a dry run does not migrate) no identities were kept.
+    let fingerprint = if migrate::columns(conn, "legacy_ids")?
+        .iter()
+        .any(|c| c == "fingerprint")
+    {
+        "l.fingerprint"
+    } else {
+        "NULL"
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT l.legacy_id, l.new_id, u.id IS NOT NULL, {fingerprint}, u.email FROM legacy_ids l
+         LEFT JOIN users u ON u.id = l.new_id WHERE l.kind = 'user'"
+    ))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            ImportedAccount {
+                id: r.get(1)?,
+                exists: r.get(2)?,
+                fingerprint: r.get(3)?,
+                email: r.get(4)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (legacy, account) = row?;
+        snapshot.users.insert(legacy, account);
     }
-    let mut stmt =
-        conn.prepare("SELECT legacy_id, new_id FROM legacy_ids WHERE kind = 'request'")?;
-    for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-        let (legacy, id) = row?;
-        snapshot.requests.insert(legacy, id);
+    let mut stmt = conn.prepare(&format!(
+        "SELECT l.legacy_id, l.new_id, {fingerprint}, r.description, o.email FROM legacy_ids l
+         LEFT JOIN requests r ON r.id = l.new_id LEFT JOIN users o ON o.id = r.user_id
+         WHERE l.kind = 'request'"
+    ))?;
+    let rows = stmt.query_map([], |r| {
+        let description: Option<String> = r.get(3)?;
+        let owner: Option<String> = r.get(4)?;
+        Ok((
+            r.get(0)?,
+            ImportedRequest {
+                id: r.get(1)?,
+                fingerprint: r.get(2)?,
+                here: description.zip(owner),
+            },
+        ))
+    })?;
+    for row in rows {
+        let (legacy, request) = row?;
+        snapshot.requests.insert(legacy, request);
     }
     Ok(snapshot)
 }
 
-/// Stores an imported account, with its old id when `keep_id`; returns its id here.
+/// Stores an imported account, with its old id when `keep_id` and what identified it there;
+/// returns its id here.
 pub fn insert_user(
     tx: &Transaction<'_>,
     user: &ImportUser,
     keep_id: bool,
+    fingerprint: &str,
 ) -> Result<UserId, AppError> {
     let id = keep_id.then_some(user.legacy_id);
     let new: UserId = tx
@@ -279,7 +427,7 @@ pub fn insert_user(
             ],
             |r| r.get(0),
         )?;
-    record_id(tx, "user", user.legacy_id, new.0)?;
+    record_id(tx, "user", user.legacy_id, new.0, fingerprint)?;
     Ok(new)
 }
 
@@ -289,6 +437,7 @@ pub fn insert_request(
     tx: &Transaction<'_>,
     request: &ImportRequest,
     keep_id: bool,
+    fingerprint: &str,
     owner: UserId,
     refine: bool,
     now: Timestamp,
@@ -347,14 +496,54 @@ pub fn insert_request(
     if refine && request.classification.is_some() {
         super::jobs::insert_job(tx, new, now)?;
     }
-    record_id(tx, "request", request.legacy_id, new.0)?;
+    record_id(tx, "request", request.legacy_id, new.0, fingerprint)?;
     Ok(new)
 }
 
-fn record_id(tx: &Transaction<'_>, kind: &str, legacy: i64, new: i64) -> rusqlite::Result<()> {
+fn record_id(
+    tx: &Transaction<'_>,
+    kind: &str,
+    legacy: i64,
+    new: i64,
+    fingerprint: &str,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT INTO legacy_ids (kind, legacy_id, new_id, imported_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO legacy_ids (kind, legacy_id, new_id, imported_at, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![kind, legacy, new, Timestamp::now()])?;
+    .execute(params![kind, legacy, new, Timestamp::now(), fingerprint])?;
     Ok(())
+}
+
+/// Whether a database file holds nothing but an empty schema: no row in any table, and no id
+/// ever given out. For removing a file the import created after it failed.
+pub fn is_empty(conn: &Connection) -> rusqlite::Result<bool> {
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence'",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for table in tables {
+        let any: bool = conn.query_row(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM \"{}\")",
+                table.replace('"', "\"\"")
+            ),
+            [],
+            |r| r.get(0),
+        )?;
+        if any {
+            return Ok(false);
+        }
+    }
+    if table_exists(conn, "sqlite_sequence")? {
+        let used: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_sequence WHERE seq <> 0)",
+            [],
+            |r| r.get(0),
+        )?;
+        return Ok(!used);
+    }
+    Ok(true)
 }

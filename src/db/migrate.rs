@@ -40,6 +40,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_password_resets",
         include_str!("../../migrations/0009_password_resets.sql"),
     ),
+    (
+        "0010_legacy_identity",
+        include_str!("../../migrations/0010_legacy_identity.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

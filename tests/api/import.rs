@@ -78,12 +78,12 @@ fn build_original(path: &Path) {
     conn.execute_batch(ORIGINAL_SCHEMA).unwrap();
     conn.execute_batch(ORIGINAL_SUPER_ADMIN).unwrap();
     let users = [
-        // 2: an admin whose address was typed in capitals and whose role is capitalised.
+        // 2: an admin whose address was typed in capitals.
         (
             "Manager@Example.com",
             MANAGER_HASH,
             "관리소장",
-            "Admin",
+            "admin",
             "2024-02-01 08:00:00",
         ),
         // 3: a resident.
@@ -333,7 +333,6 @@ async fn the_originals_database_comes_over_with_its_logins_labels_and_owners() {
             "status 'in-progress' -> in_progress: 1",
             "status 'done' -> completed: 1",
             "status 'resolved' -> completed: 1",
-            "role 'Admin' -> admin: 1",
             "role (empty) -> user: 1",
             "requests classified by the offline classifier: 1; queued for LLM refinement: 0",
             "user #5 (kim@example.com): same email as user #3",
@@ -790,4 +789,489 @@ fn a_failure_part_way_leaves_nothing_imported() {
     assert!(stderr.contains("nothing was written"), "{stderr}");
     assert!(stderr.contains("refused by the test"), "{stderr}");
     assert_eq!(dump(&target), before, "a part of the import was kept");
+}
+
+/// An original database with its exact schema and nothing in it yet.
+fn bare_original(path: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "foreign_keys", false).unwrap();
+    conn.execute_batch(ORIGINAL_SCHEMA).unwrap();
+    conn
+}
+
+fn add_user(conn: &rusqlite::Connection, id: i64, email: &str, role: &str) {
+    conn.execute(
+        "INSERT INTO users (id, email, hashed_password, full_name, role) VALUES (?1, ?2, ?3, 'x', ?4)",
+        rusqlite::params![id, email, LEE_HASH, role],
+    )
+    .unwrap();
+}
+
+fn add_request(conn: &rusqlite::Connection, id: i64, owner: i64, description: &str) {
+    conn.execute(
+        "INSERT INTO requests (id, user_id, description, category, priority, status, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 'other', 'low', 'pending', '2024-04-01 09:00:00', '2024-04-01 09:00:00')",
+        rusqlite::params![id, owner, description],
+    )
+    .unwrap();
+}
+
+/// Finding 1: "imported before" was decided by the id alone, so a second database (or the
+/// original re-created) had its accounts taken for the first one's and its requests attached
+/// to people they do not belong to.
+#[test]
+fn another_database_with_the_same_ids_is_not_taken_for_the_one_imported_before() {
+    let root = tempfile::tempdir().unwrap();
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    let first = root.path().join("first.db");
+    build_original(&first);
+    import(&new, &first, &[], &[]);
+    let target = new.join("maintenance.db");
+    // The same, as an earlier version recorded it: without identities (see below).
+    let older = new.join("older.db");
+    std::fs::copy(&target, &older).unwrap();
+
+    // Another building's database, or the original started afresh: the same ids, other people.
+    let other = root.path().join("other.db");
+    let conn = bare_original(&other);
+    conn.execute_batch(ORIGINAL_SUPER_ADMIN).unwrap();
+    add_user(&conn, 3, "park@example.com", "user");
+    add_user(&conn, 8, "kim@example.com", "user");
+    add_request(&conn, 1, 3, "박 씨의 요청: 현관 센서등이 안 켜져요");
+    add_request(&conn, 7, 3, "박 씨의 두 번째 요청");
+    drop(conn);
+
+    for database in [&target, &older] {
+        if database == &older {
+            rusqlite::Connection::open(&older)
+                .unwrap()
+                .execute("UPDATE legacy_ids SET fingerprint = NULL", [])
+                .unwrap();
+        }
+        let before = dump(database);
+        let url = database.display().to_string();
+        let summary = stdout(&import(&new, &other, &[], &[("DATABASE_URL", &url)]));
+        assert_says(
+            &summary,
+            &[
+                "users: 0 imported, 1 imported before, 2 skipped",
+                "requests: 0 imported, 0 imported before, 2 skipped",
+                "user #3 (park@example.com): not the account imported before as user #3 (account #3 here), \
+                 which had another email: is this another database",
+                "user #8 (kim@example.com): the email is that of the account imported before as user #3 \
+                 (account #3 here), and this file has it as user #8",
+                "request #1: not the request imported before as request #1 (#1 here)",
+                "request #7: its owner, user #3, is not the account imported before as user #3",
+            ],
+        );
+        assert_eq!(dump(database), before, "{url} changed");
+    }
+}
+
+/// Finding 2: a failed import removed the target when it had not existed a moment before,
+/// even though something else (here a link someone made) was there when the import began.
+#[cfg(unix)]
+#[test]
+fn a_target_that_was_there_before_is_never_removed_when_the_import_fails() {
+    let root = tempfile::tempdir().unwrap();
+    let legacy = root.path().join("original.db");
+    build_original(&legacy);
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    let target = new.join("maintenance.db");
+    // A link to where the database will live, in a folder not made yet.
+    std::os::unix::fs::symlink(root.path().join("later/maintenance.db"), &target).unwrap();
+    let output = maintenance(&new)
+        .arg("import-legacy")
+        .arg(&legacy)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        std::fs::symlink_metadata(&target).is_ok(),
+        "the link was removed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Finding 3: ids near i64::MAX were kept, and then no account or request could ever be
+/// created again ("database or disk is full").
+#[tokio::test]
+async fn ids_too_large_to_keep_get_new_ones_and_the_database_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("original.db");
+    let conn = bare_original(&legacy);
+    add_user(&conn, 1, "a@example.com", "user");
+    add_user(&conn, i64::MAX, "max@example.com", "user");
+    add_request(&conn, 5, i64::MAX, "큰 번호 주인의 요청");
+    add_request(&conn, i64::MAX, 1, "큰 번호 요청");
+    drop(conn);
+
+    let dry = stdout(&import(dir.path(), &legacy, &["--dry-run"], &[]));
+    assert_says(
+        &dry,
+        &[
+            "user #9223372036854775807 -> a new id (only ids from 1 to 2^40 = 1099511627776 are kept)",
+            "request #9223372036854775807 -> a new id (only ids from 1 to 2^40",
+        ],
+    );
+    let summary = stdout(&import(dir.path(), &legacy, &[], &[]));
+    assert_says(
+        &summary,
+        &[
+            "users: 2 imported",
+            "requests: 2 imported",
+            "user #9223372036854775807 -> #2 (only ids from 1 to 2^40",
+            "request #9223372036854775807 -> #6 (only ids from 1 to 2^40",
+        ],
+    );
+
+    // The server starts (creating its super admin) and takes new accounts and requests.
+    let app = crate::helpers::spawn_app_in(dir, &[]).await;
+    let (id, token) = app.resident("newcomer@example.com").await;
+    assert!(id < 10, "{id}");
+    let created = app.submit(&token, "새로 들어온 요청").await;
+    assert_eq!(created["id"], 7);
+    let owner = app.token("max@example.com", LEE_PASSWORD).await;
+    let theirs: Vec<Value> = app
+        .get(Some(&owner), "/api/my-requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0]["id"], 5);
+}
+
+/// Finding 4: the original compared roles as exact text, so any other spelling gave no staff
+/// rights there; mapping `Admin`, `staff`, `관리자`... to staff here granted rights the accounts
+/// never had.
+#[test]
+fn only_the_exact_staff_roles_keep_staff_rights() {
+    let root = tempfile::tempdir().unwrap();
+    let legacy = root.path().join("original.db");
+    let conn = bare_original(&legacy);
+    let roles = [
+        ("admin", "admin"),
+        ("super_admin", "super_admin"),
+        ("user", "user"),
+        ("super_admin ", "user"),
+        ("SUPER-ADMIN", "user"),
+        ("Admin", "user"),
+        ("staff", "user"),
+        ("관리자", "user"),
+        ("manager", "user"),
+        ("", "user"),
+    ];
+    for (i, (role, _)) in roles.iter().enumerate() {
+        add_user(
+            &conn,
+            i as i64 + 1,
+            &format!("u{}@example.com", i + 1),
+            role,
+        );
+    }
+    // A blob that reads "admin" is not the text the original compared with.
+    conn.execute(
+        "INSERT INTO users (id, email, hashed_password, role) VALUES (20, 'blob@example.com', ?1, ?2)",
+        rusqlite::params![LEE_HASH, b"admin".to_vec()],
+    )
+    .unwrap();
+    drop(conn);
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    let summary = stdout(&import(&new, &legacy, &[], &[]));
+    assert_says(
+        &summary,
+        &[
+            "users: 11 imported",
+            "role 'Admin' -> user: 1",
+            "role '관리자' -> user: 1",
+            "role 'admin' (a blob, not text) -> user: 1",
+            "user #4 (u4@example.com): role 'super_admin ' is not exactly user, admin or super_admin",
+            "user #20 (blob@example.com): role 'admin' (a blob, not text) is not stored as text",
+        ],
+    );
+    assert!(!summary.contains("user #10 (u10"), "{summary}");
+    let target = rusqlite::Connection::open(new.join("maintenance.db")).unwrap();
+    let role_of = |email: &str| -> String {
+        target
+            .query_row("SELECT role FROM users WHERE email = ?1", [email], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    for (i, (stored, expected)) in roles.iter().enumerate() {
+        let email = format!("u{}@example.com", i + 1);
+        assert_eq!(role_of(&email), *expected, "role {stored:?}");
+    }
+    assert_eq!(role_of("blob@example.com"), "user");
+}
+
+/// Runs the import and gives up after `limit`.
+fn import_within(dir: &Path, legacy: &Path, limit: Duration) -> Output {
+    let mut child = maintenance(dir)
+        .arg("import-legacy")
+        .arg(legacy)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("the import was still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Finding 5: a hash with an absurd bcrypt cost was trusted: the import tried it (for staff),
+/// and a login would then run for hours.
+#[tokio::test]
+async fn a_hash_with_an_absurd_cost_is_never_tried_and_its_account_cannot_be_used_to_stall() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("original.db");
+    let conn = bare_original(&legacy);
+    let absurd = format!("$2b$31${}", &KIM_HASH[7..]);
+    for (id, email, role) in [
+        (1, "chief@example.com", "super_admin"),
+        (2, "slow@example.com", "user"),
+    ] {
+        conn.execute(
+            "INSERT INTO users (id, email, hashed_password, role) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![id, email, absurd, role],
+        )
+        .unwrap();
+    }
+    add_user(&conn, 3, "fine@example.com", "user");
+    drop(conn);
+
+    let output = import_within(dir.path(), &legacy, Duration::from_secs(60));
+    assert!(output.status.success(), "{output:?}");
+    let summary = stdout(&output);
+    assert_says(
+        &summary,
+        &[
+            "users: 3 imported",
+            "user #1 (chief@example.com): its password hash has bcrypt cost 31",
+            "user #2 (slow@example.com): its password hash has bcrypt cost 31",
+            "so it was disabled; set a new one with `maintenance set-password slow@example.com`",
+        ],
+    );
+    assert!(!summary.contains("fine@example.com"), "{summary}");
+
+    let app = crate::helpers::spawn_app_in(dir, &[]).await;
+    let started = std::time::Instant::now();
+    let refused = app.login_form("slow@example.com", KIM_PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    app.token("fine@example.com", LEE_PASSWORD).await;
+}
+
+fn failure(dir: &Path, legacy: &Path) -> String {
+    let output = maintenance(dir)
+        .arg("import-legacy")
+        .arg(legacy)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+/// Finding 6: what cannot be read is said in the operator's terms, and the hint about a
+/// running original only where it is the likely cause.
+#[test]
+fn what_cannot_be_read_is_explained() {
+    let root = tempfile::tempdir().unwrap();
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+
+    let folder = failure(&new, root.path());
+    assert!(
+        folder.contains("is a folder, not a database file"),
+        "{folder}"
+    );
+    assert!(!folder.contains("does not exist"), "{folder}");
+
+    let text = root.path().join("notes.txt");
+    std::fs::write(
+        &text,
+        "not a database at all, just some text for the header",
+    )
+    .unwrap();
+    let not_sqlite = failure(&new, &text);
+    assert!(
+        not_sqlite.contains("is not an SQLite database"),
+        "{not_sqlite}"
+    );
+    assert!(!not_sqlite.contains("stop it first"), "{not_sqlite}");
+
+    // `users` as a view over another table.
+    let view = root.path().join("view.db");
+    let conn = rusqlite::Connection::open(&view).unwrap();
+    conn.execute_batch(&ORIGINAL_SCHEMA.replace(
+        "CREATE TABLE IF NOT EXISTS users",
+        "CREATE TABLE real_users",
+    ))
+    .unwrap();
+    conn.execute_batch("CREATE VIEW users AS SELECT * FROM real_users")
+        .unwrap();
+    drop(conn);
+    let message = failure(&new, &view);
+    assert!(
+        message.contains("its `users` is a view, not a table"),
+        "{message}"
+    );
+    assert!(!message.contains("rowid"), "{message}");
+
+    // A transaction left unfinished: a rollback journal beside the file.
+    let writing = root.path().join("writing");
+    std::fs::create_dir(&writing).unwrap();
+    let live = writing.join("maintenance.db");
+    build_original(&live);
+    let conn = rusqlite::Connection::open(&live).unwrap();
+    conn.execute_batch("PRAGMA cache_size = 1; BEGIN;").unwrap();
+    for i in 0..2000 {
+        add_user(
+            &conn,
+            100 + i,
+            &format!("n{i}@example.com"),
+            &"x".repeat(300),
+        );
+    }
+    let crashed = root.path().join("crashed");
+    std::fs::create_dir(&crashed).unwrap();
+    for name in ["maintenance.db", "maintenance.db-journal"] {
+        std::fs::copy(writing.join(name), crashed.join(name)).unwrap();
+    }
+    drop(conn);
+    let hot = crashed.join("maintenance.db");
+    let before = (
+        std::fs::read(&hot).unwrap(),
+        std::fs::read(crashed.join("maintenance.db-journal")).unwrap(),
+    );
+    let message = failure(&new, &hot);
+    assert!(
+        message.contains("has an unfinished transaction"),
+        "{message}"
+    );
+    assert!(message.contains("sqlite3"), "{message}");
+    assert!(!message.contains("readonly database"), "{message}");
+    assert!(!message.contains("stop it first"), "{message}");
+    assert_eq!(
+        (
+            std::fs::read(&hot).unwrap(),
+            std::fs::read(crashed.join("maintenance.db-journal")).unwrap(),
+        ),
+        before
+    );
+    assert_eq!(
+        files_in(&crashed),
+        ["maintenance.db", "maintenance.db-journal"]
+    );
+
+    // Another program holds the file: then the hint applies.
+    let busy = root.path().join("busy.db");
+    build_original(&busy);
+    let holder = rusqlite::Connection::open(&busy).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let message = failure(&new, &busy);
+    assert!(message.contains("stop it first"), "{message}");
+    drop(holder);
+    assert!(files_in(&new).is_empty(), "{:?}", files_in(&new));
+}
+
+/// Finding 6: a WAL database with rows only in its `-wal` and no `-shm` (copied from a running
+/// system, or left by a crash) is read whole, and nothing is created or changed beside it.
+#[test]
+fn a_wal_database_is_read_with_its_log_and_nothing_is_created_beside_it() {
+    let root = tempfile::tempdir().unwrap();
+    let running = root.path().join("running");
+    std::fs::create_dir(&running).unwrap();
+    let live = running.join("maintenance.db");
+    build_original(&live);
+    let conn = rusqlite::Connection::open(&live).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    // Only in the -wal: an account and its request.
+    add_user(&conn, 50, "walonly@example.com", "user");
+    add_request(&conn, 50, 50, "로그에만 있는 요청");
+    let copied = root.path().join("copied");
+    std::fs::create_dir(&copied).unwrap();
+    for name in ["maintenance.db", "maintenance.db-wal"] {
+        std::fs::copy(running.join(name), copied.join(name)).unwrap();
+    }
+    drop(conn);
+    let legacy = copied.join("maintenance.db");
+    let before = (
+        std::fs::read(&legacy).unwrap(),
+        std::fs::read(copied.join("maintenance.db-wal")).unwrap(),
+    );
+
+    let new = root.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    let summary = stdout(&import(&new, &legacy, &[], &[]));
+    assert_says(&summary, &["users: 5 imported", "requests: 5 imported"]);
+    let target = rusqlite::Connection::open(new.join("maintenance.db")).unwrap();
+    let owner: String = target
+        .query_row(
+            "SELECT u.email FROM requests r JOIN users u ON u.id = r.user_id WHERE r.id = 50",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(owner, "walonly@example.com");
+    assert_eq!(files_in(&copied), ["maintenance.db", "maintenance.db-wal"]);
+    assert_eq!(
+        (
+            std::fs::read(&legacy).unwrap(),
+            std::fs::read(copied.join("maintenance.db-wal")).unwrap(),
+        ),
+        before
+    );
+}
+
+/// Finding 7: the dry run said nothing about the target, so it passed where the import then
+/// failed (a DATABASE_URL in a folder that does not exist).
+#[test]
+fn the_dry_run_says_when_the_target_cannot_be_created() {
+    let root = tempfile::tempdir().unwrap();
+    let legacy = root.path().join("original.db");
+    build_original(&legacy);
+    let nowhere = root.path().join("srv/maintenance");
+    let url = nowhere.join("maintenance.db").display().to_string();
+    let output = maintenance(root.path())
+        .arg("import-legacy")
+        .arg(&legacy)
+        .arg("--dry-run")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let summary = stdout(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let problem = format!(
+        "cannot create the database {url}: the folder {} does not exist; create it first (mkdir -p {})",
+        nowhere.display(),
+        nowhere.display()
+    );
+    assert_says(
+        &summary,
+        &[
+            "users: 4 to import",
+            &format!("The import itself would fail: {problem}"),
+        ],
+    );
+    assert!(stderr.contains(&problem), "{stderr}");
+    assert!(!root.path().join("srv").exists());
+
+    // Where it can, the dry run says the file will be new.
+    let fine = root.path().join("fine");
+    std::fs::create_dir(&fine).unwrap();
+    let dry = stdout(&import(&fine, &legacy, &["--dry-run"], &[]));
+    assert_says(&dry, &["(a new file; its folder takes new files)"]);
+    assert!(files_in(&fine).is_empty(), "{:?}", files_in(&fine));
 }
