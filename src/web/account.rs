@@ -2,13 +2,12 @@
 //! (`/password-reset`: a link by mail, or from a super admin when no mail is configured).
 
 use super::session::{CsrfForm, Visitor, redirect, set_flash};
-use super::{Chrome, PageError, check_csrf, render, require_staff, require_user};
+use super::{Chrome, PageError, check_csrf, render, require_user};
 use crate::accounts::{self, User};
 use crate::auth::{reset, sessions};
 use crate::errors::AppError;
 use crate::ids::UserId;
 use crate::state::AppState;
-use crate::taxonomy::Role;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -358,10 +357,7 @@ pub async fn issue_link(
     id: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
-    let me = require_staff(&visitor, &req)?;
-    if me.role != Role::SuperAdmin {
-        return Err(AppError::Forbidden("super admins only".into()).into());
-    }
+    let me = super::staff::require_super(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;
     let base = crate::links::public_base(&req, &state.config);
     let issued = reset::issue(&state, me, UserId(*id), &base).await?;

@@ -276,7 +276,10 @@ pub struct UsersQuery {
     page: Option<u32>,
 }
 
-fn require_super<'a>(visitor: &'a Visitor, req: &HttpRequest) -> Result<&'a User, PageError> {
+pub(super) fn require_super<'a>(
+    visitor: &'a Visitor,
+    req: &HttpRequest,
+) -> Result<&'a User, PageError> {
     let user = require_staff(visitor, req)?;
     if user.role == Role::SuperAdmin {
         Ok(user)
