@@ -17,6 +17,7 @@ use crate::ids::{Timestamp, UserId};
 use crate::mail::Mail;
 use crate::state::AppState;
 use crate::taxonomy::Role;
+use crate::web::i18n::Lang;
 use aws_lc_rs::digest;
 
 /// How long a link works.
@@ -59,17 +60,18 @@ fn expiry(now: i64) -> i64 {
 }
 
 /// Starts mailing a link to the account with this address, if there is one, and returns at
-/// once: the caller answers the same whatever happens next.
-pub fn request_by_mail(state: &AppState, email: String, base: String) {
+/// once: the caller answers the same whatever happens next. The mail is written in `lang`,
+/// the language of the visitor who asked (accounts keep no language of their own).
+pub fn request_by_mail(state: &AppState, email: String, base: String, lang: Lang) {
     let state = state.clone();
     tokio::spawn(async move {
-        if let Err(e) = mail_link(&state, &email, &base).await {
+        if let Err(e) = mail_link(&state, &email, &base, lang).await {
             tracing::warn!(error = %e, "could not make or send a password reset link");
         }
     });
 }
 
-async fn mail_link(state: &AppState, email: &str, base: &str) -> Result<(), AppError> {
+async fn mail_link(state: &AppState, email: &str, base: &str, lang: Lang) -> Result<(), AppError> {
     let Some(user) = accounts::find_by_email(&state.db, email).await? else {
         tracing::debug!("password reset requested for an address without an account");
         return Ok(());
@@ -99,8 +101,8 @@ async fn mail_link(state: &AppState, email: &str, base: &str) -> Result<(), AppE
     }
     let mail = Mail {
         to: user.email.clone(),
-        subject: "비밀번호 재설정 안내".into(),
-        body: mail_body(&user, &link(base, &token)),
+        subject: lang.t("reset-mail-subject"),
+        body: mail_body(lang, &user, &link(base, &token)),
     };
     match state.mailer.send(mail).await {
         Ok(()) => tracing::info!(user_id = %id, "mailed a password reset link"),
@@ -111,16 +113,16 @@ async fn mail_link(state: &AppState, email: &str, base: &str) -> Result<(), AppE
     Ok(())
 }
 
-fn mail_body(user: &User, link: &str) -> String {
+/// The mail's text (`locales/<lang>/account.ftl`), one line per message.
+fn mail_body(lang: Lang, user: &User, link: &str) -> String {
     let name = user.full_name.as_deref().unwrap_or(&user.email);
     format!(
-        "{name}님, 안녕하세요.\n\n\
-         건물 유지보수 계정({email})의 비밀번호 재설정을 요청하셨습니다.\n\
-         아래 링크를 열어 새 비밀번호를 정해 주세요.\n\n\
-         {link}\n\n\
-         이 링크는 {LINK_MINUTES}분 동안 한 번만 쓸 수 있습니다. 새 비밀번호를 정하면 모든 기기에서 로그아웃됩니다.\n\
-         요청하지 않으셨다면 이 메일을 무시해 주세요. 비밀번호는 바뀌지 않습니다.\n",
-        email = user.email,
+        "{greeting}\n\n{requested}\n{open}\n\n{link}\n\n{expiry}\n{ignore}\n",
+        greeting = lang.t1("reset-mail-greeting", "name", name),
+        requested = lang.t1("reset-mail-requested", "email", &user.email),
+        open = lang.t("reset-mail-open"),
+        expiry = lang.t1("reset-mail-expiry", "minutes", LINK_MINUTES),
+        ignore = lang.t("reset-mail-ignore"),
     )
 }
 

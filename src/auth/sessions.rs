@@ -39,14 +39,6 @@ impl SessionKind {
             _ => None,
         }
     }
-
-    /// How the account page names it.
-    pub fn korean(self) -> &'static str {
-        match self {
-            SessionKind::Api => "API 토큰",
-            SessionKind::Page => "웹 브라우저",
-        }
-    }
 }
 
 /// One live session of an account, as its owner sees it (the id stays on the server).

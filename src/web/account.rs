@@ -4,7 +4,7 @@
 use super::session::{CsrfForm, Visitor, redirect, set_flash};
 use super::{Chrome, PageError, check_csrf, render, require_user};
 use crate::accounts::{self, User};
-use crate::auth::{reset, sessions};
+use crate::auth::{SessionKind, reset, sessions};
 use crate::errors::AppError;
 use crate::ids::UserId;
 use crate::state::AppState;
@@ -13,18 +13,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-const PASSWORD_RULE: &str =
-    "비밀번호는 8바이트 이상 72바이트 이하여야 합니다. (한글은 한 글자에 3바이트)";
-const CONFIRM_DIFFERS: &str = "새 비밀번호와 확인이 서로 다릅니다. 다시 입력해 주세요.";
-/// The answer to every request for a link by mail, whether or not the address has an account.
-const LINK_SENT: &str = "입력한 주소로 가입된 계정이 있으면 비밀번호 재설정 링크를 보냈습니다. \
-     몇 분 안에 메일이 오지 않으면 스팸함을 확인하거나 관리사무소에 문의해 주세요.";
-const ASK_THE_OFFICE: &str =
-    "메일을 보낼 수 없습니다. 관리사무소에 비밀번호 재설정을 요청해 주세요.";
-
 /// A session as the account page lists it.
 struct SessionLine {
-    kind: &'static str,
+    kind: String,
     kind_code: &'static str,
     created: String,
     expires: String,
@@ -39,16 +30,16 @@ struct AccountPage<'a> {
     joined: String,
     full_name: String,
     sessions: Vec<SessionLine>,
-    name_error: Option<&'a str>,
-    password_error: Option<&'a str>,
+    name_error: Option<String>,
+    password_error: Option<String>,
 }
 
 /// What the account page shows besides the account: a name as typed, and one error.
 #[derive(Default)]
-struct Shown<'a> {
+struct Shown {
     typed_name: Option<String>,
-    name_error: Option<&'a str>,
-    password_error: Option<&'a str>,
+    name_error: Option<String>,
+    password_error: Option<String>,
 }
 
 async fn account_page(
@@ -56,13 +47,16 @@ async fn account_page(
     visitor: &Visitor,
     user: &User,
     status: StatusCode,
-    shown: Shown<'_>,
+    shown: Shown,
 ) -> Result<HttpResponse, PageError> {
     let sessions = sessions::list(&state.db, user.id, visitor.session.as_deref())
         .await?
         .into_iter()
         .map(|s| SessionLine {
-            kind: s.kind.korean(),
+            kind: match s.kind {
+                SessionKind::Api => visitor.lang.t("session-kind-api"),
+                SessionKind::Page => visitor.lang.t("session-kind-page"),
+            },
             kind_code: s.kind.as_str(),
             created: visitor.lang.datetime(s.created_at),
             expires: visitor.lang.datetime(s.expires_at),
@@ -107,13 +101,14 @@ pub async fn rename(
     let user = require_user(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;
     match accounts::rename(&state.db, user.id, form.full_name.as_deref()).await {
-        Ok(_) => Ok(redirect("/account", Some("이름을 저장했습니다."))),
+        Ok(_) => Ok(redirect(
+            "/account",
+            Some(&visitor.lang.t("flash-name-saved")),
+        )),
         Err(AppError::Validation { .. }) => {
             let shown = Shown {
                 typed_name: form.into_inner().full_name,
-                name_error: Some(
-                    "이름은 100자 이하로, 보이지 않는 문자나 제어 문자 없이 입력해 주세요.",
-                ),
+                name_error: Some(visitor.lang.t("account-bad-name")),
                 ..Shown::default()
             };
             account_page(
@@ -150,7 +145,8 @@ pub async fn change_password(
     check_csrf(&visitor, &form.csrf_token)?;
     state.auth_limiter.check_password_change(&req)?;
     let form = form.into_inner();
-    let refused = |status, message| {
+    let lang = visitor.lang;
+    let refused = |status, message: String| {
         let shown = Shown {
             password_error: Some(message),
             ..Shown::default()
@@ -162,24 +158,25 @@ pub async fn change_password(
         .as_ref()
         .is_some_and(|c| *c != form.new_password)
     {
-        return refused(StatusCode::UNPROCESSABLE_ENTITY, CONFIRM_DIFFERS).await;
+        return refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            lang.t("password-confirm-differs"),
+        )
+        .await;
     }
     match accounts::change_password(&state, user, form.current_password, form.new_password).await {
         Ok(()) => {
             let begun = sessions::LoginBegun::now();
             let mut response =
                 super::auth::start_session(&state, &visitor, user, Some("/account"), begun).await?;
-            set_flash(
-                &mut response,
-                "비밀번호를 바꿨습니다. 다른 기기와 API 토큰은 모두 로그아웃되었습니다.",
-            );
+            set_flash(&mut response, &lang.t("flash-password-changed"));
             Ok(response)
         }
         Err(AppError::Forbidden(_)) => {
-            refused(StatusCode::FORBIDDEN, "현재 비밀번호가 맞지 않습니다.").await
+            refused(StatusCode::FORBIDDEN, lang.t("account-wrong-password")).await
         }
         Err(AppError::Validation { .. }) => {
-            refused(StatusCode::UNPROCESSABLE_ENTITY, PASSWORD_RULE).await
+            refused(StatusCode::UNPROCESSABLE_ENTITY, lang.t("password-rule")).await
         }
         Err(e) => Err(e.into()),
     }
@@ -193,7 +190,7 @@ struct ResetRequestPage<'a> {
     mail: bool,
     minutes: i64,
     email: &'a str,
-    error: Option<&'a str>,
+    error: Option<String>,
 }
 
 pub async fn reset_form(
@@ -227,7 +224,10 @@ pub async fn request_reset(
     check_csrf(&visitor, &form.csrf_token)?;
     state.auth_limiter.check_password_reset(&req)?;
     if !state.mailer.is_enabled() {
-        return Ok(redirect("/password-reset", Some(ASK_THE_OFFICE)));
+        return Ok(redirect(
+            "/password-reset",
+            Some(&visitor.lang.t("flash-reset-ask-the-office")),
+        ));
     }
     let Ok(email) = accounts::normalize_email(&form.email) else {
         let page = ResetRequestPage {
@@ -235,13 +235,17 @@ pub async fn request_reset(
             mail: true,
             minutes: reset::LINK_MINUTES,
             email: &form.email,
-            error: Some("올바른 이메일 주소를 입력해 주세요."),
+            error: Some(visitor.lang.t("reset-bad-email")),
         };
         return render(&visitor, StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
     let base = crate::links::public_base(&req, &state.config);
-    reset::request_by_mail(&state, email, base);
-    Ok(redirect("/password-reset", Some(LINK_SENT)))
+    reset::request_by_mail(&state, email, base, visitor.lang);
+    // The same answer whether or not the address has an account.
+    Ok(redirect(
+        "/password-reset",
+        Some(&visitor.lang.t("flash-reset-link-sent")),
+    ))
 }
 
 #[derive(Template)]
@@ -252,14 +256,14 @@ struct NewPasswordPage<'a> {
     token: Option<&'a str>,
     email: &'a str,
     minutes: i64,
-    error: Option<&'a str>,
+    error: Option<String>,
 }
 
 fn new_password_page(
     visitor: &Visitor,
     status: StatusCode,
     link: Option<(&str, &User)>,
-    error: Option<&str>,
+    error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let page = NewPasswordPage {
         chrome: Chrome::new(visitor),
@@ -314,7 +318,8 @@ pub async fn set_new_password(
     let Some(user) = reset::account_for(&state, &form.token).await? else {
         return new_password_page(&visitor, StatusCode::BAD_REQUEST, None, None);
     };
-    let refused = |message| {
+    let lang = visitor.lang;
+    let refused = |message: String| {
         new_password_page(
             &visitor,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -327,15 +332,15 @@ pub async fn set_new_password(
         .as_ref()
         .is_some_and(|c| *c != form.new_password)
     {
-        return refused(CONFIRM_DIFFERS);
+        return refused(lang.t("password-confirm-differs"));
     }
     match reset::complete(&state, &form.token, form.new_password.clone()).await {
         Ok(Some(_)) => Ok(redirect(
             "/login",
-            Some("새 비밀번호를 저장했습니다. 새 비밀번호로 로그인해 주세요."),
+            Some(&visitor.lang.t("flash-new-password-saved")),
         )),
         Ok(None) => new_password_page(&visitor, StatusCode::BAD_REQUEST, None, None),
-        Err(AppError::Validation { .. }) => refused(PASSWORD_RULE),
+        Err(AppError::Validation { .. }) => refused(lang.t("password-rule")),
         Err(e) => Err(e.into()),
     }
 }

@@ -464,6 +464,8 @@ mod tests {
         let mut sources = Vec::new();
         files(&root.join("templates"), "html", &mut sources);
         files(&root.join("src/web"), "rs", &mut sources);
+        // The reset link's mail, written in the language of the visitor who asked.
+        sources.push(root.join("src/auth/reset.rs"));
         let known = messages("ko");
         let mut missing = Vec::new();
         let mut used = 0;

@@ -635,6 +635,43 @@ async fn an_unknown_address_gets_the_same_answer_at_once_and_no_mail() {
 }
 
 #[tokio::test]
+async fn a_visitor_preferring_english_gets_the_answer_and_the_mail_in_english() {
+    let smtp = MockSmtp::start().await;
+    let app = app_with_mail(&smtp, &[]).await;
+    app.resident("kim@example.com").await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ACCEPT, "text/html".parse().unwrap());
+    headers.insert(reqwest::header::ACCEPT_LANGUAGE, "en".parse().unwrap());
+    let client = Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let csrf = page_csrf(&app, &client, "/password-reset").await;
+    let asked = post_form(
+        &app,
+        &client,
+        "/password-reset",
+        &[("email", "kim@example.com"), ("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+    assert!(flash_of(&asked).unwrap().contains("password reset link"));
+    let mail = smtp.wait_for(1).await.remove(0);
+    let text = mail.text();
+    assert!(
+        text.contains("Hello kim@example.com,") && text.contains("for 30 minutes"),
+        "{text}"
+    );
+    assert!(!text.contains("분"), "{text}");
+    assert!(
+        mail.reset_link()
+            .starts_with(&app.url("/password-reset/new?token="))
+    );
+}
+
+#[tokio::test]
 async fn reset_mails_are_limited_per_account_and_requests_per_address() {
     let smtp = MockSmtp::start().await;
     let app = app_with_mail(&smtp, &[]).await;

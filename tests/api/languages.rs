@@ -138,6 +138,18 @@ async fn browsers_preferring_english_get_english_pages() {
         "{detail}"
     );
 
+    // The account page, with its sessions.
+    let account = page(&client, &app.url("/account"), StatusCode::OK).await;
+    assert_english(&account, "the account page");
+    for text in [
+        "<h1>My account</h1>",
+        "<h2 id=\"password\">Change password</h2>",
+        "<td>Web browser</td>",
+        ">This device</strong>",
+    ] {
+        assert!(account.contains(text), "{text}: {account}");
+    }
+
     // An error page, with the resident's own menu.
     let forbidden = page(&client, &app.url("/admin"), StatusCode::FORBIDDEN).await;
     assert_english(&forbidden, "the 403 page");
