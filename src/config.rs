@@ -247,6 +247,16 @@ impl Config {
         let emergency_text = reader.page_text("EMERGENCY_TEXT", DEFAULT_EMERGENCY_TEXT, 300);
         let slow_request_ms = reader.ranged("SLOW_REQUEST_MS", 1000, 0, 3_600_000) as u64;
         let smtp = reader.smtp();
+        if smtp.is_some() && public_url.is_none() {
+            // A mailed link built from the request's Host or X-Forwarded-Host would let anyone
+            // have the office mail a real reset token pointing at their own site.
+            reader.problem(
+                "PUBLIC_URL",
+                "SMTP_URL is set, so reset links are mailed: set PUBLIC_URL to the address \
+                 residents open (e.g. PUBLIC_URL=https://maint.example.com); mailed links are \
+                 never built from a request's Host header",
+            );
+        }
         let live = LiveConfig {
             ping_interval_secs: reader.ranged("WS_PING_INTERVAL_SECS", 15, 1, 3600) as u64,
             pong_timeout_secs: reader.ranged("WS_PONG_TIMEOUT_SECS", 45, 1, 36_000) as u64,
@@ -923,9 +933,21 @@ mod tests {
         let c = config(&[
             ("SMTP_URL", "smtps://mailer:s3cret@mail.example.com"),
             ("SMTP_FROM", "office@example.com"),
+            ("PUBLIC_URL", "https://maint.example.com"),
         ])
         .unwrap();
         assert_eq!(c.smtp.unwrap().port, 465);
+        let err = config(&[
+            ("SMTP_URL", "smtps://mailer:s3cret@mail.example.com"),
+            ("SMTP_FROM", "office@example.com"),
+        ])
+        .unwrap_err();
+        let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(
+            names,
+            ["PUBLIC_URL"],
+            "mailed links need a configured address"
+        );
         let err = config(&[("SMTP_URL", "smtps://mailer:s3cret@mail.example.com")]).unwrap_err();
         assert_eq!(err.0[0].variable, "SMTP_FROM");
         assert!(!err.to_string().contains("s3cret"), "{err}");

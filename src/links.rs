@@ -17,31 +17,36 @@ use actix_web::HttpRequest;
 use aws_lc_rs::hmac;
 
 /// The scheme, host and any path prefix of links to this server: `PUBLIC_URL`, or else the
-/// scheme and host the request was sent to (`X-Forwarded-Proto`/`-Host` as actix reads them,
-/// the same view the origin check and Secure cookies take).
-/// Only a scheme of ours and a well-formed host get in: the forwarded headers come from the
-/// client unless a proxy replaced them, and what they say ends up inside `Link` and
-/// `image_url`.
+/// scheme and host the request was sent to. `X-Forwarded-Proto`/`-Host` and `Forwarded`
+/// count only when a proxy in `TRUSTED_PROXIES` sent the request; from anyone else they are
+/// the client's own claims, and only its `Host` header is read.
+/// Only a scheme of ours and a well-formed host get in: what these headers say ends up inside
+/// `Link` and `image_url`. Mailed links never come from here: they need `PUBLIC_URL`.
 pub fn public_base(req: &HttpRequest, config: &Config) -> String {
     if let Some(url) = &config.public_url {
         return url.clone();
     }
+    let proxied = req.peer_addr().is_some_and(|peer| {
+        config
+            .trusted_proxies
+            .contains(crate::client_address::canonical(peer.ip()))
+    });
     let info = req.connection_info();
-    let scheme = if info.scheme().eq_ignore_ascii_case("https") {
+    let scheme = if proxied && info.scheme().eq_ignore_ascii_case("https") {
         "https"
     } else {
         "http"
     };
-    let host = [
-        Some(info.host()),
-        req.headers()
-            .get(actix_web::http::header::HOST)
-            .and_then(|h| h.to_str().ok()),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|host| is_host(host))
-    .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
+    let host_header = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let forwarded = proxied.then(|| info.host());
+    let host = [forwarded, host_header]
+        .into_iter()
+        .flatten()
+        .find(|host| is_host(host))
+        .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
     format!("{scheme}://{host}")
 }
 

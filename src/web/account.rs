@@ -96,7 +96,7 @@ pub async fn rename(
     req: HttpRequest,
     state: web::Data<AppState>,
     visitor: Visitor,
-    form: web::Form<NameForm>,
+    form: super::form::PageForm<NameForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = require_user(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;
@@ -139,7 +139,7 @@ pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
     visitor: Visitor,
-    form: web::Form<PasswordForm>,
+    form: super::form::PageForm<PasswordForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = require_user(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;
@@ -219,7 +219,7 @@ pub async fn request_reset(
     req: HttpRequest,
     state: web::Data<AppState>,
     visitor: Visitor,
-    form: web::Form<ResetRequestForm>,
+    form: super::form::PageForm<ResetRequestForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&visitor, &form.csrf_token)?;
     state.auth_limiter.check_password_reset(&req)?;
@@ -239,7 +239,10 @@ pub async fn request_reset(
         };
         return render(&visitor, StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
-    let base = crate::links::public_base(&req, &state.config);
+    // Configuration requires PUBLIC_URL with SMTP: the link never comes from the request.
+    let Some(base) = state.config.public_url.clone() else {
+        return Err(AppError::internal("mail is on without PUBLIC_URL").into());
+    };
     reset::request_by_mail(&state, email, base, visitor.lang);
     // The same answer whether or not the address has an account.
     Ok(redirect(
@@ -310,7 +313,7 @@ pub async fn set_new_password(
     req: HttpRequest,
     state: web::Data<AppState>,
     visitor: Visitor,
-    form: web::Form<NewPasswordForm>,
+    form: super::form::PageForm<NewPasswordForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&visitor, &form.csrf_token)?;
     state.auth_limiter.check_password_change(&req)?;
@@ -360,7 +363,7 @@ pub async fn issue_link(
     state: web::Data<AppState>,
     visitor: Visitor,
     id: web::Path<i64>,
-    form: web::Form<CsrfForm>,
+    form: super::form::PageForm<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     let me = super::staff::require_super(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;

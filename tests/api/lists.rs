@@ -309,6 +309,34 @@ async fn links_use_public_url_when_set_and_browsers_may_read_the_paging_headers(
     }
 }
 
+/// `X-Forwarded-Host` is a client's own claim unless a trusted proxy sent it: links follow
+/// it only from `TRUSTED_PROXIES`.
+#[tokio::test]
+async fn links_follow_forwarded_headers_only_from_trusted_proxies() {
+    for (trusted, expected) in [
+        (None, "http://127.0.0.1:"),
+        (Some("127.0.0.1"), "https://maint.example.com/"),
+    ] {
+        let mut vars = vec![("LIST_DEFAULT_LIMIT", "1")];
+        vars.extend(trusted.map(|t| ("TRUSTED_PROXIES", t)));
+        let app = spawn_app_with(&vars).await;
+        let (_, resident) = app.resident("proxy@example.com").await;
+        app.submit(&resident, "현관문이 안 닫혀요").await;
+        app.submit(&resident, "현관 센서등이 안 켜져요").await;
+        let response = app
+            .client
+            .get(app.url("/api/my-requests"))
+            .bearer_auth(&resident)
+            .header("X-Forwarded-Host", "maint.example.com")
+            .header("X-Forwarded-Proto", "https")
+            .send()
+            .await
+            .unwrap();
+        let next = next_link(&response).unwrap();
+        assert!(next.starts_with(expected), "{trusted:?}: {next}");
+    }
+}
+
 #[tokio::test]
 async fn forwarded_headers_cannot_write_into_the_link() {
     let app = spawn_app_with(&[("LIST_DEFAULT_LIMIT", "1")]).await;
