@@ -115,10 +115,11 @@ async fn mail_link(state: &AppState, email: &str, base: &str, lang: Lang) -> Res
 
 /// The mail's text (`locales/<lang>/account.ftl`), one line per message.
 fn mail_body(lang: Lang, user: &User, link: &str) -> String {
-    let name = user.full_name.as_deref().unwrap_or(&user.email);
+    // Greeted by the address, never the name: anyone may register someone's address with a
+    // "name" of their choosing and then have the office mail it to them.
     format!(
         "{greeting}\n\n{requested}\n{open}\n\n{link}\n\n{expiry}\n{ignore}\n",
-        greeting = lang.t1("reset-mail-greeting", "name", name),
+        greeting = lang.t1("reset-mail-greeting", "name", &user.email),
         requested = lang.t1("reset-mail-requested", "email", &user.email),
         open = lang.t("reset-mail-open"),
         expiry = lang.t1("reset-mail-expiry", "minutes", LINK_MINUTES),
@@ -147,6 +148,19 @@ pub async fn issue(
             }
             let user =
                 db::users::find_user(&tx, target)?.ok_or_else(|| AppError::not_found("User"))?;
+            // A link would change a password without the current one: one's own goes through
+            // the account page, another super admin's through `maintenance set-password`.
+            if user.id == actor {
+                return Err(AppError::Forbidden(
+                    "Change your own password on the account page, with the current one".into(),
+                ));
+            }
+            if user.role == Role::SuperAdmin {
+                return Err(AppError::Forbidden(
+                    "A super admin's password is reset on the server with `maintenance set-password EMAIL`"
+                        .into(),
+                ));
+            }
             db::password_resets::prune(&tx, now)?;
             db::password_resets::insert(&tx, &token_hash, target, Via::Admin, expires_at)?;
             tx.commit()?;

@@ -186,10 +186,17 @@ pub async fn end(state: &AppState, user: UserId, session: &str) -> Result<(), Ap
     Ok(())
 }
 
-/// Ends every session of an account, API tokens included.
+/// Ends every session of an account, API tokens included, and uses up its open reset
+/// links: a link mailed before "log out everywhere" must not outlive it.
 pub async fn end_all(db: &Db, user: UserId) -> Result<usize, AppError> {
-    db.run(move |conn| db::sessions::delete_for_user(conn, user))
-        .await
+    db.run(move |conn| {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let ended = db::sessions::delete_for_user(&tx, user)?;
+        db::password_resets::consume_all(&tx, user)?;
+        tx.commit()?;
+        Ok(ended)
+    })
+    .await
 }
 
 /// Forgets expired sessions hourly, until shutdown.

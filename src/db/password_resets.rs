@@ -27,7 +27,8 @@ impl Via {
     }
 }
 
-/// Records a new link for `user`, valid until `expires_at` (Unix seconds).
+/// Records a new link for `user`, valid until `expires_at` (Unix seconds); the account's
+/// earlier links are used up, so only the newest one works.
 pub fn insert(
     conn: &Connection,
     token_hash: &str,
@@ -35,6 +36,7 @@ pub fn insert(
     via: Via,
     expires_at: i64,
 ) -> Result<(), AppError> {
+    consume_all(conn, user)?;
     conn.execute(
         "INSERT INTO password_resets (token_hash, user_id, via, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",

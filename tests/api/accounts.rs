@@ -57,6 +57,11 @@ async fn registration_validates_every_field() {
             json!({"email": "a@example.com", "password": PASSWORD, "full_name": "x".repeat(101)}),
             "full_name",
         ),
+        // A name is one line: it must not carry a message into the office's mail.
+        (
+            json!({"email": "a@example.com", "password": PASSWORD, "full_name": "Jane\n\nURGENT: http://evil.example"}),
+            "full_name",
+        ),
     ];
     for (body, field) in cases {
         let response = app.post_json(None, "/api/auth/register", &body).await;
