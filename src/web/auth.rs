@@ -100,7 +100,7 @@ pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
     visitor: Visitor,
-    form: web::Form<LoginForm>,
+    form: super::form::PageForm<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&visitor, &form.csrf_token)?;
     let form = form.into_inner();
@@ -169,7 +169,7 @@ pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
     visitor: Visitor,
-    form: web::Form<RegisterForm>,
+    form: super::form::PageForm<RegisterForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&visitor, &form.csrf_token)?;
     state.auth_limiter.check_registration(&req)?;
@@ -207,7 +207,7 @@ pub async fn register(
 pub async fn logout(
     state: web::Data<AppState>,
     visitor: Visitor,
-    form: web::Form<CsrfForm>,
+    form: super::form::PageForm<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&visitor, &form.csrf_token)?;
     if let (Some(session), Some(user)) = (&visitor.session, &visitor.user) {
@@ -221,7 +221,7 @@ pub async fn logout_everywhere(
     req: HttpRequest,
     state: web::Data<AppState>,
     visitor: Visitor,
-    form: web::Form<CsrfForm>,
+    form: super::form::PageForm<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = super::require_user(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;

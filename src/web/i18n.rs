@@ -16,7 +16,7 @@ use crate::ids::Timestamp;
 use crate::taxonomy::{Category, Priority, Role, Status};
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 use chrono::FixedOffset;
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, langid};
@@ -311,7 +311,7 @@ fn page_before(req: &HttpRequest) -> Option<String> {
 pub async fn switch(
     req: HttpRequest,
     visitor: Visitor,
-    form: web::Form<LanguageForm>,
+    form: super::form::PageForm<LanguageForm>,
 ) -> Result<HttpResponse, PageError> {
     super::check_csrf(&visitor, &form.csrf_token)?;
     let lang = Lang::ALL

@@ -5,6 +5,7 @@ mod account;
 pub mod assets;
 mod auth;
 mod charts;
+mod form;
 pub mod i18n;
 mod resident;
 pub mod session;
@@ -213,34 +214,11 @@ struct ErrorPage {
 impl PageError {
     /// The title and message of the error page in `lang`; None for a redirect to log in.
     fn page_text(&self, lang: Lang) -> Option<(String, String)> {
-        if let PageError::LoginRequired { .. } = self {
-            return None;
+        match self {
+            PageError::LoginRequired { .. } => None,
+            PageError::BadCsrf => Some((lang.t("error-csrf-title"), lang.t("error-csrf-message"))),
+            PageError::App(_) => Some(status_text(self.status_code(), lang)),
         }
-        let text = match (self, self.status_code().as_u16()) {
-            (PageError::BadCsrf, _) => (lang.t("error-csrf-title"), lang.t("error-csrf-message")),
-            (_, 403) => (
-                lang.t("error-forbidden-title"),
-                lang.t("error-forbidden-message"),
-            ),
-            (_, 404) => (
-                lang.t("error-not-found-title"),
-                lang.t("error-not-found-message"),
-            ),
-            (_, 413) => (
-                lang.t("error-too-large-title"),
-                lang.t("error-too-large-message"),
-            ),
-            (_, 429) => (
-                lang.t("error-too-many-title"),
-                lang.t("error-too-many-message"),
-            ),
-            (_, s) if s >= 500 => (lang.t("error-server-title"), lang.t("error-server-message")),
-            _ => (
-                lang.t("error-invalid-title"),
-                lang.t("error-invalid-message"),
-            ),
-        };
-        Some(text)
     }
 
     /// Whether the error is shown as a page (not a redirect to log in).
@@ -293,6 +271,19 @@ impl ResponseError for PageError {
     }
 }
 
+/// The title and message of an error page for `status` in `lang`.
+fn status_text(status: StatusCode, lang: Lang) -> (String, String) {
+    let (title, message) = match status.as_u16() {
+        403 => ("error-forbidden-title", "error-forbidden-message"),
+        404 => ("error-not-found-title", "error-not-found-message"),
+        413 => ("error-too-large-title", "error-too-large-message"),
+        429 => ("error-too-many-title", "error-too-many-message"),
+        s if s >= 500 => ("error-server-title", "error-server-message"),
+        _ => ("error-invalid-title", "error-invalid-message"),
+    };
+    (lang.t(title), lang.t(message))
+}
+
 /// Middleware: a page's error response (403, 404, 500...) rendered again for the visitor who
 /// asked, with their own menu and the site's name, as every other page is.
 pub async fn error_pages(
@@ -300,17 +291,23 @@ pub async fn error_pages(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let res = next.call(req).await?;
-    let is_page = res
-        .response()
-        .error()
-        .and_then(|e| e.as_error::<PageError>())
-        .is_some_and(PageError::is_page);
-    if !is_page {
+    let shown = match res.response().error() {
+        None => false,
+        Some(e) => match e.as_error::<PageError>() {
+            Some(error) => error.is_page(),
+            // A refusal before the handler ran (a form, path or query that cannot be read, a
+            // body too large, a wrong method) on a page's path: a page too, not JSON.
+            None => !crate::api::is_api_path(res.request().path()),
+        },
+    };
+    if !shown {
         return Ok(res.map_into_left_body());
     }
     let (req, res) = res.into_parts();
-    let Some(error) = res.error().and_then(|e| e.as_error::<PageError>()) else {
-        return Ok(ServiceResponse::new(req, res).map_into_left_body());
+    let status = res.status();
+    let text = |lang: Lang| match res.error().and_then(|e| e.as_error::<PageError>()) {
+        Some(error) => error.page_text(lang),
+        None => Some(status_text(status, lang)),
     };
     // When even the visitor cannot be known (the database is down), the page has no menu,
     // in the language the request asks for.
@@ -323,7 +320,7 @@ pub async fn error_pages(
         }
         Err(_) => Chrome::anonymous(Lang::of_request(&req)),
     };
-    let Some((title, message)) = error.page_text(chrome.lang) else {
+    let Some((title, message)) = text(chrome.lang) else {
         return Ok(ServiceResponse::new(req, res).map_into_left_body());
     };
     let Ok(html) = (ErrorPage {
@@ -334,12 +331,13 @@ pub async fn error_pages(
     .render() else {
         return Ok(ServiceResponse::new(req, res).map_into_left_body());
     };
-    let mut page = HttpResponse::build(res.status());
+    let mut page = HttpResponse::build(status);
     for (name, value) in res.headers() {
-        if name != header::CONTENT_LENGTH {
+        if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
             page.append_header((name.clone(), value.clone()));
         }
     }
+    page.insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"));
     page.insert_header((header::VARY, "Accept-Language, Cookie"));
     Ok(ServiceResponse::new(req, page.body(html)).map_into_right_body())
 }

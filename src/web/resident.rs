@@ -276,7 +276,7 @@ pub async fn delete_request(
     state: web::Data<AppState>,
     visitor: Visitor,
     id: web::Path<i64>,
-    form: web::Form<CsrfForm>,
+    form: super::form::PageForm<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = require_user(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;

@@ -237,7 +237,7 @@ pub async fn update_request(
     state: web::Data<AppState>,
     visitor: Visitor,
     id: web::Path<i64>,
-    form: web::Form<UpdateForm>,
+    form: super::form::PageForm<UpdateForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = require_staff(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;
@@ -296,11 +296,16 @@ pub async fn users(
 ) -> Result<HttpResponse, PageError> {
     let me = require_super(&visitor, &req)?.id;
     let page = query.page.unwrap_or(1).max(1);
-    let q = query
+    // Control characters are no part of an address or a name (a NUL would end SQLite's
+    // pattern early and match every account).
+    let q: String = query
         .q
         .as_deref()
-        .map(str::trim)
         .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
         .to_owned();
     let text = Some(q.clone()).filter(|q| !q.is_empty());
     let query = text
@@ -368,7 +373,7 @@ pub async fn delete_user(
     state: web::Data<AppState>,
     visitor: Visitor,
     id: web::Path<i64>,
-    form: web::Form<CsrfForm>,
+    form: super::form::PageForm<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     let me = require_super(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;
@@ -411,7 +416,7 @@ pub async fn change_role(
     state: web::Data<AppState>,
     visitor: Visitor,
     id: web::Path<i64>,
-    form: web::Form<RoleForm>,
+    form: super::form::PageForm<RoleForm>,
 ) -> Result<HttpResponse, PageError> {
     let me = require_super(&visitor, &req)?;
     check_csrf(&visitor, &form.csrf_token)?;

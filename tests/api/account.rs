@@ -115,7 +115,14 @@ async fn the_account_page_shows_the_account_and_its_sessions_and_changes_the_nam
     assert!(html.contains("value=\"김철수\""), "{html}");
 
     // Refused names leave the name as it was, with the reason on the page.
-    for bad in ["김\u{200B}철수", &"가".repeat(101), "a\u{7}b"] {
+    for bad in [
+        "김\u{200B}철수",
+        &"가".repeat(101),
+        "a\u{7}b",
+        "a\r\nb",
+        "Jane\n\nURGENT",
+        "a\tb",
+    ] {
         let refused = post_form(
             &app,
             &client,
@@ -320,6 +327,9 @@ async fn the_name_and_the_sessions_have_json_routes_too() {
         json!({"full_name": "가".repeat(101)}),
         json!({"full_name": "김\u{202E}철수"}),
         json!({"full_name": "a\u{0}b"}),
+        json!({"full_name": "Jane\n\nURGENT: open http://evil.example"}),
+        json!({"full_name": "a\r\nb"}),
+        json!({"full_name": "a\tb"}),
     ] {
         assert_error(
             app.patch_json(Some(&first), "/api/auth/me", &bad).await,
@@ -341,12 +351,24 @@ async fn the_name_and_the_sessions_have_json_routes_too() {
     .await;
 }
 
+/// The `PUBLIC_URL` of servers that mail: mailed links start with it, whatever the request said.
+const MAIL_BASE: &str = "http://office.example";
+
+/// A mailed link, checked to start with `MAIL_BASE`, as a link to the test server.
+fn local(app: &TestApp, link: &str) -> String {
+    let path = link
+        .strip_prefix(MAIL_BASE)
+        .unwrap_or_else(|| panic!("a mailed link starts with PUBLIC_URL: {link}"));
+    app.url(path)
+}
+
 /// A server that mails through `smtp`, and a resident on it.
 async fn app_with_mail(smtp: &MockSmtp, extra: &[(&str, &str)]) -> TestApp {
     let url = smtp.url();
     let mut vars = vec![
         ("SMTP_URL", url.as_str()),
         ("SMTP_FROM", "건물 관리사무소 <office@example.com>"),
+        ("PUBLIC_URL", MAIL_BASE),
     ];
     vars.extend_from_slice(extra);
     spawn_app_with(&vars).await
@@ -436,7 +458,7 @@ async fn a_mailed_reset_link_sets_a_new_password_once_and_ends_every_session() {
     assert_eq!(mail.to, ["kim@example.com"]);
     assert_eq!(mail.from, "office@example.com");
     assert!(mail.header("Subject").is_some());
-    let link = mail.reset_link();
+    let link = local(&app, &mail.reset_link());
     let prefix = app.url("/password-reset/new?token=");
     assert!(link.starts_with(&prefix), "an absolute link: {link}");
     let raw = &link[prefix.len()..];
@@ -544,54 +566,110 @@ async fn a_mailed_reset_link_sets_a_new_password_once_and_ends_every_session() {
     assert_eq!(no_token.status(), StatusCode::BAD_REQUEST);
 }
 
+/// Anyone may ask for a reset of anyone's address: were the link built from the request's
+/// `Host` or `X-Forwarded-Host`, the office would mail the victim a real token on the asker's
+/// site. Mailed links come from `PUBLIC_URL` alone.
 #[tokio::test]
-async fn an_expired_link_is_refused_and_a_used_one_ends_the_others() {
+async fn a_mailed_link_never_takes_its_host_from_the_request() {
     let smtp = MockSmtp::start().await;
     let app = app_with_mail(&smtp, &[]).await;
-    app.resident("kim@example.com").await;
+    let (_, token) = app.resident("kim@example.com").await;
+    // The name is the account holder's own text: the mail greets the address instead.
+    let renamed = app
+        .patch_json(
+            Some(&token),
+            "/api/auth/me",
+            &json!({"full_name": "김철수"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    for (header, value) in [
+        ("X-Forwarded-Host", "evil.example"),
+        ("Forwarded", "host=evil.example"),
+        ("Host", "attacker.example"),
+    ] {
+        let client = browser();
+        let csrf = page_csrf(&app, &client, "/login").await;
+        let asked = client
+            .post(app.url("/password-reset"))
+            .header(header, value)
+            .form(&[("email", "kim@example.com"), ("csrf_token", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asked.status(), StatusCode::SEE_OTHER, "{header}");
+    }
+    let mails = smtp.wait_for(3).await;
+    for mail in mails {
+        let text = mail.text();
+        assert!(
+            text.contains("kim@example.com") && !text.contains("김철수"),
+            "{text}"
+        );
+        let link = mail.reset_link();
+        assert!(
+            link.starts_with(&format!("{MAIL_BASE}/password-reset/new?token=")),
+            "{link}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_the_newest_link_works_until_it_expires_or_the_account_logs_out_everywhere() {
+    let smtp = MockSmtp::start().await;
+    let app = app_with_mail(&smtp, &[]).await;
+    let (_, token) = app.resident("kim@example.com").await;
     request_reset(&app, "kim@example.com").await;
-    let first = smtp.wait_for(1).await[0].reset_link();
+    let first = local(&app, &smtp.wait_for(1).await[0].reset_link());
     request_reset(&app, "kim@example.com").await;
-    let second = smtp.wait_for(2).await[1].reset_link();
+    let second = local(&app, &smtp.wait_for(2).await[1].reset_link());
     assert_ne!(first, second);
     let stored = stored_links(&app);
     let now = chrono::Utc::now().timestamp();
-    for (_, expires_at, used_at) in &stored {
-        assert!(used_at.is_none());
+    for (_, expires_at, _) in &stored {
         assert!(
             (expires_at - now - 30 * 60).abs() <= 5,
             "30 minutes: {expires_at} vs {now}"
         );
     }
-
-    // The first link runs out of time.
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.execute(
-        "UPDATE password_resets SET expires_at = ?1 WHERE token_hash = ?2",
-        rusqlite::params![now - 1, stored[0].0],
-    )
-    .unwrap();
-    let expired = browser().get(&first).send().await.unwrap();
-    assert_eq!(expired.status(), StatusCode::BAD_REQUEST);
+    // A second link uses up the first: a button pressed twice leaves one live link.
+    assert!(stored[0].2.is_some() && stored[1].2.is_none(), "{stored:?}");
+    assert_eq!(
+        browser().get(&first).send().await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(
         use_link(&app, &first, "my new password").await.status(),
         StatusCode::BAD_REQUEST
     );
-    app.token("kim@example.com", PASSWORD).await;
 
-    // A third link; the second one is used; the third is then refused too.
-    request_reset(&app, "kim@example.com").await;
-    let third = smtp.wait_for(3).await[2].reset_link();
+    // The second link runs out of time.
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.execute(
+        "UPDATE password_resets SET expires_at = ?1 WHERE token_hash = ?2",
+        rusqlite::params![now - 1, stored[1].0],
+    )
+    .unwrap();
+    let expired = browser().get(&second).send().await.unwrap();
+    assert_eq!(expired.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
         use_link(&app, &second, "my new password").await.status(),
-        StatusCode::SEE_OTHER
+        StatusCode::BAD_REQUEST
     );
+    app.token("kim@example.com", PASSWORD).await;
+
+    // "Log out everywhere" uses up a link mailed before it.
+    request_reset(&app, "kim@example.com").await;
+    let third = local(&app, &smtp.wait_for(3).await[2].reset_link());
+    let ended = app
+        .post_json(Some(&token), "/api/auth/logout-everywhere", &json!({}))
+        .await;
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        browser().get(&third).send().await.unwrap().status(),
-        StatusCode::BAD_REQUEST,
-        "setting the password uses up every link of the account"
+        use_link(&app, &third, "my new password").await.status(),
+        StatusCode::BAD_REQUEST
     );
-    app.token("kim@example.com", "my new password").await;
+    app.token("kim@example.com", PASSWORD).await;
 }
 
 #[tokio::test]
@@ -665,10 +743,7 @@ async fn a_visitor_preferring_english_gets_the_answer_and_the_mail_in_english() 
         "{text}"
     );
     assert!(!text.contains("분"), "{text}");
-    assert!(
-        mail.reset_link()
-            .starts_with(&app.url("/password-reset/new?token="))
-    );
+    assert!(local(&app, &mail.reset_link()).starts_with(&app.url("/password-reset/new?token=")));
 }
 
 #[tokio::test]
@@ -749,6 +824,31 @@ async fn without_smtp_the_page_says_to_ask_the_office_and_a_super_admin_issues_a
         StatusCode::NOT_FOUND,
     )
     .await;
+    // Never for oneself (the account page asks for the current password) nor for another
+    // super admin (`maintenance set-password` on the server).
+    let root_token = app.super_token().await;
+    let root_id = app.me(&root_token).await["id"].as_i64().unwrap();
+    let (other_id, _) = app.resident("second-root@example.com").await;
+    let promoted = app
+        .patch_json(
+            Some(&root_token),
+            &format!("/api/admin/users/{other_id}/role"),
+            &json!({"role": "super_admin"}),
+        )
+        .await;
+    assert_eq!(promoted.status(), StatusCode::OK);
+    for target in [root_id, other_id] {
+        assert_error(
+            app.post_json(
+                Some(&root_token),
+                &format!("/api/admin/users/{target}/reset-link"),
+                &json!({}),
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
     assert!(stored_links(&app).is_empty(), "refused calls store nothing");
     let issued = app
         .post_json(Some(&app.super_token().await), &path, &json!({}))
@@ -790,6 +890,10 @@ async fn without_smtp_the_page_says_to_ask_the_office_and_a_super_admin_issues_a
     let html = users.text().await.unwrap();
     let action = format!("action=\"/admin/users/{id}/reset-link\"");
     assert!(html.contains(&action), "{html}");
+    for target in [root_id, other_id] {
+        let action = format!("action=\"/admin/users/{target}/reset-link\"");
+        assert!(!html.contains(&action), "no button for {target}");
+    }
     let csrf = csrf_of(&html);
     let shown = post_form(
         &app,
@@ -854,7 +958,8 @@ async fn reset_tokens_and_links_never_reach_the_log() {
         .env("SUPER_ADMIN_EMAIL", SUPER_EMAIL)
         .env("SUPER_ADMIN_PASSWORD", SUPER_PASSWORD)
         .env("SMTP_URL", smtp.url())
-        .env("SMTP_FROM", "office@example.com");
+        .env("SMTP_FROM", "office@example.com")
+        .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"));
     let mut child = command.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
@@ -919,13 +1024,17 @@ async fn reset_tokens_and_links_never_reach_the_log() {
         .as_str()
         .unwrap()
         .to_owned();
-    for link in [&mailed, &issued] {
+    // The newer link used the mailed one up; both were opened, so both could have been logged.
+    for (link, status) in [
+        (&mailed, StatusCode::BAD_REQUEST),
+        (&issued, StatusCode::OK),
+    ] {
         let page = client.get(link.as_str()).send().await.unwrap();
-        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.status(), status);
     }
-    let token = mailed.split("token=").nth(1).unwrap().to_owned();
+    let token = issued.split("token=").nth(1).unwrap().to_owned();
     let form = client
-        .get(&mailed)
+        .get(&issued)
         .send()
         .await
         .unwrap()
@@ -960,4 +1069,100 @@ async fn reset_tokens_and_links_never_reach_the_log() {
             .collect();
         assert!(leaked.is_empty(), "{leaked:#?}");
     }
+}
+
+/// A page's form, path or query that cannot be read is answered with the error page, with
+/// the visitor's own menu, as every other page error is; the API keeps its JSON.
+#[tokio::test]
+async fn unreadable_page_forms_and_urls_get_the_error_page_not_json() {
+    let app = spawn_app().await;
+    app.resident("kim@example.com").await;
+    let client = browser();
+    log_in(&app, &client, "kim@example.com", PASSWORD).await;
+    let long = "a".repeat(70 * 1024);
+    let cases: Vec<(reqwest::RequestBuilder, &str)> = vec![
+        (
+            client.post(app.url("/account/name")).form(&[("x", "y")]),
+            "no fields",
+        ),
+        (
+            client
+                .post(app.url("/account/password"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(""),
+            "empty body",
+        ),
+        (
+            client.post(app.url("/language")).body("lang=en"),
+            "no Content-Type",
+        ),
+        (
+            client
+                .post(app.url("/account/password"))
+                .form(&[("current_password", long.as_str())]),
+            "too large",
+        ),
+        (
+            client
+                .post(app.url("/account/name"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body("full_name=%ff%fe&csrf_token=x"),
+            "not UTF-8",
+        ),
+        (client.get(app.url("/requests/abc")), "path"),
+        (client.get(app.url("/my-requests?page=abc")), "query"),
+    ];
+    for (request, case) in cases {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        assert!(status.is_client_error(), "{case}: {status}");
+        let kind = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(kind.starts_with("text/html"), "{case}: {kind}");
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("action=\"/logout\""),
+            "{case}: the resident's menu: {html}"
+        );
+        assert!(!html.contains("\"detail\""), "{case}: {html}");
+    }
+    let api = app
+        .client
+        .get(app.url("/api/requests/abc"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        api.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+}
+
+/// bcrypt reads 72 bytes: a longer current password would match on its first 72 alone.
+#[tokio::test]
+async fn a_current_password_past_72_bytes_never_matches() {
+    let app = spawn_app().await;
+    let password = "a".repeat(72);
+    let registered = app
+        .post_json(
+            None,
+            "/api/auth/register",
+            &json!({"email": "long@example.com", "password": password}),
+        )
+        .await;
+    assert_eq!(registered.status(), StatusCode::OK);
+    let token = app.token("long@example.com", &password).await;
+    let refused = app
+        .post_json(
+            Some(&token),
+            "/api/auth/change-password",
+            &json!({"current_password": format!("{password}b"), "new_password": "a new password"}),
+        )
+        .await;
+    assert_error(refused, StatusCode::FORBIDDEN).await;
+    app.token("long@example.com", &password).await;
 }
