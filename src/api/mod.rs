@@ -113,6 +113,15 @@ fn too_large() -> AppError {
     ))
 }
 
+/// Whether `path` belongs to the JSON API (errors answer `{"detail"}` there), not to a page.
+pub fn is_api_path(path: &str) -> bool {
+    path == "/api"
+        || path.starts_with("/api/")
+        || matches!(path, "/ws" | "/health" | "/openapi.json")
+        || path == "/docs"
+        || path.starts_with("/docs/")
+}
+
 /// Unknown routes answer 404 in the API's error shape.
 pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound("Not Found".into()))
