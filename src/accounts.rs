@@ -4,11 +4,11 @@ use crate::auth::Passwords;
 use crate::config::{Secret, SuperAdminSeed};
 use crate::db::{self, Db};
 use crate::errors::AppError;
-use crate::ids::{Timestamp, UserId};
-use crate::requests::Page;
+use crate::ids::UserId;
+use crate::model::Page;
+pub use crate::model::User;
 use crate::state::AppState;
 use crate::taxonomy::Role;
-use serde::Serialize;
 
 /// bcrypt reads at most this many bytes; longer passwords are refused, never truncated.
 pub const PASSWORD_MAX_BYTES: usize = 72;
@@ -18,16 +18,6 @@ pub const FULL_NAME_MAX_CHARS: usize = 100;
 pub const DEFAULT_SUPER_ADMIN_EMAIL: &str = "admin@localhost";
 
 const BAD_LOGIN: &str = "Incorrect email or password";
-
-/// An account as the API shows it; the password hash never leaves the db layer.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct User {
-    pub id: UserId,
-    pub email: String,
-    pub full_name: Option<String>,
-    pub role: Role,
-    pub created_at: Timestamp,
-}
 
 /// Characters that show as nothing (or reorder what follows) yet make two strings differ:
 /// Unicode format characters (zero-width spaces and joiners, bidirectional overrides, the

@@ -14,7 +14,7 @@ pub mod sessions;
 pub mod users;
 
 use crate::errors::AppError;
-use crate::events::{Event, Events};
+use crate::model::{Event, Events};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::Path;
