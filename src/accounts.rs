@@ -144,7 +144,7 @@ pub fn parse_full_name(full_name: Option<&str>) -> Result<Option<String>, AppErr
 /// Gives the caller's account a new name (None or blank clears it).
 pub async fn rename(db: &Db, user: UserId, full_name: Option<&str>) -> Result<User, AppError> {
     let full_name = parse_full_name(full_name)?;
-    db.run(move |conn| db::users::set_full_name(conn, user, full_name.as_deref()))
+    db.change(move |tx| db::users::set_full_name(tx, user, full_name.as_deref()))
         .await?
         .ok_or_else(|| AppError::not_found("User"))
 }
@@ -165,9 +165,9 @@ async fn create(
     role: Role,
 ) -> Result<User, AppError> {
     let hash = passwords.hash(registration.password).await?;
-    db.run(move |conn| {
+    db.change(move |tx| {
         db::users::insert_user(
-            conn,
+            tx,
             &registration.email,
             registration.full_name.as_deref(),
             &hash,
@@ -360,7 +360,7 @@ pub async fn set_password(
     check_password(&new).map_err(|m| AppError::invalid("password", m))?;
     let hash = passwords.hash(new).await?;
     let updated = db
-        .run(move |conn| db::users::set_password_hash(conn, id, &hash))
+        .change(move |tx| db::users::set_password_hash(tx, id, &hash))
         .await?;
     if updated {
         Ok(())
@@ -419,7 +419,7 @@ async fn ensure_seeded(
         Some((user, hash)) if hash.starts_with('!') => {
             let id = user.id;
             set_password(db, passwords, id, seed.password.expose().to_owned()).await?;
-            db.run(move |conn| db::users::set_role(conn, id, Role::SuperAdmin))
+            db.change(move |tx| db::users::set_role(tx, id, Role::SuperAdmin))
                 .await?;
             tracing::info!(
                 email = %seed.email,
@@ -440,7 +440,7 @@ async fn ensure_seeded(
                 // Whoever knows the password owns the account: promoting it gives nobody anything new.
                 (false, true) => {
                     let id = user.id;
-                    db.run(move |conn| db::users::set_role(conn, id, Role::SuperAdmin))
+                    db.change(move |tx| db::users::set_role(tx, id, Role::SuperAdmin))
                         .await?;
                     tracing::info!(email = %seed.email, "promoted the existing account to super_admin");
                 }

@@ -1,18 +1,17 @@
 //! Changes worth telling connected clients about, in commit order, and their live fan-out.
 //!
 //! Every change writes its event to the `events` table in the transaction that
-//! makes the change (`Db::write`), so event ids are a gap-free
-//! sequence in commit order. The commit and the publish happen under one lock,
-//! so live subscribers see events in that same order. A publish never fails a
-//! change: with no subscriber, or a lagging one, the event is still in the table.
+//! makes the change (`Db::write`), so event ids are a gap-free sequence in commit order.
+//! One writer commits every change and publishes right after each commit, so live
+//! subscribers see events in that same order. A publish never fails a change: with no
+//! subscriber, or a lagging one, the event is still in the table.
 
 use crate::ids::{RequestId, UserId};
 use crate::model::{MaintenanceRequest, photo_path};
 use bytestring::ByteString;
-use rusqlite::Transaction;
 use serde::Serialize;
 use serde_json::json;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// One change to a request.
@@ -156,12 +155,11 @@ fn frame(id: i64, kind: &str, data: &serde_json::Value) -> ByteString {
         .into()
 }
 
-/// The live fan-out of committed events.
+/// The live fan-out of committed events. Only the database's writer publishes, right after
+/// each commit and in commit order.
 #[derive(Clone)]
 pub struct Events {
     sender: broadcast::Sender<Arc<StoredEvent>>,
-    /// Held from commit to publish so subscribers see events in commit order.
-    order: Arc<Mutex<()>>,
 }
 
 impl Events {
@@ -169,7 +167,6 @@ impl Events {
     pub fn new(buffer: usize) -> Events {
         Events {
             sender: broadcast::channel(buffer.max(1)).0,
-            order: Arc::new(Mutex::new(())),
         }
     }
 
@@ -177,17 +174,10 @@ impl Events {
         self.sender.subscribe()
     }
 
-    /// Commits `tx`, then publishes `stored`, with no other commit in between.
-    pub fn commit(&self, tx: Transaction<'_>, stored: Vec<StoredEvent>) -> rusqlite::Result<()> {
-        // A panic elsewhere while holding the lock leaves nothing half-done here: carry on.
-        let _in_order = self
-            .order
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        tx.commit()?;
+    /// Sends committed events to every subscriber; with none, they are only in the table.
+    pub fn publish(&self, stored: Vec<StoredEvent>) {
         for event in stored {
             let _ = self.sender.send(Arc::new(event));
         }
-        Ok(())
     }
 }
