@@ -4,11 +4,11 @@ use crate::auth::Passwords;
 use crate::config::{Secret, SuperAdminSeed};
 use crate::db::{self, Db};
 use crate::errors::AppError;
-use crate::ids::{Timestamp, UserId};
-use crate::requests::Page;
+use crate::ids::UserId;
+use crate::model::Page;
+pub use crate::model::User;
 use crate::state::AppState;
 use crate::taxonomy::Role;
-use serde::Serialize;
 
 /// bcrypt reads at most this many bytes; longer passwords are refused, never truncated.
 pub const PASSWORD_MAX_BYTES: usize = 72;
@@ -18,16 +18,6 @@ pub const FULL_NAME_MAX_CHARS: usize = 100;
 pub const DEFAULT_SUPER_ADMIN_EMAIL: &str = "admin@localhost";
 
 const BAD_LOGIN: &str = "Incorrect email or password";
-
-/// An account as the API shows it; the password hash never leaves the db layer.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct User {
-    pub id: UserId,
-    pub email: String,
-    pub full_name: Option<String>,
-    pub role: Role,
-    pub created_at: Timestamp,
-}
 
 /// Characters that show as nothing (or reorder what follows) yet make two strings differ:
 /// Unicode format characters (zero-width spaces and joiners, bidirectional overrides, the
@@ -160,7 +150,7 @@ pub fn parse_full_name(full_name: Option<&str>) -> Result<Option<String>, AppErr
 /// Gives the caller's account a new name (None or blank clears it).
 pub async fn rename(db: &Db, user: UserId, full_name: Option<&str>) -> Result<User, AppError> {
     let full_name = parse_full_name(full_name)?;
-    db.run(move |conn| db::users::set_full_name(conn, user, full_name.as_deref()))
+    db.change(move |tx| db::users::set_full_name(tx, user, full_name.as_deref()))
         .await?
         .ok_or_else(|| AppError::not_found("User"))
 }
@@ -181,9 +171,9 @@ async fn create(
     role: Role,
 ) -> Result<User, AppError> {
     let hash = passwords.hash(registration.password).await?;
-    db.run(move |conn| {
+    db.change(move |tx| {
         db::users::insert_user(
-            conn,
+            tx,
             &registration.email,
             registration.full_name.as_deref(),
             &hash,
@@ -382,7 +372,7 @@ pub async fn set_password(
     check_password(&new).map_err(|m| AppError::invalid("password", m))?;
     let hash = passwords.hash(new).await?;
     let updated = db
-        .run(move |conn| db::users::set_password_hash(conn, id, &hash))
+        .change(move |tx| db::users::set_password_hash(tx, id, &hash))
         .await?;
     if updated {
         Ok(())
@@ -441,7 +431,7 @@ async fn ensure_seeded(
         Some((user, hash)) if hash.starts_with('!') => {
             let id = user.id;
             set_password(db, passwords, id, seed.password.expose().to_owned()).await?;
-            db.run(move |conn| db::users::set_role(conn, id, Role::SuperAdmin))
+            db.change(move |tx| db::users::set_role(tx, id, Role::SuperAdmin))
                 .await?;
             tracing::info!(
                 email = %seed.email,
@@ -462,7 +452,7 @@ async fn ensure_seeded(
                 // Whoever knows the password owns the account: promoting it gives nobody anything new.
                 (false, true) => {
                     let id = user.id;
-                    db.run(move |conn| db::users::set_role(conn, id, Role::SuperAdmin))
+                    db.change(move |tx| db::users::set_role(tx, id, Role::SuperAdmin))
                         .await?;
                     tracing::info!(email = %seed.email, "promoted the existing account to super_admin");
                 }

@@ -18,6 +18,7 @@ pub mod ids;
 pub mod legacy_import;
 pub mod links;
 pub mod mail;
+pub mod model;
 pub mod photos;
 pub mod private_files;
 pub mod queue;

@@ -12,9 +12,10 @@
 use crate::config::{Config, Secret};
 use crate::errors::AppError;
 use crate::ids::RequestId;
-use crate::requests::MaintenanceRequest;
+use crate::model::{MaintenanceRequest, StoredEvent};
 use actix_web::HttpRequest;
 use aws_lc_rs::hmac;
+use bytestring::ByteString;
 
 /// The scheme, host and any path prefix of links to this server: `PUBLIC_URL`, or else the
 /// scheme and host the request was sent to. `X-Forwarded-Proto`/`-Host` and `Forwarded`
@@ -60,10 +61,7 @@ fn is_host(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b".-_:[]".contains(&b))
 }
 
-/// The path of a request's photo on this server, as `image_url` stores it.
-pub fn photo_path(id: RequestId) -> String {
-    format!("/api/requests/{id}/image")
-}
+pub use crate::model::photo_path;
 
 /// Makes and checks signed photo links.
 #[derive(Clone)]
@@ -167,6 +165,11 @@ impl Signer<'_> {
         if request.local_photo {
             request.image_url = Some(self.url(request.id));
         }
+    }
+
+    /// A live event's frame with its photo link, if any, signed.
+    pub fn frame(&self, event: &StoredEvent) -> ByteString {
+        event.frame_with(|id| self.url(id))
     }
 }
 

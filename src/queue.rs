@@ -140,7 +140,7 @@ pub async fn start(
     events: Events,
     settings: QueueSettings,
 ) -> Result<(ClassifyQueue, QueueWorkers), AppError> {
-    let waiting = db.run(|conn| db::jobs::requeue_unfinished(conn)).await?;
+    let waiting = db.change(|tx| db::jobs::requeue_unfinished(tx)).await?;
     if waiting > 0 {
         tracing::info!(jobs = waiting, "resuming unfinished classification jobs");
     }
@@ -236,7 +236,7 @@ async fn run_sweeper(
 
 impl Worker {
     async fn process(&self, batch: Vec<RequestId>) {
-        let claimed = match self.db.run(move |conn| db::jobs::claim(conn, &batch)).await {
+        let claimed = match self.db.change(move |tx| db::jobs::claim(tx, &batch)).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "could not claim classification jobs");
@@ -331,7 +331,7 @@ impl Worker {
                 let message = e.to_string();
                 if let Err(e) = self
                     .db
-                    .run(move |conn| db::jobs::release(conn, request, &message))
+                    .change(move |tx| db::jobs::release(tx, request, &message))
                     .await
                 {
                     tracing::error!(request_id = %request, error = %e, "could not release a classification job");

@@ -84,14 +84,12 @@ async fn mail_link(state: &AppState, email: &str, base: &str, lang: Lang) -> Res
     let id = user.id;
     let made = state
         .db
-        .run(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            db::password_resets::prune(&tx, now.timestamp())?;
-            if db::password_resets::mailed_since(&tx, id, hour_ago)? >= MAILS_PER_ACCOUNT_PER_HOUR {
+        .change(move |tx| {
+            db::password_resets::prune(tx, now.timestamp())?;
+            if db::password_resets::mailed_since(tx, id, hour_ago)? >= MAILS_PER_ACCOUNT_PER_HOUR {
                 return Ok(false);
             }
-            db::password_resets::insert(&tx, &token_hash, id, Via::Email, expires_at)?;
-            tx.commit()?;
+            db::password_resets::insert(tx, &token_hash, id, Via::Email, expires_at)?;
             Ok(true)
         })
         .await?;
@@ -141,13 +139,12 @@ pub async fn issue(
     let actor = actor.id;
     let user = state
         .db
-        .run(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            if db::users::role_of(&tx, actor)? != Some(Role::SuperAdmin) {
+        .change(move |tx| {
+            if db::users::role_of(tx, actor)? != Some(Role::SuperAdmin) {
                 return Err(AppError::Forbidden("Not enough permissions".into()));
             }
             let user =
-                db::users::find_user(&tx, target)?.ok_or_else(|| AppError::not_found("User"))?;
+                db::users::find_user(tx, target)?.ok_or_else(|| AppError::not_found("User"))?;
             // A link would change a password without the current one: one's own goes through
             // the account page, another super admin's through `maintenance set-password`.
             if user.id == actor {
@@ -161,9 +158,8 @@ pub async fn issue(
                         .into(),
                 ));
             }
-            db::password_resets::prune(&tx, now)?;
-            db::password_resets::insert(&tx, &token_hash, target, Via::Admin, expires_at)?;
-            tx.commit()?;
+            db::password_resets::prune(tx, now)?;
+            db::password_resets::insert(tx, &token_hash, target, Via::Admin, expires_at)?;
             Ok(user)
         })
         .await?;

@@ -103,7 +103,7 @@ pub async fn start(
     let row = id.clone();
     let started = state
         .db
-        .run(move |conn| db::sessions::insert(conn, &row, user, kind.as_str(), expires_at, begun.0))
+        .change(move |tx| db::sessions::insert(tx, &row, user, kind.as_str(), expires_at, begun.0))
         .await?;
     if !started {
         return Err(AppError::Unauthorized(
@@ -180,7 +180,7 @@ pub async fn end(state: &AppState, user: UserId, session: &str) -> Result<(), Ap
     let session = session.to_owned();
     state
         .db
-        .run(move |conn| db::sessions::delete(conn, &session))
+        .change(move |tx| db::sessions::delete(tx, &session))
         .await?;
     state.account_changes.record(user);
     Ok(())
@@ -189,11 +189,9 @@ pub async fn end(state: &AppState, user: UserId, session: &str) -> Result<(), Ap
 /// Ends every session of an account, API tokens included, and uses up its open reset
 /// links: a link mailed before "log out everywhere" must not outlive it.
 pub async fn end_all(db: &Db, user: UserId) -> Result<usize, AppError> {
-    db.run(move |conn| {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let ended = db::sessions::delete_for_user(&tx, user)?;
-        db::password_resets::consume_all(&tx, user)?;
-        tx.commit()?;
+    db.change(move |tx| {
+        let ended = db::sessions::delete_for_user(tx, user)?;
+        db::password_resets::consume_all(tx, user)?;
         Ok(ended)
     })
     .await
@@ -209,7 +207,7 @@ pub async fn prune_expired(db: Db, mut shutdown: watch::Receiver<bool>) {
         }
         let now = chrono::Utc::now().timestamp();
         match db
-            .run(move |conn| db::sessions::prune_expired(conn, now))
+            .change(move |tx| db::sessions::prune_expired(tx, now))
             .await
         {
             Ok(0) => {}

@@ -7,20 +7,9 @@ pub mod eval;
 pub mod keyword;
 pub mod llm;
 
-use crate::taxonomy::{Category, ClassificationMethod, Priority};
-use serde::Serialize;
+use crate::taxonomy::ClassificationMethod;
 
-/// What a classifier decided, with how sure it is and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Classification {
-    pub category: Category,
-    pub priority: Priority,
-    /// From 0 to 1.
-    pub confidence: f64,
-    /// The evidence, in a few words.
-    pub reason: String,
-    pub method: ClassificationMethod,
-}
+pub use crate::model::Classification;
 
 /// The offline classification: pure, deterministic, instant.
 pub fn offline(description: &str) -> Classification {
@@ -44,24 +33,10 @@ pub fn safety_rules(descriptions: &[String]) -> Vec<Option<&'static str>> {
         .collect()
 }
 
-impl Classification {
-    /// This answer held to the offline safety rule that holds for its text: a request such a
-    /// rule makes high (flooding, gas, someone trapped) stays high, whatever the text led
-    /// another classifier to say. The category is left as it is.
-    pub fn held_to(mut self, safety_rule: Option<&str>) -> Classification {
-        if let Some(rule) = safety_rule {
-            if self.priority != Priority::High {
-                self.priority = Priority::High;
-                self.reason = format!("{} · high kept by the safety rule ({rule})", self.reason);
-            }
-        }
-        self
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::taxonomy::{Category, Priority};
 
     fn answer(priority: Priority) -> Classification {
         Classification {

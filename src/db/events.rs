@@ -1,9 +1,9 @@
 //! SQL for the event log.
 
 use crate::errors::AppError;
-use crate::events::{Event, StoredEvent};
 use crate::ids::RequestId;
 use crate::ids::{Timestamp, UserId};
+use crate::model::{Event, StoredEvent};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// Appends an event inside the transaction of the change it describes.

@@ -4,9 +4,7 @@ use crate::errors::AppError;
 use crate::ids::{RequestId, Timestamp, UserId};
 use crate::taxonomy::JobState;
 use rusqlite::types::Value;
-use rusqlite::{
-    Connection, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter,
-};
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 /// After this many attempts that could not be saved, a job is given up.
 pub const MAX_ATTEMPTS: i64 = 3;
@@ -44,11 +42,10 @@ pub struct ClaimedJob {
 
 /// Marks the queued jobs among `requests` as running and returns them with their owners and
 /// descriptions. A job already claimed (a duplicate in the channel) is skipped.
-pub fn claim(conn: &mut Connection, requests: &[RequestId]) -> Result<Vec<ClaimedJob>, AppError> {
+pub fn claim(tx: &Connection, requests: &[RequestId]) -> Result<Vec<ClaimedJob>, AppError> {
     if requests.is_empty() {
         return Ok(Vec::new());
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let placeholders: Vec<String> = (2..requests.len() + 2).map(|i| format!("?{i}")).collect();
     let sql = format!(
         "UPDATE classification_jobs SET state = 'running', attempts = attempts + 1, started_at = ?1, updated_at = ?1
@@ -70,7 +67,6 @@ pub fn claim(conn: &mut Connection, requests: &[RequestId]) -> Result<Vec<Claime
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    tx.commit()?;
     Ok(claimed
         .into_iter()
         .filter_map(|(request, owner, description)| {
@@ -100,12 +96,7 @@ pub fn finish_job(
 
 /// Puts a job whose result could not be saved back in the queue, or gives it up after
 /// [`MAX_ATTEMPTS`] (the offline classification then stands and the request says `failed`).
-pub fn release(
-    conn: &mut Connection,
-    request: RequestId,
-    error: &str,
-) -> Result<JobState, AppError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+pub fn release(tx: &Connection, request: RequestId, error: &str) -> Result<JobState, AppError> {
     let now = Timestamp::now();
     let state: Option<JobState> = tx
         .query_row(
@@ -123,7 +114,6 @@ pub fn release(
             [request],
         )?;
     }
-    tx.commit()?;
     Ok(state.unwrap_or(JobState::Done))
 }
 

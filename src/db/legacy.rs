@@ -4,7 +4,7 @@
 use super::migrate;
 use crate::errors::AppError;
 use crate::ids::{RequestId, Timestamp, UserId};
-use crate::legacy_import::{
+use crate::model::legacy::{
     ImportRequest, ImportUser, LegacyRequest, LegacyUser, RawText, RawTime,
 };
 use crate::taxonomy::ClassificationStatus;

@@ -1,7 +1,8 @@
 //! The SQLite database: a pool of connections and every SQL statement the product runs.
 //!
-//! Handlers never see a connection: they call the async [`Db::run`] (or the
-//! domain functions built on it), which moves the work to the blocking pool.
+//! Handlers never see a connection: they call the domain functions built on [`Db::run`]
+//! (reads, on the blocking pool, on connections that cannot write) and on [`Db::write`] and
+//! [`Db::change`] (every write, on the one writer thread: see [`writer`]).
 
 pub mod events;
 pub mod idempotency;
@@ -12,11 +13,12 @@ pub mod password_resets;
 pub mod requests;
 pub mod sessions;
 pub mod users;
+pub mod writer;
 
 use crate::errors::AppError;
-use crate::events::{Event, Events};
+use crate::model::{Event, Events};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction};
 use std::path::Path;
 use std::time::Duration;
 
@@ -24,13 +26,15 @@ pub use migrate::{MIGRATIONS, MigrateError, migrate};
 
 type Pool = r2d2::Pool<SqliteConnectionManager>;
 
-/// How long a writer waits for SQLite's lock before the request fails with 503.
+/// How long the writer waits for SQLite's lock (held by another process: a command-line
+/// tool) before the batch fails with 503.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A cheaply cloned handle to the connection pool.
+/// A cheaply cloned handle to the database: the readers' pool and the writer's queue.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    writer: std::sync::Arc<writer::Handle>,
 }
 
 /// Why the database could not be opened.
@@ -45,6 +49,11 @@ pub enum OpenError {
     },
     #[error("cannot open the database at {path}: {reason}")]
     Open { path: String, reason: String },
+    #[error("cannot start the database writer for {path}: {source}")]
+    Writer {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot migrate the database at {path}: {source}")]
     Migrate { path: String, source: MigrateError },
     #[error("{}", legacy_advice(path))]
@@ -106,13 +115,23 @@ pub fn shell_word(path: &Path) -> String {
 
 /// The pragmas every connection gets: WAL so readers never wait for the writer,
 /// foreign keys (off by default in SQLite), a busy timeout instead of instant
-/// SQLITE_BUSY, and NORMAL sync, which WAL keeps durable across application crashes.
+/// SQLITE_BUSY, and FULL sync: each commit reaches the disk before it is acknowledged, so
+/// an answered change survives a power loss, not only a crash of this process (NORMAL
+/// would lose the last commits then). The writer commits a whole batch at once, so the
+/// sync is paid once per batch rather than once per change.
 fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
+}
+
+/// A pooled connection: as [`configure`], and unable to write, so that every write goes
+/// through the writer (one left here would fail, not bypass it).
+fn configure_reader(conn: &mut Connection) -> rusqlite::Result<()> {
+    configure(conn)?;
+    conn.pragma_update(None, "query_only", true)
 }
 
 impl Db {
@@ -166,10 +185,14 @@ impl Db {
             path: display.clone(),
             source,
         })?;
-        drop(first);
+        // The first connection becomes the writer's.
+        let writer = writer::start(first).map_err(|source| OpenError::Writer {
+            path: display.clone(),
+            source,
+        })?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(flags)
-            .with_init(configure);
+            .with_init(configure_reader);
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
             .connection_timeout(Duration::from_secs(10))
@@ -178,10 +201,14 @@ impl Db {
                 path: display.clone(),
                 source,
             })?;
-        Ok(Db { pool })
+        Ok(Db {
+            pool,
+            writer: std::sync::Arc::new(writer),
+        })
     }
 
-    /// Runs `work` with a pooled connection on the blocking thread pool.
+    /// Runs `work` with a pooled connection on the blocking thread pool. The connection
+    /// reads only: writes go through [`Db::write`] or [`Db::change`].
     pub async fn run<T, F>(&self, work: F) -> Result<T, AppError>
     where
         T: Send + 'static,
@@ -196,66 +223,76 @@ impl Db {
         .map_err(AppError::internal)?
     }
 
-    /// Runs a change in one write transaction, stores the events it reports in that same
-    /// transaction, then commits and publishes them in commit order.
+    /// Runs a change on the writer, in the next batch's transaction (in a savepoint of its
+    /// own), stores the events it reports in that same transaction, and once the batch is
+    /// committed publishes them in commit order and returns the change's value. An error
+    /// (or a panic) rolls back this change only.
     pub async fn write<T, F>(&self, events: &Events, work: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<(T, Vec<Event>), AppError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        let events = events.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            // IMMEDIATE takes the write lock at once, so two writers never deadlock upgrading.
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (value, changes) = work(&tx)?;
-            let stored = changes
-                .iter()
-                .map(|event| self::events::insert(&tx, event))
-                .collect::<Result<Vec<_>, _>>()?;
-            events.commit(tx, stored)?;
-            Ok(value)
-        })
-        .await
-        .map_err(AppError::internal)?
+        self.submit(work, Some(events.clone())).await
     }
 
-    /// Whether a write could start now: takes SQLite's write lock, waiting at most `wait`,
-    /// and releases it without changing anything. For the health check.
+    /// [`Db::write`] for a change no live client hears of: sessions, accounts, job states,
+    /// pruning.
+    pub async fn change<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, AppError> + Send + 'static,
+    {
+        self.submit(
+            move |tx: &Transaction<'_>| Ok((work(tx)?, Vec::new())),
+            None,
+        )
+        .await
+    }
+
+    async fn submit<T, F>(&self, work: F, events: Option<Events>) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<(T, Vec<Event>), AppError> + Send + 'static,
+    {
+        let (pending, answer) = writer::Pending::new(work, events);
+        self.writer
+            .queue()
+            .send(writer::Message::Change(Box::new(pending)))
+            .await
+            .map_err(|_| closed())?;
+        answer
+            .await
+            .map_err(|_| AppError::internal("the writer stopped before answering"))?
+    }
+
+    /// Whether a write could start now: the writer runs an empty change, waiting at most
+    /// `wait` (for the changes queued before it, and for SQLite's write lock should another
+    /// process hold it). For the health check.
     pub async fn can_write(&self, wait: Duration) -> Result<(), AppError> {
-        self.run(move |conn| {
-            conn.busy_timeout(wait)?;
-            let attempt = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map(drop);
-            // The pooled connection goes back with the normal wait.
-            conn.busy_timeout(BUSY_TIMEOUT)?;
-            Ok(attempt?)
-        })
-        .await
+        match tokio::time::timeout(wait, self.change(|_| Ok(()))).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(AppError::Unavailable(format!(
+                "no write transaction could start within {} ms",
+                wait.as_millis()
+            ))),
+        }
     }
 
-    /// Moves every committed change from the write-ahead log into the database file and
-    /// empties the log (`PRAGMA wal_checkpoint(TRUNCATE)`), then gives up this handle. For a
+    /// Lets the writer finish every change queued so far, then moves every committed change
+    /// from the write-ahead log into the database file and empties the log (`PRAGMA
+    /// wal_checkpoint(TRUNCATE)`), and stops the writer: later writes fail with 503. For a
     /// clean stop, once nothing writes any more: afterwards the database file alone holds
     /// everything, whether or not other handles close before the process exits.
     pub async fn close(self) -> Result<(), AppError> {
-        let (busy, log, moved) = self
-            .run(|conn| {
-                // Readers still open (a socket's last query) are waited for, up to the
-                // busy timeout.
-                Ok(
-                    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-                        Ok((
-                            row.get::<_, i64>(0)?,
-                            row.get::<_, i64>(1)?,
-                            row.get::<_, i64>(2)?,
-                        ))
-                    })?,
-                )
-            })
-            .await?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writer
+            .queue()
+            .send(writer::Message::Close(reply))
+            .await
+            .map_err(|_| closed())?;
+        let writer::Checkpoint { busy, log, moved } = answer
+            .await
+            .map_err(|_| AppError::internal("the writer stopped before checkpointing"))??;
         if busy != 0 {
             return Err(AppError::Unavailable(format!(
                 "the write-ahead log could not be checkpointed ({moved} of {log} pages moved): \
@@ -266,14 +303,24 @@ impl Db {
         Ok(())
     }
 
-    /// Runs `work` on the calling thread; for start-up and command-line tools only.
+    /// Runs `work` on the calling thread with a pooled connection that may write, bypassing
+    /// the writer: only for a command-line tool that makes one large transaction of its own
+    /// (the import), in a process where nothing else writes.
     pub fn run_now<T>(
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T, AppError>,
     ) -> Result<T, AppError> {
         let mut conn = self.pool.get()?;
-        work(&mut conn)
+        conn.pragma_update(None, "query_only", false)?;
+        let outcome = work(&mut conn);
+        conn.pragma_update(None, "query_only", true)?;
+        outcome
     }
+}
+
+/// The writer has stopped: the database was closed.
+fn closed() -> AppError {
+    AppError::Unavailable("the database is closed".into())
 }
 
 /// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.

@@ -1,9 +1,9 @@
 //! SQL for password reset links: only the SHA-256 of each link's token is stored.
 
 use super::users::{USER_COLUMNS_OF_U, user_from_row};
-use crate::accounts::User;
 use crate::errors::AppError;
 use crate::ids::{Timestamp, UserId};
+use crate::model::User;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Rows are forgotten this long after they expire.

@@ -1,10 +1,10 @@
 //! SQL for requests and their history.
 
-use crate::classify::Classification;
 use crate::errors::AppError;
 use crate::ids::{RequestId, Timestamp, UserId};
-use crate::requests::{
-    HistoryEntry, MaintenanceRequest, NewRequest, Page, RequestChanges, RequestFilter, Scope, Stats,
+use crate::model::{
+    Classification, HistoryEntry, MaintenanceRequest, NewRequest, Page, RequestChanges,
+    RequestFilter, Scope, Stats, photo_path, task_id,
 };
 use crate::taxonomy::{
     Category, ClassificationMethod, ClassificationStatus, HistoryAction, Priority, Status,
@@ -32,8 +32,7 @@ fn request_from_row(row: &Row<'_>) -> rusqlite::Result<MaintenanceRequest> {
         status: row.get(7)?,
         image_url: row.get(8)?,
         // A pending classification is one with a refinement job queued or running.
-        task_id: (classification_status == ClassificationStatus::Pending)
-            .then(|| crate::requests::task_id(id)),
+        task_id: (classification_status == ClassificationStatus::Pending).then(|| task_id(id)),
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
         classification_status,
@@ -524,7 +523,7 @@ pub fn set_photo(
             id,
             photo.file,
             photo.content_type,
-            crate::links::photo_path(id),
+            photo_path(id),
             Timestamp::now()
         ],
         request_from_row,

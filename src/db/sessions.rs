@@ -1,9 +1,9 @@
 //! SQL for sessions: the server-side record every token names.
 
 use super::users::{USER_COLUMNS_OF_U, user_from_row};
-use crate::accounts::User;
 use crate::errors::AppError;
 use crate::ids::{Timestamp, UserId};
+use crate::model::User;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Records a new session; false when the account is gone, or its sessions were all ended

@@ -1,8 +1,8 @@
 //! SQL for accounts.
 
-use crate::accounts::User;
 use crate::errors::AppError;
 use crate::ids::{RequestId, Timestamp, UserId};
+use crate::model::User;
 use crate::taxonomy::Role;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 

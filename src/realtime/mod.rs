@@ -17,7 +17,7 @@ pub async fn prune_events(db: Db, retention: Duration, mut shutdown: watch::Rece
         }
         let cutoff = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
         let before = Timestamp(chrono::Utc::now() - cutoff);
-        match db.run(move |conn| db::events::prune(conn, before)).await {
+        match db.change(move |tx| db::events::prune(tx, before)).await {
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, "pruned old events"),
             Err(e) => tracing::warn!(error = %e, "could not prune events"),

@@ -300,7 +300,10 @@ impl LiveSocket {
     /// events keep the unsigned path, so a replay never hands out a link that has expired.
     fn frame_of(&self, event: &StoredEvent) -> bytestring::ByteString {
         let now = chrono::Utc::now().timestamp();
-        event.frame_for(&self.state.photo_links.signer(&self.photo_base, now))
+        self.state
+            .photo_links
+            .signer(&self.photo_base, now)
+            .frame(event)
     }
 
     /// Closes the socket when its session has ended; otherwise rereads the role.

@@ -263,6 +263,63 @@ async fn replay_and_live_events_join_without_gap_or_repeat_under_concurrent_writ
     quiet(&mut ws, Duration::from_millis(300)).await;
 }
 
+/// Creates sent all at once are committed together by the one writer (group commit): every
+/// one answered 200 is stored, and the live events arrive once each, with gap-free ids, in
+/// the order the requests were committed (their ids).
+#[tokio::test]
+async fn concurrent_creates_all_commit_and_their_events_arrive_in_commit_order() {
+    let app = spawn_app().await;
+    let (_, admin) = app.admin("admin@example.com").await;
+    let mut residents = Vec::new();
+    for n in 0..5 {
+        residents.push(app.resident(&format!("r{n}@example.com")).await.1);
+    }
+    let mut ws = connect(&app, &admin, "").await;
+    settle().await;
+
+    let app = &app;
+    let creates = residents.iter().flat_map(|token| {
+        (0..20).map(move |n| async move {
+            let body = json!({"description": format!("{n}층 복도 전등이 나갔어요")});
+            let response = app.post_json(Some(token), "/api/requests", &body).await;
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+    });
+    let mut created: Vec<i64> = futures_util::future::join_all(creates).await;
+    created.sort_unstable();
+    created.dedup();
+    assert_eq!(created.len(), 100, "one request per create");
+
+    let mut events = Vec::new();
+    while events.len() < 100 {
+        let event = next(&mut ws).await;
+        assert_eq!(event["type"], "new_request");
+        events.push((
+            event["id"].as_i64().unwrap(),
+            event["data"]["id"].as_i64().unwrap(),
+        ));
+    }
+    quiet(&mut ws, Duration::from_millis(300)).await;
+    let first = events[0].0;
+    let ids: Vec<i64> = events.iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        ids,
+        (first..first + 100).collect::<Vec<_>>(),
+        "gap-free, in order"
+    );
+    let requests: Vec<i64> = events.iter().map(|(_, request)| *request).collect();
+    assert_eq!(
+        requests, created,
+        "each request once, in the order of its commit"
+    );
+
+    let listed = app.get(Some(&admin), "/api/requests?limit=1000").await;
+    assert_eq!(listed.headers()["x-total-count"], "100");
+}
+
 /// A client that stops reading is closed with a reason naming where to resume; the others
 /// keep receiving everything.
 #[tokio::test]

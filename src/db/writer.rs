@@ -1,0 +1,488 @@
+//! The one writer: every write transaction of this process runs on one thread, with one
+//! connection, a batch at a time (group commit).
+//!
+//! Callers queue changes on a bounded channel (a full channel makes them wait: back-pressure)
+//! and wait for their answer. The writer takes whatever is waiting, up to [`MAX_BATCH`]
+//! changes, opens one IMMEDIATE transaction and runs each change in its own savepoint: a
+//! change that fails (or panics) is rolled back to its savepoint and answered with its
+//! error, the others stay. It stores the events each change reports inside that change's
+//! savepoint, commits once (one fsync for the whole batch with `synchronous=FULL`), publishes
+//! the events in commit order and only then answers each caller: an answer means committed.
+//!
+//! One committer also means event ids are handed out, committed and published in one order,
+//! with no lock between threads: the ids a subscriber sees are gap-free and increasing.
+
+use super::events;
+use crate::errors::AppError;
+use crate::model::{Event, Events, StoredEvent};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use tokio::sync::{mpsc, oneshot};
+
+/// The most changes one transaction takes; a longer queue is committed in several.
+pub const MAX_BATCH: usize = 256;
+
+/// Room in the writer's queue; a caller finding it full waits for room.
+pub const QUEUE: usize = 1024;
+
+/// A change the writer runs, and the caller waiting for its outcome.
+pub(super) trait Change: Send {
+    /// Runs the change inside the batch's transaction; returns the events it reports.
+    fn apply(&mut self, tx: &Transaction<'_>) -> Result<Vec<Event>, AppError>;
+    /// Where its events are published.
+    fn events(&self) -> Option<&Events>;
+    /// Answers the caller: `Ok` once the batch is committed, or why it is not.
+    fn answer(self: Box<Self>, outcome: Result<(), AppError>);
+}
+
+/// A change made from a closure; its value goes back to the caller after the commit.
+pub(super) struct Pending<T, F> {
+    work: Option<F>,
+    value: Option<T>,
+    events: Option<Events>,
+    reply: oneshot::Sender<Result<T, AppError>>,
+}
+
+impl<T, F> Pending<T, F> {
+    pub(super) fn new(
+        work: F,
+        events: Option<Events>,
+    ) -> (Pending<T, F>, oneshot::Receiver<Result<T, AppError>>) {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            work: Some(work),
+            value: None,
+            events,
+            reply,
+        };
+        (pending, answer)
+    }
+}
+
+impl<T, F> Change for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&Transaction<'_>) -> Result<(T, Vec<Event>), AppError> + Send,
+{
+    fn apply(&mut self, tx: &Transaction<'_>) -> Result<Vec<Event>, AppError> {
+        let work = self
+            .work
+            .take()
+            .ok_or_else(|| AppError::internal("a change was run twice"))?;
+        let (value, events) = work(tx)?;
+        self.value = Some(value);
+        Ok(events)
+    }
+
+    fn events(&self) -> Option<&Events> {
+        self.events.as_ref()
+    }
+
+    fn answer(self: Box<Self>, outcome: Result<(), AppError>) {
+        let Pending { value, reply, .. } = *self;
+        let result = outcome.and_then(|()| {
+            value.ok_or_else(|| AppError::internal("a committed change left no value"))
+        });
+        // A caller that stopped waiting (a timed-out health check) needs no answer.
+        let _ = reply.send(result);
+    }
+}
+
+/// What the writer's queue carries.
+pub(super) enum Message {
+    Change(Box<dyn Change>),
+    /// Finish what is queued, checkpoint the write-ahead log, answer, and stop.
+    Close(oneshot::Sender<Result<Checkpoint, AppError>>),
+}
+
+/// What `PRAGMA wal_checkpoint(TRUNCATE)` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Checkpoint {
+    /// Whether readers kept it from finishing (0: it finished).
+    pub busy: i64,
+    /// Pages in the log, and pages moved into the database file.
+    pub log: i64,
+    pub moved: i64,
+}
+
+/// The writer thread and its queue. When the last handle goes, the queue closes and the
+/// handle waits for the thread to finish what was queued and close its connection: a
+/// command-line tool must not exit with it open (SQLite moves the write-ahead log into the
+/// database file, and removes it, when the last connection closes).
+pub(super) struct Handle {
+    sender: mpsc::Sender<Message>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Handle {
+    /// The writer's queue.
+    pub(super) fn queue(&self) -> &mpsc::Sender<Message> {
+        &self.sender
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // Dropping the real sender closes the queue; the thread then drains it and stops.
+        drop(std::mem::replace(&mut self.sender, mpsc::channel(1).0));
+        if let Some(thread) = self.thread.take()
+            // A change that held the last handle is dropped on the writer thread itself.
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts the writer thread on `conn`.
+pub(super) fn start(conn: Connection) -> std::io::Result<Handle> {
+    // Every statement any change runs stays prepared on this one connection.
+    conn.set_prepared_statement_cache_capacity(128);
+    let (sender, inbox) = mpsc::channel(QUEUE);
+    let thread = std::thread::Builder::new()
+        .name("db-writer".into())
+        .spawn(move || run(conn, inbox))?;
+    Ok(Handle {
+        sender,
+        thread: Some(thread),
+    })
+}
+
+/// Commits batches until every sender is gone, or [`Message::Close`] has arrived and what
+/// was queued before it is done.
+fn run(mut conn: Connection, mut inbox: mpsc::Receiver<Message>) {
+    let mut closing = None;
+    let mut batch: Vec<Box<dyn Change>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = inbox.blocking_recv() {
+        take(first, &mut batch, &mut closing, &mut inbox);
+        while batch.len() < MAX_BATCH {
+            match inbox.try_recv() {
+                Ok(next) => take(next, &mut batch, &mut closing, &mut inbox),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, std::mem::take(&mut batch));
+    }
+    if let Some(reply) = closing {
+        let _ = reply.send(checkpoint(&conn));
+    }
+}
+
+fn take(
+    message: Message,
+    batch: &mut Vec<Box<dyn Change>>,
+    closing: &mut Option<oneshot::Sender<Result<Checkpoint, AppError>>>,
+    inbox: &mut mpsc::Receiver<Message>,
+) {
+    match message {
+        Message::Change(change) => batch.push(change),
+        Message::Close(reply) => {
+            // Nothing new is taken; what is already queued still runs.
+            inbox.close();
+            *closing = Some(reply);
+        }
+    }
+}
+
+/// Moves the write-ahead log into the database file and empties it; readers still open
+/// (a socket's last query) are waited for, up to the busy timeout.
+fn checkpoint(conn: &Connection) -> Result<Checkpoint, AppError> {
+    Ok(
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+            Ok(Checkpoint {
+                busy: row.get(0)?,
+                log: row.get(1)?,
+                moved: row.get(2)?,
+            })
+        })?,
+    )
+}
+
+/// Runs `batch` in as few transactions as it takes (one, unless SQLite itself rolls one back
+/// part-way), then publishes and answers.
+fn commit_batch(conn: &mut Connection, batch: Vec<Box<dyn Change>>) {
+    let mut waiting = batch.into_iter();
+    while waiting.len() > 0 {
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => {
+                // Another process holds the write lock past the busy timeout, or the file
+                // cannot be written: nothing in this batch can be.
+                let error = AppError::from(e);
+                tracing::warn!(error = %error, changes = waiting.len(), "a write batch could not start");
+                for change in waiting {
+                    change.answer(Err(copy(&error)));
+                }
+                return;
+            }
+        };
+        let mut applied: Vec<(Box<dyn Change>, Vec<StoredEvent>)> = Vec::new();
+        let mut aborted = None;
+        for mut change in waiting.by_ref() {
+            match in_savepoint(&tx, change.as_mut()) {
+                Ok(stored) => applied.push((change, stored)),
+                Err(error) => {
+                    change.answer(Err(error));
+                    if tx.is_autocommit() {
+                        // SQLite rolled the whole transaction back (a full disk, an I/O
+                        // error): the changes applied so far are gone with it.
+                        aborted = Some(AppError::Unavailable(
+                            "the write transaction was rolled back by the database".into(),
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        let committed = match aborted {
+            Some(error) => Err(error),
+            None => tx.commit().map_err(AppError::from),
+        };
+        match committed {
+            Ok(()) => {
+                for (change, stored) in &mut applied {
+                    if let Some(events) = change.events() {
+                        events.publish(std::mem::take(stored));
+                    }
+                }
+                for (change, _) in applied {
+                    change.answer(Ok(()));
+                }
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, changes = applied.len(), "a write batch failed to commit");
+                for (change, _) in applied {
+                    change.answer(Err(copy(&error)));
+                }
+            }
+        }
+    }
+}
+
+/// Runs one change and stores its events inside a savepoint; on failure or panic, rolls back
+/// to the savepoint, leaving the batch's other changes as they were.
+fn in_savepoint(
+    tx: &Transaction<'_>,
+    change: &mut dyn Change,
+) -> Result<Vec<StoredEvent>, AppError> {
+    tx.prepare_cached("SAVEPOINT change")?.execute([])?;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let reported = change.apply(tx)?;
+        reported
+            .iter()
+            .map(|event| events::insert(tx, event))
+            .collect::<Result<Vec<_>, AppError>>()
+    }));
+    let outcome = outcome.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(panic = %why, "a change panicked; it was rolled back");
+        Err(AppError::internal(format_args!("a change panicked: {why}")))
+    });
+    let released = outcome.and_then(|stored| {
+        tx.prepare_cached("RELEASE change")?.execute([])?;
+        Ok(stored)
+    });
+    if released.is_err() && !tx.is_autocommit() {
+        tx.prepare_cached("ROLLBACK TO change")?.execute([])?;
+        tx.prepare_cached("RELEASE change")?.execute([])?;
+    }
+    released
+}
+
+/// The same failure for another caller of the batch.
+fn copy(error: &AppError) -> AppError {
+    match error {
+        AppError::Unavailable(why) => AppError::Unavailable(why.clone()),
+        other => AppError::internal(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Db, OpenMode, migrate};
+    use crate::ids::{RequestId, UserId};
+    use tokio::sync::oneshot::Receiver;
+
+    /// A migrated database file with one account, and a connection to it.
+    fn database(dir: &tempfile::TempDir) -> (std::path::PathBuf, Connection) {
+        let path = dir.path().join("test.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO users (email, hashed_password, role, created_at, updated_at)
+             VALUES ('r@example.com', 'x', 'user', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+        (path, conn)
+    }
+
+    fn queue<T: Send + 'static>(
+        inbox: &mpsc::Sender<Message>,
+        events: &Events,
+        work: impl FnOnce(&Transaction<'_>) -> Result<(T, Vec<Event>), AppError> + Send + 'static,
+    ) -> Receiver<Result<T, AppError>> {
+        let (pending, answer) = Pending::new(work, Some(events.clone()));
+        if inbox.try_send(Message::Change(Box::new(pending))).is_err() {
+            panic!("no room in the queue");
+        }
+        answer
+    }
+
+    fn deleted(id: i64) -> Event {
+        Event::RequestDeleted {
+            id: RequestId(id),
+            user_id: UserId(1),
+        }
+    }
+
+    /// Appends `text` to the account's name: what a change leaves behind.
+    fn mark(tx: &Transaction<'_>, text: &str) -> Result<(), AppError> {
+        tx.execute(
+            "UPDATE users SET full_name = coalesce(full_name, '') || ?1 WHERE id = 1",
+            [text],
+        )?;
+        Ok(())
+    }
+
+    /// Changes queued before the writer starts all land in its first batch: one fails, one
+    /// panics, and the others still commit, with their events gap-free and in order.
+    #[test]
+    fn a_failing_or_panicking_change_rolls_back_alone_and_the_rest_of_its_batch_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, conn) = database(&dir);
+        let events = Events::new(16);
+        let mut live = events.subscribe();
+        let (inbox, receiver) = mpsc::channel(QUEUE);
+        let first = queue(&inbox, &events, |tx| {
+            mark(tx, "a")?;
+            Ok((1, vec![deleted(1)]))
+        });
+        let failing = queue(&inbox, &events, |tx| {
+            mark(tx, "b")?;
+            tx.execute("DELETE FROM users", [])?;
+            Err::<((), Vec<Event>), _>(AppError::Conflict("refused".into()))
+        });
+        let panicking = queue(
+            &inbox,
+            &events,
+            |tx| -> Result<((), Vec<Event>), AppError> {
+                mark(tx, "c")?;
+                panic!("a bug in a change");
+            },
+        );
+        let last = queue(&inbox, &events, |tx| {
+            mark(tx, "d")?;
+            Ok((4, vec![deleted(4), deleted(5)]))
+        });
+        drop(inbox);
+        // Runs what is queued, then stops: the queue's last sender is gone.
+        std::thread::spawn(move || run(conn, receiver))
+            .join()
+            .unwrap();
+
+        assert_eq!(first.blocking_recv().unwrap().unwrap(), 1);
+        assert!(matches!(
+            failing.blocking_recv().unwrap(),
+            Err(AppError::Conflict(_))
+        ));
+        match panicking.blocking_recv().unwrap() {
+            Err(AppError::Internal(why)) => assert!(why.contains("a bug in a change"), "{why}"),
+            other => panic!("expected an internal error, got {other:?}"),
+        }
+        assert_eq!(last.blocking_recv().unwrap().unwrap(), 4);
+
+        let check = Connection::open(&path).unwrap();
+        let name: String = check
+            .query_row("SELECT full_name FROM users WHERE id = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            name, "ad",
+            "only the failed and the panicked changes rolled back"
+        );
+        let stored: Vec<(i64, i64)> = check
+            .prepare("SELECT id, request_id FROM events ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(stored, [(1, 1), (2, 4), (3, 5)]);
+        let published: Vec<i64> = std::iter::from_fn(|| live.try_recv().ok())
+            .map(|event| event.id)
+            .collect();
+        assert_eq!(
+            published,
+            [1, 2, 3],
+            "published once committed, in commit order"
+        );
+    }
+
+    /// Closing lets every change queued before it commit (more than one batch's worth), then
+    /// checkpoints; a change sent after that is refused.
+    #[test]
+    fn closing_finishes_the_queue_then_checkpoints_and_refuses_later_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, conn) = database(&dir);
+        let events = Events::new(1);
+        let writer = start(conn).unwrap();
+        let inbox = writer.queue().clone();
+        let answers: Vec<_> = (0..MAX_BATCH + 50)
+            .map(|n| {
+                queue(&inbox, &events, move |tx| {
+                    mark(tx, "x")?;
+                    Ok((n, Vec::new()))
+                })
+            })
+            .collect();
+        let (reply, closed) = oneshot::channel();
+        if inbox.try_send(Message::Close(reply)).is_err() {
+            panic!("no room in the queue");
+        }
+        let checkpoint = closed.blocking_recv().unwrap().unwrap();
+        assert_eq!(checkpoint.busy, 0, "checkpointed");
+        for (n, answer) in answers.into_iter().enumerate() {
+            assert_eq!(answer.blocking_recv().unwrap().unwrap(), n);
+        }
+        let (late, _) = Pending::new(|_: &Transaction<'_>| Ok(((), Vec::new())), None);
+        assert!(
+            inbox.try_send(Message::Change(Box::new(late))).is_err(),
+            "the writer takes nothing after closing"
+        );
+        let wal = std::fs::metadata(dir.path().join("test.db-wal")).map_or(0, |m| m.len());
+        assert_eq!(wal, 0, "the log was emptied into the database file");
+        let check = Connection::open(&path).unwrap();
+        let name: String = check
+            .query_row("SELECT full_name FROM users WHERE id = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(name.len(), MAX_BATCH + 50);
+    }
+
+    /// The pool's connections cannot write, so no write can bypass the writer; the writer
+    /// commits with `synchronous=FULL`.
+    #[tokio::test]
+    async fn only_the_writer_writes_and_it_syncs_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("test.db"), 2, OpenMode::CreateIfMissing).unwrap();
+        let bypass = db
+            .run(|conn| Ok(conn.execute("DELETE FROM events", [])?))
+            .await;
+        assert!(bypass.is_err(), "a pooled connection wrote: {bypass:?}");
+        let synchronous: i64 = db
+            .change(|tx| Ok(tx.query_row("PRAGMA synchronous", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(synchronous, 2, "FULL");
+        let written = db
+            .change(|tx| Ok(tx.execute("DELETE FROM events", [])?))
+            .await;
+        assert!(written.is_ok(), "{written:?}");
+        db.close().await.unwrap();
+    }
+}
