@@ -15,14 +15,14 @@ pub fn insert(tx: &Transaction<'_>, event: &Event) -> Result<StoredEvent, AppErr
              RETURNING id",
         )?
         .query_row(
-            params![event.kind(), event.request_id(), event.owner(), data.to_string(), Timestamp::now()],
+            params![event.kind(), event.request_id(), event.owner(), data, Timestamp::now()],
             |row| row.get(0),
         )?;
     Ok(StoredEvent::new(
         id,
         event.owner(),
         event.kind(),
-        data,
+        &data,
         event.stored_photo(),
     ))
 }
@@ -53,8 +53,7 @@ pub fn after(
     let mut events = Vec::new();
     for row in rows {
         let (id, kind, owner, data, photo) = row?;
-        let data: serde_json::Value = serde_json::from_str(&data).map_err(AppError::internal)?;
-        events.push(StoredEvent::new(id, owner, &kind, data, photo));
+        events.push(StoredEvent::new(id, owner, &kind, &data, photo));
     }
     Ok(events)
 }

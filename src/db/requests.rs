@@ -96,29 +96,31 @@ pub fn insert_request(
     } else {
         ClassificationStatus::Done
     };
-    let request = tx.query_row(
-        &format!(
+    // Cached: the writer runs this statement for every submission.
+    let request = tx
+        .prepare_cached(&format!(
             "INSERT INTO requests (user_id, description, location, contact_info, category, priority,
                                    status, created_at, updated_at, classification_status,
                                    classification_method, classification_confidence, classification_reason,
                                    classified_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?8, ?9, ?10, ?11, ?7) RETURNING {REQUEST_COLUMNS}"
-        ),
-        params![
-            owner,
-            new.description,
-            new.location,
-            new.contact_info,
-            classification.category,
-            classification.priority,
-            now,
-            status,
-            classification.method,
-            classification.confidence,
-            classification.reason,
-        ],
-        request_from_row,
-    )?;
+        ))?
+        .query_row(
+            params![
+                owner,
+                new.description,
+                new.location,
+                new.contact_info,
+                classification.category,
+                classification.priority,
+                now,
+                status,
+                classification.method,
+                classification.confidence,
+                classification.reason,
+            ],
+            request_from_row,
+        )?;
     if refine {
         super::jobs::insert_job(tx, request.id, now)?;
     }

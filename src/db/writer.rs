@@ -138,6 +138,11 @@ impl Drop for Handle {
 pub(super) fn start(conn: Connection) -> std::io::Result<Handle> {
     // Every statement any change runs stays prepared on this one connection.
     conn.set_prepared_statement_cache_capacity(128);
+    // Each savepoint keeps the pages it changes in a sub-journal; on disk (the default
+    // past 64 KiB) that is a temporary file created, written page by page and removed for
+    // every batch. In memory it is a copy, emptied as each batch ends.
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(std::io::Error::other)?;
     let (sender, inbox) = mpsc::channel(QUEUE);
     let thread = std::thread::Builder::new()
         .name("db-writer".into())
@@ -203,6 +208,7 @@ fn checkpoint(conn: &Connection) -> Result<Checkpoint, AppError> {
 fn commit_batch(conn: &mut Connection, batch: Vec<Box<dyn Change>>) {
     let mut waiting = batch.into_iter();
     while waiting.len() > 0 {
+        let began = std::time::Instant::now();
         let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => {
@@ -240,6 +246,11 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Box<dyn Change>>) {
         };
         match committed {
             Ok(()) => {
+                tracing::trace!(
+                    changes = applied.len(),
+                    micros = began.elapsed().as_micros() as u64,
+                    "write batch committed"
+                );
                 for (change, stored) in &mut applied {
                     if let Some(events) = change.events() {
                         events.publish(std::mem::take(stored));
@@ -465,7 +476,7 @@ mod tests {
     }
 
     /// The pool's connections cannot write, so no write can bypass the writer; the writer
-    /// commits with `synchronous=FULL`.
+    /// commits with `synchronous=FULL` and keeps its savepoints' journals in memory.
     #[tokio::test]
     async fn only_the_writer_writes_and_it_syncs_every_commit() {
         let dir = tempfile::tempdir().unwrap();
@@ -479,6 +490,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(synchronous, 2, "FULL");
+        let temp_store: i64 = db
+            .change(|tx| Ok(tx.query_row("PRAGMA temp_store", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(temp_store, 2, "savepoint journals in memory");
         let written = db
             .change(|tx| Ok(tx.execute("DELETE FROM events", [])?))
             .await;

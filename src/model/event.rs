@@ -68,14 +68,14 @@ impl Event {
         }
     }
 
-    /// The `data` clients see: the request as the API returns it (with the photo's unsigned
-    /// path), or `{id, user_id}` when deleted.
-    pub fn data(&self) -> serde_json::Result<serde_json::Value> {
+    /// The `data` clients see, as JSON text: the request as the API returns it (with the
+    /// photo's unsigned path), or `{id, user_id}` when deleted.
+    pub fn data(&self) -> serde_json::Result<String> {
         match self {
             Event::NewRequest(r) | Event::RequestUpdated(r) | Event::RequestClassified(r) => {
-                serde_json::to_value(r)
+                serde_json::to_string(r)
             }
-            Event::RequestDeleted { id, user_id } => serde_json::to_value(Deleted {
+            Event::RequestDeleted { id, user_id } => serde_json::to_string(&Deleted {
                 id: *id,
                 user_id: *user_id,
             }),
@@ -88,11 +88,11 @@ impl Event {
 pub struct StoredEvent {
     pub id: i64,
     pub owner: UserId,
-    /// `{"id": .., "type": .., "data": ..}`, serialized once and shared by every subscriber;
+    /// `{"data": .., "id": .., "type": ..}`, serialized once and shared by every subscriber;
     /// a photo stored here appears in it as its unsigned path.
     pub frame: ByteString,
     /// For an event whose `data.image_url` is a photo stored here: what each socket needs to
-    /// send it with a link signed for that socket ([`StoredEvent::frame_for`]).
+    /// send it with a link signed for that socket ([`StoredEvent::frame_with`]).
     photo: Option<Arc<PhotoFrame>>,
 }
 
@@ -104,29 +104,32 @@ struct PhotoFrame {
 }
 
 impl StoredEvent {
-    /// The event `id` of `kind` with `data`. `photo` names the request when its photo is
-    /// stored here; its link is then signed as the event is sent, if `data.image_url` is
-    /// still this server's path for it (an external URL is sent as it is).
+    /// The event `id` of `kind` with `data` (a JSON object, as text; `kind` is one of
+    /// [`Event::kind`]'s names). `photo` names the request when its photo is stored here;
+    /// its link is then signed as the event is sent, if `data.image_url` is still this
+    /// server's path for it (an external URL is sent as it is).
     pub fn new(
         id: i64,
         owner: UserId,
         kind: &str,
-        data: serde_json::Value,
+        data: &str,
         photo: Option<RequestId>,
     ) -> StoredEvent {
-        let frame = frame(id, kind, &data);
-        let photo = photo
-            .filter(|request| {
-                data.get("image_url").and_then(serde_json::Value::as_str)
-                    == Some(photo_path(*request).as_str())
-            })
-            .map(|request| {
+        // The text as it is: no parsing and serializing again for the common event.
+        let kind_text = serde_json::Value::from(kind);
+        let frame = format!(r#"{{"data":{data},"id":{id},"type":{kind_text}}}"#).into();
+        let photo = photo.and_then(|request| {
+            let data: serde_json::Value = serde_json::from_str(data).ok()?;
+            let local = data.get("image_url").and_then(serde_json::Value::as_str)
+                == Some(photo_path(request).as_str());
+            local.then(|| {
                 Arc::new(PhotoFrame {
                     request,
                     kind: kind.to_owned(),
                     data,
                 })
-            });
+            })
+        });
         StoredEvent {
             id,
             owner,
@@ -150,7 +153,7 @@ impl StoredEvent {
 }
 
 fn frame(id: i64, kind: &str, data: &serde_json::Value) -> ByteString {
-    json!({"id": id, "type": kind, "data": data})
+    json!({"data": data, "id": id, "type": kind})
         .to_string()
         .into()
 }
@@ -179,5 +182,55 @@ impl Events {
         for event in stored {
             let _ = self.sender.send(Arc::new(event));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(frame: &ByteString) -> serde_json::Value {
+        serde_json::from_str(frame).unwrap()
+    }
+
+    #[test]
+    fn a_frame_carries_the_id_the_type_and_the_data_as_stored() {
+        let event = StoredEvent::new(
+            7,
+            UserId(1),
+            "request_deleted",
+            r#"{"id":3,"user_id":1}"#,
+            None,
+        );
+        let expected = json!({"id": 7, "type": "request_deleted", "data": {"id": 3, "user_id": 1}});
+        assert_eq!(parsed(&event.frame), expected);
+        assert_eq!(parsed(&event.frame_with(|_| unreachable!())), expected);
+    }
+
+    #[test]
+    fn a_photo_stored_here_is_linked_for_each_socket_and_an_external_one_kept() {
+        let data = r#"{"id":3,"image_url":"/api/requests/3/image","user_id":1}"#;
+        let event = StoredEvent::new(8, UserId(1), "request_updated", data, Some(RequestId(3)));
+        assert_eq!(
+            parsed(&event.frame)["data"]["image_url"],
+            "/api/requests/3/image"
+        );
+        let signed = parsed(&event.frame_with(|id| format!("https://m.example/{id}?sig=x")));
+        assert_eq!(signed["data"]["image_url"], "https://m.example/3?sig=x");
+        assert_eq!(signed["id"], 8);
+        assert_eq!(signed["type"], "request_updated");
+
+        let external = r#"{"id":3,"image_url":"https://s3.example/p.jpg","user_id":1}"#;
+        let event = StoredEvent::new(
+            9,
+            UserId(1),
+            "request_updated",
+            external,
+            Some(RequestId(3)),
+        );
+        assert_eq!(
+            parsed(&event.frame_with(|_| unreachable!()))["data"]["image_url"],
+            "https://s3.example/p.jpg"
+        );
     }
 }

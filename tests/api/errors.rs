@@ -35,6 +35,36 @@ async fn health_is_503_while_another_process_holds_the_write_lock_and_recovers_a
     assert_eq!(body["writes"], "ok");
 }
 
+/// Another process holding the write lock past the busy timeout fails the writes waiting
+/// for it with 503 (and Retry-After), never a 500; once it lets go, the next write commits.
+#[tokio::test]
+async fn a_write_waiting_past_the_busy_timeout_is_503_and_the_next_one_commits() {
+    let app = spawn_app().await;
+    let (_, token) = app.resident("r@example.com").await;
+    let other = rusqlite::Connection::open(app.db_path()).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+
+    let body = json!({"description": "현관문이 안 닫혀요"});
+    let blocked = app.post_json(Some(&token), "/api/requests", &body).await;
+    assert_eq!(blocked.headers()["retry-after"], "1");
+    assert_error(blocked, StatusCode::SERVICE_UNAVAILABLE).await;
+
+    other.execute_batch("ROLLBACK").unwrap();
+    let created = app.submit(&token, "현관문이 안 닫혀요").await;
+    let mine: Value = app
+        .get(Some(&token), "/api/my-requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.as_array().unwrap().len(),
+        1,
+        "only the second one was stored"
+    );
+    assert_eq!(mine[0]["id"], created["id"]);
+}
+
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_in_the_detail_shape() {
     let app = spawn_app().await;
