@@ -10,6 +10,7 @@ pub mod legacy;
 pub mod migrate;
 pub mod password_resets;
 pub mod requests;
+pub mod seed;
 pub mod sessions;
 pub mod users;
 
