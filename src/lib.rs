@@ -25,6 +25,7 @@ pub mod queue;
 pub mod realtime;
 pub mod requests;
 pub mod routing;
+pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod submission_limit;

@@ -4,7 +4,7 @@ use maintenance::classify::llm::LlmClient;
 use maintenance::config::Config;
 use maintenance::db::{self, Db, OpenError, OpenMode};
 use maintenance::startup::Application;
-use maintenance::{accounts, cli_classify, legacy_import, telemetry};
+use maintenance::{accounts, cli_classify, legacy_import, seed, telemetry};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -70,6 +70,28 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Create a new demo database at PATH: demo accounts and N generated requests (Korean
+    /// descriptions, every category, priority and status, with history and recent events).
+    /// The same options give the same database. An existing PATH is refused.
+    SeedDemo {
+        /// How many requests to make.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
+        requests: u64,
+        /// The requests spread over this many days before --until.
+        #[arg(long, default_value_t = 730, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+        /// The demo's "now" (RFC 3339, e.g. 2026-06-01T09:00:00Z); the current time if unset.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        /// The new database file.
+        path: std::path::PathBuf,
+    },
+}
+
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.to_utc())
+        .map_err(|e| format!("not an RFC 3339 time such as 2026-06-01T09:00:00Z: {e}"))
 }
 
 #[tokio::main]
@@ -101,6 +123,21 @@ async fn main() -> ExitCode {
         Command::Migrate { create } => migrate(config, create).await,
         Command::SetPassword { email } => set_password(config, &email).await,
         Command::ImportLegacy { path, dry_run } => import_legacy(config, path, dry_run).await,
+        Command::SeedDemo {
+            requests,
+            days,
+            until,
+            path,
+        } => {
+            let options = seed::Options {
+                path,
+                requests,
+                days,
+                until: until.unwrap_or_else(chrono::Utc::now),
+                bcrypt_cost: config.bcrypt_cost,
+            };
+            seed_demo(options).await
+        }
         Command::Classify { .. } => Ok(()),
     };
     match outcome {
@@ -257,6 +294,48 @@ async fn import_legacy(
     match summary.target_problem {
         Some(problem) => Err(problem),
         None => Ok(()),
+    }
+}
+
+async fn seed_demo(options: seed::Options) -> Result<(), String> {
+    let summary = tokio::task::spawn_blocking(move || {
+        if std::io::stderr().is_terminal() {
+            seed::run(&options, &SeedBar::new())
+        } else {
+            seed::run(&options, &seed::LogProgress::new())
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    print!("{}", summary.render());
+    Ok(())
+}
+
+/// The seeding's progress bar on a terminal.
+struct SeedBar(indicatif::ProgressBar);
+
+impl SeedBar {
+    fn new() -> SeedBar {
+        let bar = indicatif::ProgressBar::new(0);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "seeding [{bar:40}] {pos}/{len} requests, {per_sec}, {eta} left",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        SeedBar(bar)
+    }
+}
+
+impl seed::Progress for SeedBar {
+    fn start(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn advance(&self, done: u64) {
+        self.0.set_position(done);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
     }
 }
 

@@ -11,6 +11,7 @@ pub mod legacy;
 pub mod migrate;
 pub mod password_resets;
 pub mod requests;
+pub mod seed;
 pub mod sessions;
 pub mod users;
 pub mod writer;

@@ -25,5 +25,6 @@ mod pages;
 mod photo_links;
 mod photos;
 mod requests;
+mod seed;
 mod sessions;
 mod smtp;
