@@ -3,9 +3,8 @@
 
 use super::migrate::{self, MigrateError};
 use crate::errors::AppError;
-use crate::events::Event;
 use crate::ids::{RequestId, Timestamp, UserId};
-use crate::requests::Scope;
+use crate::model::{Event, Scope};
 use crate::taxonomy::{Category, HistoryAction, Priority, Role, Status};
 use chrono::DateTime;
 use rusqlite::{CachedStatement, Connection, Transaction, params};
