@@ -231,9 +231,8 @@ fn write_requests(
     progress: &dyn Progress,
 ) -> Result<(u64, Vec<DemoEvent>), SeedError> {
     let chunks = plan.requests.div_ceil(CHUNK);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get().saturating_sub(1))
-        .clamp(1, 8) as u64;
+    // One generator a core: the writer waits for them only when it has caught up.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8)) as u64;
     let mut writer = sql::RequestWriter::new(tx);
     let window_us = plan.clock.end_us() - timeline::days_us(EVENT_WINDOW_DAYS);
     std::thread::scope(|scope| {
