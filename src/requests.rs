@@ -16,8 +16,9 @@ use crate::taxonomy::{
 use serde::Serialize;
 
 pub use crate::model::{
-    DESCRIPTION_MAX_CHARS, HistoryEntry, MaintenanceRequest, NewRequest, Page, RequestChanges,
-    RequestFilter, SHORT_FIELD_MAX_CHARS, Scope, Stats, reject_control_characters, task_id,
+    Cursor, DESCRIPTION_MAX_CHARS, HistoryEntry, MaintenanceRequest, NewRequest, Page,
+    RequestChanges, RequestFilter, RequestPage, SHORT_FIELD_MAX_CHARS, Scope, Seek, Stats, Total,
+    Window, reject_control_characters, task_id,
 };
 
 /// Descriptions up to this size are classified on the async thread: a few microseconds,
@@ -56,32 +57,27 @@ pub async fn submit(
     Ok(request)
 }
 
-/// One page of requests matching `filter`, newest first, and the total count.
-pub async fn list(
-    db: &Db,
-    filter: RequestFilter,
-    page: Page,
-) -> Result<(Vec<MaintenanceRequest>, u64), AppError> {
-    db.run(move |conn| db::requests::list_requests(conn, &filter, page))
+/// One page of requests matching `filter`, newest first, the total count and the cursors
+/// of the pages on either side.
+pub async fn list(db: &Db, filter: RequestFilter, window: Window) -> Result<RequestPage, AppError> {
+    db.run(move |conn| db::lists::list(conn, &filter, db::lists::Order::Newest, window))
         .await
 }
 
 /// One page of requests matching `filter` in the dashboard's order, what needs action first:
 /// open `high` requests waiting, then those in progress, then the rest; each newest first.
-/// And the total count.
 pub async fn list_action_first(
     db: &Db,
     filter: RequestFilter,
-    page: Page,
-) -> Result<(Vec<MaintenanceRequest>, u64), AppError> {
-    db.run(move |conn| db::requests::list_requests_action_first(conn, &filter, page))
+    window: Window,
+) -> Result<RequestPage, AppError> {
+    db.run(move |conn| db::lists::list(conn, &filter, db::lists::Order::ActionFirst, window))
         .await
 }
 
 /// How many `high` requests wait for someone to start on them.
 pub async fn urgent_waiting(db: &Db) -> Result<u64, AppError> {
-    db.run(|conn| db::requests::count_urgent_waiting(conn))
-        .await
+    db.run(|conn| db::lists::count_urgent_waiting(conn)).await
 }
 
 /// The request, if `viewer` may see it; otherwise 404 so its existence is not revealed.
@@ -229,7 +225,7 @@ pub async fn per_day(db: &Db, days: u32) -> Result<Vec<(String, u64)>, AppError>
     let first = today - chrono::Duration::days(i64::from(days.max(1)) - 1);
     let first_day = first.format("%Y-%m-%d").to_string();
     let counts = db
-        .run(move |conn| db::requests::per_day(conn, &first_day))
+        .run(move |conn| db::counts::per_day(conn, &first_day))
         .await?;
     Ok(first
         .iter_days()
@@ -247,5 +243,5 @@ pub async fn per_day(db: &Db, days: u32) -> Result<Vec<(String, u64)>, AppError>
 
 /// Counts by status, category and priority.
 pub async fn stats(db: &Db) -> Result<Stats, AppError> {
-    db.run(db::requests::stats).await
+    db.run(|conn| db::counts::stats(conn)).await
 }

@@ -485,7 +485,12 @@ fn cors(origins: &[String]) -> Cors {
             header::ACCEPT,
             header::HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers(["X-Total-Count", "Link", "Idempotent-Replayed"])
+        .expose_headers([
+            "X-Total-Count",
+            "X-Total-Count-Exact",
+            "Link",
+            "Idempotent-Replayed",
+        ])
         .max_age(3600);
     if origins.iter().any(|o| o == "*") {
         cors = cors.allow_any_origin().send_wildcard();

@@ -49,7 +49,11 @@ filter-all = All
 pager-label = Pages
 pager-prev = ← Previous
 pager-next = Next →
-pager-pages = Page { $page } of { $pages }
+list-total = { $total ->
+        [one] 1 request
+       *[other] { $total } requests
+    } in all
+list-total-at-least = { $total } or more requests
 
 status-pending = Pending
 status-in_progress = In progress

@@ -15,10 +15,6 @@ new-request-too-often = You have sent requests too often. Please send it again i
 
 my-requests-title = My requests
 my-requests-empty = You have not submitted any requests yet.
-my-requests-pager = Page { $page } of { $pages } · { $total ->
-        [one] 1 request
-       *[other] { $total } requests
-    } in all
 
 request-title = Request #{ $id }
 request-photo-alt = Photo of request #{ $id }

@@ -10,6 +10,7 @@ dashboard-caption = { $total ->
         [one] 1 request
        *[other] { $total } requests
     }
+dashboard-caption-at-least = { $total } or more requests
 dashboard-charts = Charts
 column-number = No.
 column-description = Description

@@ -49,7 +49,8 @@ filter-all = 전체
 pager-label = 페이지
 pager-prev = ← 이전
 pager-next = 다음 →
-pager-pages = { $page } / { $pages } 쪽
+list-total = 전체 { $total }건
+list-total-at-least = { $total }건 이상
 
 status-pending = 대기중
 status-in_progress = 진행중

@@ -12,7 +12,6 @@ new-request-too-often = 요청을 너무 자주 보내셨습니다. { $seconds }
 
 my-requests-title = 내 요청
 my-requests-empty = 아직 접수한 요청이 없습니다.
-my-requests-pager = { $page } / { $pages } 쪽 · 전체 { $total }건
 
 request-title = 요청 #{ $id }
 request-photo-alt = 요청 #{ $id } 사진

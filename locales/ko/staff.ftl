@@ -7,6 +7,7 @@ dashboard-filters = 필터
 dashboard-search-hint = 설명 또는 위치
 dashboard-apply = 적용
 dashboard-caption = 요청 { $total }건
+dashboard-caption-at-least = 요청 { $total }건 이상
 dashboard-charts = 차트
 column-number = 번호
 column-description = 설명

@@ -159,6 +159,27 @@ pub fn json_error_body<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHan
     ))
 }
 
+/// The URL of this list: the same path, `query` (the caller's parameters other than where
+/// the page starts), then `start` (`offset=40`, `before=…`).
+fn list_url(
+    req: &HttpRequest,
+    config: &Config,
+    query: &[(&str, &str)],
+    start: (&str, &str),
+) -> String {
+    let mut url = crate::links::public_base(req, config);
+    url.push_str(req.path());
+    url.push('?');
+    for (name, value) in query.iter().chain(std::iter::once(&start)) {
+        url.push_str(name);
+        url.push('=');
+        percent_encode_into(&mut url, value);
+        url.push('&');
+    }
+    url.pop();
+    url
+}
+
 /// One page of a list as a JSON array, with the number of matching rows in `X-Total-Count`
 /// and, while rows remain after it, an RFC 8288 `Link: <…>; rel="next"` to the next page:
 /// the same path and `query` (the caller's parameters other than `offset`), the next offset.
@@ -174,16 +195,7 @@ fn paged_json<T: Serialize>(
     response.insert_header(("X-Total-Count", total.to_string()));
     let next = u64::from(page.offset) + items.len() as u64;
     if !items.is_empty() && next < total {
-        let mut url = crate::links::public_base(req, config);
-        url.push_str(req.path());
-        url.push('?');
-        for (name, value) in query {
-            url.push_str(name);
-            url.push('=');
-            percent_encode_into(&mut url, value);
-            url.push('&');
-        }
-        url.push_str(&format!("offset={next}"));
+        let url = list_url(req, config, query, ("offset", &next.to_string()));
         response.insert_header((header::LINK, format!("<{url}>; rel=\"next\"")));
     }
     response.json(items)

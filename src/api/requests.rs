@@ -1,6 +1,6 @@
 //! /api/requests, /api/my-requests and /api/stats.
 
-use super::paged_json;
+use super::list_url;
 use crate::auth::{AuthUser, StaffUser};
 use crate::config::Config;
 use crate::errors::AppError;
@@ -8,7 +8,8 @@ use crate::idempotency::{self, IdempotencyKey};
 use crate::ids::RequestId;
 use crate::photos;
 use crate::requests::{
-    self, MaintenanceRequest, NewRequest, Page, RequestChanges, RequestFilter, Scope,
+    self, Cursor, MaintenanceRequest, NewRequest, Page, RequestChanges, RequestFilter, RequestPage,
+    Scope, Seek, Window,
 };
 use crate::state::AppState;
 use crate::taxonomy::{Category, Priority, Status};
@@ -64,19 +65,38 @@ fn sign(
     request
 }
 
-/// One page of requests, their photos signed, with `X-Total-Count` and `Link`.
+/// One page of requests, their photos signed, with `X-Total-Count`, `X-Total-Count-Exact`
+/// and `Link` (`rel="next"` and `rel="prev"`, by cursor).
 fn signed_page(
     req: &HttpRequest,
     state: &AppState,
     query: &ListQuery,
-    mut items: Vec<MaintenanceRequest>,
-    total: u64,
-    page: Page,
+    page: RequestPage,
 ) -> HttpResponse {
+    let RequestPage {
+        rows: mut items,
+        total,
+        next,
+        prev,
+    } = page;
     let base = crate::links::public_base(req, &state.config);
     let signer = state.photo_links.signer(&base, now());
     items.iter_mut().for_each(|request| signer.sign(request));
-    paged_json(req, &state.config, &items, total, page, &query.kept())
+    let kept = query.kept();
+    let mut links = Vec::new();
+    for (rel, name, cursor) in [("next", "before", next), ("prev", "after", prev)] {
+        if let Some(cursor) = cursor {
+            let url = list_url(req, &state.config, &kept, (name, &cursor.to_string()));
+            links.push(format!("<{url}>; rel=\"{rel}\""));
+        }
+    }
+    let mut response = HttpResponse::Ok();
+    response.insert_header(("X-Total-Count", total.count.to_string()));
+    response.insert_header(("X-Total-Count-Exact", total.exact.to_string()));
+    if !links.is_empty() {
+        response.insert_header((actix_web::http::header::LINK, links.join(", ")));
+    }
+    response.json(items)
 }
 
 #[utoipa::path(
@@ -150,9 +170,16 @@ pub struct ListQuery {
     /// Rows per page, 1 to 1000 (default `LIST_DEFAULT_LIMIT`, 1000 unless configured).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
-    /// Rows to skip.
+    /// Rows to skip. Deep pages cost more the deeper they are: follow the `Link` header's
+    /// cursors instead.
     #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     offset: Option<String>,
+    /// The page after this cursor (older rows): from the `Link` header's `rel="next"`.
+    #[param(value_type = Option<String>, pattern = "^[0-9]+\\.[0-9]+\\.[0-9]+$")]
+    before: Option<String>,
+    /// The page before this cursor (newer rows): from the `Link` header's `rel="prev"`.
+    #[param(value_type = Option<String>, pattern = "^[0-9]+\\.[0-9]+\\.[0-9]+$")]
+    after: Option<String>,
 }
 
 fn parse_field<T: FromStr>(field: &str, value: Option<&str>) -> Result<Option<T>, AppError>
@@ -178,12 +205,33 @@ fn parse_int(field: &str, value: Option<&str>) -> Result<Option<i64>, AppError> 
 }
 
 impl ListQuery {
-    fn page(&self, config: &Config) -> Result<Page, AppError> {
-        Page::parse(
+    fn window(&self, config: &Config) -> Result<Window, AppError> {
+        let page = Page::parse(
             parse_int("limit", self.limit.as_deref())?,
             parse_int("offset", self.offset.as_deref())?,
             config.list_default_limit,
-        )
+        )?;
+        let seek = match (&self.before, &self.after) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::invalid(
+                    "before",
+                    "send before or after, not both",
+                ));
+            }
+            (Some(cursor), None) => Seek::Before(Cursor::parse("before", cursor)?),
+            (None, Some(cursor)) => Seek::After(Cursor::parse("after", cursor)?),
+            (None, None) => Seek::Offset(page.offset),
+        };
+        if self.offset.is_some() && !matches!(seek, Seek::Offset(_)) {
+            return Err(AppError::invalid(
+                "offset",
+                "send offset or a cursor (before, after), not both",
+            ));
+        }
+        Ok(Window {
+            limit: page.limit,
+            seek,
+        })
     }
 
     /// The parameters the next page's link keeps, as the caller sent them.
@@ -227,8 +275,9 @@ impl ListQuery {
     responses(
         (status = 200, description = "One page of requests", body = Vec<crate::requests::MaintenanceRequest>,
             headers(
-                ("X-Total-Count" = u64, description = "How many requests match, over all pages"),
-                ("Link" = String, description = "While rows remain after this page: `<URL>; rel=\"next\"`, the URL of the next page (same parameters, the next `offset`)"),
+                ("X-Total-Count" = u64, description = "How many requests match, over all pages; for a `q` search, at most 10000"),
+                ("X-Total-Count-Exact" = bool, description = "`false` when `X-Total-Count` is a lower bound: a `q` search with more than 10000 matches, or one under 3 characters, which reads only the newest 50000 requests matching the other filters"),
+                ("Link" = String, description = "RFC 8288 links, same parameters: `rel=\"next\"` (older rows, `before=` a cursor) while rows remain after this page, and `rel=\"prev\"` (newer rows, `after=` a cursor) when it is not the first"),
             )),
         (status = 403, description = "Not staff", body = crate::errors::ErrorBody),
     )
@@ -239,9 +288,9 @@ pub async fn list_all_requests(
     _staff: StaffUser,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = query.page(&state.config)?;
-    let (items, total) = requests::list(&state.db, query.filter()?, page).await?;
-    Ok(signed_page(&req, &state, &query, items, total, page))
+    let window = query.window(&state.config)?;
+    let page = requests::list(&state.db, query.filter()?, window).await?;
+    Ok(signed_page(&req, &state, &query, page))
 }
 
 #[utoipa::path(
@@ -255,8 +304,9 @@ pub async fn list_all_requests(
     responses(
         (status = 200, description = "One page of requests", body = Vec<crate::requests::MaintenanceRequest>,
             headers(
-                ("X-Total-Count" = u64, description = "How many requests match, over all pages"),
-                ("Link" = String, description = "While rows remain after this page: `<URL>; rel=\"next\"`, the URL of the next page (same parameters, the next `offset`)"),
+                ("X-Total-Count" = u64, description = "How many requests match, over all pages; for a `q` search, at most 10000"),
+                ("X-Total-Count-Exact" = bool, description = "`false` when `X-Total-Count` is a lower bound: a `q` search with more than 10000 matches, or one under 3 characters, which reads only the newest 50000 requests matching the other filters"),
+                ("Link" = String, description = "RFC 8288 links, same parameters: `rel=\"next\"` (older rows, `before=` a cursor) while rows remain after this page, and `rel=\"prev\"` (newer rows, `after=` a cursor) when it is not the first"),
             )),
     )
 )]
@@ -270,9 +320,9 @@ pub async fn list_my_requests(
         owner: Some(user.id),
         ..query.filter()?
     };
-    let page = query.page(&state.config)?;
-    let (items, total) = requests::list(&state.db, filter, page).await?;
-    Ok(signed_page(&req, &state, &query, items, total, page))
+    let window = query.window(&state.config)?;
+    let page = requests::list(&state.db, filter, window).await?;
+    Ok(signed_page(&req, &state, &query, page))
 }
 
 #[utoipa::path(

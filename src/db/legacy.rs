@@ -520,7 +520,10 @@ fn record_id(
 pub fn is_empty(conn: &Connection) -> rusqlite::Result<bool> {
     let tables: Vec<String> = conn
         .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence'",
+            // The search index's own tables hold its settings from the start; it indexes
+            // `requests`, which is looked at.
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence'
+             AND name NOT LIKE 'requests\\_fts%' ESCAPE '\\'",
         )?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;

@@ -44,6 +44,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_legacy_identity",
         include_str!("../../migrations/0010_legacy_identity.sql"),
     ),
+    (
+        "0011_counters_and_search",
+        include_str!("../../migrations/0011_counters_and_search.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.
@@ -143,6 +147,14 @@ pub fn migrate(conn: &mut Connection) -> Result<usize, MigrateError> {
     result
 }
 
+/// How many requests the database holds, 0 before the table exists.
+fn count_requests(conn: &Connection) -> rusqlite::Result<i64> {
+    if columns(conn, "requests")?.is_empty() {
+        return Ok(0);
+    }
+    conn.query_row("SELECT count(*) FROM requests", [], |row| row.get(0))
+}
+
 fn apply_pending(conn: &mut Connection, applied: usize) -> Result<usize, MigrateError> {
     for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -151,6 +163,9 @@ fn apply_pending(conn: &mut Connection, applied: usize) -> Result<usize, Migrate
         if now > index {
             continue;
         }
+        // Some migrations build an index or counters over every row: say so before the wait.
+        let requests = count_requests(&tx)?;
+        tracing::info!(migration = name, requests, "applying migration");
         tx.execute_batch(sql)?;
         let problems = tx
             .prepare("PRAGMA foreign_key_check")?
@@ -290,6 +305,71 @@ mod rebuild_tests {
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .unwrap();
         assert!(fk, "foreign keys were left off");
+    }
+
+    /// An existing database gets its counters and its search index built from the rows it
+    /// already holds, and kept from then on.
+    #[test]
+    fn the_counters_and_the_search_index_are_built_from_the_rows_already_there() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        at_version(&mut conn, 10);
+        conn.execute_batch(
+            "INSERT INTO users (id, email, hashed_password, role, created_at, updated_at)
+                 VALUES (1, 'a@b.co', 'h', 'user', 't', 't'), (2, 'c@d.co', 'h', 'user', 't', 't');
+             INSERT INTO requests (user_id, description, location, category, priority, status, created_at, updated_at)
+                 VALUES (1, '욕실 천장 누수', '101동 1203호', 'plumbing', 'high', 'pending', '2026-11-01T00:00:00.000000Z', 't'),
+                        (1, '전등 고장', NULL, 'electrical', 'low', 'completed', '2026-11-01T09:00:00.000000Z', 't'),
+                        (2, '천장에서 물이 떨어져요', '102동', NULL, NULL, 'pending', '2026-11-02T00:00:00.000000Z', 't');",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), MIGRATIONS.len() - 10);
+        let query = |sql: &str| -> Vec<String> {
+            let mut stmt = conn.prepare(sql).unwrap();
+            stmt.query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(
+            query(
+                "SELECT status || '/' || category || '/' || priority || '=' || n FROM request_counts ORDER BY 1"
+            ),
+            [
+                "completed/electrical/low=1",
+                "pending//=1",
+                "pending/plumbing/high=1"
+            ]
+        );
+        assert_eq!(
+            query(
+                "SELECT user_id || ':' || sum(n) FROM owner_request_counts GROUP BY user_id ORDER BY 1"
+            ),
+            ["1:2", "2:1"]
+        );
+        assert_eq!(
+            query("SELECT day || '=' || n FROM request_days ORDER BY 1"),
+            ["2026-11-01=2", "2026-11-02=1"]
+        );
+        assert_eq!(
+            query(
+                "SELECT rowid || '' FROM requests_fts WHERE requests_fts MATCH '\"천장에서 물\" OR \"욕실 천장\"' ORDER BY rowid"
+            ),
+            ["1", "3"]
+        );
+        assert_eq!(
+            query("SELECT rowid || '' FROM requests_fts WHERE requests_fts MATCH '\"1203호\"'"),
+            ["1"]
+        );
+        // And kept by the triggers from now on.
+        conn.execute(
+            "UPDATE requests SET description = '전등 교체' WHERE id = 1",
+            [],
+        )
+        .unwrap();
+        assert!(
+            query("SELECT rowid || '' FROM requests_fts WHERE requests_fts MATCH '\"천장에서 물\" OR \"욕실 천장\"'")
+                == ["3"]
+        );
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! (reads, on the blocking pool, on connections that cannot write) and on [`Db::write`] and
 //! [`Db::change`] (every write, on the one writer thread: see [`writer`]).
 
+pub mod counts;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
 pub mod legacy;
+pub mod lists;
 pub mod migrate;
 pub mod password_resets;
 pub mod requests;

@@ -101,30 +101,37 @@ pub fn insert_users(tx: &Transaction<'_>, users: &[DemoUser]) -> rusqlite::Resul
     Ok(())
 }
 
-/// Drops the indexes of `tables` and returns the statements that make them again: an index
-/// built at once from a million rows costs a fraction of one grown row by row. The schema's
-/// own text is kept, so [`create_indexes`] makes exactly the indexes the migrations made.
+/// Drops the indexes and triggers of `tables` and returns the statements that make them
+/// again: an index built at once from a million rows costs a fraction of one grown row by row,
+/// and so do the counters and the search index the triggers keep ([`super::counts::rebuild`]
+/// makes them afterwards). The schema's own text is kept, so [`create_indexes`] makes exactly
+/// what the migrations made.
 pub fn drop_indexes(tx: &Transaction<'_>, tables: &[&str]) -> rusqlite::Result<Vec<String>> {
     let mut found = Vec::new();
     for table in tables {
         let mut stmt = tx.prepare(
-            "SELECT name, sql FROM sqlite_master
-             WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY rowid",
+            "SELECT type, name, sql FROM sqlite_master
+             WHERE type IN ('index', 'trigger') AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY rowid",
         )?;
         let indexes = stmt
             .query_map([table], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         found.extend(indexes);
     }
-    for (name, _) in &found {
-        tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+    for (kind, name, _) in &found {
+        let kind = if kind == "index" { "INDEX" } else { "TRIGGER" };
+        tx.execute_batch(&format!("DROP {kind} \"{}\"", name.replace('"', "\"\"")))?;
     }
-    Ok(found.into_iter().map(|(_, sql)| sql).collect())
+    Ok(found.into_iter().map(|(_, _, sql)| sql).collect())
 }
 
-/// Makes the indexes [`drop_indexes`] dropped.
+/// Makes the indexes and triggers [`drop_indexes`] dropped.
 pub fn create_indexes(tx: &Transaction<'_>, indexes: &[String]) -> rusqlite::Result<()> {
     for sql in indexes {
         tx.execute_batch(sql)?;

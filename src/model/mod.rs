@@ -15,7 +15,7 @@ pub mod user;
 
 pub use classification::Classification;
 pub use event::{Event, Events, StoredEvent};
-pub use list::{Page, RequestFilter, Scope, Stats};
+pub use list::{Cursor, Page, RequestFilter, RequestPage, Scope, Seek, Stats, Total, Window};
 pub use request::{
     DESCRIPTION_MAX_CHARS, HistoryEntry, MaintenanceRequest, NewRequest, RequestChanges,
     SHORT_FIELD_MAX_CHARS, photo_path, reject_control_characters, task_id,

@@ -197,8 +197,11 @@ fn seed_into(options: &Options, progress: &dyn Progress) -> Result<Summary, Seed
     let indexes = sql::drop_indexes(&tx, &["requests"])?;
     let (history, mut events) = write_requests(&tx, &plan, progress)?;
     progress.finish();
-    tracing::info!("seeding: building the indexes and the event log");
+    tracing::info!(
+        "seeding: building the indexes, the counters, the search index and the event log"
+    );
     sql::create_indexes(&tx, &indexes)?;
+    crate::db::counts::rebuild(&tx)?;
     events.sort_unstable();
     sql::insert_events(&tx, &events)?;
     tx.commit()?;

@@ -1,7 +1,7 @@
 //! Residents' pages: submit a request, list mine, follow one.
 
 use super::session::{CsrfForm, Visitor, redirect};
-use super::views::{HistoryLine, Pager, RequestView};
+use super::views::{HistoryLine, ListPager, RequestView};
 use super::{Chrome, PageError, check_csrf, render, request_with_history, require_user};
 use crate::accounts::User;
 use crate::errors::AppError;
@@ -166,12 +166,14 @@ pub async fn submit_request(
 struct MyRequestsPage {
     chrome: Chrome,
     requests: Vec<RequestView>,
-    pager: Pager,
+    pager: ListPager,
 }
 
 #[derive(Deserialize)]
 pub struct PageQuery {
     page: Option<u32>,
+    before: Option<String>,
+    after: Option<String>,
 }
 
 pub async fn my_requests(
@@ -181,16 +183,17 @@ pub async fn my_requests(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
     let user = require_user(&visitor, &req)?;
-    let page = query.page.unwrap_or(1).max(1);
+    let window = ListPager::window(query.page, query.before.as_deref(), query.after.as_deref())?;
     let filter = RequestFilter {
         owner: Some(user.id),
         ..RequestFilter::default()
     };
-    let (rows, total) = requests::list(&state.db, filter, Pager::window(page)).await?;
+    let found = requests::list(&state.db, filter, window).await?;
+    let pager = ListPager::new(&found);
     let page = MyRequestsPage {
         chrome: Chrome::new(&visitor),
-        requests: rows.into_iter().map(RequestView::from).collect(),
-        pager: Pager::new(page, total),
+        requests: found.rows.into_iter().map(RequestView::from).collect(),
+        pager,
     };
     render(&visitor, StatusCode::OK, &page)
 }

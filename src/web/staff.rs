@@ -2,7 +2,7 @@
 
 use super::charts;
 use super::session::{CsrfForm, Visitor, redirect};
-use super::views::{HistoryLine, Pager, RequestView};
+use super::views::{HistoryLine, ListPager, Pager, RequestView};
 use super::{Chrome, PageError, check_csrf, render, request_with_history, require_staff};
 use crate::accounts::{self, User};
 use crate::errors::AppError;
@@ -33,7 +33,7 @@ struct Dashboard {
     /// The filters as a query string prefix for the pager links.
     query: String,
     requests: Vec<RequestView>,
-    pager: Pager,
+    pager: ListPager,
 }
 
 /// Filters as sent by the form; an empty or unknown value means "all".
@@ -44,6 +44,8 @@ pub struct DashboardQuery {
     priority: Option<String>,
     q: Option<String>,
     page: Option<u32>,
+    before: Option<String>,
+    after: Option<String>,
 }
 
 fn pick<T: std::str::FromStr>(value: Option<&str>) -> Option<T> {
@@ -95,9 +97,8 @@ pub async fn dashboard(
         priority: pick(query.priority.as_deref()),
         text: Some(q.clone()).filter(|q| !q.is_empty()),
     };
-    let page = query.page.unwrap_or(1).max(1);
-    let (rows, total) =
-        requests::list_action_first(&state.db, filter.clone(), Pager::window(page)).await?;
+    let window = ListPager::window(query.page, query.before.as_deref(), query.after.as_deref())?;
+    let found = requests::list_action_first(&state.db, filter.clone(), window).await?;
     let stats = requests::stats(&state.db).await?;
     let urgent = requests::urgent_waiting(&state.db).await?;
     let days = requests::per_day(&state.db, 30).await?;
@@ -138,8 +139,8 @@ pub async fn dashboard(
         filter,
         q,
         query: query_string,
-        requests: rows.into_iter().map(RequestView::from).collect(),
-        pager: Pager::new(page, total),
+        pager: ListPager::new(&found),
+        requests: found.rows.into_iter().map(RequestView::from).collect(),
     };
     render(&visitor, StatusCode::OK, &page)
 }
@@ -359,7 +360,10 @@ pub async fn confirm_delete_user(
         owner: Some(target),
         ..RequestFilter::default()
     };
-    let (_, requests) = requests::list(&state.db, theirs, Pager::window(1)).await?;
+    let requests = requests::list(&state.db, theirs, Pager::window(1).into())
+        .await?
+        .total
+        .count;
     let page = ConfirmDeleteUserPage {
         chrome: Chrome::new(&visitor),
         user,

@@ -121,6 +121,59 @@ impl HistoryLine {
     }
 }
 
+/// Links to the pages on either side of a page of requests, by cursor, and how many match.
+pub struct ListPager {
+    pub total: crate::requests::Total,
+    /// The previous page's `after` cursor and the next page's `before` cursor.
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl ListPager {
+    pub fn new(page: &crate::requests::RequestPage) -> ListPager {
+        ListPager {
+            total: page.total,
+            prev: page.prev.map(|c| c.to_string()),
+            next: page.next.map(|c| c.to_string()),
+        }
+    }
+
+    /// The lower bound of an inexact total, grouped by thousands: "10,000".
+    pub fn at_least(&self) -> String {
+        let digits = self.total.count.to_string();
+        let mut grouped = String::new();
+        for (i, digit) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        grouped
+    }
+
+    /// Where a page of a request list begins: at a cursor (`before`, `after`), or at an
+    /// older `page=N` link's offset.
+    pub fn window(
+        page: Option<u32>,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> Result<crate::requests::Window, crate::errors::AppError> {
+        use crate::requests::{Cursor, Seek, Window};
+        let seek = match (
+            before.filter(|c| !c.is_empty()),
+            after.filter(|c| !c.is_empty()),
+        ) {
+            (Some(cursor), _) => Seek::Before(Cursor::parse("before", cursor)?),
+            (None, Some(cursor)) => Seek::After(Cursor::parse("after", cursor)?),
+            (None, None) => return Ok(Pager::window(page.unwrap_or(1)).into()),
+        };
+        Ok(Window {
+            limit: PAGE_SIZE,
+            seek,
+        })
+    }
+}
+
 /// Page links for a list.
 pub struct Pager {
     pub page: u32,

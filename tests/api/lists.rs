@@ -21,17 +21,49 @@ fn total(response: &Response) -> u64 {
         .unwrap()
 }
 
+/// The URLs in the response's `Link` header by their `rel`: `<URL>; rel="next", <URL>; rel="prev"`.
+fn links(response: &Response) -> Vec<(String, String)> {
+    let Some(link) = response.headers().get("link") else {
+        return Vec::new();
+    };
+    let link = link.to_str().unwrap().to_owned();
+    link.split(", <")
+        .map(|entry| {
+            let (target, params) = entry.split_once(';').expect("<URL>; rel=...");
+            let rel = params
+                .trim()
+                .strip_prefix("rel=\"")
+                .and_then(|r| r.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("not rel=\"...\": {link}"));
+            let url = target
+                .trim()
+                .trim_start_matches('<')
+                .strip_suffix('>')
+                .unwrap_or_else(|| panic!("not <URL>: {link}"));
+            (rel.to_owned(), url.to_owned())
+        })
+        .collect()
+}
+
 /// The URL of `rel="next"` in the response's `Link` header, if there is one.
 fn next_link(response: &Response) -> Option<String> {
-    let link = response.headers().get("link")?.to_str().unwrap().to_owned();
-    let (target, params) = link.split_once(';').expect("<URL>; rel=...");
-    assert_eq!(params.trim(), "rel=\"next\"", "{link}");
-    let url = target
-        .trim()
-        .strip_prefix('<')
-        .and_then(|t| t.strip_suffix('>'))
-        .unwrap_or_else(|| panic!("not <URL>: {link}"));
-    Some(url.to_owned())
+    link_to(response, "next")
+}
+
+fn link_to(response: &Response, rel: &str) -> Option<String> {
+    let found = links(response);
+    for (name, _) in &found {
+        assert!(name == "next" || name == "prev", "{found:?}");
+    }
+    found
+        .into_iter()
+        .find(|(name, _)| name == rel)
+        .map(|(_, url)| url)
+}
+
+/// The cursor of the page after the one that ends with `id`, as a `Link` names it.
+fn before(url: &str) -> &str {
+    url.rsplit_once("before=").map_or("", |(_, cursor)| cursor)
 }
 
 /// Stores `count` requests of `owner` straight in the database (one transaction), the
@@ -89,9 +121,18 @@ async fn past_a_thousand_rows_the_link_header_leads_to_the_rest() {
         assert_eq!(first.status(), StatusCode::OK, "{path}");
         assert_eq!(total(&first), 1003);
         let next = next_link(&first).unwrap_or_else(|| panic!("{path}: no Link"));
-        assert_eq!(next, format!("{}{path}?offset=1000", app.address));
+        assert_eq!(link_to(&first, "prev"), None, "{path}: the first page");
+        assert!(
+            next.starts_with(&format!("{}{path}?before=", app.address)),
+            "{next}"
+        );
         let first: Vec<i64> = ids(&first.json().await.unwrap());
         assert_eq!(first.len(), 1000);
+        // The cursor names the page's last row.
+        assert!(
+            before(&next).ends_with(&format!(".{}", first[999])),
+            "{next}"
+        );
 
         let rest = app
             .client
@@ -102,8 +143,25 @@ async fn past_a_thousand_rows_the_link_header_leads_to_the_rest() {
             .unwrap();
         assert_eq!(rest.status(), StatusCode::OK);
         assert_eq!(total(&rest), 1003);
-        assert_eq!(next_link(&rest), None, "{path}: the last page has no Link");
+        assert_eq!(next_link(&rest), None, "{path}: the last page has no next");
+        let prev = link_to(&rest, "prev").unwrap_or_else(|| panic!("{path}: no way back"));
         let rest = ids(&rest.json().await.unwrap());
+        assert!(
+            prev.ends_with(&format!(".{}", rest[0])) && prev.contains("?after="),
+            "{prev}"
+        );
+        let back = app
+            .client
+            .get(&prev)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&back.json().await.unwrap()),
+            first,
+            "{path}: back to the first page"
+        );
         assert_eq!(rest.len(), 3);
         let mut all = first.clone();
         all.extend(&rest);
@@ -222,7 +280,7 @@ async fn the_next_link_keeps_the_callers_filters_percent_encoded() {
         .await;
     let next = next_link(&page).unwrap();
     assert!(next.contains("limit=3"), "{next}");
-    assert!(next.ends_with("offset=3"), "{next}");
+    assert!(next.ends_with(&format!(".{}", matching[2])), "{next}");
     // Past the end: an empty page, no Link.
     let beyond = app.get(Some(&admin), "/api/requests?offset=50").await;
     assert_eq!(next_link(&beyond), None);
@@ -296,15 +354,16 @@ async fn links_use_public_url_when_set_and_browsers_may_read_the_paging_headers(
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        next_link(&response).unwrap(),
-        "https://maint.example.com/api/my-requests?offset=1"
+    let next = next_link(&response).unwrap();
+    assert!(
+        next.starts_with("https://maint.example.com/api/my-requests?before="),
+        "{next}"
     );
     let exposed = response.headers()["access-control-expose-headers"]
         .to_str()
         .unwrap()
         .to_ascii_lowercase();
-    for header in ["x-total-count", "link"] {
+    for header in ["x-total-count", "x-total-count-exact", "link"] {
         assert!(exposed.contains(header), "{header} not in {exposed}");
     }
 }
@@ -364,8 +423,163 @@ async fn forwarded_headers_cannot_write_into_the_link() {
         assert!(!link.contains("evil"), "{name}: {link}");
         let next = next_link(&response).unwrap();
         assert!(
-            next.starts_with("http://") && next.ends_with("/api/my-requests?offset=1"),
+            next.starts_with("http://") && next.contains("/api/my-requests?before="),
             "{name}: {next}"
         );
     }
+}
+
+/// Following the `next` cursors while others keep submitting gives every request that was
+/// there when the walk began exactly once (new ones are newer: they start the list, not a
+/// later page), where offsets would repeat rows as the list grows under them.
+#[tokio::test]
+async fn cursor_pages_neither_skip_nor_repeat_rows_under_concurrent_inserts() {
+    let app = spawn_app_with(&[("REQUEST_RATE_LIMIT_PER_MINUTE", "100000")]).await;
+    let (owner, resident) = app.resident("busy@example.com").await;
+    let (_, admin) = app.admin("staff@example.com").await;
+    seed_requests(&app, owner, 300);
+    let first = app.get(Some(&admin), "/api/requests?limit=7").await;
+    let total_at_start = total(&first);
+    let mut next = next_link(&first);
+    let mut seen = ids(&first.json().await.unwrap());
+
+    let writer = {
+        let client = app.client.clone();
+        let url = app.url("/api/requests");
+        let resident = resident.clone();
+        tokio::spawn(async move {
+            for n in 0..60 {
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&resident)
+                    .json(&serde_json::json!({ "description": format!("새 요청 {n}: 복도 전등") }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+            }
+        })
+    };
+    while let Some(url) = next {
+        let page = app
+            .client
+            .get(&url)
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{url}");
+        next = next_link(&page);
+        seen.extend(ids(&page.json().await.unwrap()));
+        tokio::task::yield_now().await;
+    }
+    writer.await.unwrap();
+    let mut unique = seen.clone();
+    unique.sort_unstable_by(|a, b| b.cmp(a));
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "a row came twice");
+    assert_eq!(seen, unique, "newest first");
+    assert_eq!(seen.len() as u64, total_at_start, "a row was skipped");
+    let now = app.get(Some(&admin), "/api/requests?limit=1").await;
+    assert_eq!(total(&now), total_at_start + 60);
+}
+
+/// Past 10,000 matches a search stops counting: `X-Total-Count: 10000` with
+/// `X-Total-Count-Exact: false`, and the dashboard says "10,000건 이상". Under the cap, and
+/// without a search, the count is exact.
+#[tokio::test]
+async fn a_search_past_ten_thousand_matches_says_so_instead_of_counting_them_all() {
+    let app = spawn_app().await;
+    let (owner, resident) = app.resident("old@example.com").await;
+    seed_requests(&app, owner, 10_050);
+    let admin = app.super_token().await;
+    for (path, count, exact) in [
+        (
+            "/api/requests?limit=5&q=%EC%98%A4%EB%9E%98%EB%90%9C",
+            10_000,
+            "false",
+        ),
+        (
+            "/api/requests?limit=5&q=%EC%9A%94%EC%B2%AD%2010049",
+            1,
+            "true",
+        ),
+        ("/api/requests?limit=5", 10_050, "true"),
+        ("/api/my-requests?limit=5&status=pending", 10_050, "true"),
+    ] {
+        let token = if path.starts_with("/api/my") {
+            &resident
+        } else {
+            &admin
+        };
+        let response = app.get(Some(token), path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(total(&response), count, "{path}");
+        assert_eq!(response.headers()["x-total-count-exact"], exact, "{path}");
+    }
+
+    let client = crate::pages::browser();
+    crate::pages::log_in(&app, &client, "root@example.com", SUPER_PASSWORD).await;
+    let page = client
+        .get(app.url("/admin?q=%EC%98%A4%EB%9E%98%EB%90%9C"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("요청 10,000건 이상"), "{html}");
+    // Its next page is a cursor link, and it works.
+    let marker = "before=";
+    let start = html.find(marker).expect("a next link") + marker.len();
+    let cursor: String = html[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let second = client
+        .get(app.url(&format!(
+            "/admin?q=%EC%98%A4%EB%9E%98%EB%90%9C&before={cursor}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::OK);
+    let second = second.text().await.unwrap();
+    assert!(second.contains("rel=\"prev\""), "{second}");
+}
+
+/// A cursor is read strictly: anything else, or two ways of starting a page at once, is a
+/// 422 naming the field, on the API and on the pages.
+#[tokio::test]
+async fn bad_cursors_are_refused_with_the_field_named() {
+    let app = spawn_app().await;
+    let (_, resident) = app.resident("cursor@example.com").await;
+    app.submit(&resident, "현관문이 안 닫혀요").await;
+    for (query, field) in [
+        ("before=abc", "before"),
+        ("after=1.2", "after"),
+        ("before=0.1.2&after=0.1.2", "before"),
+        ("before=0.1.2&offset=3", "offset"),
+        ("before=9.1.2", "before"),
+        ("after=0.99999999999999999999.1", "after"),
+    ] {
+        let response = app
+            .get(Some(&resident), &format!("/api/my-requests?{query}"))
+            .await;
+        let detail = assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(detail.contains(field), "{query}: {detail}");
+    }
+    let client = crate::pages::browser();
+    crate::pages::log_in(&app, &client, "cursor@example.com", PASSWORD).await;
+    let page = client
+        .get(app.url("/my-requests?before=nonsense"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }

@@ -1,0 +1,113 @@
+//! SQL for the request counters: exact counts per (status, category, priority), per owner
+//! and per day, which the schema's triggers keep in the transaction of every change
+//! (migration 0011). Counting any combination of those filters reads a few dozen rows,
+//! however many requests there are.
+
+use crate::errors::AppError;
+use crate::ids::UserId;
+use crate::model::Stats;
+use crate::taxonomy::{Category, Priority, Status};
+use rusqlite::{Connection, params};
+use std::str::FromStr;
+
+/// The fields a counter can be narrowed by; None is any value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counted {
+    pub owner: Option<UserId>,
+    pub status: Option<Status>,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+}
+
+/// How many requests have the given fields.
+pub fn count(conn: &Connection, of: Counted) -> Result<u64, AppError> {
+    let (status, category, priority) = (
+        of.status.map(Status::as_str),
+        of.category.map(Category::as_str),
+        of.priority.map(Priority::as_str),
+    );
+    let total: i64 = match of.owner {
+        None => conn
+            .prepare_cached(
+                "SELECT coalesce(sum(n), 0) FROM request_counts
+                 WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR category = ?2)
+                   AND (?3 IS NULL OR priority = ?3)",
+            )?
+            .query_row(params![status, category, priority], |r| r.get(0))?,
+        Some(owner) => conn
+            .prepare_cached(
+                "SELECT coalesce(sum(n), 0) FROM owner_request_counts
+                 WHERE user_id = ?4 AND (?1 IS NULL OR status = ?1)
+                   AND (?2 IS NULL OR category = ?2) AND (?3 IS NULL OR priority = ?3)",
+            )?
+            .query_row(params![status, category, priority, owner], |r| r.get(0))?,
+    };
+    Ok(total.max(0) as u64)
+}
+
+/// Counts by status, category and priority, every known value present.
+pub fn stats(conn: &Connection) -> Result<Stats, AppError> {
+    let mut stats = Stats {
+        total: 0,
+        by_status: Status::ALL.iter().map(|s| (*s, 0)).collect(),
+        by_category: Category::ALL.iter().map(|c| (*c, 0)).collect(),
+        by_priority: Priority::ALL.iter().map(|p| (*p, 0)).collect(),
+    };
+    let mut stmt = conn
+        .prepare_cached("SELECT status, category, priority, n FROM request_counts WHERE n > 0")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, i64>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (status, category, priority, n) = row?;
+        let n = n as u64;
+        stats.total += n;
+        // '' is a request not classified yet: in the total, under no category or priority.
+        if let Ok(status) = Status::from_str(&status) {
+            *stats.by_status.entry(status).or_default() += n;
+        }
+        if let Ok(category) = Category::from_str(&category) {
+            *stats.by_category.entry(category).or_default() += n;
+        }
+        if let Ok(priority) = Priority::from_str(&priority) {
+            *stats.by_priority.entry(priority).or_default() += n;
+        }
+    }
+    Ok(stats)
+}
+
+/// Requests created on each UTC day from `first_day` (YYYY-MM-DD) on; days without any are absent.
+pub fn per_day(conn: &Connection, first_day: &str) -> Result<Vec<(String, u64)>, AppError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT day, n FROM request_days WHERE day >= ?1 AND n > 0 ORDER BY day")?;
+    let rows = stmt
+        .query_map([first_day], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Rebuilds every counter and the search index from the rows themselves: after a bulk load
+/// that ran without the triggers (`seed-demo`).
+pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "DELETE FROM request_counts;
+         INSERT INTO request_counts (status, category, priority, n)
+         SELECT status, coalesce(category, ''), coalesce(priority, ''), count(*)
+         FROM requests GROUP BY 1, 2, 3;
+         DELETE FROM owner_request_counts;
+         INSERT INTO owner_request_counts (user_id, status, category, priority, n)
+         SELECT user_id, status, coalesce(category, ''), coalesce(priority, ''), count(*)
+         FROM requests GROUP BY 1, 2, 3, 4;
+         DELETE FROM request_days;
+         INSERT INTO request_days (day, n)
+         SELECT substr(created_at, 1, 10), count(*) FROM requests GROUP BY 1;
+         INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');",
+    )
+}

@@ -1,0 +1,1110 @@
+//! SQL for lists of requests: one page in a list's order, from an offset or from a cursor,
+//! and how many rows match.
+//!
+//! Every page walks an index in the list's order and stops when it is full, so a page costs
+//! the same at a million rows as at a hundred, and a cursor's page 10,000 what page 1 costs.
+//! Counts come from the counters ([`super::counts`]), and a text search from the trigram
+//! index: neither reads the table.
+
+use super::counts::{self, Counted};
+use super::requests::{REQUEST_COLUMNS, request_from_row};
+use crate::errors::AppError;
+use crate::model::{Cursor, MaintenanceRequest, RequestFilter, RequestPage, Seek, Total, Window};
+use crate::taxonomy::{Priority, Status};
+use rusqlite::types::Value;
+use rusqlite::{Connection, params_from_iter};
+
+/// A search of fewer characters than this cannot use the trigram index: it reads the newest
+/// [`SHORT_SEARCH_WINDOW`] requests matching the other filters instead.
+const TRIGRAMS_FROM: usize = 3;
+
+/// How many requests a short search reads.
+pub const SHORT_SEARCH_WINDOW: u64 = 50_000;
+
+/// How many index candidates counting a dense search reads at most.
+const DENSE_COUNT_CANDIDATES: u64 = 100_000;
+
+/// The order of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Newest first.
+    Newest,
+    /// The dashboard's: open `high` requests waiting, then those in progress, then the rest;
+    /// each part newest first.
+    ActionFirst,
+}
+
+impl Order {
+    fn parts(self) -> &'static [Part] {
+        match self {
+            Order::Newest => &[Part::All],
+            Order::ActionFirst => &[Part::UrgentWaiting, Part::UrgentInProgress, Part::Rest],
+        }
+    }
+}
+
+/// A part of a list's order; each is read newest first along an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Part {
+    All,
+    UrgentWaiting,
+    UrgentInProgress,
+    Rest,
+}
+
+impl Part {
+    /// The status and priority every row of the part has, for the urgent parts.
+    fn urgent(self) -> Option<Status> {
+        match self {
+            Part::UrgentWaiting => Some(Status::Pending),
+            Part::UrgentInProgress => Some(Status::InProgress),
+            Part::All | Part::Rest => None,
+        }
+    }
+
+    /// The part's condition and its parameters.
+    fn condition(self, sql: &mut Conditions) {
+        let text = |s: &str| Value::Text(s.to_owned());
+        let high = text(Priority::High.as_str());
+        match (self, self.urgent()) {
+            (_, Some(status)) => {
+                sql.push("priority = ? AND status = ?", [high, text(status.as_str())])
+            }
+            // `IS NOT`: a request not classified yet (NULL priority) belongs here too.
+            (Part::Rest, _) => sql.push(
+                "(priority IS NOT ? OR status NOT IN (?, ?))",
+                [
+                    high,
+                    text(Status::Pending.as_str()),
+                    text(Status::InProgress.as_str()),
+                ],
+            ),
+            _ => {}
+        }
+    }
+
+    /// Whether any request matching `filter` can be in this part.
+    fn may_match(self, filter: &RequestFilter) -> bool {
+        let urgent = |status: Status| {
+            filter.priority.is_none_or(|p| p == Priority::High)
+                && filter.status.is_none_or(|s| s == status)
+        };
+        match self {
+            Part::All => true,
+            Part::UrgentWaiting => urgent(Status::Pending),
+            Part::UrgentInProgress => urgent(Status::InProgress),
+            Part::Rest => {
+                filter.priority != Some(Priority::High)
+                    || !matches!(filter.status, Some(Status::Pending | Status::InProgress))
+            }
+        }
+    }
+}
+
+/// A WHERE clause being built, and its parameters in order.
+#[derive(Debug, Default, Clone)]
+struct Conditions {
+    conditions: Vec<String>,
+    values: Vec<Value>,
+}
+
+impl Conditions {
+    fn push(&mut self, condition: &str, values: impl IntoIterator<Item = Value>) {
+        self.conditions.push(condition.to_owned());
+        self.values.extend(values);
+    }
+
+    fn clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    /// The filter's conditions other than its text.
+    fn of(filter: &RequestFilter) -> Conditions {
+        let mut sql = Conditions::default();
+        if let Some(owner) = filter.owner {
+            sql.push("user_id = ?", [Value::Integer(owner.0)]);
+        }
+        let enums = [
+            ("status = ?", filter.status.map(Status::as_str)),
+            (
+                "category = ?",
+                filter.category.map(crate::taxonomy::Category::as_str),
+            ),
+            ("priority = ?", filter.priority.map(Priority::as_str)),
+        ];
+        for (condition, value) in enums {
+            if let Some(value) = value {
+                sql.push(condition, [Value::Text(value.to_owned())]);
+            }
+        }
+        sql
+    }
+}
+
+/// How a text search finds its rows. Whichever way, a row matches exactly when its
+/// description or location contains the text (`LIKE`, case-insensitive for ASCII): the index
+/// only narrows down where to look.
+#[derive(Debug, Clone)]
+enum TextPlan {
+    None,
+    /// Few enough candidates in the trigram index to look each up by id.
+    Indexed {
+        phrase: String,
+        pattern: String,
+    },
+    /// Candidates everywhere: walking the list's order meets matches at once.
+    Dense {
+        phrase: String,
+        pattern: String,
+    },
+    /// Under three characters: the newest [`SHORT_SEARCH_WINDOW`] rows are read.
+    Short {
+        pattern: String,
+    },
+}
+
+impl TextPlan {
+    fn choose(conn: &Connection, text: Option<&str>) -> Result<TextPlan, AppError> {
+        let Some(text) = text else {
+            return Ok(TextPlan::None);
+        };
+        let pattern = super::like_pattern(text);
+        if text.chars().count() < TRIGRAMS_FROM {
+            return Ok(TextPlan::Short { pattern });
+        }
+        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+        let candidates: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM requests_fts WHERE requests_fts MATCH ?1 LIMIT ?2)",
+            )?
+            .query_row(
+                rusqlite::params![phrase, (Total::SEARCH_CAP + 1) as i64],
+                |r| r.get(0),
+            )?;
+        Ok(if candidates as u64 <= Total::SEARCH_CAP {
+            TextPlan::Indexed { phrase, pattern }
+        } else {
+            TextPlan::Dense { phrase, pattern }
+        })
+    }
+
+    fn like(sql: &mut Conditions, pattern: &str) {
+        sql.push(
+            "(description LIKE ? ESCAPE '\\' OR location LIKE ? ESCAPE '\\')",
+            [
+                Value::Text(pattern.to_owned()),
+                Value::Text(pattern.to_owned()),
+            ],
+        );
+    }
+
+    /// The SELECT of `columns` from the rows matching `sql` and the text, in `direction`.
+    /// `sql`'s parameters come first, then the text's.
+    fn select(&self, columns: &str, sql: &Conditions, direction: &str) -> (String, Vec<Value>) {
+        let order = format!("ORDER BY created_at {direction}, id {direction}");
+        let mut sql = sql.clone();
+        match self {
+            TextPlan::None => {}
+            TextPlan::Indexed { phrase, pattern } => {
+                // CROSS JOIN keeps the candidates the outer loop: each is looked up by id,
+                // and at most SEARCH_CAP of them are sorted, instead of walking an index
+                // across the table in the hope of meeting them.
+                TextPlan::like(&mut sql, pattern);
+                let mut values = vec![Value::Text(phrase.clone())];
+                values.extend(sql.values.iter().cloned());
+                return (
+                    format!(
+                        "SELECT {columns} FROM (SELECT rowid AS candidate FROM requests_fts WHERE requests_fts MATCH ?)
+                         CROSS JOIN requests ON requests.id = candidate{} {order}",
+                        sql.clause()
+                    ),
+                    values,
+                );
+            }
+            TextPlan::Dense { pattern, .. } => TextPlan::like(&mut sql, pattern),
+            TextPlan::Short { pattern } => {
+                let inner = format!(
+                    "SELECT * FROM requests{} {order} LIMIT {SHORT_SEARCH_WINDOW}",
+                    sql.clause()
+                );
+                let mut outer = Conditions {
+                    conditions: Vec::new(),
+                    values: sql.values,
+                };
+                TextPlan::like(&mut outer, pattern);
+                return (
+                    format!("SELECT {columns} FROM ({inner}){} {order}", outer.clause()),
+                    outer.values,
+                );
+            }
+        }
+        (
+            format!("SELECT {columns} FROM requests{} {order}", sql.clause()),
+            sql.values,
+        )
+    }
+}
+
+/// One page of the requests matching `filter` in `order`, from `window`, with how many match
+/// in all and the cursors on either side; read in one transaction, so they agree.
+pub fn list(
+    conn: &mut Connection,
+    filter: &RequestFilter,
+    order: Order,
+    window: Window,
+) -> Result<RequestPage, AppError> {
+    let parts = order.parts();
+    let cursor_part = |cursor: &Cursor, field: &'static str| {
+        let part = usize::from(cursor.part);
+        if part < parts.len() {
+            Ok(part)
+        } else {
+            Err(AppError::invalid(
+                field,
+                format!("{field} must be a cursor from this list's Link header"),
+            ))
+        }
+    };
+    let tx = conn.transaction()?;
+    let plan = TextPlan::choose(&tx, filter.text.as_deref())?;
+    let total = total(&tx, filter, &plan)?;
+    // One row past the page tells whether another page follows.
+    let want = window.limit as usize + 1;
+    let mut rows: Vec<(u8, MaintenanceRequest)> = Vec::new();
+    match window.seek {
+        Seek::Offset(offset) => {
+            let mut skip = u64::from(offset);
+            for (index, part) in parts.iter().enumerate() {
+                if rows.len() >= want {
+                    break;
+                }
+                if !part.may_match(filter) {
+                    continue;
+                }
+                if skip > 0 && index + 1 < parts.len() {
+                    let in_part = count_part(&tx, filter, *part, &plan)?;
+                    if in_part <= skip {
+                        skip -= in_part;
+                        continue;
+                    }
+                }
+                let found = fetch(
+                    &tx,
+                    filter,
+                    *part,
+                    &plan,
+                    None,
+                    false,
+                    want - rows.len(),
+                    skip,
+                )?;
+                skip = 0;
+                rows.extend(found.into_iter().map(|r| (index as u8, r)));
+            }
+        }
+        Seek::Before(cursor) => {
+            let first = cursor_part(&cursor, "before")?;
+            for (index, part) in parts.iter().enumerate().skip(first) {
+                if rows.len() >= want {
+                    break;
+                }
+                if !part.may_match(filter) {
+                    continue;
+                }
+                let from = (index == first).then_some(Seek::Before(cursor));
+                let found = fetch(&tx, filter, *part, &plan, from, false, want - rows.len(), 0)?;
+                rows.extend(found.into_iter().map(|r| (index as u8, r)));
+            }
+        }
+        Seek::After(cursor) => {
+            let last = cursor_part(&cursor, "after")?;
+            for (index, part) in parts.iter().enumerate().take(last + 1).rev() {
+                if rows.len() >= want {
+                    break;
+                }
+                if !part.may_match(filter) {
+                    continue;
+                }
+                // Oldest first: the rows nearest the cursor, then the parts above it.
+                let from = (index == last).then_some(Seek::After(cursor));
+                let found = fetch(&tx, filter, *part, &plan, from, true, want - rows.len(), 0)?;
+                rows.extend(found.into_iter().map(|r| (index as u8, r)));
+            }
+        }
+    }
+    tx.commit()?;
+    let more = rows.len() > window.limit as usize;
+    rows.truncate(window.limit as usize);
+    let at = |row: Option<&(u8, MaintenanceRequest)>| row.map(|(part, r)| Cursor::at(*part, r));
+    let (next, prev) = match window.seek {
+        Seek::Offset(offset) => (
+            more.then(|| at(rows.last())).flatten(),
+            (offset > 0).then(|| at(rows.first())).flatten(),
+        ),
+        // Past the end, the way back is the cursor itself.
+        Seek::Before(cursor) => (
+            more.then(|| at(rows.last())).flatten(),
+            at(rows.first()).or(Some(cursor)),
+        ),
+        Seek::After(cursor) => {
+            // Read newer first, from the cursor upwards: turn the page round.
+            rows.reverse();
+            (
+                at(rows.last()).or(Some(cursor)),
+                more.then(|| at(rows.first())).flatten(),
+            )
+        }
+    };
+    Ok(RequestPage {
+        rows: rows.into_iter().map(|(_, r)| r).collect(),
+        total,
+        next,
+        prev,
+    })
+}
+
+/// Up to `limit` rows of `part` matching `filter`, past `skip` rows, past the cursor in
+/// `from` when set; newest first, or `ascending`, oldest first.
+#[allow(clippy::too_many_arguments)]
+fn fetch(
+    conn: &Connection,
+    filter: &RequestFilter,
+    part: Part,
+    plan: &TextPlan,
+    from: Option<Seek>,
+    ascending: bool,
+    limit: usize,
+    skip: u64,
+) -> Result<Vec<MaintenanceRequest>, AppError> {
+    let (select, mut values) = page_sql(filter, part, plan, from, ascending);
+    values.push(Value::Integer(limit as i64));
+    values.push(Value::Integer(skip.min(i64::MAX as u64) as i64));
+    let rows = conn
+        .prepare_cached(&select)?
+        .query_map(params_from_iter(values.iter()), request_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The query behind [`fetch`], its last two parameters (LIMIT, OFFSET) left to the caller.
+fn page_sql(
+    filter: &RequestFilter,
+    part: Part,
+    plan: &TextPlan,
+    from: Option<Seek>,
+    ascending: bool,
+) -> (String, Vec<Value>) {
+    let mut sql = Conditions::of(filter);
+    part.condition(&mut sql);
+    let direction = if ascending { "ASC" } else { "DESC" };
+    let position = |c: Cursor| {
+        [
+            Value::Text(c.created_at.to_rfc3339()),
+            Value::Integer(c.id.0),
+        ]
+    };
+    match from {
+        Some(Seek::Before(cursor)) => sql.push("(created_at, id) < (?, ?)", position(cursor)),
+        Some(Seek::After(cursor)) => sql.push("(created_at, id) > (?, ?)", position(cursor)),
+        Some(Seek::Offset(_)) | None => {}
+    }
+    let (select, values) = plan.select(REQUEST_COLUMNS, &sql, direction);
+    (format!("{select} LIMIT ? OFFSET ?"), values)
+}
+
+/// The counters' view of `filter` (its text aside), narrowed to an urgent part's values.
+fn counted(filter: &RequestFilter, part: Part) -> Counted {
+    let mut of = Counted {
+        owner: filter.owner,
+        status: filter.status,
+        category: filter.category,
+        priority: filter.priority,
+    };
+    if let Some(status) = part.urgent() {
+        of.status = Some(status);
+        of.priority = Some(Priority::High);
+    }
+    of
+}
+
+/// How many rows of `part` match `filter`, exactly: to skip whole parts of an offset.
+fn count_part(
+    conn: &Connection,
+    filter: &RequestFilter,
+    part: Part,
+    plan: &TextPlan,
+) -> Result<u64, AppError> {
+    if let TextPlan::None = plan {
+        if part.urgent().is_some() {
+            return counts::count(conn, counted(filter, part));
+        }
+    }
+    let mut sql = Conditions::of(filter);
+    part.condition(&mut sql);
+    let (select, values) = plan.select("1", &sql, "DESC");
+    let n: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM ({select})"))?
+        .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+/// How many requests match `filter`: from the counters without text; with text, up to
+/// [`Total::SEARCH_CAP`], read from the trigram index's candidates.
+fn total(conn: &Connection, filter: &RequestFilter, plan: &TextPlan) -> Result<Total, AppError> {
+    let capped = |n: i64, complete: bool| {
+        let n = n.max(0) as u64;
+        if n > Total::SEARCH_CAP {
+            Total {
+                count: Total::SEARCH_CAP,
+                exact: false,
+            }
+        } else {
+            Total {
+                count: n,
+                exact: complete,
+            }
+        }
+    };
+    let sql = Conditions::of(filter);
+    match plan {
+        TextPlan::None => Ok(Total::exact(counts::count(
+            conn,
+            counted(filter, Part::All),
+        )?)),
+        TextPlan::Indexed { .. } => {
+            // At most SEARCH_CAP candidates: counting them all is cheap.
+            let (select, values) = plan.select("1", &sql, "DESC");
+            let n: i64 = conn
+                .prepare_cached(&format!("SELECT count(*) FROM ({select})"))?
+                .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+            Ok(capped(n, true))
+        }
+        TextPlan::Dense { phrase, pattern } => {
+            // The candidates, newest id first, each checked; stop once past the cap.
+            let mut checked = sql.clone();
+            TextPlan::like(&mut checked, pattern);
+            let mut values = vec![
+                Value::Text(phrase.clone()),
+                Value::Integer(DENSE_COUNT_CANDIDATES as i64),
+            ];
+            values.extend(checked.values.iter().cloned());
+            values.push(Value::Integer((Total::SEARCH_CAP + 1) as i64));
+            let count_sql = format!(
+                "SELECT count(*) FROM (SELECT 1 FROM
+                     (SELECT rowid AS id FROM requests_fts WHERE requests_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS candidates
+                     JOIN requests USING (id){} LIMIT ?)",
+                checked.clause()
+            );
+            let n: i64 = conn
+                .prepare_cached(&count_sql)?
+                .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+            if n as u64 > Total::SEARCH_CAP {
+                return Ok(capped(n, false));
+            }
+            // Under the cap: exact only if no candidate was left unread.
+            let candidates: i64 = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM (SELECT 1 FROM requests_fts WHERE requests_fts MATCH ?1 LIMIT ?2)",
+                )?
+                .query_row(
+                    rusqlite::params![phrase, DENSE_COUNT_CANDIDATES as i64 + 1],
+                    |r| r.get(0),
+                )?;
+            Ok(capped(n, (candidates as u64) <= DENSE_COUNT_CANDIDATES))
+        }
+        TextPlan::Short { .. } => {
+            let (select, mut values) = plan.select("1", &sql, "DESC");
+            values.push(Value::Integer((Total::SEARCH_CAP + 1) as i64));
+            let n: i64 = conn
+                .prepare_cached(&format!("SELECT count(*) FROM ({select} LIMIT ?)"))?
+                .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+            // Exact when the window held every row the other filters allow.
+            let rows = counts::count(conn, counted(filter, Part::All))?;
+            Ok(capped(n, rows <= SHORT_SEARCH_WINDOW))
+        }
+    }
+}
+
+/// How many `high` requests wait for someone to start on them.
+pub fn count_urgent_waiting(conn: &Connection) -> Result<u64, AppError> {
+    counts::count(
+        conn,
+        counted(&RequestFilter::default(), Part::UrgentWaiting),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::migrate;
+    use crate::ids::{RequestId, Timestamp, UserId};
+    use crate::taxonomy::Category;
+    use rusqlite::params;
+
+    fn plan_of(conn: &Connection, sql: &str, values: &[Value]) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(values.iter()), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join(" | ")
+    }
+
+    fn filters() -> Vec<RequestFilter> {
+        let mut filters = vec![
+            RequestFilter::default(),
+            RequestFilter {
+                owner: Some(UserId(1)),
+                ..Default::default()
+            },
+            RequestFilter {
+                owner: Some(UserId(1)),
+                status: Some(Status::Pending),
+                category: Some(Category::Plumbing),
+                priority: Some(Priority::High),
+                text: None,
+            },
+        ];
+        for status in Status::ALL {
+            filters.push(RequestFilter {
+                status: Some(*status),
+                ..Default::default()
+            });
+            for priority in Priority::ALL {
+                filters.push(RequestFilter {
+                    status: Some(*status),
+                    priority: Some(*priority),
+                    ..Default::default()
+                });
+            }
+        }
+        for priority in Priority::ALL {
+            filters.push(RequestFilter {
+                priority: Some(*priority),
+                ..Default::default()
+            });
+        }
+        for category in Category::ALL {
+            filters.push(RequestFilter {
+                category: Some(*category),
+                ..Default::default()
+            });
+        }
+        filters
+    }
+
+    fn cursor() -> Cursor {
+        Cursor {
+            part: 0,
+            created_at: Timestamp::now(),
+            id: RequestId(7),
+        }
+    }
+
+    /// With a million rows a page must walk an index in order, never sort the table: from
+    /// the start, from a cursor either way, in every part of every order, under every filter.
+    #[test]
+    fn every_page_walks_an_index_without_sorting() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let seeks = [
+            None,
+            Some(Seek::Before(cursor())),
+            Some(Seek::After(cursor())),
+        ];
+        let dense = TextPlan::Dense {
+            phrase: "\"전등이\"".into(),
+            pattern: "%전등이%".into(),
+        };
+        for filter in filters() {
+            for order in [Order::Newest, Order::ActionFirst] {
+                for part in order.parts().iter().filter(|p| p.may_match(&filter)) {
+                    for from in seeks {
+                        for plan in [&TextPlan::None, &dense] {
+                            let ascending = matches!(from, Some(Seek::After(_)));
+                            let (sql, mut values) = page_sql(&filter, *part, plan, from, ascending);
+                            values.extend([Value::Integer(20), Value::Integer(0)]);
+                            let plan = plan_of(&conn, &sql, &values);
+                            let case = format!("{filter:?} {part:?} {from:?}: {plan}");
+                            assert!(plan.contains("USING INDEX"), "{case}");
+                            assert!(!plan.contains("TEMP B-TREE"), "{case}");
+                            if from.is_some() && filter == RequestFilter::default() {
+                                // The cursor is a range on the index, not a filter on each row.
+                                assert!(plan.starts_with("SEARCH"), "{case}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A search with few candidates looks each one up by id instead of walking the list.
+    #[test]
+    fn an_indexed_search_reads_its_candidates_not_the_table() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let indexed = TextPlan::Indexed {
+            phrase: "\"전등이\"".into(),
+            pattern: "%전등이%".into(),
+        };
+        for filter in filters() {
+            let (sql, mut values) = page_sql(
+                &filter,
+                Part::All,
+                &indexed,
+                Some(Seek::Before(cursor())),
+                false,
+            );
+            values.extend([Value::Integer(20), Value::Integer(0)]);
+            let plan = plan_of(&conn, &sql, &values);
+            // The candidates first, then each request by its id.
+            assert!(
+                plan.starts_with("SCAN requests_fts VIRTUAL TABLE INDEX"),
+                "{filter:?}: {plan}"
+            );
+            assert!(
+                plan.contains("SEARCH requests USING INTEGER PRIMARY KEY"),
+                "{filter:?}: {plan}"
+            );
+        }
+    }
+
+    fn user(conn: &Connection) {
+        conn.execute(
+            "INSERT INTO users (email, hashed_password, created_at, updated_at) VALUES ('r@example.com', 'x', '2024-01-01', '2024-01-01')",
+            [],
+        )
+        .unwrap();
+    }
+
+    /// Paging through a list from the start, by offset or by cursor, gives every matching
+    /// request once, in its order, however the pages fall across the order's parts; and the
+    /// `after` cursors walk the same pages back.
+    #[test]
+    fn pages_follow_one_order_forwards_and_back() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        user(&conn);
+        let priorities = [
+            Some("high"),
+            Some("medium"),
+            None,
+            Some("low"),
+            Some("high"),
+        ];
+        let statuses = ["pending", "in_progress", "completed"];
+        for n in 0..40 {
+            conn.execute(
+                "INSERT INTO requests (user_id, description, priority, status, created_at, updated_at)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?4)",
+                params![
+                    format!("요청 {n}"),
+                    priorities[n % priorities.len()],
+                    statuses[(n / 2) % statuses.len()],
+                    // Some share a creation time: the id breaks the tie.
+                    Timestamp(chrono::DateTime::from_timestamp(1_700_000_000 + (n / 3) as i64, 0).unwrap()),
+                ],
+            )
+            .unwrap();
+        }
+        let rank = |r: &MaintenanceRequest| match (r.priority, r.status) {
+            (Some(Priority::High), Status::Pending) => 0,
+            (Some(Priority::High), Status::InProgress) => 1,
+            _ => 2,
+        };
+        let ids = |rows: &[MaintenanceRequest]| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+        for filter in filters() {
+            let all = list(&mut conn, &filter, Order::Newest, Window::first(1000)).unwrap();
+            let mut by_sql: i64 = 0;
+            {
+                let sql = Conditions::of(&filter);
+                let count = format!("SELECT count(*) FROM requests{}", sql.clause());
+                by_sql = by_sql.max(
+                    conn.query_row(&count, params_from_iter(sql.values.iter()), |r| r.get(0))
+                        .unwrap(),
+                );
+            }
+            assert_eq!(all.total, Total::exact(by_sql as u64), "{filter:?}");
+            for order in [Order::Newest, Order::ActionFirst] {
+                let mut expected = all.rows.clone();
+                if order == Order::ActionFirst {
+                    // Stable: within a part, the newest-first order of the plain list.
+                    expected.sort_by_key(rank);
+                }
+                for limit in [1, 3, 7, 40] {
+                    let mut by_offset = Vec::new();
+                    let mut by_cursor = Vec::new();
+                    let mut offset = 0;
+                    let mut seek = Seek::Offset(0);
+                    let mut pages = Vec::new();
+                    loop {
+                        let page = list(
+                            &mut conn,
+                            &filter,
+                            order,
+                            Window {
+                                limit,
+                                seek: Seek::Offset(offset),
+                            },
+                        )
+                        .unwrap();
+                        assert_eq!(page.total, all.total, "{filter:?}");
+                        offset += page.rows.len() as u32;
+                        let done = page.rows.is_empty();
+                        by_offset.extend(page.rows);
+                        if done {
+                            break;
+                        }
+                    }
+                    loop {
+                        let page = list(&mut conn, &filter, order, Window { limit, seek }).unwrap();
+                        assert!(page.rows.len() <= limit as usize);
+                        by_cursor.extend(page.rows.iter().cloned());
+                        pages.push(ids(&page.rows));
+                        match page.next {
+                            Some(next) => seek = Seek::Before(next),
+                            None => break,
+                        }
+                    }
+                    let case = format!("{filter:?} {order:?}, {limit} a page");
+                    assert_eq!(ids(&by_offset), ids(&expected), "{case}");
+                    assert_eq!(ids(&by_cursor), ids(&expected), "{case}");
+                    // And back again, from the last page, by the `prev` cursors.
+                    let mut back = Vec::new();
+                    let last = list(&mut conn, &filter, order, Window { limit, seek }).unwrap();
+                    let mut prev = last.prev;
+                    while let Some(cursor) = prev {
+                        let page = list(
+                            &mut conn,
+                            &filter,
+                            order,
+                            Window {
+                                limit,
+                                seek: Seek::After(cursor),
+                            },
+                        )
+                        .unwrap();
+                        back.push(ids(&page.rows));
+                        prev = page.prev;
+                    }
+                    back.reverse();
+                    pages.pop();
+                    if !expected.is_empty() {
+                        assert_eq!(back, pages, "{case}: the way back");
+                    }
+                }
+            }
+        }
+    }
+
+    fn like_scan(conn: &Connection, text: &str, filter: &RequestFilter) -> Vec<RequestId> {
+        let mut sql = Conditions::of(filter);
+        TextPlan::like(&mut sql, &crate::db::like_pattern(text));
+        let query = format!(
+            "SELECT id FROM requests{} ORDER BY created_at DESC, id DESC",
+            sql.clause()
+        );
+        let mut stmt = conn.prepare(&query).unwrap();
+        stmt.query_map(params_from_iter(sql.values.iter()), |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// A text search finds exactly what a `LIKE` scan of description and location finds,
+    /// by every plan: few candidates, many, and fewer than three characters.
+    #[test]
+    fn searches_find_what_a_like_scan_finds() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        user(&conn);
+        let texts = [
+            ("욕실 천장에서 물이 새요", Some("101동 1203호")),
+            ("전등이 깜빡여요", Some("관리사무소 앞")),
+            ("Kitchen LIGHT flickers, 100% broken_now", None),
+            ("say \"hello\" to the boiler", Some("B1 보일러실")),
+            ("엘리베이터 문이 안 닫혀요", Some("102동")),
+            ("복도 전등 교체 부탁드립니다", Some("101동 3층 복도")),
+        ];
+        let mut n = 0;
+        // Enough of one phrase for the dense plan: more candidates than a search counts.
+        for round in 0..(Total::SEARCH_CAP as usize / texts.len() + 20) {
+            for (i, (description, location)) in texts.iter().enumerate() {
+                n += 1;
+                let description = if round % 7 == 0 {
+                    format!("{description} {round} (접수)")
+                } else {
+                    format!("{description} (접수)")
+                };
+                conn.execute(
+                    "INSERT INTO requests (user_id, description, location, status, category, created_at, updated_at)
+                     VALUES (1, ?1, ?2, ?3, ?4, ?5, ?5)",
+                    params![
+                        description,
+                        location,
+                        Status::ALL[n % 3].as_str(),
+                        Category::ALL[i % Category::ALL.len()].as_str(),
+                        Timestamp(chrono::DateTime::from_timestamp(1_700_000_000 + n as i64, 0).unwrap()),
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        // A rare one, and an edit that must leave the index.
+        conn.execute(
+            "UPDATE requests SET description = '보일러 고장 희귀' WHERE id = 5",
+            [],
+        )
+        .unwrap();
+        conn.execute("DELETE FROM requests WHERE id = 11", [])
+            .unwrap();
+        let queries = [
+            "물이 새",
+            "전등",
+            "전",
+            "light",
+            "LIGHT",
+            "100%",
+            "broken_",
+            "_",
+            "%",
+            "\"hello\"",
+            "\"",
+            "101동",
+            "1203호",
+            "희귀",
+            "보일러 고장",
+            "깜빡여요",
+            "없는 말",
+            "ab",
+            "12",
+            "3층 복도",
+            "say \"h",
+            "(접수)",
+        ];
+        let mut seen_plans = std::collections::BTreeSet::new();
+        for q in queries {
+            for filter in [
+                RequestFilter::default(),
+                RequestFilter {
+                    status: Some(Status::Pending),
+                    ..Default::default()
+                },
+                RequestFilter {
+                    category: Some(Category::Electrical),
+                    ..Default::default()
+                },
+            ] {
+                let filter = RequestFilter {
+                    text: Some(q.to_owned()),
+                    ..filter
+                };
+                let plan = TextPlan::choose(&conn, Some(q)).unwrap();
+                seen_plans.insert(
+                    format!("{plan:?}")
+                        .split([' ', '{'])
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+                let expected = like_scan(&conn, q, &filter);
+                let mut found = Vec::new();
+                let mut seek = Seek::Offset(0);
+                let first = loop {
+                    let page = list(
+                        &mut conn,
+                        &filter,
+                        Order::Newest,
+                        Window { limit: 1000, seek },
+                    )
+                    .unwrap();
+                    found.extend(page.rows.iter().map(|r| r.id));
+                    match page.next {
+                        Some(next) => seek = Seek::Before(next),
+                        None => break page.total,
+                    }
+                };
+                assert_eq!(found, expected, "{q:?} {filter:?}");
+                let total = list(&mut conn, &filter, Order::Newest, Window::first(1))
+                    .unwrap()
+                    .total;
+                let _ = first;
+                if expected.len() as u64 > Total::SEARCH_CAP {
+                    assert_eq!(
+                        total,
+                        Total {
+                            count: Total::SEARCH_CAP,
+                            exact: false
+                        },
+                        "{q:?} {filter:?}"
+                    );
+                } else {
+                    assert_eq!(
+                        total,
+                        Total::exact(expected.len() as u64),
+                        "{q:?} {filter:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            seen_plans.into_iter().collect::<Vec<_>>(),
+            ["Dense", "Indexed", "Short"],
+            "every plan was tried"
+        );
+    }
+
+    /// The counters equal `count(*)` after any mix of creates, classifications, status
+    /// changes, reassignments, deletes and an account's deletion (which cascades).
+    #[test]
+    fn the_counters_always_equal_a_count_of_the_rows() {
+        use rand::{Rng, SeedableRng};
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrate(&mut conn).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut users = 0;
+        let accounts = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+                .unwrap()
+        };
+        let pick = |rng: &mut rand::rngs::StdRng, all: &[&'static str]| -> Option<&'static str> {
+            let i = rng.random_range(0..=all.len());
+            all.get(i).copied()
+        };
+        let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        let categories: Vec<&str> = Category::ALL.iter().map(|s| s.as_str()).collect();
+        let priorities: Vec<&str> = Priority::ALL.iter().map(|s| s.as_str()).collect();
+        for step in 0..3000 {
+            let op = rng.random_range(0..100);
+            let any_request = "SELECT id FROM requests ORDER BY random() LIMIT 1";
+            match op {
+                _ if accounts(&conn) == 0 || op < 5 => {
+                    users += 1;
+                    conn.execute(
+                        "INSERT INTO users (email, hashed_password, created_at, updated_at) VALUES (?1, 'x', 't', 't')",
+                        [format!("u{users}@example.com")],
+                    )
+                    .unwrap();
+                }
+                5..50 => {
+                    let status = statuses[rng.random_range(0..statuses.len())];
+                    conn.execute(
+                        "INSERT INTO requests (user_id, description, location, status, category, priority, created_at, updated_at)
+                         VALUES ((SELECT id FROM users ORDER BY random() LIMIT 1), ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                        params![
+                            format!("요청 {step}"),
+                            (step % 3 == 0).then(|| format!("{}동", step % 7)),
+                            status,
+                            pick(&mut rng, &categories),
+                            pick(&mut rng, &priorities),
+                            format!("2026-11-{:02}T00:00:00.000000Z", rng.random_range(1..=30)),
+                        ],
+                    )
+                    .unwrap();
+                }
+                50..80 => {
+                    let (column, all) = match op % 3 {
+                        0 => ("status", &statuses),
+                        1 => ("category", &categories),
+                        _ => ("priority", &priorities),
+                    };
+                    let value = if column == "status" {
+                        Some(all[rng.random_range(0..all.len())])
+                    } else {
+                        pick(&mut rng, all)
+                    };
+                    conn.execute(
+                        &format!("UPDATE requests SET {column} = ?1 WHERE id = ({any_request})"),
+                        [value],
+                    )
+                    .unwrap();
+                }
+                80..84 => {
+                    conn.execute(&format!("UPDATE requests SET user_id = (SELECT id FROM users ORDER BY random() LIMIT 1), created_at = ?1 WHERE id = ({any_request})"),
+                        [format!("2026-10-{:02}T00:00:00.000000Z", rng.random_range(1..=31))]).unwrap();
+                }
+                84..98 => {
+                    conn.execute(
+                        &format!("DELETE FROM requests WHERE id = ({any_request})"),
+                        [],
+                    )
+                    .unwrap();
+                }
+                _ => {
+                    conn.execute("DELETE FROM users WHERE id = (SELECT id FROM users ORDER BY random() LIMIT 1)", []).unwrap();
+                }
+            }
+            if step % 50 == 0 || step > 2990 {
+                assert_counters_match(&conn, step);
+            }
+        }
+    }
+
+    fn assert_counters_match(conn: &Connection, step: usize) {
+        let rows = |sql: &str| -> Vec<(String, i64)> {
+            let mut stmt = conn.prepare(sql).unwrap();
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let pairs = [
+            (
+                "SELECT status || '/' || coalesce(category, '') || '/' || coalesce(priority, ''), count(*) FROM requests GROUP BY 1 ORDER BY 1",
+                "SELECT status || '/' || category || '/' || priority, n FROM request_counts WHERE n != 0 ORDER BY 1",
+            ),
+            (
+                "SELECT user_id || '/' || status || '/' || coalesce(category, '') || '/' || coalesce(priority, ''), count(*) FROM requests GROUP BY 1 ORDER BY 1",
+                "SELECT user_id || '/' || status || '/' || category || '/' || priority, n FROM owner_request_counts WHERE n != 0 ORDER BY 1",
+            ),
+            (
+                "SELECT substr(created_at, 1, 10), count(*) FROM requests GROUP BY 1 ORDER BY 1",
+                "SELECT day, n FROM request_days WHERE n != 0 ORDER BY 1",
+            ),
+        ];
+        for (truth, counters) in pairs {
+            assert_eq!(rows(counters), rows(truth), "step {step}: {counters}");
+        }
+        // And what reads them agrees: every filter's count, and the stats.
+        for filter in filters() {
+            let sql = Conditions::of(&filter);
+            let count: i64 = conn
+                .query_row(
+                    &format!("SELECT count(*) FROM requests{}", sql.clause()),
+                    params_from_iter(sql.values.iter()),
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(
+                counts::count(conn, counted(&filter, Part::All)).unwrap(),
+                count as u64,
+                "step {step}: {filter:?}"
+            );
+        }
+        let stats = counts::stats(conn).unwrap();
+        let total: i64 = conn
+            .query_row("SELECT count(*) FROM requests", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stats.total, total as u64, "step {step}");
+        let fts: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM requests_fts WHERE requests_fts MATCH '\"요청 \"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let like: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM requests WHERE description LIKE '%요청 %'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(fts, like, "step {step}: the search index");
+    }
+}
