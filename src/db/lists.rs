@@ -145,6 +145,32 @@ impl Conditions {
     }
 }
 
+/// Most trigrams a search asks the index for: a few spread over the text narrow the
+/// candidates as well as all of them, and the LIKE check on each candidate is exact anyway.
+const QUERY_TRIGRAMS: usize = 12;
+
+/// The index query for rows holding every trigram of `text` (at least three characters),
+/// or a spread of [`QUERY_TRIGRAMS`] of them: `"abc" AND "bcd" AND …`.
+fn trigram_query(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let windows = chars.len().saturating_sub(TRIGRAMS_FROM - 1);
+    let picked: Vec<usize> = if windows <= QUERY_TRIGRAMS {
+        (0..windows).collect()
+    } else {
+        (0..QUERY_TRIGRAMS)
+            .map(|i| i * (windows - 1) / (QUERY_TRIGRAMS - 1))
+            .collect()
+    };
+    picked
+        .into_iter()
+        .map(|start| {
+            let trigram: String = chars[start..start + TRIGRAMS_FROM].iter().collect();
+            format!("\"{}\"", trigram.replace('"', "\"\""))
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
 /// How a text search finds its rows. Whichever way, a row matches exactly when its
 /// description or location contains the text (`LIKE`, case-insensitive for ASCII): the index
 /// only narrows down where to look.
@@ -153,12 +179,12 @@ enum TextPlan {
     None,
     /// Few enough candidates in the trigram index to look each up by id.
     Indexed {
-        phrase: String,
+        trigrams: String,
         pattern: String,
     },
     /// Candidates everywhere: walking the list's order meets matches at once.
     Dense {
-        phrase: String,
+        trigrams: String,
         pattern: String,
     },
     /// Under three characters: the newest [`SHORT_SEARCH_WINDOW`] rows are read.
@@ -176,19 +202,19 @@ impl TextPlan {
         if text.chars().count() < TRIGRAMS_FROM {
             return Ok(TextPlan::Short { pattern });
         }
-        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+        let trigrams = trigram_query(text);
         let candidates: i64 = conn
             .prepare_cached(
                 "SELECT count(*) FROM (SELECT 1 FROM requests_fts WHERE requests_fts MATCH ?1 LIMIT ?2)",
             )?
             .query_row(
-                rusqlite::params![phrase, (Total::SEARCH_CAP + 1) as i64],
+                rusqlite::params![trigrams, (Total::SEARCH_CAP + 1) as i64],
                 |r| r.get(0),
             )?;
         Ok(if candidates as u64 <= Total::SEARCH_CAP {
-            TextPlan::Indexed { phrase, pattern }
+            TextPlan::Indexed { trigrams, pattern }
         } else {
-            TextPlan::Dense { phrase, pattern }
+            TextPlan::Dense { trigrams, pattern }
         })
     }
 
@@ -209,12 +235,12 @@ impl TextPlan {
         let mut sql = sql.clone();
         match self {
             TextPlan::None => {}
-            TextPlan::Indexed { phrase, pattern } => {
+            TextPlan::Indexed { trigrams, pattern } => {
                 // CROSS JOIN keeps the candidates the outer loop: each is looked up by id,
                 // and at most SEARCH_CAP of them are sorted, instead of walking an index
                 // across the table in the hope of meeting them.
                 TextPlan::like(&mut sql, pattern);
-                let mut values = vec![Value::Text(phrase.clone())];
+                let mut values = vec![Value::Text(trigrams.clone())];
                 values.extend(sql.values.iter().cloned());
                 return (
                     format!(
@@ -483,12 +509,12 @@ fn total(conn: &Connection, filter: &RequestFilter, plan: &TextPlan) -> Result<T
                 .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
             Ok(capped(n, true))
         }
-        TextPlan::Dense { phrase, pattern } => {
+        TextPlan::Dense { trigrams, pattern } => {
             // The candidates, newest id first, each checked; stop once past the cap.
             let mut checked = sql.clone();
             TextPlan::like(&mut checked, pattern);
             let mut values = vec![
-                Value::Text(phrase.clone()),
+                Value::Text(trigrams.clone()),
                 Value::Integer(DENSE_COUNT_CANDIDATES as i64),
             ];
             values.extend(checked.values.iter().cloned());
@@ -511,7 +537,7 @@ fn total(conn: &Connection, filter: &RequestFilter, plan: &TextPlan) -> Result<T
                     "SELECT count(*) FROM (SELECT 1 FROM requests_fts WHERE requests_fts MATCH ?1 LIMIT ?2)",
                 )?
                 .query_row(
-                    rusqlite::params![phrase, DENSE_COUNT_CANDIDATES as i64 + 1],
+                    rusqlite::params![trigrams, DENSE_COUNT_CANDIDATES as i64 + 1],
                     |r| r.get(0),
                 )?;
             Ok(capped(n, (candidates as u64) <= DENSE_COUNT_CANDIDATES))
@@ -596,6 +622,26 @@ mod tests {
         filters
     }
 
+    #[test]
+    fn a_search_asks_for_a_spread_of_its_trigrams() {
+        assert_eq!(trigram_query("전등이"), "\"전등이\"");
+        assert_eq!(
+            trigram_query("a\"bcd"),
+            "\"a\"\"b\" AND \"\"\"bc\" AND \"bcd\""
+        );
+        let long = "가나다라마바사아자차카타파하".repeat(3);
+        let query = trigram_query(&long);
+        assert_eq!(
+            query.matches(" AND ").count(),
+            QUERY_TRIGRAMS - 1,
+            "{query}"
+        );
+        assert!(
+            query.starts_with("\"가나다\"") && query.ends_with("\"타파하\""),
+            "{query}"
+        );
+    }
+
     fn cursor() -> Cursor {
         Cursor {
             part: 0,
@@ -616,7 +662,7 @@ mod tests {
             Some(Seek::After(cursor())),
         ];
         let dense = TextPlan::Dense {
-            phrase: "\"전등이\"".into(),
+            trigrams: trigram_query("전등이"),
             pattern: "%전등이%".into(),
         };
         for filter in filters() {
@@ -648,7 +694,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         let indexed = TextPlan::Indexed {
-            phrase: "\"전등이\"".into(),
+            trigrams: trigram_query("전등이"),
             pattern: "%전등이%".into(),
         };
         for filter in filters() {
@@ -831,7 +877,7 @@ mod tests {
             ("복도 전등 교체 부탁드립니다", Some("101동 3층 복도")),
         ];
         let mut n = 0;
-        // Enough of one phrase for the dense plan: more candidates than a search counts.
+        // Enough of one text for the dense plan: more candidates than a search counts.
         for round in 0..(Total::SEARCH_CAP as usize / texts.len() + 20) {
             for (i, (description, location)) in texts.iter().enumerate() {
                 n += 1;

@@ -103,7 +103,7 @@ pub fn insert_users(tx: &Transaction<'_>, users: &[DemoUser]) -> rusqlite::Resul
 
 /// Drops the indexes and triggers of `tables` and returns the statements that make them
 /// again: an index built at once from a million rows costs a fraction of one grown row by row,
-/// and so do the counters and the search index the triggers keep ([`super::counts::rebuild`]
+/// and so do the counters and the search index the triggers keep ([`super::counts::Tally`]
 /// makes them afterwards). The schema's own text is kept, so [`create_indexes`] makes exactly
 /// what the migrations made.
 pub fn drop_indexes(tx: &Transaction<'_>, tables: &[&str]) -> rusqlite::Result<Vec<String>> {

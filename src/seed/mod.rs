@@ -11,6 +11,7 @@ pub mod rng;
 pub mod text;
 pub mod timeline;
 
+use crate::db::counts::Tally;
 use crate::db::migrate::MigrateError;
 use crate::db::seed::{self as sql, DemoEvent};
 use crate::errors::AppError;
@@ -195,13 +196,13 @@ fn seed_into(options: &Options, progress: &dyn Progress) -> Result<Summary, Seed
     sql::insert_users(&tx, &users)?;
     progress.start(plan.requests);
     let indexes = sql::drop_indexes(&tx, &["requests"])?;
-    let (history, mut events) = write_requests(&tx, &plan, progress)?;
+    let (history, mut events, tally) = write_requests(&tx, &plan, progress)?;
     progress.finish();
     tracing::info!(
         "seeding: building the indexes, the counters, the search index and the event log"
     );
     sql::create_indexes(&tx, &indexes)?;
-    crate::db::counts::rebuild(&tx)?;
+    tally.store(&tx)?;
     events.sort_unstable();
     sql::insert_events(&tx, &events)?;
     tx.commit()?;
@@ -227,12 +228,13 @@ fn seed_into(options: &Options, progress: &dyn Progress) -> Result<Summary, Seed
 }
 
 /// Makes the requests on worker threads, chunk by chunk, and stores them in order on this
-/// one; returns how many history entries were written and the moments the event log keeps.
+/// one; returns how many history entries were written, the moments the event log keeps, and
+/// the counts of what was written.
 fn write_requests(
     tx: &rusqlite::Transaction<'_>,
     plan: &Plan,
     progress: &dyn Progress,
-) -> Result<(u64, Vec<DemoEvent>), SeedError> {
+) -> Result<(u64, Vec<DemoEvent>, Tally), SeedError> {
     let chunks = plan.requests.div_ceil(CHUNK);
     // One generator a core: the writer waits for them only when it has caught up.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8)) as u64;
@@ -258,16 +260,26 @@ fn write_requests(
         let mut history = 0u64;
         let mut events = Vec::new();
         let mut done = 0u64;
+        let mut tally = Tally::default();
         for chunk in 0..chunks {
             let Ok(made) = receivers[(chunk % workers) as usize].recv() else {
                 return Err(AppError::internal("a generator thread stopped").into());
             };
             history += writer.insert(&made.requests)? as u64;
+            for r in &made.requests {
+                tally.add(
+                    r.owner,
+                    r.status,
+                    Some(r.category),
+                    Some(r.priority),
+                    &r.created_at,
+                );
+            }
             events.extend(made.events);
             done += made.requests.len() as u64;
             progress.advance(done);
         }
-        Ok((history, events))
+        Ok((history, events, tally))
     })
 }
 /// After a failure: removes the file this run created (with the journal SQLite may have left
