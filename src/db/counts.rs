@@ -8,7 +8,7 @@ use crate::ids::UserId;
 use crate::model::Stats;
 use crate::taxonomy::{Category, Priority, Status};
 use rusqlite::{Connection, params};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 /// The fields a counter can be narrowed by; None is any value.
@@ -96,11 +96,12 @@ pub fn per_day(conn: &Connection, first_day: &str) -> Result<Vec<(String, u64)>,
 
 /// Counts gathered while rows are written in bulk without the triggers (`seed-demo`): the
 /// writer knows each row's fields, so counting them costs less than grouping the table after.
+/// Ordered maps: the same rows always make the same file.
 #[derive(Debug, Default)]
 pub struct Tally {
-    by_fields: HashMap<(Status, Option<Category>, Option<Priority>), i64>,
-    by_owner: HashMap<(UserId, Status, Option<Category>, Option<Priority>), i64>,
-    by_day: HashMap<String, i64>,
+    by_fields: BTreeMap<(Status, Option<Category>, Option<Priority>), i64>,
+    by_owner: BTreeMap<(UserId, Status, Option<Category>, Option<Priority>), i64>,
+    by_day: BTreeMap<String, i64>,
 }
 
 impl Tally {
