@@ -195,14 +195,20 @@ enum TextPlan {
 
 impl TextPlan {
     fn choose(conn: &Connection, text: Option<&str>) -> Result<TextPlan, AppError> {
-        let Some(text) = text else {
+        // No stored text holds a control character; a NUL would end the index's query early.
+        let text: String = text
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        if text.is_empty() {
             return Ok(TextPlan::None);
-        };
-        let pattern = super::like_pattern(text);
+        }
+        let pattern = super::like_pattern(&text);
         if text.chars().count() < TRIGRAMS_FROM {
             return Ok(TextPlan::Short { pattern });
         }
-        let trigrams = trigram_query(text);
+        let trigrams = trigram_query(&text);
         let candidates: i64 = conn
             .prepare_cached(
                 "SELECT count(*) FROM (SELECT 1 FROM requests_fts WHERE requests_fts MATCH ?1 LIMIT ?2)",

@@ -583,3 +583,21 @@ async fn bad_cursors_are_refused_with_the_field_named() {
             .starts_with("text/html")
     );
 }
+
+/// Control characters in a search (a NUL among them) are no part of any stored text: they
+/// are left out of the search instead of breaking it.
+#[tokio::test]
+async fn a_search_with_control_characters_is_answered() {
+    let app = spawn_app().await;
+    let (_, resident) = app.resident("nul@example.com").await;
+    let request = app.submit(&resident, "욕실 천장 abcd").await;
+    let admin = app.super_token().await;
+    for q in ["a%00bcd", "%00ab%00", "abc%00", "%00", "%01%1F"] {
+        let response = app.get(Some(&admin), &format!("/api/requests?q={q}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{q}");
+        let found = ids(&response.json().await.unwrap());
+        if q.contains("bc") {
+            assert_eq!(found, [request["id"].as_i64().unwrap()], "{q}");
+        }
+    }
+}
