@@ -60,7 +60,8 @@ pub async fn submit(
 /// One page of requests matching `filter`, newest first, the total count and the cursors
 /// of the pages on either side.
 pub async fn list(db: &Db, filter: RequestFilter, window: Window) -> Result<RequestPage, AppError> {
-    db.run(move |conn| db::lists::list(conn, &filter, db::lists::Order::Newest, window))
+    let counts = db.search_counts();
+    db.run(move |conn| db::lists::list(conn, &counts, &filter, db::lists::Order::Newest, window))
         .await
 }
 
@@ -71,8 +72,17 @@ pub async fn list_action_first(
     filter: RequestFilter,
     window: Window,
 ) -> Result<RequestPage, AppError> {
-    db.run(move |conn| db::lists::list(conn, &filter, db::lists::Order::ActionFirst, window))
-        .await
+    let counts = db.search_counts();
+    db.run(move |conn| {
+        db::lists::list(
+            conn,
+            &counts,
+            &filter,
+            db::lists::Order::ActionFirst,
+            window,
+        )
+    })
+    .await
 }
 
 /// How many `high` requests wait for someone to start on them.

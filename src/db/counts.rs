@@ -102,10 +102,14 @@ pub struct Tally {
     by_fields: BTreeMap<(Status, Option<Category>, Option<Priority>), i64>,
     by_owner: BTreeMap<(UserId, Status, Option<Category>, Option<Priority>), i64>,
     by_day: BTreeMap<String, i64>,
+    /// The newest creation time so far, and the newest before a row created earlier than
+    /// it (migration 0012's `out_of_order_until`).
+    newest: String,
+    out_of_order_until: Option<String>,
 }
 
 impl Tally {
-    /// Counts one request; `created_at` as stored.
+    /// Counts one request; `created_at` as stored. Requests come in id order.
     pub fn add(
         &mut self,
         owner: UserId,
@@ -122,6 +126,15 @@ impl Tally {
             .by_owner
             .entry((owner, status, category, priority))
             .or_default() += 1;
+        if created_at < self.newest.as_str()
+            && self.out_of_order_until.as_deref() < Some(self.newest.as_str())
+        {
+            self.out_of_order_until = Some(self.newest.clone());
+        }
+        if created_at > self.newest.as_str() {
+            self.newest.clear();
+            self.newest.push_str(created_at);
+        }
         let day = created_at.get(..10).unwrap_or(created_at);
         match self.by_day.get_mut(day) {
             Some(n) => *n += 1,
@@ -165,11 +178,19 @@ impl Tally {
         for (day, n) in &self.by_day {
             insert.execute(params![day, n])?;
         }
+        conn.execute("DELETE FROM request_order", [])?;
+        if let Some(until) = &self.out_of_order_until {
+            conn.execute(
+                "INSERT INTO request_order (id, out_of_order_until) VALUES (1, ?1)",
+                [until],
+            )?;
+        }
         conn.execute_batch("INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');")
     }
 }
 
-/// Rebuilds every counter and the search index from the rows themselves.
+/// Rebuilds every counter, the search index and the order check (migration 0012) from the
+/// rows themselves.
 pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "DELETE FROM request_counts;
@@ -183,6 +204,13 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
          DELETE FROM request_days;
          INSERT INTO request_days (day, n)
          SELECT substr(created_at, 1, 10), count(*) FROM requests GROUP BY 1;
-         INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');",
+         INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');
+         DELETE FROM request_order;
+         INSERT INTO request_order (id, out_of_order_until)
+         SELECT 1, max(before) FROM (
+             SELECT created_at, max(created_at) OVER (
+                 ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+             FROM requests
+         ) WHERE created_at < before HAVING max(before) IS NOT NULL;",
     )
 }

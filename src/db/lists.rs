@@ -9,10 +9,13 @@
 use super::counts::{self, Counted};
 use super::requests::{REQUEST_COLUMNS, request_from_row};
 use crate::errors::AppError;
+use crate::ids::Timestamp;
 use crate::model::{Cursor, MaintenanceRequest, RequestFilter, RequestPage, Seek, Total, Window};
 use crate::taxonomy::{Priority, Status};
 use rusqlite::types::Value;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 /// A search of fewer characters than this cannot use the trigram index: it reads the newest
 /// [`SHORT_SEARCH_WINDOW`] requests matching the other filters instead.
@@ -171,6 +174,158 @@ fn trigram_query(text: &str) -> String {
         .join(" AND ")
 }
 
+/// How many rows the trigram index offers for a search, read up to a limit.
+#[derive(Debug, Clone, Copy)]
+struct IndexCount {
+    /// Up to one past the limit it was read to.
+    candidates: u64,
+    /// Whether every candidate holds the text, so the candidates are the matches.
+    exact: bool,
+}
+
+/// How many rows hold every trigram of `trigrams`, read up to one past `limit`.
+fn index_candidates(conn: &Connection, trigrams: &str, limit: u64) -> Result<u64, AppError> {
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM requests_fts WHERE requests_fts MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(rusqlite::params![trigrams, (limit + 1) as i64], |r| {
+            r.get(0)
+        })?;
+    Ok(n.max(0) as u64)
+}
+
+/// Counts of recent searches, each with the version of the search index it was read from:
+/// what depends only on the index and the texts it indexes (which change together: any
+/// insert, edit or delete of a request's text changes the index) is counted once until the
+/// index changes. One for each database.
+#[derive(Debug, Default)]
+pub struct SearchCounts {
+    known: Mutex<HashMap<String, (Vec<u8>, u64)>>,
+}
+
+/// How many searches [`SearchCounts`] remembers before it starts again.
+const REMEMBERED_SEARCHES: usize = 1_024;
+
+impl SearchCounts {
+    /// [`index_candidates`], from memory when the index has not changed since.
+    fn candidates(&self, conn: &Connection, trigrams: &str, limit: u64) -> Result<u64, AppError> {
+        self.remember(conn, format!("candidates {limit} {trigrams}"), || {
+            index_candidates(conn, trigrams, limit)
+        })
+    }
+
+    /// What `count` counts, remembered under `key`, which names all it depends on besides the
+    /// search index and the indexed texts.
+    fn remember(
+        &self,
+        conn: &Connection,
+        key: String,
+        count: impl FnOnce() -> Result<u64, AppError>,
+    ) -> Result<u64, AppError> {
+        // FTS5 keeps its index's structure (its segments and a counter of every write) in
+        // the row with id 10 of its data table: equal bytes, equal index.
+        let version: Option<Vec<u8>> = conn
+            .prepare_cached("SELECT block FROM requests_fts_data WHERE id = 10")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        let Some(version) = version else {
+            return count();
+        };
+        let lock = || self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((seen, n)) = lock().get(&key) {
+            if *seen == version {
+                return Ok(*n);
+            }
+        }
+        let n = count()?;
+        let mut known = lock();
+        if known.len() >= REMEMBERED_SEARCHES {
+            known.clear();
+        }
+        known.insert(key, (version, n));
+        Ok(n)
+    }
+}
+
+/// Whether the index's rows for `text` are exactly the rows whose text contains it: a
+/// search of one trigram, whose characters the index folds as LIKE does (ASCII letters, or
+/// none: Hangul, digits, punctuation). A longer text's trigrams may sit apart in a row.
+fn index_is_exact(text: &str) -> bool {
+    text.chars().count() == TRIGRAMS_FROM
+        && text
+            .chars()
+            .all(|c| c.is_ascii() || (c.to_lowercase().eq([c]) && c.to_uppercase().eq([c])))
+}
+
+/// Whether the filter asks for nothing but its text.
+fn only_text(filter: &RequestFilter) -> bool {
+    filter.owner.is_none()
+        && filter.status.is_none()
+        && filter.category.is_none()
+        && filter.priority.is_none()
+}
+
+/// How far [`newest_by_id`] reads before it leaves the page to the other plans.
+const ID_WALK_BUDGET: usize = 2_000;
+
+/// The newest `want` rows holding the text, for a search with nothing else to filter on:
+/// the index's candidates newest id first, each looked up and checked, stopping as soon as
+/// no row further down can be newer than the page's oldest (see migration 0012). `None` when
+/// the rows are too far from id order for that to stop within [`ID_WALK_BUDGET`] rows.
+fn newest_by_id(
+    conn: &Connection,
+    trigrams: &str,
+    pattern: &str,
+    want: usize,
+) -> Result<Option<Vec<MaintenanceRequest>>, AppError> {
+    let out_of_order_until: Option<Timestamp> = conn
+        .prepare_cached("SELECT out_of_order_until FROM request_order")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    let mut candidates = conn.prepare_cached(
+        "SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?1 ORDER BY rowid DESC",
+    )?;
+    let mut look_up = conn.prepare_cached(&format!(
+        "SELECT {REQUEST_COLUMNS}, (description LIKE ?2 ESCAPE '\\' OR location LIKE ?2 ESCAPE '\\')
+         FROM requests WHERE id = ?1"
+    ))?;
+    let matched_column = REQUEST_COLUMNS.split(',').count();
+    let mut ids = candidates.query([trigrams])?;
+    let mut page: Vec<MaintenanceRequest> = Vec::with_capacity(want + 1);
+    let mut read = 0;
+    while let Some(id) = ids.next()? {
+        read += 1;
+        if read > ID_WALK_BUDGET {
+            return Ok(None);
+        }
+        let id: i64 = id.get(0)?;
+        let Some((row, matched)) = look_up
+            .query_row(rusqlite::params![id, pattern], |r| {
+                // NULL when the location is NULL and the description does not match.
+                let matched: Option<bool> = r.get(matched_column)?;
+                Ok((request_from_row(r)?, matched.unwrap_or(false)))
+            })
+            .optional()?
+        else {
+            continue;
+        };
+        // Rows further down are at most as new as this one, or as the out-of-order time.
+        let ahead = out_of_order_until.map_or(row.created_at, |t| t.max(row.created_at));
+        if matched {
+            let key = |r: &MaintenanceRequest| (r.created_at, r.id.0);
+            let at = page.partition_point(|r| key(r) > key(&row));
+            page.insert(at, row);
+            page.truncate(want);
+        }
+        if page.len() == want && page.last().is_some_and(|oldest| ahead <= oldest.created_at) {
+            return Ok(Some(page));
+        }
+    }
+    // Every candidate read.
+    Ok(Some(page))
+}
+
 /// How a text search finds its rows. Whichever way, a row matches exactly when its
 /// description or location contains the text (`LIKE`, case-insensitive for ASCII): the index
 /// only narrows down where to look.
@@ -181,11 +336,13 @@ enum TextPlan {
     Indexed {
         trigrams: String,
         pattern: String,
+        found: IndexCount,
     },
     /// Candidates everywhere: walking the list's order meets matches at once.
     Dense {
         trigrams: String,
         pattern: String,
+        found: IndexCount,
     },
     /// Under three characters: the newest [`SHORT_SEARCH_WINDOW`] rows are read.
     Short {
@@ -194,7 +351,11 @@ enum TextPlan {
 }
 
 impl TextPlan {
-    fn choose(conn: &Connection, text: Option<&str>) -> Result<TextPlan, AppError> {
+    fn choose(
+        conn: &Connection,
+        counts: &SearchCounts,
+        text: Option<&str>,
+    ) -> Result<TextPlan, AppError> {
         // No stored text holds a control character; a NUL would end the index's query early.
         let text: String = text
             .unwrap_or_default()
@@ -209,19 +370,41 @@ impl TextPlan {
             return Ok(TextPlan::Short { pattern });
         }
         let trigrams = trigram_query(&text);
-        let candidates: i64 = conn
-            .prepare_cached(
-                "SELECT count(*) FROM (SELECT 1 FROM requests_fts WHERE requests_fts MATCH ?1 LIMIT ?2)",
-            )?
-            .query_row(
-                rusqlite::params![trigrams, (Total::SEARCH_CAP + 1) as i64],
-                |r| r.get(0),
-            )?;
-        Ok(if candidates as u64 <= Total::SEARCH_CAP {
-            TextPlan::Indexed { trigrams, pattern }
+        let candidates = counts.candidates(conn, &trigrams, Total::SEARCH_CAP)?;
+        let found = IndexCount {
+            candidates,
+            exact: index_is_exact(&text),
+        };
+        Ok(if candidates <= Total::SEARCH_CAP {
+            TextPlan::Indexed {
+                trigrams,
+                pattern,
+                found,
+            }
         } else {
-            TextPlan::Dense { trigrams, pattern }
+            TextPlan::Dense {
+                trigrams,
+                pattern,
+                found,
+            }
         })
+    }
+
+    /// The index's query and the text's LIKE pattern, when the index is used.
+    fn indexed(&self) -> Option<(&str, &str, IndexCount)> {
+        match self {
+            TextPlan::Indexed {
+                trigrams,
+                pattern,
+                found,
+            }
+            | TextPlan::Dense {
+                trigrams,
+                pattern,
+                found,
+            } => Some((trigrams, pattern, *found)),
+            TextPlan::None | TextPlan::Short { .. } => None,
+        }
     }
 
     fn like(sql: &mut Conditions, pattern: &str) {
@@ -241,7 +424,9 @@ impl TextPlan {
         let mut sql = sql.clone();
         match self {
             TextPlan::None => {}
-            TextPlan::Indexed { trigrams, pattern } => {
+            TextPlan::Indexed {
+                trigrams, pattern, ..
+            } => {
                 // CROSS JOIN keeps the candidates the outer loop: each is looked up by id,
                 // and at most SEARCH_CAP of them are sorted, instead of walking an index
                 // across the table in the hope of meeting them.
@@ -285,6 +470,7 @@ impl TextPlan {
 /// in all and the cursors on either side; read in one transaction, so they agree.
 pub fn list(
     conn: &mut Connection,
+    counts: &SearchCounts,
     filter: &RequestFilter,
     order: Order,
     window: Window,
@@ -302,12 +488,23 @@ pub fn list(
         }
     };
     let tx = conn.transaction()?;
-    let plan = TextPlan::choose(&tx, filter.text.as_deref())?;
-    let total = total(&tx, filter, &plan)?;
+    let plan = TextPlan::choose(&tx, counts, filter.text.as_deref())?;
+    let total = total(&tx, counts, filter, &plan)?;
     // One row past the page tells whether another page follows.
     let want = window.limit as usize + 1;
     let mut rows: Vec<(u8, MaintenanceRequest)> = Vec::new();
+    let first_page_by_id = match (plan.indexed(), window.seek) {
+        (Some((trigrams, pattern, _)), Seek::Offset(0))
+            if parts == [Part::All] && only_text(filter) =>
+        {
+            newest_by_id(&tx, trigrams, pattern, want)?
+        }
+        _ => None,
+    };
     match window.seek {
+        _ if first_page_by_id.is_some() => {
+            rows.extend(first_page_by_id.into_iter().flatten().map(|r| (0, r)));
+        }
         Seek::Offset(offset) => {
             let mut skip = u64::from(offset);
             for (index, part) in parts.iter().enumerate() {
@@ -486,7 +683,12 @@ fn count_part(
 
 /// How many requests match `filter`: from the counters without text; with text, up to
 /// [`Total::SEARCH_CAP`], read from the trigram index's candidates.
-fn total(conn: &Connection, filter: &RequestFilter, plan: &TextPlan) -> Result<Total, AppError> {
+fn total(
+    conn: &Connection,
+    counts: &SearchCounts,
+    filter: &RequestFilter,
+    plan: &TextPlan,
+) -> Result<Total, AppError> {
     let capped = |n: i64, complete: bool| {
         let n = n.max(0) as u64;
         if n > Total::SEARCH_CAP {
@@ -501,21 +703,37 @@ fn total(conn: &Connection, filter: &RequestFilter, plan: &TextPlan) -> Result<T
             }
         }
     };
+    if let Some((_, _, found)) = plan.indexed() {
+        if found.exact && only_text(filter) {
+            // Each candidate holds the text: the index's count is the answer.
+            return Ok(capped(found.candidates as i64, true));
+        }
+    }
     let sql = Conditions::of(filter);
     match plan {
         TextPlan::None => Ok(Total::exact(counts::count(
             conn,
             counted(filter, Part::All),
         )?)),
-        TextPlan::Indexed { .. } => {
+        TextPlan::Indexed { pattern, .. } => {
             // At most SEARCH_CAP candidates: counting them all is cheap.
-            let (select, values) = plan.select("1", &sql, "DESC");
-            let n: i64 = conn
-                .prepare_cached(&format!("SELECT count(*) FROM ({select})"))?
-                .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
-            Ok(capped(n, true))
+            let count = || {
+                let (select, values) = plan.select("1", &sql, "DESC");
+                let n: i64 = conn
+                    .prepare_cached(&format!("SELECT count(*) FROM ({select})"))?
+                    .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+                Ok(n.max(0) as u64)
+            };
+            let n = if only_text(filter) {
+                counts.remember(conn, format!("indexed {pattern}"), count)?
+            } else {
+                count()?
+            };
+            Ok(capped(n as i64, true))
         }
-        TextPlan::Dense { trigrams, pattern } => {
+        TextPlan::Dense {
+            trigrams, pattern, ..
+        } => {
             // The candidates, newest id first, each checked; stop once past the cap.
             let mut checked = sql.clone();
             TextPlan::like(&mut checked, pattern);
@@ -531,22 +749,23 @@ fn total(conn: &Connection, filter: &RequestFilter, plan: &TextPlan) -> Result<T
                      JOIN requests USING (id){} LIMIT ?)",
                 checked.clause()
             );
-            let n: i64 = conn
-                .prepare_cached(&count_sql)?
-                .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+            let count = || {
+                let n: i64 = conn
+                    .prepare_cached(&count_sql)?
+                    .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+                Ok(n.max(0) as u64)
+            };
+            let n = if only_text(filter) {
+                counts.remember(conn, format!("dense {pattern}"), count)?
+            } else {
+                count()?
+            } as i64;
             if n as u64 > Total::SEARCH_CAP {
                 return Ok(capped(n, false));
             }
             // Under the cap: exact only if no candidate was left unread.
-            let candidates: i64 = conn
-                .prepare_cached(
-                    "SELECT count(*) FROM (SELECT 1 FROM requests_fts WHERE requests_fts MATCH ?1 LIMIT ?2)",
-                )?
-                .query_row(
-                    rusqlite::params![trigrams, DENSE_COUNT_CANDIDATES as i64 + 1],
-                    |r| r.get(0),
-                )?;
-            Ok(capped(n, (candidates as u64) <= DENSE_COUNT_CANDIDATES))
+            let candidates = counts.candidates(conn, trigrams, DENSE_COUNT_CANDIDATES)?;
+            Ok(capped(n, candidates <= DENSE_COUNT_CANDIDATES))
         }
         TextPlan::Short { .. } => {
             let (select, mut values) = plan.select("1", &sql, "DESC");
@@ -670,6 +889,10 @@ mod tests {
         let dense = TextPlan::Dense {
             trigrams: trigram_query("전등이"),
             pattern: "%전등이%".into(),
+            found: IndexCount {
+                candidates: 0,
+                exact: false,
+            },
         };
         for filter in filters() {
             for order in [Order::Newest, Order::ActionFirst] {
@@ -702,6 +925,10 @@ mod tests {
         let indexed = TextPlan::Indexed {
             trigrams: trigram_query("전등이"),
             pattern: "%전등이%".into(),
+            found: IndexCount {
+                candidates: 0,
+                exact: false,
+            },
         };
         for filter in filters() {
             let (sql, mut values) = page_sql(
@@ -770,7 +997,14 @@ mod tests {
         };
         let ids = |rows: &[MaintenanceRequest]| rows.iter().map(|r| r.id).collect::<Vec<_>>();
         for filter in filters() {
-            let all = list(&mut conn, &filter, Order::Newest, Window::first(1000)).unwrap();
+            let all = list(
+                &mut conn,
+                &SearchCounts::default(),
+                &filter,
+                Order::Newest,
+                Window::first(1000),
+            )
+            .unwrap();
             let mut by_sql: i64 = 0;
             {
                 let sql = Conditions::of(&filter);
@@ -796,6 +1030,7 @@ mod tests {
                     loop {
                         let page = list(
                             &mut conn,
+                            &SearchCounts::default(),
                             &filter,
                             order,
                             Window {
@@ -813,7 +1048,14 @@ mod tests {
                         }
                     }
                     loop {
-                        let page = list(&mut conn, &filter, order, Window { limit, seek }).unwrap();
+                        let page = list(
+                            &mut conn,
+                            &SearchCounts::default(),
+                            &filter,
+                            order,
+                            Window { limit, seek },
+                        )
+                        .unwrap();
                         assert!(page.rows.len() <= limit as usize);
                         by_cursor.extend(page.rows.iter().cloned());
                         pages.push(ids(&page.rows));
@@ -827,11 +1069,19 @@ mod tests {
                     assert_eq!(ids(&by_cursor), ids(&expected), "{case}");
                     // And back again, from the last page, by the `prev` cursors.
                     let mut back = Vec::new();
-                    let last = list(&mut conn, &filter, order, Window { limit, seek }).unwrap();
+                    let last = list(
+                        &mut conn,
+                        &SearchCounts::default(),
+                        &filter,
+                        order,
+                        Window { limit, seek },
+                    )
+                    .unwrap();
                     let mut prev = last.prev;
                     while let Some(cursor) = prev {
                         let page = list(
                             &mut conn,
+                            &SearchCounts::default(),
                             &filter,
                             order,
                             Window {
@@ -869,6 +1119,205 @@ mod tests {
 
     /// A text search finds exactly what a `LIKE` scan of description and location finds,
     /// by every plan: few candidates, many, and fewer than three characters.
+    /// The newest time among rows that a later-id row was created before (migration 0012).
+    fn out_of_order_by_definition(conn: &Connection) -> Option<String> {
+        conn.query_row(
+            "SELECT max(a.created_at) FROM requests a
+             WHERE EXISTS (SELECT 1 FROM requests b WHERE b.id > a.id AND b.created_at < a.created_at)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    fn recorded_out_of_order(conn: &Connection) -> Option<String> {
+        conn.query_row("SELECT out_of_order_until FROM request_order", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_search_reads_its_first_page_by_id_only_where_that_is_the_newest_page() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        user(&conn);
+        let texts = [
+            "보일러 고장",
+            "보일러실 누수",
+            "엘리베이터 멈춤",
+            "Äbc 전등",
+            "äbc 전등",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut random = move |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        let insert = |conn: &Connection, n: u64, at: i64| {
+            conn.execute(
+                "INSERT INTO requests (user_id, description, status, created_at, updated_at)
+                 VALUES (1, ?1, 'pending', ?2, ?2)",
+                params![
+                    format!("{} {n}", texts[(n % texts.len() as u64) as usize]),
+                    Timestamp(chrono::DateTime::from_timestamp(at, 0).unwrap()),
+                ],
+            )
+            .unwrap();
+        };
+        let check = |conn: &mut Connection, phase: &str| {
+            assert!(
+                recorded_out_of_order(conn) >= out_of_order_by_definition(conn),
+                "{phase}: the recorded time covers every row out of order"
+            );
+            for q in [
+                "보일러",
+                "엘리베이터",
+                "보일러실 누",
+                "äbc",
+                "Äbc",
+                "전등 1",
+            ] {
+                let filter = RequestFilter {
+                    text: Some(q.to_owned()),
+                    ..Default::default()
+                };
+                let expected = like_scan(conn, q, &filter);
+                for limit in [1, 50] {
+                    let page = list(
+                        conn,
+                        &SearchCounts::default(),
+                        &filter,
+                        Order::Newest,
+                        Window::first(limit),
+                    )
+                    .unwrap();
+                    let ids: Vec<RequestId> = page.rows.iter().map(|r| r.id).collect();
+                    let want = expected.len().min(limit as usize);
+                    assert_eq!(ids, expected[..want], "{phase}: {q:?} first {limit}");
+                    assert_eq!(
+                        page.total,
+                        Total::exact(expected.len() as u64),
+                        "{phase}: {q:?}"
+                    );
+                }
+            }
+        };
+        // Created in id order: the walk stops after a page.
+        for n in 0..600 {
+            insert(&conn, n, 1_700_000_000 + n as i64 * 60);
+        }
+        assert_eq!(recorded_out_of_order(&conn), None);
+        let tx = conn.transaction().unwrap();
+        let TextPlan::Indexed {
+            trigrams, pattern, ..
+        } = TextPlan::choose(&tx, &SearchCounts::default(), Some("보일러")).unwrap()
+        else {
+            panic!("an indexed plan");
+        };
+        assert!(
+            newest_by_id(&tx, &trigrams, &pattern, 51)
+                .unwrap()
+                .is_some()
+        );
+        drop(tx);
+        check(&mut conn, "in order");
+        // A clock stepped back an hour, then on.
+        for n in 600..700 {
+            insert(
+                &conn,
+                n,
+                1_700_000_000 + 600 * 60 - 3_600 + (n as i64 - 600) * 60,
+            );
+        }
+        assert!(recorded_out_of_order(&conn).is_some());
+        check(&mut conn, "after a step back");
+        // Rows imported with dates of their own, before and among the others.
+        for n in 700..1_500 {
+            let at = 1_600_000_000 + random(200_000_000) as i64;
+            insert(&conn, n, at);
+        }
+        check(&mut conn, "after an import");
+        // Rows moved in time, and the order check rebuilt from the rows.
+        for _ in 0..50 {
+            conn.execute(
+                "UPDATE requests SET created_at = ?1 WHERE id = ?2",
+                params![
+                    Timestamp(
+                        chrono::DateTime::from_timestamp(1_800_000_000 + random(1_000) as i64, 0)
+                            .unwrap()
+                    ),
+                    1 + random(1_500) as i64
+                ],
+            )
+            .unwrap();
+        }
+        check(&mut conn, "after moves in time");
+        counts::rebuild(&conn).unwrap();
+        assert_eq!(
+            recorded_out_of_order(&conn),
+            out_of_order_by_definition(&conn),
+            "a rebuild finds the exact time"
+        );
+        check(&mut conn, "after a rebuild");
+    }
+
+    #[test]
+    fn a_remembered_search_count_lasts_only_while_the_index_is_unchanged() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        user(&conn);
+        let add = |conn: &Connection, text: &str| {
+            conn.execute(
+                "INSERT INTO requests (user_id, description, status, created_at, updated_at)
+                 VALUES (1, ?1, 'pending', ?2, ?2)",
+                params![text, Timestamp::now()],
+            )
+            .unwrap();
+        };
+        for n in 0..30 {
+            add(&conn, &format!("보일러 고장 {n}"));
+        }
+        let counts = SearchCounts::default();
+        // One trigram (counted from the index), and a longer text (each candidate checked).
+        let totals = |conn: &mut Connection| {
+            ["보일러", "보일러 고장"].map(|q| {
+                let filter = RequestFilter {
+                    text: Some(q.into()),
+                    ..Default::default()
+                };
+                let page = list(conn, &counts, &filter, Order::Newest, Window::first(5)).unwrap();
+                assert!(page.total.exact, "{q}");
+                page.total.count
+            })
+        };
+        assert_eq!(totals(&mut conn), [30, 30]);
+        // What is remembered is what is answered while the index stays as it was...
+        for (_, n) in counts.known.lock().unwrap().values_mut() {
+            *n = 7;
+        }
+        assert_eq!(totals(&mut conn), [7, 7]);
+        // ...and each change to the index is counted afresh.
+        add(&conn, "보일러 소음");
+        assert_eq!(totals(&mut conn), [31, 30]);
+        conn.execute("DELETE FROM requests WHERE id = 1", [])
+            .unwrap();
+        assert_eq!(totals(&mut conn), [30, 29]);
+        conn.execute(
+            "UPDATE requests SET description = '온수기 고장' WHERE id = 2",
+            [],
+        )
+        .unwrap();
+        assert_eq!(totals(&mut conn), [29, 28]);
+        // A status change leaves the index and the texts as they were: the counts hold.
+        conn.execute("UPDATE requests SET status = 'completed' WHERE id = 3", [])
+            .unwrap();
+        assert_eq!(totals(&mut conn), [29, 28]);
+    }
+
     #[test]
     fn searches_find_what_a_like_scan_finds() {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -955,7 +1404,7 @@ mod tests {
                     text: Some(q.to_owned()),
                     ..filter
                 };
-                let plan = TextPlan::choose(&conn, Some(q)).unwrap();
+                let plan = TextPlan::choose(&conn, &SearchCounts::default(), Some(q)).unwrap();
                 seen_plans.insert(
                     format!("{plan:?}")
                         .split([' ', '{'])
@@ -969,6 +1418,7 @@ mod tests {
                 let first = loop {
                     let page = list(
                         &mut conn,
+                        &SearchCounts::default(),
                         &filter,
                         Order::Newest,
                         Window { limit: 1000, seek },
@@ -981,9 +1431,15 @@ mod tests {
                     }
                 };
                 assert_eq!(found, expected, "{q:?} {filter:?}");
-                let total = list(&mut conn, &filter, Order::Newest, Window::first(1))
-                    .unwrap()
-                    .total;
+                let total = list(
+                    &mut conn,
+                    &SearchCounts::default(),
+                    &filter,
+                    Order::Newest,
+                    Window::first(1),
+                )
+                .unwrap()
+                .total;
                 let _ = first;
                 if expected.len() as u64 > Total::SEARCH_CAP {
                     assert_eq!(

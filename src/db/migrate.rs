@@ -48,6 +48,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_counters_and_search",
         include_str!("../../migrations/0011_counters_and_search.sql"),
     ),
+    (
+        "0012_search_order",
+        include_str!("../../migrations/0012_search_order.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

@@ -38,6 +38,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Db {
     pool: Pool,
     writer: std::sync::Arc<writer::Handle>,
+    search_counts: std::sync::Arc<lists::SearchCounts>,
 }
 
 /// Why the database could not be opened.
@@ -207,7 +208,13 @@ impl Db {
         Ok(Db {
             pool,
             writer: std::sync::Arc::new(writer),
+            search_counts: Default::default(),
         })
+    }
+
+    /// What this database's searches have counted, for [`lists::list`].
+    pub fn search_counts(&self) -> std::sync::Arc<lists::SearchCounts> {
+        self.search_counts.clone()
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool. The connection
