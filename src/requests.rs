@@ -60,9 +60,7 @@ pub async fn submit(
 /// One page of requests matching `filter`, newest first, the total count and the cursors
 /// of the pages on either side.
 pub async fn list(db: &Db, filter: RequestFilter, window: Window) -> Result<RequestPage, AppError> {
-    let counts = db.search_counts();
-    db.run(move |conn| db::lists::list(conn, &counts, &filter, db::lists::Order::Newest, window))
-        .await
+    page(db, filter, db::lists::Order::Newest, window).await
 }
 
 /// One page of requests matching `filter` in the dashboard's order, what needs action first:
@@ -72,17 +70,23 @@ pub async fn list_action_first(
     filter: RequestFilter,
     window: Window,
 ) -> Result<RequestPage, AppError> {
+    page(db, filter, db::lists::Order::ActionFirst, window).await
+}
+
+async fn page(
+    db: &Db,
+    filter: RequestFilter,
+    order: db::lists::Order,
+    window: Window,
+) -> Result<RequestPage, AppError> {
+    // A search that scans rows waits for its turn before it takes a connection.
+    let _turn = match db::lists::is_short_search(filter.text.as_deref()) {
+        true => Some(db.short_search_turn().await?),
+        false => None,
+    };
     let counts = db.search_counts();
-    db.run(move |conn| {
-        db::lists::list(
-            conn,
-            &counts,
-            &filter,
-            db::lists::Order::ActionFirst,
-            window,
-        )
-    })
-    .await
+    db.run(move |conn| db::lists::list(conn, &counts, &filter, order, window))
+        .await
 }
 
 /// How many `high` requests wait for someone to start on them.

@@ -195,6 +195,22 @@ fn index_candidates(conn: &Connection, trigrams: &str, limit: u64) -> Result<u64
     Ok(n.max(0) as u64)
 }
 
+/// The text a search looks for. No stored text holds a control character, and a NUL would
+/// end the index's query early: they are left out.
+fn searched(text: Option<&str>) -> String {
+    text.unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
+}
+
+/// Whether a search for `text` is too short for the trigram index, and reads the newest
+/// [`SHORT_SEARCH_WINDOW`] rows instead.
+pub fn is_short_search(text: Option<&str>) -> bool {
+    let length = searched(text).chars().count();
+    length > 0 && length < TRIGRAMS_FROM
+}
+
 /// Counts of recent searches, each with the version of the search index it was read from:
 /// what depends only on the index and the texts it indexes (which change together: any
 /// insert, edit or delete of a request's text changes the index) is counted once until the
@@ -356,12 +372,7 @@ impl TextPlan {
         counts: &SearchCounts,
         text: Option<&str>,
     ) -> Result<TextPlan, AppError> {
-        // No stored text holds a control character; a NUL would end the index's query early.
-        let text: String = text
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_control())
-            .collect();
+        let text = searched(text);
         if text.is_empty() {
             return Ok(TextPlan::None);
         }

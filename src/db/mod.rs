@@ -39,6 +39,7 @@ pub struct Db {
     pool: Pool,
     writer: std::sync::Arc<writer::Handle>,
     search_counts: std::sync::Arc<lists::SearchCounts>,
+    short_searches: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// Why the database could not be opened.
@@ -209,12 +210,25 @@ impl Db {
             pool,
             writer: std::sync::Arc::new(writer),
             search_counts: Default::default(),
+            short_searches: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                (max_connections as usize / 4).max(1),
+            )),
         })
     }
 
     /// What this database's searches have counted, for [`lists::list`].
     pub fn search_counts(&self) -> std::sync::Arc<lists::SearchCounts> {
         self.search_counts.clone()
+    }
+
+    /// A turn to run a search that scans rows ([`lists::is_short_search`]): a quarter of the
+    /// pool's connections at most, so a burst of them leaves the rest to everyone else.
+    pub async fn short_search_turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        self.short_searches
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(AppError::internal)
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool. The connection
@@ -345,4 +359,56 @@ pub(crate) fn like_pattern(text: &str) -> String {
     }
     pattern.push('%');
     pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Searches that scan rows take a quarter of the pool at most: while they hold every
+    /// turn, another waits for one and the other connections still serve everything else.
+    #[tokio::test]
+    async fn short_searches_take_a_quarter_of_the_pool_at_most() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("test.db"), 8, OpenMode::CreateIfMissing).unwrap();
+        let turns = [
+            db.short_search_turn().await.unwrap(),
+            db.short_search_turn().await.unwrap(),
+        ];
+        let third = tokio::time::timeout(Duration::from_millis(100), db.short_search_turn()).await;
+        assert!(third.is_err(), "a third turn was given while two were held");
+        let others: Vec<i64> = six_reads_at_once(&db).await;
+        assert_eq!(others, vec![1; 6], "the other connections answered");
+        drop(turns);
+        let _turn = tokio::time::timeout(Duration::from_secs(5), db.short_search_turn())
+            .await
+            .expect("a turn once one is given back")
+            .unwrap();
+    }
+
+    /// Six reads at once, each holding its connection until all six have one.
+    async fn six_reads_at_once(db: &Db) -> Vec<i64> {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let reads: Vec<_> = (0..6)
+            .map(|_| {
+                let (db, barrier) = (db.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    db.run(move |conn| {
+                        barrier.wait();
+                        Ok(conn.query_row("SELECT 1", [], |r| r.get(0))?)
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for read in reads {
+            let answer = tokio::time::timeout(Duration::from_secs(10), read)
+                .await
+                .expect("six connections at once");
+            answers.push(answer.unwrap().unwrap());
+        }
+        answers
+    }
 }
