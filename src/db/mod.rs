@@ -29,6 +29,10 @@ pub use migrate::{MIGRATIONS, MigrateError, migrate};
 
 type Pool = r2d2::Pool<SqliteConnectionManager>;
 
+/// How long a read waits for a pooled connection (or a short search for its turn) before
+/// the answer is 503.
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
 /// How long the writer waits for SQLite's lock (held by another process: a command-line
 /// tool) before the batch fails with 503.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -200,7 +204,7 @@ impl Db {
             .with_init(configure_reader);
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(POOL_WAIT)
             .build(manager)
             .map_err(|source| OpenError::Pool {
                 path: display.clone(),
@@ -223,12 +227,14 @@ impl Db {
 
     /// A turn to run a search that scans rows ([`lists::is_short_search`]): a quarter of the
     /// pool's connections at most, so a burst of them leaves the rest to everyone else.
+    /// Waits as long as the pool would for a connection, then answers 503.
     pub async fn short_search_turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
-        self.short_searches
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(AppError::internal)
+        match tokio::time::timeout(POOL_WAIT, self.short_searches.clone().acquire_owned()).await {
+            Ok(turn) => turn.map_err(AppError::internal),
+            Err(_) => Err(AppError::Unavailable(
+                "no turn for a short search: too many at once".into(),
+            )),
+        }
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool. The connection
