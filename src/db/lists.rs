@@ -688,10 +688,7 @@ fn count_part(
     let mut sql = Conditions::of(filter);
     part.condition(&mut sql);
     let (select, values) = plan.select("1", &sql, "DESC");
-    let n: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM ({select})"))?
-        .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
-    Ok(n as u64)
+    count_rows(conn, &format!("SELECT count(*) FROM ({select})"), &values)
 }
 
 /// How many requests match `filter`: from the counters without text; with text, up to
@@ -702,8 +699,7 @@ fn total(
     filter: &RequestFilter,
     plan: &TextPlan,
 ) -> Result<Total, AppError> {
-    let capped = |n: i64, complete: bool| {
-        let n = n.max(0) as u64;
+    let capped = |n: u64, complete: bool| {
         if n > Total::SEARCH_CAP {
             Total {
                 count: Total::SEARCH_CAP,
@@ -719,9 +715,17 @@ fn total(
     if let Some((_, _, found)) = plan.indexed() {
         if found.exact && only_text(filter) {
             // Each candidate holds the text: the index's count is the answer.
-            return Ok(capped(found.candidates as i64, true));
+            return Ok(capped(found.candidates, true));
         }
     }
+    // What depends only on the text is remembered until the index changes.
+    let remembered = |key: String, count: &dyn Fn() -> Result<u64, AppError>| {
+        if only_text(filter) {
+            counts.remember(conn, key, count)
+        } else {
+            count()
+        }
+    };
     let sql = Conditions::of(filter);
     match plan {
         TextPlan::None => Ok(Total::exact(counts::count(
@@ -730,19 +734,11 @@ fn total(
         )?)),
         TextPlan::Indexed { pattern, .. } => {
             // At most SEARCH_CAP candidates: counting them all is cheap.
-            let count = || {
+            let n = remembered(format!("indexed {pattern}"), &|| {
                 let (select, values) = plan.select("1", &sql, "DESC");
-                let n: i64 = conn
-                    .prepare_cached(&format!("SELECT count(*) FROM ({select})"))?
-                    .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
-                Ok(n.max(0) as u64)
-            };
-            let n = if only_text(filter) {
-                counts.remember(conn, format!("indexed {pattern}"), count)?
-            } else {
-                count()?
-            };
-            Ok(capped(n as i64, true))
+                count_rows(conn, &format!("SELECT count(*) FROM ({select})"), &values)
+            })?;
+            Ok(capped(n, true))
         }
         TextPlan::Dense {
             trigrams, pattern, ..
@@ -762,18 +758,10 @@ fn total(
                      JOIN requests USING (id){} LIMIT ?)",
                 checked.clause()
             );
-            let count = || {
-                let n: i64 = conn
-                    .prepare_cached(&count_sql)?
-                    .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
-                Ok(n.max(0) as u64)
-            };
-            let n = if only_text(filter) {
-                counts.remember(conn, format!("dense {pattern}"), count)?
-            } else {
-                count()?
-            } as i64;
-            if n as u64 > Total::SEARCH_CAP {
+            let n = remembered(format!("dense {pattern}"), &|| {
+                count_rows(conn, &count_sql, &values)
+            })?;
+            if n > Total::SEARCH_CAP {
                 return Ok(capped(n, false));
             }
             // Under the cap: exact only if no candidate was left unread.
@@ -783,14 +771,24 @@ fn total(
         TextPlan::Short { .. } => {
             let (select, mut values) = plan.select("1", &sql, "DESC");
             values.push(Value::Integer((Total::SEARCH_CAP + 1) as i64));
-            let n: i64 = conn
-                .prepare_cached(&format!("SELECT count(*) FROM ({select} LIMIT ?)"))?
-                .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+            let n = count_rows(
+                conn,
+                &format!("SELECT count(*) FROM ({select} LIMIT ?)"),
+                &values,
+            )?;
             // Exact when the window held every row the other filters allow.
             let rows = counts::count(conn, counted(filter, Part::All))?;
             Ok(capped(n, rows <= SHORT_SEARCH_WINDOW))
         }
     }
+}
+
+/// The one number `sql` (a `SELECT count(*)`) answers.
+fn count_rows(conn: &Connection, sql: &str, values: &[Value]) -> Result<u64, AppError> {
+    let n: i64 = conn
+        .prepare_cached(sql)?
+        .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+    Ok(n.max(0) as u64)
 }
 
 /// How many `high` requests wait for someone to start on them.
@@ -965,6 +963,16 @@ mod tests {
         }
     }
 
+    /// [`list`] with nothing remembered from earlier searches.
+    fn fresh_list(
+        conn: &mut Connection,
+        filter: &RequestFilter,
+        order: Order,
+        window: Window,
+    ) -> Result<RequestPage, AppError> {
+        list(conn, &SearchCounts::default(), filter, order, window)
+    }
+
     fn user(conn: &Connection) {
         conn.execute(
             "INSERT INTO users (email, hashed_password, created_at, updated_at) VALUES ('r@example.com', 'x', '2024-01-01', '2024-01-01')",
@@ -1010,14 +1018,7 @@ mod tests {
         };
         let ids = |rows: &[MaintenanceRequest]| rows.iter().map(|r| r.id).collect::<Vec<_>>();
         for filter in filters() {
-            let all = list(
-                &mut conn,
-                &SearchCounts::default(),
-                &filter,
-                Order::Newest,
-                Window::first(1000),
-            )
-            .unwrap();
+            let all = fresh_list(&mut conn, &filter, Order::Newest, Window::first(1000)).unwrap();
             let mut by_sql: i64 = 0;
             {
                 let sql = Conditions::of(&filter);
@@ -1041,9 +1042,8 @@ mod tests {
                     let mut seek = Seek::Offset(0);
                     let mut pages = Vec::new();
                     loop {
-                        let page = list(
+                        let page = fresh_list(
                             &mut conn,
-                            &SearchCounts::default(),
                             &filter,
                             order,
                             Window {
@@ -1061,14 +1061,8 @@ mod tests {
                         }
                     }
                     loop {
-                        let page = list(
-                            &mut conn,
-                            &SearchCounts::default(),
-                            &filter,
-                            order,
-                            Window { limit, seek },
-                        )
-                        .unwrap();
+                        let page =
+                            fresh_list(&mut conn, &filter, order, Window { limit, seek }).unwrap();
                         assert!(page.rows.len() <= limit as usize);
                         by_cursor.extend(page.rows.iter().cloned());
                         pages.push(ids(&page.rows));
@@ -1082,19 +1076,12 @@ mod tests {
                     assert_eq!(ids(&by_cursor), ids(&expected), "{case}");
                     // And back again, from the last page, by the `prev` cursors.
                     let mut back = Vec::new();
-                    let last = list(
-                        &mut conn,
-                        &SearchCounts::default(),
-                        &filter,
-                        order,
-                        Window { limit, seek },
-                    )
-                    .unwrap();
+                    let last =
+                        fresh_list(&mut conn, &filter, order, Window { limit, seek }).unwrap();
                     let mut prev = last.prev;
                     while let Some(cursor) = prev {
-                        let page = list(
+                        let page = fresh_list(
                             &mut conn,
-                            &SearchCounts::default(),
                             &filter,
                             order,
                             Window {
@@ -1206,14 +1193,8 @@ mod tests {
                 };
                 let expected = like_scan(conn, q, &filter);
                 for limit in [1, 50] {
-                    let page = list(
-                        conn,
-                        &SearchCounts::default(),
-                        &filter,
-                        Order::Newest,
-                        Window::first(limit),
-                    )
-                    .unwrap();
+                    let page =
+                        fresh_list(conn, &filter, Order::Newest, Window::first(limit)).unwrap();
                     let ids: Vec<RequestId> = page.rows.iter().map(|r| r.id).collect();
                     let want = expected.len().min(limit as usize);
                     assert_eq!(ids, expected[..want], "{phase}: {q:?} first {limit}");
@@ -1435,9 +1416,8 @@ mod tests {
                 let mut found = Vec::new();
                 let mut seek = Seek::Offset(0);
                 let first = loop {
-                    let page = list(
+                    let page = fresh_list(
                         &mut conn,
-                        &SearchCounts::default(),
                         &filter,
                         Order::Newest,
                         Window { limit: 1000, seek },
@@ -1450,15 +1430,9 @@ mod tests {
                     }
                 };
                 assert_eq!(found, expected, "{q:?} {filter:?}");
-                let total = list(
-                    &mut conn,
-                    &SearchCounts::default(),
-                    &filter,
-                    Order::Newest,
-                    Window::first(1),
-                )
-                .unwrap()
-                .total;
+                let total = fresh_list(&mut conn, &filter, Order::Newest, Window::first(1))
+                    .unwrap()
+                    .total;
                 let _ = first;
                 if expected.len() as u64 > Total::SEARCH_CAP {
                     assert_eq!(
