@@ -14,16 +14,16 @@ use std::io::{BufRead, Write};
 
 /// The description in one input line: a JSON object's "text", or the line itself.
 fn text_of(line: &str) -> Result<String, &'static str> {
-    if line.trim_start().starts_with('{') {
-        if let Ok(Value::Object(object)) = serde_json::from_str::<Value>(line) {
-            return match object.get("text") {
-                Some(Value::String(text)) if text.trim().is_empty() => {
-                    Err("the \"text\" string is empty")
-                }
-                Some(Value::String(text)) => Ok(text.clone()),
-                _ => Err("the JSON object has no \"text\" string"),
-            };
-        }
+    if line.trim_start().starts_with('{')
+        && let Ok(Value::Object(object)) = serde_json::from_str::<Value>(line)
+    {
+        return match object.get("text") {
+            Some(Value::String(text)) if text.trim().is_empty() => {
+                Err("the \"text\" string is empty")
+            }
+            Some(Value::String(text)) => Ok(text.clone()),
+            _ => Err("the JSON object has no \"text\" string"),
+        };
     }
     Ok(line.to_owned())
 }

@@ -585,12 +585,11 @@ impl OfflineClassifier {
             let index = found.pattern().as_usize();
             let role = korean_role(&text[found.end()..]);
             // A place marker covers the whole noun phrase: "에어컨 실외기 옆" makes both places.
-            if role == Role::Place {
-                if let Some((previous_index, previous_end)) = previous {
-                    if previous_end == found.start() {
-                        evidence.unscore(&self.korean_things.terms[previous_index]);
-                    }
-                }
+            if role == Role::Place
+                && let Some((previous_index, previous_end)) = previous
+                && previous_end == found.start()
+            {
+                evidence.unscore(&self.korean_things.terms[previous_index]);
             }
             evidence.add(&self.korean_things.terms[index], found.start(), role);
             previous = Some((index, found.end()));

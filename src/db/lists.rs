@@ -249,10 +249,10 @@ impl SearchCounts {
             return count();
         };
         let lock = || self.known.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((seen, n)) = lock().get(&key) {
-            if *seen == version {
-                return Ok(*n);
-            }
+        if let Some((seen, n)) = lock().get(&key)
+            && *seen == version
+        {
+            return Ok(*n);
         }
         let n = count()?;
         let mut known = lock();
@@ -680,10 +680,10 @@ fn count_part(
     part: Part,
     plan: &TextPlan,
 ) -> Result<u64, AppError> {
-    if let TextPlan::None = plan {
-        if part.urgent().is_some() {
-            return counts::count(conn, counted(filter, part));
-        }
+    if let TextPlan::None = plan
+        && part.urgent().is_some()
+    {
+        return counts::count(conn, counted(filter, part));
     }
     let mut sql = Conditions::of(filter);
     part.condition(&mut sql);
@@ -712,11 +712,12 @@ fn total(
             }
         }
     };
-    if let Some((_, _, found)) = plan.indexed() {
-        if found.exact && only_text(filter) {
-            // Each candidate holds the text: the index's count is the answer.
-            return Ok(capped(found.candidates, true));
-        }
+    if let Some((_, _, found)) = plan.indexed()
+        && found.exact
+        && only_text(filter)
+    {
+        // Each candidate holds the text: the index's count is the answer.
+        return Ok(capped(found.candidates, true));
     }
     // What depends only on the text is remembered until the index changes.
     let remembered = |key: String, count: &dyn Fn() -> Result<u64, AppError>| {

@@ -20,11 +20,11 @@ impl Classification {
     /// rule makes high (flooding, gas, someone trapped) stays high, whatever the text led
     /// another classifier to say. The category is left as it is.
     pub fn held_to(mut self, safety_rule: Option<&str>) -> Classification {
-        if let Some(rule) = safety_rule {
-            if self.priority != Priority::High {
-                self.priority = Priority::High;
-                self.reason = format!("{} · high kept by the safety rule ({rule})", self.reason);
-            }
+        if let Some(rule) = safety_rule
+            && self.priority != Priority::High
+        {
+            self.priority = Priority::High;
+            self.reason = format!("{} · high kept by the safety rule ({rule})", self.reason);
         }
         self
     }

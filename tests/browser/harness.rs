@@ -187,12 +187,11 @@ impl Driver {
                     last_error = format!("chromedriver exited ({status}): {}", read_log(&log));
                     break;
                 }
-                if let Ok(response) = http.get(format!("{url}/status")).send().await {
-                    if let Ok(body) = response.json::<Value>().await {
-                        if body["value"]["ready"] == json!(true) {
-                            return Driver { child, url, log };
-                        }
-                    }
+                if let Ok(response) = http.get(format!("{url}/status")).send().await
+                    && let Ok(body) = response.json::<Value>().await
+                    && body["value"]["ready"] == json!(true)
+                {
+                    return Driver { child, url, log };
                 }
                 if Instant::now() > deadline {
                     let driver = Driver { child, url, log };
