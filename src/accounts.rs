@@ -164,6 +164,32 @@ pub async fn register(
     create(db, passwords, registration, Role::User).await
 }
 
+/// Creates a staff account (`maintenance create-admin`): the address only normalized (an
+/// operator may use a local domain such as `ops@localhost`), the password checked as at
+/// registration.
+pub async fn create_staff(
+    db: &Db,
+    passwords: &Passwords,
+    email: &str,
+    password: String,
+    role: Role,
+) -> Result<User, AppError> {
+    if !role.is_staff() {
+        return Err(AppError::invalid(
+            "role",
+            "create-admin makes admin or super_admin accounts",
+        ));
+    }
+    let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
+    check_password(&password).map_err(|m| AppError::invalid("password", m))?;
+    let registration = Registration {
+        email,
+        password,
+        full_name: None,
+    };
+    create(db, passwords, registration, role).await
+}
+
 async fn create(
     db: &Db,
     passwords: &Passwords,

@@ -28,6 +28,21 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A setting that is on or off (`on`/`off`, `true`/`false`, `1`/`0`, `yes`/`no`).
+#[derive(Debug, Clone, Copy)]
+struct Switch(bool);
+
+impl std::str::FromStr for Switch {
+    type Err = ();
+    fn from_str(raw: &str) -> Result<Switch, ()> {
+        match raw.to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" | "yes" => Ok(Switch(true)),
+            "off" | "false" | "0" | "no" => Ok(Switch(false)),
+            _ => Err(()),
+        }
+    }
+}
+
 /// The super admin account to ensure at start-up.
 #[derive(Debug, Clone)]
 pub struct SuperAdminSeed {
@@ -149,6 +164,19 @@ pub struct Config {
     pub slow_request_ms: u64,
     /// The SMTP server mail goes through (`SMTP_URL`, `SMTP_FROM`); None: no mail is sent.
     pub smtp: Option<crate::mail::SmtpSettings>,
+    /// Where `/metrics` is served (`METRICS`, `METRICS_ADDR`).
+    pub metrics: MetricsEndpoint,
+}
+
+/// Where the Prometheus metrics are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsEndpoint {
+    /// `METRICS=off`: nowhere.
+    Off,
+    /// `/metrics` on the main listener, answered only to this machine (see `telemetry::metrics`).
+    MainPortLocalOnly,
+    /// `METRICS_ADDR`: a listener of its own, and never on the main port.
+    Own(std::net::SocketAddr),
 }
 
 /// Live updates over WebSocket.
@@ -247,6 +275,7 @@ impl Config {
         let emergency_text = reader.page_text("EMERGENCY_TEXT", DEFAULT_EMERGENCY_TEXT, 300);
         let slow_request_ms = reader.ranged("SLOW_REQUEST_MS", 1000, 0, 3_600_000) as u64;
         let smtp = reader.smtp();
+        let metrics = reader.metrics();
         if smtp.is_some() && public_url.is_none() {
             // A mailed link built from the request's Host or X-Forwarded-Host would let anyone
             // have the office mail a real reset token pointing at their own site.
@@ -300,18 +329,13 @@ impl Config {
             emergency_text,
             slow_request_ms,
             smtp,
+            metrics,
         })
     }
 
     /// Where the generated signing key is kept when `SECRET_KEY` is unset: beside the database.
     pub fn secret_key_path(&self) -> PathBuf {
-        let mut name = self
-            .database_path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_else(|| "maintenance.db".into());
-        name.push(".secret");
-        self.database_path.with_file_name(name)
+        crate::private_files::beside(&self.database_path, crate::private_files::KEY)
     }
 }
 
@@ -505,6 +529,22 @@ impl Reader<'_> {
         })
     }
 
+    fn metrics(&mut self) -> MetricsEndpoint {
+        let on = self
+            .parsed("METRICS", Some(Switch(true)), "on or off")
+            .is_none_or(|Switch(on)| on);
+        let addr = self.parsed::<std::net::SocketAddr>(
+            "METRICS_ADDR",
+            None,
+            "an address and port such as 127.0.0.1:9100",
+        );
+        match (on, addr) {
+            (false, _) => MetricsEndpoint::Off,
+            (true, Some(addr)) => MetricsEndpoint::Own(addr),
+            (true, None) => MetricsEndpoint::MainPortLocalOnly,
+        }
+    }
+
     fn trusted_proxies(&mut self) -> TrustedProxies {
         let raw = self.get("TRUSTED_PROXIES").unwrap_or_default();
         TrustedProxies::parse(&raw).unwrap_or_else(|message| {
@@ -665,6 +705,23 @@ mod tests {
         assert_eq!(c.secret_key_path(), PathBuf::from("maintenance.db.secret"));
         assert!(c.llm.is_none(), "no key, no LLM");
         assert_eq!(c.slow_request_ms, 1000, "slow means a second or more");
+        assert_eq!(c.metrics, MetricsEndpoint::MainPortLocalOnly);
+    }
+
+    #[test]
+    fn metrics_are_served_locally_on_their_own_address_or_not_at_all() {
+        let own = config(&[("METRICS_ADDR", "127.0.0.1:9100")]).unwrap();
+        assert_eq!(
+            own.metrics,
+            MetricsEndpoint::Own("127.0.0.1:9100".parse().unwrap())
+        );
+        for off in ["off", "OFF", "false", "0", "no"] {
+            let c = config(&[("METRICS", off), ("METRICS_ADDR", "127.0.0.1:9100")]).unwrap();
+            assert_eq!(c.metrics, MetricsEndpoint::Off, "METRICS={off}");
+        }
+        let bad = config(&[("METRICS", "maybe"), ("METRICS_ADDR", "9100")]).unwrap_err();
+        let names: Vec<_> = bad.0.iter().map(|p| p.variable).collect();
+        assert_eq!(names, ["METRICS", "METRICS_ADDR"]);
     }
 
     #[test]

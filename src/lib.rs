@@ -7,6 +7,7 @@ pub mod body_deadline;
 pub mod classify;
 pub mod cli_classify;
 pub mod client_address;
+pub mod commands;
 pub mod config;
 pub mod connections;
 pub mod db;

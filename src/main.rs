@@ -2,9 +2,12 @@ use clap::{Parser, Subcommand};
 use maintenance::auth::Passwords;
 use maintenance::classify::llm::LlmClient;
 use maintenance::config::Config;
+use maintenance::db::requests::Reclassify;
 use maintenance::db::{self, Db, OpenError, OpenMode};
+use maintenance::ids::Timestamp;
 use maintenance::startup::Application;
-use maintenance::{accounts, cli_classify, legacy_import, seed, telemetry};
+use maintenance::taxonomy::Role;
+use maintenance::{accounts, cli_classify, commands, legacy_import, seed, telemetry};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -86,6 +89,69 @@ enum Command {
         /// The new database file.
         path: std::path::PathBuf,
     },
+    /// Copy the database DATABASE_URL names to PATH while the server runs and writes
+    /// (SQLite's online backup), check the copy's integrity, and copy the photos and the
+    /// signing key beside it. An existing PATH is refused.
+    Backup {
+        /// The new backup file, e.g. /var/backups/maintenance/2026-12-01.db.
+        path: std::path::PathBuf,
+    },
+    /// Put a backup made by `backup` in place of the database DATABASE_URL names, with its
+    /// photos. Refused while a server runs on that database; the replaced file is kept.
+    Restore {
+        /// The backup file.
+        path: std::path::PathBuf,
+    },
+    /// Create a staff account; its password is prompted for without echo on a terminal, or
+    /// read as one line from standard input.
+    CreateAdmin {
+        /// The account's email, e.g. manager@example.com.
+        email: String,
+        #[arg(long, value_enum, default_value_t = StaffRole::Admin)]
+        role: StaffRole,
+    },
+    /// Classify requests again: with an LLM configured, queue jobs for the server's workers;
+    /// without one, apply the offline classifier now. Manual classifications are never touched.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["all", "unclassified", "since"])))]
+    Reclassify {
+        /// Every request.
+        #[arg(long)]
+        all: bool,
+        /// Requests without a classification, or whose classification failed.
+        #[arg(long)]
+        unclassified: bool,
+        /// Requests created from this day (YYYY-MM-DD, from 00:00 UTC) or time (RFC 3339) on.
+        #[arg(long, value_name = "DATE", value_parser = parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Check the configuration, the database's integrity and migrations, the LLM (one small
+    /// call when a key is set) and free disk space; exit status 0 when all hold.
+    Check {
+        /// Do not call the LLM.
+        #[arg(long)]
+        no_llm: bool,
+        /// Skip the database's quick_check, which reads the whole file (for frequent health checks).
+        #[arg(long)]
+        no_integrity: bool,
+        /// Also require the server at HOST:PORT to answer /health (a container's health check).
+        #[arg(long)]
+        serving: bool,
+    },
+}
+
+/// The roles `create-admin` gives.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StaffRole {
+    Admin,
+    #[value(name = "super_admin", alias = "super-admin")]
+    SuperAdmin,
+}
+
+fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    parse_time(text).map_err(|_| "expected a day such as 2026-11-01 or an RFC 3339 time".to_owned())
 }
 
 fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -101,7 +167,14 @@ async fn main() -> ExitCode {
         eprintln!("error: {message}");
         return ExitCode::from(2);
     }
-    telemetry::init(telemetry::DEFAULT_FILTER);
+    let log_format = match telemetry::LogFormat::from_env() {
+        Ok(format) => format,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(telemetry::DEFAULT_FILTER, log_format);
     if let Some(Command::Classify { llm, eval }) = &cli.command {
         return match classify(*llm, eval).await {
             Ok(()) => ExitCode::SUCCESS,
@@ -139,6 +212,53 @@ async fn main() -> ExitCode {
             seed_demo(options).await
         }
         Command::Classify { .. } => Ok(()),
+        Command::Backup { path } => commands::backup(&config, &path).await.map(print_out),
+        Command::Restore { path } => commands::restore(&config, &path).await.map(print_out),
+        Command::CreateAdmin { email, role } => {
+            let role = match role {
+                StaffRole::Admin => Role::Admin,
+                StaffRole::SuperAdmin => Role::SuperAdmin,
+            };
+            let config = &config;
+            with_database(config, &format!("create-admin {email}"), |db| async move {
+                commands::create_admin(&db, config, &email, role).await
+            })
+            .await
+        }
+        Command::Reclassify {
+            all: _,
+            unclassified,
+            since,
+        } => {
+            let which = match (unclassified, since) {
+                (true, _) => Reclassify::Unclassified,
+                (_, Some(since)) => Reclassify::Since(Timestamp(since)),
+                _ => Reclassify::All,
+            };
+            let config = &config;
+            with_database(config, "reclassify", |db| async move {
+                commands::reclassify(&db, config, which).await
+            })
+            .await
+        }
+        Command::Check {
+            no_llm,
+            no_integrity,
+            serving,
+        } => {
+            let options = commands::CheckOptions {
+                llm: !no_llm,
+                integrity: !no_integrity,
+                serving,
+            };
+            let (report, all_hold) = commands::check(&config, options).await;
+            print!("{report}");
+            if all_hold {
+                Ok(())
+            } else {
+                return ExitCode::FAILURE;
+            }
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -148,6 +268,23 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn print_out(text: String) {
+    print!("{text}");
+}
+
+/// Runs a command on the existing database, closes it (every write committed and
+/// checkpointed), then prints what the command said.
+async fn with_database<F, Fut>(config: &Config, command: &str, run: F) -> Result<(), String>
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    let db = open_database(config, command, false).await?;
+    let outcome = run(db.clone()).await;
+    db.close().await.map_err(|e| e.to_string())?;
+    outcome.map(print_out)
 }
 
 async fn serve(config: Config) -> Result<(), String> {

@@ -33,12 +33,7 @@ pub fn sniff(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
 
 /// Where photos live: `<database file>.uploads/`.
 pub fn folder_for(database: &Path) -> PathBuf {
-    let mut name = database
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "maintenance.db".into());
-    name.push(".uploads");
-    database.with_file_name(name)
+    crate::private_files::beside(database, crate::private_files::PHOTOS)
 }
 
 fn too_large(max_bytes: usize) -> AppError {

@@ -4,7 +4,24 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, ErrorKind};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The photo folder beside a database: `<database>.uploads/`.
+pub const PHOTOS: &str = ".uploads";
+/// The generated signing key beside a database: `<database>.secret`.
+pub const KEY: &str = ".secret";
+/// The lock a serving process holds: `<database>.lock`.
+pub const LOCK: &str = ".lock";
+
+/// The file `<database file name><suffix>` in the database's folder.
+pub fn beside(database: &Path, suffix: &str) -> PathBuf {
+    let mut name = database
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "maintenance.db".into());
+    name.push(suffix);
+    database.with_file_name(name)
+}
 
 /// Options that create a file readable and writable by its owner only (0600).
 pub fn owner_only(options: &mut OpenOptions) -> &mut OpenOptions {

@@ -16,6 +16,7 @@ use crate::errors::AppError;
 use crate::events::{Event, Events};
 use crate::ids::RequestId;
 use crate::taxonomy::ClassificationMethod;
+use crate::telemetry::metrics;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, mpsc, watch};
@@ -57,10 +58,10 @@ impl ClassifyQueue {
     /// Offers a committed job to the workers. Never blocks and never fails the caller:
     /// with the channel full the job waits in the database for the sweeper.
     pub fn enqueue(&self, request: RequestId) {
-        if let Some(sender) = &self.sender {
-            if let Err(e) = sender.try_send(request) {
-                tracing::debug!(request_id = %request, error = %e, "channel full; the job waits in the database");
-            }
+        if let Some(sender) = &self.sender
+            && let Err(e) = sender.try_send(request)
+        {
+            tracing::debug!(request_id = %request, error = %e, "channel full; the job waits in the database");
         }
     }
 }
@@ -131,6 +132,88 @@ pub async fn settle_without_llm(db: &Db, events: &Events) -> Result<usize, AppEr
         );
     }
     Ok(settled)
+}
+
+/// Requests reclassified in one write.
+const RECLASSIFY_CHUNK: usize = 500;
+
+/// What `maintenance reclassify` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reclassified {
+    /// Requests taken (manual classifications are never taken).
+    pub taken: u64,
+    /// With an LLM: jobs queued now (a request whose job is queued or running already keeps it).
+    pub queued: u64,
+    /// Without an LLM: requests whose category or priority the offline classifier changed.
+    pub changed: u64,
+}
+
+/// Reclassifies the requests `which` takes: with an LLM (`refine`), queues a job for each,
+/// which the server's workers take as they take new requests' jobs; without one, classifies
+/// each offline now and saves what changed, with its history entry. Either way a manual
+/// classification is never touched, and a change an admin makes meanwhile wins.
+/// `progress(done, total)` follows along.
+pub async fn reclassify(
+    db: &Db,
+    events: &Events,
+    which: db::requests::Reclassify,
+    refine: bool,
+    progress: impl Fn(u64, u64),
+) -> Result<Reclassified, AppError> {
+    let total = db
+        .run(move |conn| db::requests::count_to_reclassify(conn, which))
+        .await?;
+    progress(0, total);
+    let mut done = Reclassified::default();
+    let mut after = RequestId(0);
+    loop {
+        let chunk = db
+            .run(move |conn| db::requests::next_to_reclassify(conn, which, after, RECLASSIFY_CHUNK))
+            .await?;
+        let Some(last) = chunk.last() else { break };
+        after = last.id;
+        done.taken += chunk.len() as u64;
+        if refine {
+            done.queued += db
+                .change(move |tx| {
+                    let now = crate::ids::Timestamp::now();
+                    let mut queued = 0;
+                    for request in &chunk {
+                        queued += u64::from(db::jobs::requeue(tx, request.id, now)?);
+                    }
+                    Ok(queued)
+                })
+                .await?;
+        } else {
+            let answers: Vec<_> = chunk
+                .into_iter()
+                .map(|r| {
+                    let answer = classify::offline(&r.description);
+                    (r, answer)
+                })
+                .filter(|(r, answer)| {
+                    (r.category, r.priority) != (Some(answer.category), Some(answer.priority))
+                })
+                .collect();
+            done.changed += db
+                .write(events, move |tx| {
+                    let mut changed = 0;
+                    let mut events = Vec::new();
+                    for (request, answer) in &answers {
+                        if let Refined::Applied(saved) =
+                            db::requests::finish_refinement(tx, request.id, Some(answer), None)?
+                        {
+                            changed += 1;
+                            events.push(Event::RequestClassified(saved));
+                        }
+                    }
+                    Ok((changed, events))
+                })
+                .await?;
+        }
+        progress(done.taken, total);
+    }
+    Ok(done)
 }
 
 /// Starts the workers and the sweeper after queueing again whatever a previous run left unfinished.
@@ -281,7 +364,7 @@ impl Worker {
                 ),
                 (Err(e), _) => (None, Some(e.to_string())),
             };
-            self.save(job.request, answer, error).await;
+            self.save(job, answer, error).await;
         }
     }
 
@@ -297,12 +380,8 @@ impl Worker {
         }
     }
 
-    async fn save(
-        &self,
-        request: RequestId,
-        answer: Option<Classification>,
-        error: Option<String>,
-    ) {
+    async fn save(&self, job: &ClaimedJob, answer: Option<Classification>, error: Option<String>) {
+        let request = job.request;
         let saved = self
             .db
             .write(&self.events, move |tx| {
@@ -321,6 +400,15 @@ impl Worker {
                 Ok((refined, events))
             })
             .await;
+        if let Ok(refined) = &saved {
+            if matches!(refined, Refined::Applied(_)) {
+                metrics::classified(ClassificationMethod::Llm);
+            }
+            if let Ok(queued) = chrono::DateTime::parse_from_rfc3339(&job.queued_at) {
+                let waited = chrono::Utc::now().signed_duration_since(queued);
+                metrics::job_finished(waited.to_std().unwrap_or_default());
+            }
+        }
         match saved {
             Ok(Refined::Applied(_) | Refined::KeptOffline(_) | Refined::Gone) => {}
             Ok(Refined::Manual) => {

@@ -53,6 +53,7 @@ pub async fn submit(
             Ok((request.clone(), vec![Event::NewRequest(request)]))
         })
         .await?;
+    crate::telemetry::metrics::classified(ClassificationMethod::Keyword);
     state.queue.enqueue(request.id);
     Ok(request)
 }
@@ -115,7 +116,7 @@ pub async fn update(
         ));
     }
     let actor = actor.id;
-    let request = state
+    let (after, relabelled) = state
         .db
         .write(&state.events, move |tx| {
             let before = db::requests::find_request(tx, id, Scope::All)?;
@@ -127,10 +128,16 @@ pub async fn update(
                 }
                 _ => Vec::new(),
             };
-            Ok((after, events))
+            let relabelled = before.zip(after.as_ref()).is_some_and(|(before, after)| {
+                (before.category, before.priority) != (after.category, after.priority)
+            });
+            Ok(((after, relabelled), events))
         })
-        .await?
-        .ok_or_else(|| AppError::not_found("Request"))?;
+        .await?;
+    let request = after.ok_or_else(|| AppError::not_found("Request"))?;
+    if relabelled {
+        crate::telemetry::metrics::classified(ClassificationMethod::Manual);
+    }
     Ok(request)
 }
 

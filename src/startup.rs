@@ -6,8 +6,9 @@ use crate::api;
 use crate::auth::{AuthLimits, AuthRateLimiter, Passwords, TokenKeys, secret};
 use crate::body_deadline::body_deadline;
 use crate::classify::llm::LlmClient;
-use crate::config::{Config, Secret};
+use crate::config::{Config, MetricsEndpoint, Secret};
 use crate::connections::{ClientStream, ConnectionLimit, refuse};
+use crate::db::server_lock::ServerLock;
 use crate::db::{Db, OpenError, OpenMode};
 use crate::errors::AppError;
 use crate::events::Events;
@@ -16,19 +17,19 @@ use crate::queue::{self, ClassifyQueue, QueueSettings, QueueWorkers};
 use crate::realtime;
 use crate::state::{AccountChanges, AppState};
 use crate::submission_limit::SubmissionLimiter;
+use crate::telemetry;
 use crate::web as pages;
 use actix_cors::Cors;
 use actix_http::{HttpService, KeepAlive, Protocol, error::DispatchError};
 use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
-use actix_web::body::MessageBody;
-use actix_web::dev::{AppConfig, Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::dev::{AppConfig, Server, ServerHandle};
 use actix_web::http::header;
-use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Next, from_fn};
+use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::rt::net::TcpStream;
 use actix_web::{App, web};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// Why the application could not start.
@@ -36,6 +37,8 @@ use tokio::sync::watch;
 pub enum StartupError {
     #[error(transparent)]
     Database(#[from] OpenError),
+    #[error(transparent)]
+    InUse(#[from] crate::db::server_lock::LockError),
     #[error("cannot read or create the signing key file {path}: {source}")]
     SecretKey {
         path: String,
@@ -61,6 +64,10 @@ pub struct Application {
     shutdown_grace: Duration,
     banner: Banner,
     signals: StopSignals,
+    /// The `METRICS_ADDR` listener, when there is one.
+    metrics_server: Option<ServerHandle>,
+    /// Held until the database is closed.
+    lock: ServerLock,
 }
 
 /// What an operator needs on start-up: where to open the pages and, on the run that created
@@ -136,6 +143,8 @@ impl StopHandle {
 impl Application {
     /// Opens and migrates the database, prepares keys and accounts, and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        // Before anything touches the file: a second server, or a restore, is refused.
+        let lock = ServerLock::acquire(&config.database_path)?;
         let (mut state, shutdown) = prepare_state(config).await?;
         // Bound before the default super admin is created: a port already in use must not
         // cost the only showing of its password.
@@ -172,6 +181,7 @@ impl Application {
             Duration::from_secs(state.config.llm.as_ref().map_or(0, |l| l.timeout_secs) + 5);
         let events = state.events.clone();
         let db = state.db.clone();
+        let metrics_server = start_metrics(&state)?;
         let server = http_server(state, listener).map_err(listen_error)?;
         // Before "listening": a supervisor (or test) that stops the server as soon as it reads
         // that line must get a clean stop, not the default action of the signal.
@@ -188,6 +198,8 @@ impl Application {
             shutdown_grace,
             banner,
             signals,
+            metrics_server,
+            lock,
         })
     }
 
@@ -229,6 +241,9 @@ impl Application {
         });
         let served = self.server.await;
         let _ = self.shutdown.send(true);
+        if let Some(metrics) = self.metrics_server {
+            metrics.stop(true).await;
+        }
         if let Some(workers) = self.workers {
             workers.shutdown(self.shutdown_grace).await;
         }
@@ -236,6 +251,7 @@ impl Application {
             Ok(()) => tracing::info!("database checkpointed and closed"),
             Err(e) => tracing::warn!(error = %e, "database not fully checkpointed"),
         }
+        drop(self.lock);
         served
     }
 }
@@ -323,6 +339,7 @@ pub async fn prepare_state(
     let state = AppState {
         db,
         queue: ClassifyQueue::disabled(),
+        llm: None,
         submission_limiter: SubmissionLimiter::new(config.submission_rate_per_minute),
         events: Events::new(config.live.buffer),
         account_changes: AccountChanges::default(),
@@ -365,13 +382,52 @@ async fn start_queue(state: &mut AppState) -> Result<Option<QueueWorkers>, Start
     tracing::info!(model = %llm.model, base_url = %llm.base_url, "LLM refinement on");
     let (queue, workers) = queue::start(
         state.db.clone(),
-        client,
+        client.clone(),
         state.events.clone(),
         queue_settings,
     )
     .await?;
     state.queue = queue;
+    state.llm = Some(client);
     Ok(Some(workers))
+}
+
+/// Installs the metrics recorder unless `METRICS=off`, and with `METRICS_ADDR` starts the
+/// listener that serves `/metrics` alone.
+fn start_metrics(state: &AppState) -> Result<Option<ServerHandle>, StartupError> {
+    let addr = match state.config.metrics {
+        MetricsEndpoint::Off => return Ok(None),
+        MetricsEndpoint::MainPortLocalOnly => None,
+        MetricsEndpoint::Own(addr) => Some(addr),
+    };
+    if let Some(handle) = telemetry::metrics::install() {
+        tokio::spawn(telemetry::metrics::keep_up(handle, state.shutdown.clone()));
+    }
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let listen_error = |source| StartupError::Listen {
+        address: format!("{addr} (METRICS_ADDR)"),
+        source,
+    };
+    let data = web::Data::new(state.clone());
+    let server = actix_web::HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/metrics", web::get().to(telemetry::metrics::own_port))
+            .default_service(web::to(pages::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .bind(addr)
+    .map_err(listen_error)?;
+    let bound = server.addrs().first().copied().unwrap_or(addr);
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    tracing::info!(address = %bound, "metrics listening");
+    Ok(Some(handle))
 }
 
 fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
@@ -403,13 +459,16 @@ fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server
                     .configure(api::extractor_config)
                     .configure(api::routes)
                     .configure(pages::routes)
+                    .route("/metrics", web::get().to(telemetry::metrics::main_port))
                     .default_service(web::to(pages::not_found))
                     .wrap(from_fn(pages::error_pages))
                     .wrap(from_fn(body_deadline))
                     .wrap(ErrorHandlers::new().default_handler(api::json_error_body))
                     .wrap(Condition::new(!origins.is_empty(), cors(origins)))
                     .wrap(security_headers())
-                    .wrap(from_fn(move |req, next| log_request(slow, req, next)))
+                    .wrap(from_fn(move |req, next| {
+                        telemetry::requests::observe(slow, req, next)
+                    }))
             };
             let signal = shutdown_signal.clone();
             let http = HttpService::build()
@@ -501,28 +560,4 @@ fn cors(origins: &[String]) -> Cors {
         cors = cors.supports_credentials();
     }
     cors
-}
-
-/// Logs each request's method, path (never the query, which may carry a token), status and
-/// duration: at DEBUG, at INFO when it took `slow` or longer, at ERROR for a 5xx.
-async fn log_request(
-    slow: Duration,
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.path().to_owned();
-    let response = next.call(req).await?;
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    let micros = elapsed.as_micros() as u64;
-    if status >= 500 {
-        tracing::error!(%method, %path, status, micros, "request");
-    } else if elapsed >= slow {
-        tracing::info!(%method, %path, status, micros, "slow request");
-    } else {
-        tracing::debug!(%method, %path, status, micros, "request");
-    }
-    Ok(response)
 }

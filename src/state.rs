@@ -52,6 +52,8 @@ pub struct AppState {
     pub account_changes: AccountChanges,
     /// Sends mail (password reset links); off without `SMTP_URL`.
     pub mailer: crate::mail::Mailer,
+    /// The LLM client the queue uses, when one is configured (its circuit's state is a metric).
+    pub llm: Option<crate::classify::llm::LlmClient>,
     /// Becomes true when the server begins to shut down.
     pub shutdown: watch::Receiver<bool>,
 }

@@ -188,12 +188,14 @@ impl LlmClient {
         }
         let Some(permit) = self.inner.breaker.try_call(Instant::now()) else {
             tracing::debug!("circuit open; not calling the provider");
+            crate::telemetry::metrics::llm_call(Err(&LlmError::CircuitOpen));
             return Err(LlmError::CircuitOpen);
         };
         let started = Instant::now();
         let body = prompt::request_body(&self.inner.settings.model, texts);
         let result = self.call_with_retries(&body, texts.len()).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
+        crate::telemetry::metrics::llm_call(result.as_ref().map(|_| ()));
         match &result {
             Ok(verdicts) => {
                 permit.succeeded();

@@ -38,6 +38,8 @@ pub struct ClaimedJob {
     pub request: RequestId,
     pub owner: UserId,
     pub description: String,
+    /// When the job was queued (RFC 3339 as stored), for the queue's latency metric.
+    pub queued_at: String,
 }
 
 /// Marks the queued jobs among `requests` as running and returns them with their owners and
@@ -52,7 +54,8 @@ pub fn claim(tx: &Connection, requests: &[RequestId]) -> Result<Vec<ClaimedJob>,
          WHERE state = 'queued' AND request_id IN ({})
          RETURNING request_id,
                    (SELECT user_id FROM requests WHERE id = request_id),
-                   (SELECT description FROM requests WHERE id = request_id)",
+                   (SELECT description FROM requests WHERE id = request_id),
+                   created_at",
         placeholders.join(", ")
     );
     let mut values: Vec<Value> = vec![Value::Text(Timestamp::now().to_rfc3339())];
@@ -64,16 +67,18 @@ pub fn claim(tx: &Connection, requests: &[RequestId]) -> Result<Vec<ClaimedJob>,
                 row.get::<_, RequestId>(0)?,
                 row.get::<_, Option<UserId>>(1)?,
                 row.get::<_, Option<String>>(2)?,
+                row.get::<_, String>(3)?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(claimed
         .into_iter()
-        .filter_map(|(request, owner, description)| {
+        .filter_map(|(request, owner, description, queued_at)| {
             Some(ClaimedJob {
                 request,
                 owner: owner?,
                 description: description?,
+                queued_at,
             })
         })
         .collect())
@@ -172,6 +177,37 @@ pub fn find(conn: &Connection, request: RequestId) -> Result<Option<Job>, AppErr
             },
         )
         .optional()?)
+}
+
+/// Queues a request's job again (`maintenance reclassify`) unless one is queued or running
+/// already; the request shows as pending until a worker has answered. Returns whether it
+/// was queued now.
+pub fn requeue(tx: &Transaction<'_>, request: RequestId, now: Timestamp) -> Result<bool, AppError> {
+    let queued = tx.execute(
+        "INSERT INTO classification_jobs (request_id, state, created_at, updated_at)
+         VALUES (?1, 'queued', ?2, ?2)
+         ON CONFLICT (request_id) DO UPDATE SET
+             state = 'queued', attempts = 0, last_error = NULL, created_at = ?2, updated_at = ?2,
+             started_at = NULL, finished_at = NULL
+         WHERE state NOT IN ('queued', 'running')",
+        params![request, now],
+    )? > 0;
+    if queued {
+        tx.execute(
+            "UPDATE requests SET classification_status = 'pending' WHERE id = ?1",
+            [request],
+        )?;
+    }
+    Ok(queued)
+}
+
+/// How many jobs wait for a worker (read from the state index).
+pub fn queued_count(conn: &Connection) -> Result<u64, AppError> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM classification_jobs WHERE state = 'queued'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
 }
 
 /// How many jobs are not finished (queued or running).

@@ -4,6 +4,7 @@
 //! (reads, on the blocking pool, on connections that cannot write) and on [`Db::write`] and
 //! [`Db::change`] (every write, on the one writer thread: see [`writer`]).
 
+pub mod backup;
 pub mod counts;
 pub mod events;
 pub mod idempotency;
@@ -14,6 +15,7 @@ pub mod migrate;
 pub mod password_resets;
 pub mod requests;
 pub mod seed;
+pub mod server_lock;
 pub mod sessions;
 pub mod users;
 pub mod writer;
@@ -220,6 +222,15 @@ impl Db {
         })
     }
 
+    /// The reader pool's connections in use and idle, for the metrics.
+    pub fn pool_use(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (
+            state.connections - state.idle_connections,
+            state.idle_connections,
+        )
+    }
+
     /// What this database's searches have counted, for [`lists::list`].
     pub fn search_counts(&self) -> std::sync::Arc<lists::SearchCounts> {
         self.search_counts.clone()
@@ -245,7 +256,10 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        // The request's span goes along, so what `work` logs carries the request's id.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let mut conn = pool.get()?;
             work(&mut conn)
         })

@@ -209,6 +209,82 @@ pub fn update_request(
     Ok(Some(saved))
 }
 
+/// Which requests `maintenance reclassify` takes; a manual classification is never among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reclassify {
+    All,
+    /// Never classified, or whose classification failed.
+    Unclassified,
+    /// Created at or after this time.
+    Since(Timestamp),
+}
+
+impl Reclassify {
+    /// The condition on `requests` beyond the manual rule; `?1` is the earliest creation time.
+    fn condition(self) -> &'static str {
+        match self {
+            Reclassify::All | Reclassify::Since(_) => "created_at >= ?1",
+            Reclassify::Unclassified => {
+                "created_at >= ?1 AND (classification_method IS NULL OR category IS NULL
+                  OR priority IS NULL OR classification_status = 'failed')"
+            }
+        }
+    }
+
+    /// `?1`: every stored time sorts at or after the empty text.
+    fn since(self) -> rusqlite::types::Value {
+        match self {
+            Reclassify::Since(t) => rusqlite::types::Value::Text(t.to_rfc3339()),
+            _ => rusqlite::types::Value::Text(String::new()),
+        }
+    }
+}
+
+/// How many requests `which` takes.
+pub fn count_to_reclassify(conn: &Connection, which: Reclassify) -> Result<u64, AppError> {
+    let sql = format!(
+        "SELECT count(*) FROM requests WHERE classification_method IS NOT 'manual' AND {}",
+        which.condition()
+    );
+    Ok(conn.query_row(&sql, params![which.since()], |r| r.get::<_, i64>(0))? as u64)
+}
+
+/// A request `maintenance reclassify` takes, with its labels now.
+#[derive(Debug, Clone)]
+pub struct ToReclassify {
+    pub id: RequestId,
+    pub description: String,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+}
+
+/// The next `limit` requests that `which` takes, after id `after`.
+pub fn next_to_reclassify(
+    conn: &Connection,
+    which: Reclassify,
+    after: RequestId,
+    limit: usize,
+) -> Result<Vec<ToReclassify>, AppError> {
+    let sql = format!(
+        "SELECT id, description, category, priority FROM requests
+         WHERE classification_method IS NOT 'manual' AND {} AND id > ?2
+         ORDER BY id LIMIT ?3",
+        which.condition()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params![which.since(), after, limit as i64], |r| {
+            Ok(ToReclassify {
+                id: r.get(0)?,
+                description: r.get(1)?,
+                category: r.get(2)?,
+                priority: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// What became of a refinement when it was saved.
 #[derive(Debug)]
 pub enum Refined {

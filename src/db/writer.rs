@@ -31,6 +31,8 @@ pub(super) trait Change: Send {
     fn apply(&mut self, tx: &Transaction<'_>) -> Result<Vec<Event>, AppError>;
     /// Where its events are published.
     fn events(&self) -> Option<&Events>;
+    /// When the change was handed to the writer.
+    fn queued_at(&self) -> std::time::Instant;
     /// Answers the caller: `Ok` once the batch is committed, or why it is not.
     fn answer(self: Box<Self>, outcome: Result<(), AppError>);
 }
@@ -41,6 +43,7 @@ pub(super) struct Pending<T, F> {
     value: Option<T>,
     events: Option<Events>,
     reply: oneshot::Sender<Result<T, AppError>>,
+    queued_at: std::time::Instant,
 }
 
 impl<T, F> Pending<T, F> {
@@ -54,6 +57,7 @@ impl<T, F> Pending<T, F> {
             value: None,
             events,
             reply,
+            queued_at: std::time::Instant::now(),
         };
         (pending, answer)
     }
@@ -76,6 +80,10 @@ where
 
     fn events(&self) -> Option<&Events> {
         self.events.as_ref()
+    }
+
+    fn queued_at(&self) -> std::time::Instant {
+        self.queued_at
     }
 
     fn answer(self: Box<Self>, outcome: Result<(), AppError>) {
@@ -224,7 +232,11 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Box<dyn Change>>) {
         };
         let mut applied: Vec<(Box<dyn Change>, Vec<StoredEvent>)> = Vec::new();
         let mut aborted = None;
+        let started = std::time::Instant::now();
         for mut change in waiting.by_ref() {
+            crate::telemetry::metrics::write_waited(
+                started.saturating_duration_since(change.queued_at()),
+            );
             match in_savepoint(&tx, change.as_mut()) {
                 Ok(stored) => applied.push((change, stored)),
                 Err(error) => {
@@ -246,6 +258,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Box<dyn Change>>) {
         };
         match committed {
             Ok(()) => {
+                crate::telemetry::metrics::write_batch(applied.len());
                 tracing::trace!(
                     changes = applied.len(),
                     micros = began.elapsed().as_micros() as u64,

@@ -15,12 +15,14 @@ use crate::errors::AppError;
 use crate::events::StoredEvent;
 use crate::ids::UserId;
 use crate::state::AppState;
+use crate::telemetry::metrics::{self, OpenSocket};
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::{self, error::RecvError};
+use tracing::Instrument;
 
 /// How long a new socket without `?since=` waits for a `{"type": "resume"}` first message.
 const RESUME_WAIT: Duration = Duration::from_millis(500);
@@ -87,8 +89,14 @@ pub async fn connect(
         expires_at: session.expires_at,
         last_id: 0,
         session: ws_session,
+        _open: OpenSocket::count(),
     };
-    actix_web::rt::spawn(socket.run(stream, events, since));
+    // The socket's log lines carry the id of the request that opened it.
+    actix_web::rt::spawn(
+        socket
+            .run(stream, events, since)
+            .instrument(tracing::Span::current()),
+    );
     Ok(response)
 }
 
@@ -106,6 +114,8 @@ struct LiveSocket {
     session: Session,
     /// Where photo links sent on this socket point: `PUBLIC_URL`, or the upgrade's own host.
     photo_base: String,
+    /// Counts the socket among the open ones while it lives.
+    _open: OpenSocket,
 }
 
 /// Why a socket stops.
@@ -194,6 +204,7 @@ impl LiveSocket {
             for event in page {
                 self.last_id = event.id;
                 self.send(self.frame_of(&event)).await?;
+                metrics::events_delivered(1);
             }
             if done {
                 return Ok(());
@@ -208,10 +219,9 @@ impl LiveSocket {
                     kind,
                     since: Some(since),
                 }) = serde_json::from_str(&text)
+                    && kind == "resume"
                 {
-                    if kind == "resume" {
-                        return Ok(Some(since.max(0)));
-                    }
+                    return Ok(Some(since.max(0)));
                 }
                 self.answer(&text).await?;
                 Ok(None)
@@ -248,10 +258,12 @@ impl LiveSocket {
                 },
                 event = events.recv() => match event {
                     Ok(event) => self.forward(&event).await,
-                    Err(RecvError::Lagged(_)) => Err(Stop::Close(
+                    Err(RecvError::Lagged(missed)) => Err({
+                        metrics::events_dropped(missed);
+                        Stop::Close(
                         CloseCode::Policy,
                         format!("too slow to keep up; reconnect with since={}", self.last_id),
-                    )),
+                    )}),
                     Err(RecvError::Closed) => Err(Stop::Close(CloseCode::Away, "server shutting down".into())),
                 },
                 message = stream.recv() => {
@@ -292,6 +304,7 @@ impl LiveSocket {
         self.last_id = event.id;
         if self.staff || event.owner == self.user {
             self.send(self.frame_of(event)).await?;
+            metrics::events_delivered(1);
         }
         Ok(())
     }

@@ -75,10 +75,16 @@ pub fn start(mut command: Command) -> Running {
         let line = lines_rx
             .recv_timeout(Duration::from_secs(30))
             .expect("server logs 'listening'");
+        // `address=127.0.0.1:PORT` as text, `"address":"127.0.0.1:PORT"` with LOG_FORMAT=json.
         let port = line
             .contains("listening")
-            .then(|| line.split("address=").nth(1))
+            .then(|| {
+                line.split("address=")
+                    .nth(1)
+                    .or_else(|| line.split("\"address\":\"").nth(1))
+            })
             .flatten()
+            .and_then(|a| a.split(['"', ' ']).next())
             .and_then(|a| a.rsplit(':').next())
             .and_then(|p| p.trim().parse().ok());
         log.push(line);
@@ -269,7 +275,7 @@ fn the_example_database_is_at_the_latest_schema() {
     assert_eq!(
         version as usize,
         MIGRATIONS.len(),
-        "regenerate with: DATABASE_URL=maintenance.db.example cargo run -- migrate && sqlite3 maintenance.db.example 'PRAGMA journal_mode=DELETE'"
+        "regenerate with the commands in README.md (A demo database)"
     );
     let schema = |c: &rusqlite::Connection| -> Vec<String> {
         let mut stmt = c

@@ -18,6 +18,8 @@ pub struct TestApp {
     pub client: Client,
     pub dir: TempDir,
     pub handle: maintenance::startup::StopHandle,
+    /// The server's task: done once the database is closed and its lock let go.
+    pub running: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// The variables every test server gets; `overrides` replace or add to them.
@@ -71,7 +73,7 @@ pub async fn try_spawn_app_in(
     overrides: &[(&str, &str)],
 ) -> Result<TestApp, (maintenance::startup::StartupError, TempDir)> {
     if std::env::var("TEST_LOG").is_ok() {
-        maintenance::telemetry::init("debug");
+        maintenance::telemetry::init("debug", maintenance::telemetry::LogFormat::Text);
     }
     let vars = test_vars(&dir, overrides);
     let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("valid test configuration");
@@ -82,13 +84,14 @@ pub async fn try_spawn_app_in(
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let events = app.events();
-    tokio::spawn(app.run_until_stopped());
+    let running = tokio::spawn(app.run_until_stopped());
     Ok(TestApp {
         address,
         events,
         client: Client::new(),
         dir,
         handle,
+        running,
     })
 }
 
@@ -104,6 +107,7 @@ impl TestApp {
     /// Stops the server and hands back its directory, to start another on the same data.
     pub async fn stop(self) -> TempDir {
         self.handle.stop().await;
+        let _ = self.running.await;
         self.dir
     }
 

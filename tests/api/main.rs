@@ -21,6 +21,7 @@ mod live;
 #[path = "../support/mock_llm.rs"]
 mod mock_llm;
 mod openapi;
+mod operations;
 mod pages;
 mod photo_links;
 mod photos;

@@ -1,0 +1,355 @@
+//! Backups of a live database and their restore.
+//!
+//! A backup goes through SQLite's online backup API, so it is a consistent copy (one
+//! committed state) made while the server keeps serving and writing. It is written to a
+//! temporary file beside the target, checked with `PRAGMA integrity_check`, and only then
+//! given its name: a backup that exists is a whole one. The photos and the signing key,
+//! which live beside the database, are copied beside the backup under the same names.
+
+use super::server_lock::{LockError, ServerLock};
+use crate::private_files::{self, beside};
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Pages copied per step: small enough for a progress bar to move.
+const PAGES_PER_STEP: std::os::raw::c_int = 1024;
+/// A step restarts from the start when another connection writes meanwhile; after this many
+/// restarts the rest is copied in one step (one read transaction, which writers do not wait for).
+const RESTARTS_BEFORE_ONE_STEP: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0} already exists: name a new file (a backup never overwrites one)")]
+    TargetExists(PathBuf),
+    #[error("there is no database at {0}")]
+    NoSource(PathBuf),
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the integrity check of {path} failed: {report}")]
+    Damaged { path: PathBuf, report: String },
+    #[error("{path} is not a database of this program (no schema version): nothing was changed")]
+    Foreign { path: PathBuf },
+    #[error(
+        "{backup} has schema version {found}, newer than this program's {known}: use a newer maintenance"
+    )]
+    Newer {
+        backup: PathBuf,
+        found: i64,
+        known: usize,
+    },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+/// How far a backup has got, in database pages.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub copied: u64,
+    pub total: u64,
+}
+
+/// What a backup or restore wrote.
+#[derive(Debug)]
+pub struct Copied {
+    pub database: PathBuf,
+    pub bytes: u64,
+    pub photos: usize,
+    /// The signing key file, when there was one.
+    pub key: Option<PathBuf>,
+    /// The database a restore moved aside.
+    pub replaced: Option<PathBuf>,
+}
+
+fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> BackupError + '_ {
+    move |source| BackupError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> BackupError + '_ {
+    move |source| BackupError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn key_path(database: &Path) -> PathBuf {
+    beside(database, private_files::KEY)
+}
+
+fn photos_folder(database: &Path) -> PathBuf {
+    beside(database, private_files::PHOTOS)
+}
+
+/// Copies the database at `source` to a new file `target`, then its photos to
+/// `<target>.uploads/` and its key file to `<target>.secret`.
+pub fn backup(
+    source: &Path,
+    target: &Path,
+    mut progress: impl FnMut(Progress),
+) -> Result<Copied, BackupError> {
+    for taken in [
+        target.to_path_buf(),
+        photos_folder(target),
+        key_path(target),
+    ] {
+        if taken.try_exists().unwrap_or(true) {
+            return Err(BackupError::TargetExists(taken));
+        }
+    }
+    if !source.is_file() {
+        return Err(BackupError::NoSource(crate::db::absolute(source)));
+    }
+    let from = Connection::open_with_flags(
+        source,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sqlite(source))?;
+    from.busy_timeout(Duration::from_secs(5))
+        .map_err(sqlite(source))?;
+    let folder = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let partial = tempfile::Builder::new()
+        .prefix(".backup-")
+        .suffix(".partial")
+        .tempfile_in(folder)
+        .map_err(io(folder))?;
+    {
+        let mut to = Connection::open(partial.path()).map_err(sqlite(partial.path()))?;
+        copy_pages(&from, &mut to, &mut progress).map_err(sqlite(source))?;
+        // A backup is a plain file: no -wal beside it to forget when it is moved.
+        to.pragma_update(None, "journal_mode", "DELETE")
+            .map_err(sqlite(partial.path()))?;
+        check_integrity(&to, target)?;
+    }
+    partial.as_file().sync_all().map_err(io(partial.path()))?;
+    let bytes = partial
+        .as_file()
+        .metadata()
+        .map_err(io(partial.path()))?
+        .len();
+    partial
+        .persist_noclobber(target)
+        .map_err(|e| BackupError::Io {
+            path: target.to_path_buf(),
+            source: e.error,
+        })?;
+    // After the copy: every photo the copied rows name was stored before it.
+    let photos = copy_folder(&photos_folder(source), &photos_folder(target))?;
+    let key = copy_key(&key_path(source), &key_path(target))?;
+    Ok(Copied {
+        database: target.to_path_buf(),
+        bytes,
+        photos,
+        key,
+        replaced: None,
+    })
+}
+
+fn copy_pages(
+    from: &Connection,
+    to: &mut Connection,
+    progress: &mut impl FnMut(Progress),
+) -> rusqlite::Result<()> {
+    let backup = Backup::new(from, to)?;
+    let mut restarts = 0;
+    let mut last_remaining = u64::MAX;
+    loop {
+        let pages = if restarts >= RESTARTS_BEFORE_ONE_STEP {
+            -1
+        } else {
+            PAGES_PER_STEP
+        };
+        let step = backup.step(pages)?;
+        let now = backup.progress();
+        let (remaining, total) = (now.remaining.max(0) as u64, now.pagecount.max(0) as u64);
+        if remaining > last_remaining {
+            restarts += 1;
+        }
+        last_remaining = remaining;
+        progress(Progress {
+            copied: total.saturating_sub(remaining),
+            total,
+        });
+        match step {
+            StepResult::Done => return Ok(()),
+            StepResult::More => {}
+            // The busy timeout already waited; try again shortly.
+            StepResult::Busy | StepResult::Locked => std::thread::sleep(Duration::from_millis(50)),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn check_integrity(conn: &Connection, named: &Path) -> Result<(), BackupError> {
+    let mut stmt = conn
+        .prepare("PRAGMA integrity_check")
+        .map_err(sqlite(named))?;
+    let lines = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(sqlite(named))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sqlite(named))?;
+    if lines == ["ok"] {
+        Ok(())
+    } else {
+        Err(BackupError::Damaged {
+            path: named.to_path_buf(),
+            report: lines.into_iter().take(5).collect::<Vec<_>>().join("; "),
+        })
+    }
+}
+
+/// Copies the files of `from` (when it exists) into `to`, leaving files already there.
+fn copy_folder(from: &Path, to: &Path) -> Result<usize, BackupError> {
+    let entries = match std::fs::read_dir(from) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io(from)(e)),
+    };
+    private_files::create_dir(to).map_err(io(to))?;
+    let mut copied = 0;
+    for entry in entries {
+        let entry = entry.map_err(io(from))?;
+        if !entry.file_type().map_err(io(&entry.path()))?.is_file() {
+            continue;
+        }
+        let dest = to.join(entry.file_name());
+        if dest.exists() {
+            continue;
+        }
+        std::fs::copy(entry.path(), &dest).map_err(io(&dest))?;
+        copied += 1;
+    }
+    Ok(copied)
+}
+
+/// Copies the key file owner-only, when there is one.
+fn copy_key(from: &Path, to: &Path) -> Result<Option<PathBuf>, BackupError> {
+    let key = match std::fs::read(from) {
+        Ok(key) => key,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(from)(e)),
+    };
+    let mut file =
+        private_files::owner_only(std::fs::OpenOptions::new().write(true).create_new(true))
+            .open(to)
+            .map_err(io(to))?;
+    std::io::Write::write_all(&mut file, &key).map_err(io(to))?;
+    file.sync_all().map_err(io(to))?;
+    Ok(Some(to.to_path_buf()))
+}
+
+/// Puts the backup at `backup` in place of the database at `database`, with its photos and
+/// key file; refused while a server serves `database` (it holds [`ServerLock`]), and held
+/// for the whole restore so none starts meanwhile. The database replaced is kept as
+/// `<database>.before-restore-<time>`; photos already there stay (the restored rows name
+/// only the backup's, which are copied in).
+pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
+    if !backup.is_file() {
+        return Err(BackupError::NoSource(crate::db::absolute(backup)));
+    }
+    let _lock = ServerLock::acquire(database)?;
+    {
+        let conn = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(sqlite(backup))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sqlite(backup))?;
+        let ours: bool = conn
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'requests'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sqlite(backup))?;
+        if version == 0 || !ours {
+            return Err(BackupError::Foreign {
+                path: backup.to_path_buf(),
+            });
+        }
+        if version as usize > crate::db::MIGRATIONS.len() {
+            return Err(BackupError::Newer {
+                backup: backup.to_path_buf(),
+                found: version,
+                known: crate::db::MIGRATIONS.len(),
+            });
+        }
+        check_integrity(&conn, backup)?;
+    }
+    let folder = database
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // Copied beside the database first, then renamed over it: the database is either the old
+    // one or the whole backup, never half of each.
+    let incoming = tempfile::Builder::new()
+        .prefix(".restore-")
+        .suffix(".partial")
+        .tempfile_in(folder)
+        .map_err(io(folder))?;
+    std::fs::copy(backup, incoming.path()).map_err(io(incoming.path()))?;
+    incoming.as_file().sync_all().map_err(io(incoming.path()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(incoming.path(), std::fs::Permissions::from_mode(0o600))
+            .map_err(io(incoming.path()))?;
+    }
+    let replaced = if database.exists() {
+        let aside = beside(
+            database,
+            &format!(
+                ".before-restore-{}",
+                chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+            ),
+        );
+        std::fs::rename(database, &aside).map_err(io(database))?;
+        // A stopped server's log is already in the file it checkpointed; one left by a crash
+        // belongs to the old database and would be replayed into the restored one.
+        for suffix in ["-wal", "-shm"] {
+            let log = beside(database, suffix);
+            if log.exists() {
+                std::fs::rename(&log, beside(&aside, suffix)).map_err(io(&log))?;
+            }
+        }
+        Some(aside)
+    } else {
+        None
+    };
+    let bytes = incoming
+        .as_file()
+        .metadata()
+        .map_err(io(incoming.path()))?
+        .len();
+    incoming.persist(database).map_err(|e| BackupError::Io {
+        path: database.to_path_buf(),
+        source: e.error,
+    })?;
+    let photos = copy_folder(&photos_folder(backup), &photos_folder(database))?;
+    let key = if key_path(database).exists() {
+        None
+    } else {
+        copy_key(&key_path(backup), &key_path(database))?
+    };
+    Ok(Copied {
+        database: database.to_path_buf(),
+        bytes,
+        photos,
+        key,
+        replaced,
+    })
+}

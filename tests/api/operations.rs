@@ -1,0 +1,1059 @@
+//! Running it for real: backup and restore, create-admin, reclassify, check, /metrics, request
+//! ids in the log, the Grafana dashboard.
+
+use crate::binary::{maintenance, start};
+use crate::classification::{app_with_llm, mock};
+use crate::helpers::*;
+use crate::mock_llm::{Behaviour, MockLlm};
+use reqwest::StatusCode;
+use rusqlite::Connection;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Runs the binary on `database` with `args`, `input` on stdin, off the test's runtime (the
+/// server under test shares it).
+async fn run(database: &Path, args: &[&str], envs: &[(&str, &str)], input: &str) -> Output {
+    let dir = database.parent().unwrap().to_path_buf();
+    let mut command = maintenance(&dir);
+    command
+        .env("DATABASE_URL", database)
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::piped());
+    let input = input.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut child = command.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn integrity(path: &Path) -> String {
+    let conn = Connection::open(path).unwrap();
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
+}
+
+fn request_ids(path: &Path) -> BTreeSet<i64> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn.prepare("SELECT id FROM requests").unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// A server on a seeded database of some size, so that a backup takes many steps.
+async fn app_on_seeded_database(requests: u64) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = maintenance(dir.path())
+        .args(["seed-demo", "--requests", &requests.to_string()])
+        .arg(db_path(&dir))
+        .output()
+        .unwrap();
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+    spawn_app_in(dir, &[]).await
+}
+
+/// A backup taken while requests keep being created holds every request acknowledged before
+/// it began, passes the integrity check, and carries the photos and key beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_during_writes_holds_every_acknowledged_request_and_passes_its_check() {
+    let app = Arc::new(app_on_seeded_database(20_000).await);
+    let (id, token) = app.resident("writer@example.com").await;
+    let first = app.submit(&token, "욕실 천장에서 물이 떨어져요").await;
+    let photo = crate::photos::upload(
+        &app,
+        Some(&token),
+        first["id"].as_i64().unwrap(),
+        "leak.jpg",
+        crate::photos::JPEG,
+    )
+    .await;
+    assert_eq!(photo.status(), StatusCode::OK);
+    let _ = id;
+    let acknowledged = Arc::new(Mutex::new(vec![first["id"].as_i64().unwrap()]));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for n in 0..4 {
+        let (app, token, acknowledged, stop) = (
+            app.clone(),
+            token.clone(),
+            acknowledged.clone(),
+            stop.clone(),
+        );
+        writers.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let created = app
+                    .submit(&token, &format!("복도 전등 {n}-{i} 교체 요청"))
+                    .await;
+                acknowledged
+                    .lock()
+                    .unwrap()
+                    .push(created["id"].as_i64().unwrap());
+                i += 1;
+            }
+            i
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before: Vec<i64> = acknowledged.lock().unwrap().clone();
+    let target = app.dir.path().join("backups").join("nightly.db");
+    std::fs::create_dir(target.parent().unwrap()).unwrap();
+    let output = run(
+        &app.db_path(),
+        &["backup", target.to_str().unwrap()],
+        &[],
+        "",
+    )
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut written_during = 0;
+    for writer in writers {
+        written_during += writer.await.unwrap();
+    }
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("integrity check ok"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(written_during > 0, "the writers ran");
+    let after: Vec<i64> = acknowledged.lock().unwrap().clone();
+    assert!(
+        after.len() > before.len(),
+        "requests were created while the backup ran"
+    );
+    assert_eq!(integrity(&target), "ok");
+    let copied = request_ids(&target);
+    let missing: Vec<_> = before.iter().filter(|id| !copied.contains(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged before the backup, missing from it: {missing:?}"
+    );
+    assert!(copied.len() >= 20_001, "the seeded requests are there too");
+    // The copy is a plain file, its photos and key beside it, all owner-only.
+    assert!(!PathBuf::from(format!("{}-wal", target.display())).exists());
+    let photos = std::fs::read_dir(format!("{}.uploads", target.display()))
+        .unwrap()
+        .count();
+    assert_eq!(photos, 1);
+    let key = PathBuf::from(format!("{}.secret", target.display()));
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        std::fs::read(app.dir.path().join("maintenance.db.secret")).unwrap()
+    );
+    #[cfg(unix)]
+    for file in [&target, &key] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    // A second backup to the same name is refused and leaves the first as it was.
+    let again = run(
+        &app.db_path(),
+        &["backup", target.to_str().unwrap()],
+        &[],
+        "",
+    )
+    .await;
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(request_ids(&target), copied);
+}
+
+/// A restore is refused while a server serves the database; once it has stopped, the backup
+/// comes back (photos included), the replaced database is kept, and a server serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_waits_for_the_server_to_stop_then_brings_the_backup_back() {
+    let app = spawn_app().await;
+    let (_, token) = app.resident("restore@example.com").await;
+    let kept = app.submit(&token, "현관 도어락이 고장났어요").await["id"]
+        .as_i64()
+        .unwrap();
+    let uploaded =
+        crate::photos::upload(&app, Some(&token), kept, "door.jpg", crate::photos::JPEG).await;
+    assert_eq!(uploaded.status(), StatusCode::OK);
+    let backup = app.dir.path().join("before.db");
+    let made = run(
+        &app.db_path(),
+        &["backup", backup.to_str().unwrap()],
+        &[],
+        "",
+    )
+    .await;
+    assert!(made.status.success(), "{}", stderr(&made));
+    let later = app.submit(&token, "엘리베이터가 멈췄어요").await["id"]
+        .as_i64()
+        .unwrap();
+
+    let refused = run(
+        &app.db_path(),
+        &["restore", backup.to_str().unwrap()],
+        &[],
+        "",
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("another process is serving")
+            && stderr(&refused).contains("stop it first"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        request_ids(&app.db_path()).contains(&later),
+        "nothing was changed"
+    );
+
+    // A second server on the same database is refused the same way.
+    let second = maintenance(app.dir.path())
+        .env("DATABASE_URL", app.db_path())
+        .env("PORT", "0")
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(
+        stderr(&second).contains("another process is serving"),
+        "{}",
+        stderr(&second)
+    );
+
+    let dir = app.stop().await;
+    let database = db_path(&dir);
+    std::fs::remove_dir_all(dir.path().join("maintenance.db.uploads")).unwrap();
+    let restored = run(&database, &["restore", backup.to_str().unwrap()], &[], "").await;
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    let said = stdout(&restored);
+    assert!(
+        said.contains("with 1 photos") && said.contains("before-restore-"),
+        "{said}"
+    );
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| {
+            name.starts_with("maintenance.db.before-restore-")
+                && !name.ends_with("-wal")
+                && !name.ends_with("-shm")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert!(
+        request_ids(&dir.path().join(&aside[0])).contains(&later),
+        "the replaced database is kept whole"
+    );
+
+    let app = spawn_app_in(dir, &[]).await;
+    let token = app.token("restore@example.com", PASSWORD).await;
+    assert_eq!(
+        app.get(Some(&token), &format!("/api/requests/{kept}"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(Some(&token), &format!("/api/requests/{later}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let image = app
+        .get(Some(&token), &format!("/api/requests/{kept}/image"))
+        .await;
+    assert_eq!(
+        image.status(),
+        StatusCode::OK,
+        "the photo came back with the database"
+    );
+
+    // What is not a backup of ours is refused before anything is touched.
+    let stray = app.dir.path().join("stray.db");
+    Connection::open(&stray)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    let dir = app.stop().await;
+    let refused = run(
+        &db_path(&dir),
+        &["restore", stray.to_str().unwrap()],
+        &[],
+        "",
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("not a database of this program"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(request_ids(&db_path(&dir)).contains(&kept));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_admin_makes_a_staff_account_that_logs_in() {
+    let app = spawn_app().await;
+    let database = app.db_path();
+    let made = run(
+        &database,
+        &["create-admin", "Manager@Example.com"],
+        &[],
+        "manager-password\n",
+    )
+    .await;
+    assert!(made.status.success(), "{}", stderr(&made));
+    assert!(
+        stdout(&made).contains("created admin manager@example.com"),
+        "{}",
+        stdout(&made)
+    );
+    let token = app.token("manager@example.com", "manager-password").await;
+    assert_eq!(app.me(&token).await["role"], "admin");
+    let staff = app.get(Some(&token), "/api/requests").await;
+    assert_eq!(
+        staff.status(),
+        StatusCode::OK,
+        "an admin sees every request"
+    );
+
+    let chief = run(
+        &database,
+        &["create-admin", "chief@localhost", "--role", "super_admin"],
+        &[],
+        "chief-password\n",
+    )
+    .await;
+    assert!(chief.status.success(), "{}", stderr(&chief));
+    let token = app.token("chief@localhost", "chief-password").await;
+    assert_eq!(app.me(&token).await["role"], "super_admin");
+
+    for (args, input, says) in [
+        (
+            vec!["create-admin", "manager@example.com"],
+            "another-password\n",
+            "already exists",
+        ),
+        (vec!["create-admin", "short@example.com"], "short\n", "8"),
+        (
+            vec!["create-admin", "not an email"],
+            "long-enough-1\n",
+            "not a valid email",
+        ),
+        (
+            vec!["create-admin", "x@example.com", "--role", "user"],
+            "long-enough-1\n",
+            "invalid value",
+        ),
+    ] {
+        let refused = run(&database, &args, &[], input).await;
+        assert!(!refused.status.success(), "{args:?}");
+        assert!(
+            stderr(&refused).contains(says),
+            "{args:?}: {}",
+            stderr(&refused)
+        );
+    }
+    let login = app.login_form("short@example.com", "short").await;
+    assert_eq!(
+        login.status(),
+        StatusCode::UNAUTHORIZED,
+        "nothing was created"
+    );
+    let missing = run(
+        &app.dir.path().join("none.db"),
+        &["create-admin", "a@b.co"],
+        &[],
+        "long-enough-1\n",
+    )
+    .await;
+    assert!(!missing.status.success());
+    assert!(
+        !app.dir.path().join("none.db").exists(),
+        "no database is created"
+    );
+}
+
+/// With an LLM, reclassify queues jobs the server's workers answer; without one, the offline
+/// classifier's answer replaces the LLM's. A manual label is never touched either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reclassify_queues_jobs_or_classifies_offline_and_never_touches_manual_labels() {
+    // The mock answers other/low, which the offline rules never give for these texts.
+    let llm = mock(vec![]);
+    let app = app_with_llm(&llm, &[]).await;
+    let (_, resident) = app.resident("reclassify@example.com").await;
+    let admin = app.super_token().await;
+    let texts = [
+        "화장실 변기가 막혔어요",
+        "거실 전등이 깜빡거려요",
+        "가스 냄새가 나요",
+    ];
+    let mut ids = Vec::new();
+    for text in texts {
+        ids.push(app.submit(&resident, text).await["id"].as_i64().unwrap());
+    }
+    let label = |id: i64| {
+        let conn = Connection::open(app.db_path()).unwrap();
+        conn.query_row(
+            "SELECT category, priority, classification_method, classification_status FROM requests WHERE id = ?1",
+            [id],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),
+        )
+        .unwrap()
+    };
+    let settled = |wanted: &'static str| {
+        let ids = ids.clone();
+        let label = &label;
+        async move {
+            for _ in 0..200 {
+                if ids[..2]
+                    .iter()
+                    .all(|id| label(*id).2 == wanted && label(*id).3 == "done")
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!(
+                "not every request was classified by {wanted}: {:?}",
+                ids.iter().map(|id| label(*id)).collect::<Vec<_>>()
+            );
+        }
+    };
+    settled("llm").await;
+    let manual = app
+        .patch_json(
+            Some(&admin),
+            &format!("/api/requests/{}", ids[2]),
+            &json!({"category": "structural", "priority": "low"}),
+        )
+        .await;
+    assert_eq!(manual.status(), StatusCode::OK);
+    let manual_label = label(ids[2]);
+    assert_eq!(manual_label.2, "manual");
+
+    // Without an LLM in its environment: the offline answers come back now.
+    let offline = run(&app.db_path(), &["reclassify", "--all"], &[], "").await;
+    assert!(offline.status.success(), "{}", stderr(&offline));
+    assert!(
+        stdout(&offline).contains("2 requests classified again by the offline classifier"),
+        "{}",
+        stdout(&offline)
+    );
+    assert!(
+        stdout(&offline).contains("2 changed"),
+        "{}",
+        stdout(&offline)
+    );
+    assert_eq!(label(ids[0]).0, "plumbing");
+    assert_eq!(label(ids[0]).2, "keyword");
+    assert_eq!(label(ids[1]).0, "electrical");
+    assert_eq!(
+        label(ids[2]),
+        manual_label,
+        "a manual label is never touched"
+    );
+    let history = app
+        .get(Some(&admin), &format!("/api/requests/{}/history", ids[0]))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(history.to_string().contains("reclassified"), "{history}");
+
+    // With the LLM: jobs are queued, and the running server's workers answer them.
+    let calls = llm.calls();
+    let base = llm.base_url();
+    let with_llm = run(
+        &app.db_path(),
+        &["reclassify", "--since", "2000-01-01"],
+        &[("GROQ_API_KEY", "test-key"), ("LLM_BASE_URL", &base)],
+        "",
+    )
+    .await;
+    assert!(with_llm.status.success(), "{}", stderr(&with_llm));
+    assert!(
+        stdout(&with_llm).contains("2 classification jobs queued"),
+        "{}",
+        stdout(&with_llm)
+    );
+    settled("llm").await;
+    assert!(
+        llm.calls() > calls,
+        "the server's workers asked the LLM again"
+    );
+    assert_eq!(label(ids[0]).0, "other");
+    assert_eq!(
+        label(ids[2]),
+        manual_label,
+        "a manual label is never touched"
+    );
+
+    let future = run(
+        &app.db_path(),
+        &["reclassify", "--since", "2999-01-01"],
+        &[],
+        "",
+    )
+    .await;
+    assert!(
+        stdout(&future).contains("0 requests"),
+        "{}",
+        stdout(&future)
+    );
+    let unclassified = run(&app.db_path(), &["reclassify", "--unclassified"], &[], "").await;
+    assert!(
+        stdout(&unclassified).contains("0 requests"),
+        "{}",
+        stdout(&unclassified)
+    );
+    let neither = run(&app.db_path(), &["reclassify"], &[], "").await;
+    assert!(!neither.status.success());
+    let bad_day = run(
+        &app.db_path(),
+        &["reclassify", "--since", "yesterday"],
+        &[],
+        "",
+    )
+    .await;
+    assert!(
+        stderr(&bad_day).contains("2026-11-01"),
+        "{}",
+        stderr(&bad_day)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_says_what_holds_and_fails_on_what_does_not() {
+    let app = spawn_app().await;
+    let database = app.db_path();
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let good = run(&database, &["check", "--serving"], &[("PORT", &port)], "").await;
+    let report = stdout(&good);
+    assert!(good.status.success(), "{report}{}", stderr(&good));
+    for line in [
+        "ok    configuration",
+        "ok    database       quick_check ok",
+        "ok    migrations",
+        "ok    disk",
+        "skip  llm",
+        "ok    server",
+    ] {
+        assert!(report.contains(line), "{line:?} in\n{report}");
+    }
+
+    // An LLM that answers, one that fails, and --no-llm.
+    let llm = MockLlm::start(vec![]);
+    let base = llm.base_url();
+    let with_llm = [
+        ("GROQ_API_KEY", "test-key"),
+        ("LLM_BASE_URL", base.as_str()),
+        ("LLM_TIMEOUT_SECS", "2"),
+    ];
+    let answered = run(&database, &["check"], &with_llm, "").await;
+    assert!(answered.status.success(), "{}", stdout(&answered));
+    assert!(
+        stdout(&answered).contains("ok    llm"),
+        "{}",
+        stdout(&answered)
+    );
+    assert_eq!(llm.calls(), 1, "one small call");
+    llm.set_default(Behaviour::Status(500));
+    let failed = run(&database, &["check"], &with_llm, "").await;
+    assert!(!failed.status.success());
+    assert!(stdout(&failed).contains("FAIL  llm"), "{}", stdout(&failed));
+    let calls = llm.calls();
+    let skipped = run(
+        &database,
+        &["check", "--no-llm", "--no-integrity"],
+        &with_llm,
+        "",
+    )
+    .await;
+    assert!(skipped.status.success(), "{}", stdout(&skipped));
+    assert_eq!(llm.calls(), calls, "--no-llm calls nothing");
+
+    // No server at the port, no database, a damaged database.
+    let dir = app.stop().await;
+    let stopped = run(
+        &db_path(&dir),
+        &["check", "--serving"],
+        &[("PORT", &port)],
+        "",
+    )
+    .await;
+    assert!(!stopped.status.success());
+    assert!(
+        stdout(&stopped).contains("FAIL  server"),
+        "{}",
+        stdout(&stopped)
+    );
+    let none = run(&dir.path().join("none.db"), &["check"], &[], "").await;
+    assert!(!none.status.success());
+    assert!(
+        stdout(&none).contains("FAIL  database"),
+        "{}",
+        stdout(&none)
+    );
+    assert!(!dir.path().join("none.db").exists());
+    let damaged = dir.path().join("damaged.db");
+    std::fs::copy(db_path(&dir), &damaged).unwrap();
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let page = 4096;
+    for b in &mut bytes[page * 3..page * 3 + 200] {
+        *b = 0x5a;
+    }
+    std::fs::write(&damaged, &bytes).unwrap();
+    let broken = run(&damaged, &["check"], &[], "").await;
+    assert!(!broken.status.success(), "{}", stdout(&broken));
+    assert!(
+        stdout(&broken).contains("FAIL  database"),
+        "{}",
+        stdout(&broken)
+    );
+}
+
+/// Parses a scrape with a Prometheus text parser: (family, labels) → value (a histogram's
+/// count of observations).
+fn scrape_values(text: &str) -> HashMap<(String, Vec<(String, String)>), f64> {
+    use openmetrics_parser::{PrometheusValue, prometheus::parse_prometheus};
+    let exposition =
+        parse_prometheus(text).unwrap_or_else(|e| panic!("not Prometheus text ({e}):\n{text}"));
+    let mut values = HashMap::new();
+    for (name, family) in &exposition.families {
+        for sample in family.iter_samples() {
+            let mut labels: Vec<(String, String)> = sample
+                .get_labelset()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            labels.sort();
+            let value = match &sample.value {
+                PrometheusValue::Counter(c) => c.value.as_f64(),
+                PrometheusValue::Gauge(v) | PrometheusValue::Unknown(v) => v.as_f64(),
+                PrometheusValue::Histogram(h) => h.count.unwrap_or(0) as f64,
+                PrometheusValue::Summary(_) => f64::NAN,
+            };
+            values.insert((name.clone(), labels), value);
+        }
+    }
+    values
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut labels: Vec<_> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    labels.sort();
+    labels
+}
+
+async fn metrics(app: &TestApp) -> String {
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    response.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_traffic_and_parse_as_prometheus_text() {
+    let app = spawn_app().await;
+    let (_, token) = app.resident("metrics@example.com").await;
+    let before = scrape_values(&metrics(&app).await);
+    let route = labels(&[
+        ("method", "GET"),
+        ("route", "/api/requests/{id}"),
+        ("status", "404"),
+    ]);
+    let created_route = labels(&[
+        ("method", "POST"),
+        ("route", "/api/requests"),
+        ("status", "200"),
+    ]);
+    let count = |values: &HashMap<_, f64>, name: &str, l: &Vec<(String, String)>| {
+        values
+            .get(&(name.to_owned(), l.clone()))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    for _ in 0..3 {
+        app.get(Some(&token), "/api/requests/999999").await;
+    }
+    app.submit(&token, "주차장 조명이 나갔어요").await;
+    let after = scrape_values(&metrics(&app).await);
+    let name = "maintenance_http_requests_total";
+    assert_eq!(
+        count(&after, name, &route) - count(&before, name, &route),
+        3.0,
+        "by route template, not by path"
+    );
+    assert!(count(&after, name, &created_route) >= count(&before, name, &created_route) + 1.0);
+    assert!(
+        !after
+            .keys()
+            .any(|(_, l)| l.iter().any(|(_, v)| v.contains("999999"))),
+        "no id makes a series"
+    );
+    let keyword = labels(&[("method", "keyword")]);
+    assert!(
+        count(&after, "maintenance_classifications_total", &keyword)
+            > count(&before, "maintenance_classifications_total", &keyword)
+    );
+    let histogram = labels(&[("method", "POST"), ("route", "/api/requests")]);
+    assert!(
+        count(
+            &after,
+            "maintenance_http_request_duration_seconds",
+            &histogram
+        ) >= 1.0
+    );
+    assert!(count(&after, "maintenance_db_write_batch_size", &vec![]) >= 1.0);
+    assert!(count(&after, "process_resident_memory_bytes", &vec![]) > 1_000_000.0);
+    assert!(
+        count(
+            &after,
+            "maintenance_db_pool_connections",
+            &labels(&[("state", "idle")])
+        ) >= 0.0
+    );
+
+    // An open socket is counted while it is open.
+    let sockets = |v: &HashMap<_, f64>| count(v, "maintenance_websocket_connections", &vec![]);
+    let url = format!(
+        "{}/ws?token={token}",
+        app.address.replace("http://", "ws://")
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let open = scrape_values(&metrics(&app).await);
+    assert!(sockets(&open) >= 1.0);
+    drop(socket);
+
+    // Not for anyone but this machine, and not through a proxy.
+    for (header, value) in [
+        ("x-forwarded-for", "203.0.113.7"),
+        ("forwarded", "for=203.0.113.7"),
+        ("x-real-ip", "203.0.113.7"),
+    ] {
+        let proxied = app
+            .client
+            .get(app.url("/metrics"))
+            .header(header, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(proxied.status(), StatusCode::NOT_FOUND, "{header}");
+    }
+    let behind_proxy = spawn_app_with(&[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let refused = behind_proxy
+        .client
+        .get(behind_proxy.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::NOT_FOUND,
+        "a trusted proxy's peer address is not this machine's own scrape"
+    );
+    let off = spawn_app_with(&[("METRICS", "off")]).await;
+    let refused = off.client.get(off.url("/metrics")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_addr_serves_them_on_their_own_listener_only() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let app = spawn_app_with(&[("METRICS_ADDR", &addr)]).await;
+    let main = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(
+        main.status(),
+        StatusCode::NOT_FOUND,
+        "never on the main port then"
+    );
+    let own = app
+        .client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    let text = own.text().await.unwrap();
+    assert!(text.contains("maintenance_http_requests_total"), "{text}");
+    let other = app
+        .client
+        .get(format!("http://{addr}/api/requests"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND, "only /metrics there");
+    let dir = app.stop().await;
+    assert!(
+        reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .is_err(),
+        "the metrics listener stops with the server"
+    );
+    drop(dir);
+}
+
+/// Every metric the dashboard queries is one the server exports, under that name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grafana_dashboard_queries_only_metrics_the_server_exports() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/grafana-dashboard.json");
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut exprs = Vec::new();
+    fn collect(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("expr", Value::String(expr)) => out.push(expr.clone()),
+                        _ => collect(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+            _ => {}
+        }
+    }
+    collect(&dashboard, &mut exprs);
+    assert!(exprs.len() >= 10, "{exprs:?}");
+    let names: BTreeSet<String> = exprs
+        .iter()
+        .flat_map(|expr| {
+            expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|word| word.starts_with("maintenance_") || word.starts_with("process_"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    // A scrape after some traffic, so that the per-route series exist too.
+    let app = spawn_app().await;
+    let (_, token) = app.resident("grafana@example.com").await;
+    app.submit(&token, "보일러가 안 돌아가요").await;
+    let text = metrics(&app).await;
+    let exported: BTreeSet<&str> = maintenance::telemetry::metrics::ALL
+        .iter()
+        .copied()
+        .collect();
+    for name in &names {
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix).filter(|b| exported.contains(b)))
+            .unwrap_or(name);
+        assert!(
+            exported.contains(base),
+            "the dashboard queries {name}, which the server does not export"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "{name} is not in a scrape:\n{text}"
+        );
+    }
+    for name in &exported {
+        assert!(
+            names.iter().any(|n| n.starts_with(name)),
+            "the dashboard shows nothing of {name}"
+        );
+    }
+}
+
+/// `LOG_FORMAT=json`: one JSON object a line, and every line logged for one request carries
+/// its id, a trusted proxy's or a new one, echoed in `X-Request-Id`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_log_line_of_a_request_carries_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = maintenance(dir.path());
+    command.envs([
+        ("PORT", "0"),
+        (
+            "RUST_LOG",
+            "debug,actix_server=warn,actix_http=warn,h2=warn,hyper=warn,reqwest=warn",
+        ),
+        ("LOG_FORMAT", "json"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("SUPER_ADMIN_EMAIL", SUPER_EMAIL),
+        ("SUPER_ADMIN_PASSWORD", SUPER_PASSWORD),
+    ]);
+    let mut server = start(command);
+    // The start-up banner is for the operator's eyes, as text; every log line is JSON.
+    for line in server.log.iter().filter(|l| l.starts_with('{')) {
+        let parsed: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            parsed["timestamp"].is_string() && parsed["level"].is_string(),
+            "{line}"
+        );
+    }
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let login = client
+        .post(format!("{base}/api/auth/login"))
+        .header("x-request-id", "proxy-id-42")
+        .form(&[("username", SUPER_EMAIL), ("password", SUPER_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(
+        login.headers()["x-request-id"],
+        "proxy-id-42",
+        "a trusted proxy's id is kept"
+    );
+    let refused = client
+        .get(format!("{base}/api/auth/me"))
+        .bearer_auth("not-a-token")
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let generated = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        generated.len() == 16 && generated.chars().all(|c| c.is_ascii_hexdigit()),
+        "{generated}"
+    );
+    let (_, rest) = server.terminate();
+    let lines: Vec<Value> = rest
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let id_of = |line: &Value| -> Option<String> {
+        line["spans"]
+            .as_array()?
+            .iter()
+            .find_map(|s| s["request_id"].as_str().map(str::to_owned))
+    };
+    let of = |id: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| id_of(l).as_deref() == Some(id))
+            .map(|l| l["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(of("proxy-id-42"), ["logged in", "request"], "{rest:#?}");
+    assert_eq!(of(&generated), ["refused a token", "request"], "{rest:#?}");
+    for line in &lines {
+        let message = line["message"].as_str().unwrap_or_default();
+        if ["logged in", "refused a token", "request"].contains(&message) {
+            assert!(
+                id_of(line).is_some(),
+                "a line of a request without its id: {line}"
+            );
+        }
+    }
+
+    // The id is not taken from a client that is not a trusted proxy.
+    let app = spawn_app().await;
+    let direct = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "client-chosen")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(direct.headers()["x-request-id"], "client-chosen");
+}
+
+/// The shipped `maintenance.db.example` is a demo: both demo accounts log in, and it holds
+/// requests of every category, priority and status over the 30 days before it was made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_database_is_a_demo_both_demo_accounts_log_in_to() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("maintenance.db.example");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&example, db_path(&dir)).unwrap();
+    let app = spawn_app_in(dir, &[]).await;
+    let resident = app.token("resident@demo.local", "demo-resident").await;
+    let mine = app.get(Some(&resident), "/api/my-requests?limit=5").await;
+    assert_eq!(mine.status(), StatusCode::OK);
+    assert!(
+        mine.headers()["x-total-count"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 5
+    );
+    let admin = app.token("admin@demo.local", "demo-admin").await;
+    assert_eq!(app.me(&admin).await["role"], "super_admin");
+    let stats: Value = app
+        .get(Some(&admin), "/api/stats")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["total"], 300, "{stats}");
+    for (field, values) in [
+        (
+            "by_category",
+            &["electrical", "plumbing", "hvac", "structural", "other"][..],
+        ),
+        ("by_priority", &["high", "medium", "low"][..]),
+        ("by_status", &["pending", "in_progress", "completed"][..]),
+    ] {
+        for value in values {
+            assert!(
+                stats[field][value].as_u64().unwrap_or(0) > 0,
+                "{field}.{value} in {stats}"
+            );
+        }
+    }
+    let conn = Connection::open(&example).unwrap();
+    let (first, last): (String, String) = conn
+        .query_row(
+            "SELECT min(created_at), max(created_at) FROM requests",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let span = chrono::DateTime::parse_from_rfc3339(&last).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(&first).unwrap();
+    assert!(
+        span.num_days() >= 25 && span.num_days() <= 30,
+        "{first} .. {last}"
+    );
+    let journal: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal, "delete", "a plain file: `cp` takes all of it");
+}
