@@ -21,6 +21,9 @@ const HOMES: u64 = 0x5EED_0005;
 const PROLIFIC: u64 = 10;
 /// The share of all requests the prolific residents write between them.
 const PROLIFIC_SHARE: f64 = 0.08;
+/// The share the demo resident writes on top of its prolific share, so that even a small
+/// demo (`maintenance.db.example`) shows its `resident@demo.local` a list of its own.
+const DEMO_RESIDENT_SHARE: f64 = 0.03;
 /// Staff accounts besides the super admin, who handle requests too.
 pub const STAFF: u64 = 2;
 /// Requests made together, and the moments of their lives the event log keeps.
@@ -53,7 +56,8 @@ const FIRST_RESIDENT_ID: i64 = 2 + STAFF as i64;
 impl Plan {
     pub fn new(options: &Options) -> Plan {
         // A resident writes about 40 requests over the span, the prolific ones thousands.
-        let residents = (options.requests / 40).clamp(PROLIFIC + 2, 25_000);
+        // A small demo still has residents beyond the prolific few to spread the rest over.
+        let residents = (options.requests / 40).clamp(PROLIFIC * 3, 25_000);
         Plan {
             requests: options.requests,
             residents,
@@ -109,9 +113,12 @@ impl Plan {
         Ok(users)
     }
 
-    /// Which resident (from 0) writes request `index`: a tenth of the time one of the prolific
-    /// few, otherwise anyone, the earlier residents more often.
+    /// Which resident (from 0) writes request `index`: the demo resident now and then, one of
+    /// the prolific few a twelfth of the time, otherwise anyone, the earlier residents more often.
     fn author(&self, rng: &mut Rng) -> u64 {
+        if rng.chance(DEMO_RESIDENT_SHARE) {
+            return 0;
+        }
         if rng.chance(PROLIFIC_SHARE) {
             return rng.below(PROLIFIC);
         }
@@ -260,7 +267,7 @@ mod tests {
             let _ = rng.unit();
             demo_resident += u32::from(plan.author(&mut rng) == 0);
         }
-        // 0.8 % of a million.
-        assert!((600..1_000).contains(&demo_resident), "{demo_resident}");
+        // 3 % of its own, and 0.8 % as one of the ten prolific residents: some 38,000 of a million.
+        assert!((3_300..4_300).contains(&demo_resident), "{demo_resident}");
     }
 }
