@@ -46,8 +46,10 @@ enum Command {
         #[arg(long)]
         create: bool,
     },
-    /// Classify descriptions: JSON lines `{"text": ...}` or plain lines on stdin, JSON lines on
-    /// stdout. Blank lines are skipped; a line that cannot be classified gets `{"line", "error"}`.
+    /// Classify descriptions from stdin, one JSON line each on stdout.
+    ///
+    /// Input lines are JSON `{"text": ...}` or plain text. Blank lines are skipped; a line that
+    /// cannot be classified gets `{"line", "error"}`.
     Classify {
         /// Ask the configured LLM, falling back to the offline classifier.
         #[arg(long)]
@@ -57,15 +59,18 @@ enum Command {
         #[arg(long, value_name = "FILE", num_args = 1..)]
         eval: Vec<std::path::PathBuf>,
     },
-    /// Set an account's password, read as one line from standard input. The database must
-    /// exist: run it where the server runs, or name the file with DATABASE_URL.
+    /// Set an account's password, read from standard input.
+    ///
+    /// The password is one line. The database must exist: run it where the server runs, or
+    /// name the file with DATABASE_URL.
     SetPassword {
         /// The account's email, e.g. admin@localhost.
         email: String,
     },
-    /// Import the original (Python) system's maintenance.db into the database DATABASE_URL
-    /// names (created if missing). The old file is only read. Running it again imports only
-    /// what is new.
+    /// Import the original (Python) system's maintenance.db.
+    ///
+    /// It goes into the database DATABASE_URL names (created if missing). The old file is
+    /// only read. Running it again imports only what is new.
     ImportLegacy {
         /// The original system's maintenance.db.
         path: std::path::PathBuf,
@@ -73,9 +78,11 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Create a new demo database at PATH: demo accounts and N generated requests (Korean
-    /// descriptions, every category, priority and status, with history and recent events).
-    /// The same options give the same database. An existing PATH is refused.
+    /// Create a new demo database with N generated requests.
+    ///
+    /// Demo accounts and Korean requests of every category, priority and status, with
+    /// history and recent events. The same options give the same database. An existing PATH
+    /// is refused.
     SeedDemo {
         /// How many requests to make.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
@@ -89,29 +96,37 @@ enum Command {
         /// The new database file.
         path: std::path::PathBuf,
     },
-    /// Copy the database DATABASE_URL names to PATH while the server runs and writes
-    /// (SQLite's online backup), check the copy's integrity, and copy the photos and the
-    /// signing key beside it. An existing PATH is refused.
+    /// Back up the database, its photos and key, while the server runs.
+    ///
+    /// SQLite's online backup copies the database DATABASE_URL names to PATH, and the copy's
+    /// integrity is checked; the photos and the signing key go beside it. An existing PATH is
+    /// refused.
     Backup {
         /// The new backup file, e.g. /var/backups/maintenance/2026-12-01.db.
         path: std::path::PathBuf,
     },
-    /// Put a backup made by `backup` in place of the database DATABASE_URL names, with its
-    /// photos. Refused while a server runs on that database; the replaced file is kept.
+    /// Restore a backup made by `backup`, with its photos.
+    ///
+    /// It replaces the database DATABASE_URL names, which is kept beside it. Refused while a
+    /// server runs on that database.
     Restore {
         /// The backup file.
         path: std::path::PathBuf,
     },
-    /// Create a staff account; its password is prompted for without echo on a terminal, or
-    /// read as one line from standard input.
+    /// Create an admin or super admin account.
+    ///
+    /// The password is prompted for without echo on a terminal, or read as one line from
+    /// standard input.
     CreateAdmin {
         /// The account's email, e.g. manager@example.com.
         email: String,
         #[arg(long, value_enum, default_value_t = StaffRole::Admin)]
         role: StaffRole,
     },
-    /// Classify requests again: with an LLM configured, queue jobs for the server's workers;
-    /// without one, apply the offline classifier now. Manual classifications are never touched.
+    /// Classify requests again; manual classifications are never touched.
+    ///
+    /// With an LLM configured, it queues jobs for the server's workers; without one, it
+    /// applies the offline classifier now.
     #[command(group(clap::ArgGroup::new("which").required(true).args(["all", "unclassified", "since"])))]
     Reclassify {
         /// Every request.
@@ -124,8 +139,10 @@ enum Command {
         #[arg(long, value_name = "DATE", value_parser = parse_since)]
         since: Option<chrono::DateTime<chrono::Utc>>,
     },
-    /// Check the configuration, the database's integrity and migrations, the LLM (one small
-    /// call when a key is set) and free disk space; exit status 0 when all hold.
+    /// Check the installation; exit status 0 when everything holds.
+    ///
+    /// Configuration, the database's integrity and migrations, free disk space, the LLM (one
+    /// small call when a key is set) and, with --serving, the server answering.
     Check {
         /// Do not call the LLM.
         #[arg(long)]

@@ -143,9 +143,11 @@ impl StopHandle {
 impl Application {
     /// Opens and migrates the database, prepares keys and accounts, and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
-        // Before anything touches the file: a second server, or a restore, is refused.
-        let lock = ServerLock::acquire(&config.database_path)?;
+        let database = config.database_path.clone();
         let (mut state, shutdown) = prepare_state(config).await?;
+        // Once the file is known to be a database of ours (a foreign one is left untouched,
+        // with nothing beside it): a second server on it, or a restore, is refused from here.
+        let lock = ServerLock::acquire(&database)?;
         // Bound before the default super admin is created: a port already in use must not
         // cost the only showing of its password.
         let address = format!("{}:{}", state.config.host, state.config.port);
@@ -414,7 +416,7 @@ fn start_metrics(state: &AppState) -> Result<Option<ServerHandle>, StartupError>
     let server = actix_web::HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .route("/metrics", web::get().to(telemetry::metrics::own_port))
+            .configure(telemetry::metrics::own_listener_routes)
             .default_service(web::to(pages::not_found))
     })
     .workers(1)
@@ -459,7 +461,6 @@ fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server
                     .configure(api::extractor_config)
                     .configure(api::routes)
                     .configure(pages::routes)
-                    .route("/metrics", web::get().to(telemetry::metrics::main_port))
                     .default_service(web::to(pages::not_found))
                     .wrap(from_fn(pages::error_pages))
                     .wrap(from_fn(body_deadline))

@@ -26,6 +26,8 @@ fn endpoints() -> Vec<Endpoint> {
     use Method as M;
     vec![
         at(M::GET, "/health", health::health),
+        // Answered only to this machine; see telemetry::metrics.
+        at(M::GET, "/metrics", crate::telemetry::metrics::main_port),
         at(M::GET, "/ws", crate::realtime::socket::connect),
         at(M::POST, "/api/auth/register", auth::register),
         at(M::POST, "/api/auth/login", auth::login),

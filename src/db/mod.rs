@@ -124,6 +124,12 @@ pub fn shell_word(path: &Path) -> String {
     }
 }
 
+/// How long each change waited for its write transaction to begin (the writer's queue and
+/// SQLite's write lock): a histogram in seconds, recorded by the writer, exported at /metrics.
+pub const WRITE_WAIT_METRIC: &str = "maintenance_db_write_wait_seconds";
+/// Changes committed per write transaction: a histogram, recorded by the writer.
+pub const WRITE_BATCH_METRIC: &str = "maintenance_db_write_batch_size";
+
 /// The pragmas every connection gets: WAL so readers never wait for the writer,
 /// foreign keys (off by default in SQLite), a busy timeout instead of instant
 /// SQLITE_BUSY, and FULL sync: each commit reaches the disk before it is acknowledged, so

@@ -234,8 +234,10 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Box<dyn Change>>) {
         let mut aborted = None;
         let started = std::time::Instant::now();
         for mut change in waiting.by_ref() {
-            crate::telemetry::metrics::write_waited(
-                started.saturating_duration_since(change.queued_at()),
+            ::metrics::histogram!(super::WRITE_WAIT_METRIC).record(
+                started
+                    .saturating_duration_since(change.queued_at())
+                    .as_secs_f64(),
             );
             match in_savepoint(&tx, change.as_mut()) {
                 Ok(stored) => applied.push((change, stored)),
@@ -258,7 +260,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Box<dyn Change>>) {
         };
         match committed {
             Ok(()) => {
-                crate::telemetry::metrics::write_batch(applied.len());
+                ::metrics::histogram!(super::WRITE_BATCH_METRIC).record(applied.len() as f64);
                 tracing::trace!(
                     changes = applied.len(),
                     micros = began.elapsed().as_micros() as u64,

@@ -32,8 +32,8 @@ pub const WEBSOCKETS: &str = "maintenance_websocket_connections";
 pub const EVENTS_DELIVERED: &str = "maintenance_events_delivered_total";
 pub const EVENTS_DROPPED: &str = "maintenance_events_dropped_total";
 pub const POOL_CONNECTIONS: &str = "maintenance_db_pool_connections";
-pub const WRITE_WAIT: &str = "maintenance_db_write_wait_seconds";
-pub const WRITE_BATCH: &str = "maintenance_db_write_batch_size";
+pub const WRITE_WAIT: &str = crate::db::WRITE_WAIT_METRIC;
+pub const WRITE_BATCH: &str = crate::db::WRITE_BATCH_METRIC;
 pub const RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
 
 /// Every metric the server exports, for the dashboard's test.
@@ -252,17 +252,6 @@ pub fn events_dropped(n: u64) {
     counter!(EVENTS_DROPPED).increment(n);
 }
 
-/// How long a change waited for its write transaction to begin (the writer's queue and
-/// SQLite's write lock).
-pub fn write_waited(waited: Duration) {
-    histogram!(WRITE_WAIT).record(waited.as_secs_f64());
-}
-
-/// Changes committed in one transaction.
-pub fn write_batch(changes: usize) {
-    histogram!(WRITE_BATCH).record(changes as f64);
-}
-
 /// Whether a scrape on the main port may be answered: the TCP peer is this machine, is not a
 /// proxy named in `TRUSTED_PROXIES`, and the request carries no forwarding header (a proxy on
 /// this machine passing on someone else's request adds one).
@@ -297,6 +286,18 @@ pub async fn main_port(
         }
         _ => crate::web::not_found(req).await,
     }
+}
+
+/// The one route of the `METRICS_ADDR` listener.
+pub fn own_listener_routes(cfg: &mut web::ServiceConfig) {
+    crate::routing::register(
+        cfg,
+        vec![crate::routing::at(
+            actix_web::http::Method::GET,
+            "/metrics",
+            own_port,
+        )],
+    );
 }
 
 /// `GET /metrics` on `METRICS_ADDR`.

@@ -107,6 +107,8 @@ fn api_rules() -> Vec<Rule> {
     let super_admin = [401, 403, 403, 403, 200];
     vec![
         rule(M::GET, "/health", Nothing, Empty, open),
+        // From this machine, with no proxy in between: what Prometheus beside it sees.
+        rule(M::GET, "/metrics", Nothing, Empty, open),
         rule(M::GET, "/ws", Nothing, Upgrade, [401, 101, 101, 101, 101]),
         rule(
             M::POST,

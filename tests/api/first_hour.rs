@@ -467,6 +467,16 @@ fn gitignore_covers_what_the_program_writes_and_nothing_stale() {
             "maintenance.db.example-wal".to_owned(),
             "the example database's log while it is regenerated",
         ),
+        (
+            maintenance::db::server_lock::lock_path(&database)
+                .display()
+                .to_string(),
+            "the lock a serving process holds",
+        ),
+        (
+            format!("{db}.before-restore-20261201T090000Z"),
+            "the database a restore replaced",
+        ),
         (".env".to_owned(), "the operator's settings"),
         ("target/debug/maintenance".to_owned(), "build output"),
         (

@@ -1057,3 +1057,43 @@ async fn the_example_database_is_a_demo_both_demo_accounts_log_in_to() {
         .unwrap();
     assert_eq!(journal, "delete", "a plain file: `cp` takes all of it");
 }
+
+/// `maintenance --help` lists each subcommand on one line of its own.
+#[test]
+fn help_lists_every_subcommand_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = maintenance(dir.path()).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = stdout(&output);
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    let names: Vec<&str> = commands
+        .iter()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "serve",
+            "migrate",
+            "classify",
+            "set-password",
+            "import-legacy",
+            "seed-demo",
+            "backup",
+            "restore",
+            "create-admin",
+            "reclassify",
+            "check",
+            "help"
+        ],
+        "{help}"
+    );
+    for line in &commands {
+        assert!(line.chars().count() <= 100, "too long for one line: {line}");
+    }
+}
