@@ -106,6 +106,13 @@ pub async fn restore(config: &Config, from: &Path) -> Result<String, String> {
     if let Some(key) = &restored.key {
         text.push_str(&format!("  signing key restored: {}\n", shown(key)));
     }
+    if let Some(key) = &restored.key_kept {
+        text.push_str(&format!(
+            "  signing key: the one in place, {}, is kept (sessions and photo links stay valid); \
+             the backup's is not copied over it\n",
+            shown(key)
+        ));
+    }
     text.push_str("  start the server to serve it (it applies any newer migrations)\n");
     Ok(text)
 }

@@ -143,11 +143,17 @@ impl StopHandle {
 impl Application {
     /// Opens and migrates the database, prepares keys and accounts, and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
-        let database = config.database_path.clone();
-        let (mut state, shutdown) = prepare_state(config).await?;
-        // Once the file is known to be a database of ours (a foreign one is left untouched,
-        // with nothing beside it): a second server on it, or a restore, is refused from here.
-        let lock = ServerLock::acquire(&database)?;
+        // Before the database is opened: a second server on it, or a restore, is refused before
+        // it migrates, creates or writes anything.
+        let lock = ServerLock::acquire(&config.database_path)?;
+        let (mut state, shutdown) = match prepare_state(config).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                // A file refused as not ours (the original system's) keeps nothing beside it.
+                lock.discard();
+                return Err(e);
+            }
+        };
         // Bound before the default super admin is created: a port already in use must not
         // cost the only showing of its password.
         let address = format!("{}:{}", state.config.host, state.config.port);
@@ -159,6 +165,7 @@ impl Application {
             TcpListener::bind((state.config.host, state.config.port)).map_err(listen_error)?;
         let bound = listener.local_addr().map_err(listen_error)?;
         let port = bound.port();
+        let metrics_listener = bind_metrics(&state.config)?;
         let mut banner = Banner::new(bound, state.config.public_url.clone());
         let created = accounts::ensure_super_admin(
             &state.db,
@@ -183,7 +190,7 @@ impl Application {
             Duration::from_secs(state.config.llm.as_ref().map_or(0, |l| l.timeout_secs) + 5);
         let events = state.events.clone();
         let db = state.db.clone();
-        let metrics_server = start_metrics(&state)?;
+        let metrics_server = start_metrics(&state, metrics_listener)?;
         let server = http_server(state, listener).map_err(listen_error)?;
         // Before "listening": a supervisor (or test) that stops the server as soon as it reads
         // that line must get a clean stop, not the default action of the signal.
@@ -394,22 +401,41 @@ async fn start_queue(state: &mut AppState) -> Result<Option<QueueWorkers>, Start
     Ok(Some(workers))
 }
 
-/// Installs the metrics recorder unless `METRICS=off`, and with `METRICS_ADDR` starts the
-/// listener that serves `/metrics` alone.
-fn start_metrics(state: &AppState) -> Result<Option<ServerHandle>, StartupError> {
-    let addr = match state.config.metrics {
-        MetricsEndpoint::Off => return Ok(None),
-        MetricsEndpoint::MainPortLocalOnly => None,
-        MetricsEndpoint::Own(addr) => Some(addr),
+/// The `METRICS_ADDR` listener, bound with the main one (before the default super admin is
+/// created, like it): an address in use stops start-up before anything is created.
+fn bind_metrics(config: &Config) -> Result<Option<TcpListener>, StartupError> {
+    let MetricsEndpoint::Own(addr) = config.metrics else {
+        return Ok(None);
     };
+    TcpListener::bind(addr)
+        .map(Some)
+        .map_err(|source| StartupError::Listen {
+            address: format!("{addr} (METRICS_ADDR)"),
+            source,
+        })
+}
+
+/// Installs the metrics recorder unless `METRICS=off`, and on the `METRICS_ADDR` listener
+/// starts the server that serves `/metrics` alone.
+fn start_metrics(
+    state: &AppState,
+    listener: Option<TcpListener>,
+) -> Result<Option<ServerHandle>, StartupError> {
+    if state.config.metrics == MetricsEndpoint::Off {
+        return Ok(None);
+    }
     if let Some(handle) = telemetry::metrics::install() {
         tokio::spawn(telemetry::metrics::keep_up(handle, state.shutdown.clone()));
     }
-    let Some(addr) = addr else {
+    let Some(listener) = listener else {
         return Ok(None);
     };
+    let bound = listener.local_addr();
     let listen_error = |source| StartupError::Listen {
-        address: format!("{addr} (METRICS_ADDR)"),
+        address: format!(
+            "{} (METRICS_ADDR)",
+            bound.as_ref().map_or("?".to_owned(), |a| a.to_string())
+        ),
         source,
     };
     let data = web::Data::new(state.clone());
@@ -422,13 +448,14 @@ fn start_metrics(state: &AppState) -> Result<Option<ServerHandle>, StartupError>
     .workers(1)
     .disable_signals()
     .shutdown_timeout(1)
-    .bind(addr)
+    .listen(listener)
     .map_err(listen_error)?;
-    let bound = server.addrs().first().copied().unwrap_or(addr);
     let server = server.run();
     let handle = server.handle();
     tokio::spawn(server);
-    tracing::info!(address = %bound, "metrics listening");
+    if let Ok(bound) = bound {
+        tracing::info!(address = %bound, "metrics listening");
+    }
     Ok(Some(handle))
 }
 

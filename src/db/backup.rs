@@ -25,6 +25,8 @@ pub enum BackupError {
     TargetExists(PathBuf),
     #[error("there is no database at {0}")]
     NoSource(PathBuf),
+    #[error("the folder {0} does not exist: create it first")]
+    NoFolder(PathBuf),
     #[error("{path}: {source}")]
     Sqlite {
         path: PathBuf,
@@ -66,6 +68,8 @@ pub struct Copied {
     pub photos: usize,
     /// The signing key file, when there was one.
     pub key: Option<PathBuf>,
+    /// A restore that left the target's own key in place (the backup had another, or none).
+    pub key_kept: Option<PathBuf>,
     /// The database a restore moved aside.
     pub replaced: Option<PathBuf>,
 }
@@ -118,15 +122,7 @@ pub fn backup(
     .map_err(sqlite(source))?;
     from.busy_timeout(Duration::from_secs(5))
         .map_err(sqlite(source))?;
-    let folder = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let partial = tempfile::Builder::new()
-        .prefix(".backup-")
-        .suffix(".partial")
-        .tempfile_in(folder)
-        .map_err(io(folder))?;
+    let partial = partial_beside(target, ".backup-")?;
     {
         let mut to = Connection::open(partial.path()).map_err(sqlite(partial.path()))?;
         copy_pages(&from, &mut to, &mut progress).map_err(sqlite(source))?;
@@ -155,6 +151,7 @@ pub fn backup(
         bytes,
         photos,
         key,
+        key_kept: None,
         replaced: None,
     })
 }
@@ -224,7 +221,10 @@ fn copy_folder(from: &Path, to: &Path) -> Result<usize, BackupError> {
     let mut copied = 0;
     for entry in entries {
         let entry = entry.map_err(io(from))?;
-        if !entry.file_type().map_err(io(&entry.path()))?.is_file() {
+        // A photo still being written (`*.partial`) is not one yet: the rows do not name it.
+        if !entry.file_type().map_err(io(&entry.path()))?.is_file()
+            || entry.path().extension().is_some_and(|e| e == "partial")
+        {
             continue;
         }
         let dest = to.join(entry.file_name());
@@ -290,18 +290,19 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
         }
         check_integrity(&conn, backup)?;
     }
-    let folder = database
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     // Copied beside the database first, then renamed over it: the database is either the old
-    // one or the whole backup, never half of each.
-    let incoming = tempfile::Builder::new()
-        .prefix(".restore-")
-        .suffix(".partial")
-        .tempfile_in(folder)
-        .map_err(io(folder))?;
-    std::fs::copy(backup, incoming.path()).map_err(io(incoming.path()))?;
+    // one or the whole backup, never half of each. Copied through SQLite, not as a file, so a
+    // backup with a `-wal` beside it (one a server left, or a copy of a live file) comes back
+    // whole: its log is part of what it holds.
+    let incoming = partial_beside(database, ".restore-")?;
+    {
+        let from = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(sqlite(backup))?;
+        let mut to = Connection::open(incoming.path()).map_err(sqlite(incoming.path()))?;
+        copy_pages(&from, &mut to, &mut |_| {}).map_err(sqlite(backup))?;
+        to.pragma_update(None, "journal_mode", "DELETE")
+            .map_err(sqlite(incoming.path()))?;
+    }
     incoming.as_file().sync_all().map_err(io(incoming.path()))?;
     #[cfg(unix)]
     {
@@ -310,13 +311,7 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
             .map_err(io(incoming.path()))?;
     }
     let replaced = if database.exists() {
-        let aside = beside(
-            database,
-            &format!(
-                ".before-restore-{}",
-                chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-            ),
-        );
+        let aside = unused_aside(database);
         std::fs::rename(database, &aside).map_err(io(database))?;
         // A stopped server's log is already in the file it checkpointed; one left by a crash
         // belongs to the old database and would be replayed into the restored one.
@@ -340,16 +335,50 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
         source: e.error,
     })?;
     let photos = copy_folder(&photos_folder(backup), &photos_folder(database))?;
-    let key = if key_path(database).exists() {
-        None
+    // The key in place signs the sessions and links handed out now; a backup's older key would
+    // end them, so an existing one stays (and the report says so).
+    let (key, key_kept) = if key_path(database).exists() {
+        (None, Some(key_path(database)))
     } else {
-        copy_key(&key_path(backup), &key_path(database))?
+        (copy_key(&key_path(backup), &key_path(database))?, None)
     };
     Ok(Copied {
         database: database.to_path_buf(),
         bytes,
         photos,
         key,
+        key_kept,
         replaced,
     })
+}
+
+/// A new temporary file in `target`'s folder, to be renamed to `target` once whole. A missing
+/// folder is named as such, not by the temporary file's name.
+fn partial_beside(target: &Path, prefix: &str) -> Result<tempfile::NamedTempFile, BackupError> {
+    let folder = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        return Err(BackupError::NoFolder(crate::db::absolute(folder)));
+    }
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".partial")
+        .tempfile_in(folder)
+        .map_err(io(folder))
+}
+
+/// `<database>.before-restore-<time>`, with a counter when two restores share a second, so a
+/// database moved aside is never overwritten by the next one. (Restores hold the server lock,
+/// so no two choose at once.)
+fn unused_aside(database: &Path) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let mut aside = beside(database, &format!(".before-restore-{stamp}"));
+    let mut n = 1;
+    while aside.try_exists().unwrap_or(true) || beside(&aside, "-wal").exists() {
+        n += 1;
+        aside = beside(database, &format!(".before-restore-{stamp}-{n}"));
+    }
+    aside
 }

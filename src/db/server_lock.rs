@@ -12,10 +12,29 @@ pub fn lock_path(database: &Path) -> PathBuf {
     crate::private_files::beside(database, crate::private_files::LOCK)
 }
 
+/// The file a path names, through any symlink (of the file or of a folder above it), so
+/// that two names of one database share one lock. A file not there yet is resolved through
+/// its folder.
+fn real_path(database: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(database) {
+        return real;
+    }
+    let folder = database
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (std::fs::canonicalize(folder), database.file_name()) {
+        (Ok(folder), Some(name)) => folder.join(name),
+        _ => database.to_path_buf(),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("another process is serving {database}{holder}: stop it first")]
     Held { database: PathBuf, holder: String },
+    #[error("the folder {0} does not exist: create it first")]
+    NoFolder(PathBuf),
     #[error("cannot open the lock file {path}: {source}")]
     Io {
         path: PathBuf,
@@ -27,16 +46,26 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct ServerLock {
     _file: File,
+    path: PathBuf,
+    /// Whether this process made the lock file (and so may remove it on [`ServerLock::discard`]).
+    created: bool,
 }
 
 impl ServerLock {
     /// Takes the lock, or says that another process holds it (with its process id).
     pub fn acquire(database: &Path) -> Result<ServerLock, LockError> {
-        let path = lock_path(database);
+        let path = lock_path(&real_path(database));
+        if let Some(folder) = path.parent()
+            && !folder.as_os_str().is_empty()
+            && !folder.is_dir()
+        {
+            return Err(LockError::NoFolder(crate::db::absolute(folder)));
+        }
         let io = |source| LockError::Io {
             path: path.clone(),
             source,
         };
+        let created = !path.try_exists().unwrap_or(true);
         let mut file = crate::private_files::owner_only(
             OpenOptions::new().read(true).write(true).create(true),
         )
@@ -64,7 +93,20 @@ impl ServerLock {
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
         write!(file, "{}", std::process::id()).map_err(io)?;
-        Ok(ServerLock { _file: file })
+        Ok(ServerLock {
+            _file: file,
+            path,
+            created,
+        })
+    }
+
+    /// Lets go of a lock taken for a start that then failed, removing the lock file if this
+    /// process made it: a database refused as not ours (the original system's) is left with
+    /// nothing new beside it.
+    pub fn discard(self) {
+        if self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -86,5 +128,39 @@ mod tests {
         );
         drop(first);
         ServerLock::acquire(&db).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn another_name_for_the_same_database_is_refused_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("data");
+        std::fs::create_dir(&real).unwrap();
+        let db = real.join("m.db");
+        std::fs::write(&db, b"").unwrap();
+        let file_link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&db, &file_link).unwrap();
+        let folder_link = dir.path().join("current");
+        std::os::unix::fs::symlink(&real, &folder_link).unwrap();
+        let _held = ServerLock::acquire(&file_link).unwrap();
+        assert!(ServerLock::acquire(&db).is_err(), "the file's own name");
+        assert!(
+            ServerLock::acquire(&folder_link.join("m.db")).is_err(),
+            "through a linked folder"
+        );
+        assert!(real.join("m.db.lock").exists());
+        assert!(!dir.path().join("link.db.lock").exists());
+    }
+
+    #[test]
+    fn a_discarded_lock_removes_only_a_file_it_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        ServerLock::acquire(&db).unwrap().discard();
+        assert!(!lock_path(&db).exists());
+        drop(ServerLock::acquire(&db).unwrap());
+        assert!(lock_path(&db).exists());
+        ServerLock::acquire(&db).unwrap().discard();
+        assert!(lock_path(&db).exists(), "one left by an earlier run stays");
     }
 }

@@ -275,6 +275,7 @@ pub fn is_local_scrape(req: &HttpRequest, state: &AppState) -> bool {
         "forwarded",
         "x-real-ip",
         "x-forwarded-host",
+        "via",
     ]
     .iter()
     .any(|name| req.headers().contains_key(*name));

@@ -92,6 +92,15 @@ async fn a_backup_during_writes_holds_every_acknowledged_request_and_passes_its_
     .await;
     assert_eq!(photo.status(), StatusCode::OK);
     let _ = id;
+    // A photo still being written when the backup runs is not one the rows name.
+    std::fs::write(
+        app.dir
+            .path()
+            .join("maintenance.db.uploads")
+            .join("half.partial"),
+        b"half",
+    )
+    .unwrap();
     let acknowledged = Arc::new(Mutex::new(vec![first["id"].as_i64().unwrap()]));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut writers = Vec::new();
@@ -158,7 +167,7 @@ async fn a_backup_during_writes_holds_every_acknowledged_request_and_passes_its_
     let photos = std::fs::read_dir(format!("{}.uploads", target.display()))
         .unwrap()
         .count();
-    assert_eq!(photos, 1);
+    assert_eq!(photos, 1, "the photo, and not the one half written");
     let key = PathBuf::from(format!("{}.secret", target.display()));
     assert_eq!(
         std::fs::read(&key).unwrap(),
@@ -254,15 +263,7 @@ async fn restore_waits_for_the_server_to_stop_then_brings_the_backup_back() {
         said.contains("with 1 photos") && said.contains("before-restore-"),
         "{said}"
     );
-    let aside: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| {
-            name.starts_with("maintenance.db.before-restore-")
-                && !name.ends_with("-wal")
-                && !name.ends_with("-shm")
-        })
-        .collect();
+    let aside = moved_aside(dir.path());
     assert_eq!(aside.len(), 1, "{aside:?}");
     assert!(
         request_ids(&dir.path().join(&aside[0])).contains(&later),
@@ -313,6 +314,130 @@ async fn restore_waits_for_the_server_to_stop_then_brings_the_backup_back() {
         stderr(&refused)
     );
     assert!(request_ids(&db_path(&dir)).contains(&kept));
+}
+
+/// A second server on a database one serves is refused before it creates anything (here the
+/// key file the first, with SECRET_KEY set, never needed), under another name of the file too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_is_refused_before_it_touches_anything_by_any_name() {
+    let app = spawn_app_with(&[(
+        "SECRET_KEY",
+        "a-long-enough-secret-for-this-test-0123456789",
+    )])
+    .await;
+    let key = app.dir.path().join("maintenance.db.secret");
+    assert!(!key.exists());
+    let linked = app.dir.path().join("linked");
+    std::fs::create_dir(&linked).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(app.db_path(), linked.join("other-name.db")).unwrap();
+    let mut names = vec![app.db_path()];
+    if cfg!(unix) {
+        names.push(linked.join("other-name.db"));
+    }
+    for name in names {
+        let second = maintenance(app.dir.path())
+            .env("DATABASE_URL", &name)
+            .env("PORT", "0")
+            .output()
+            .unwrap();
+        assert!(!second.status.success(), "{}", name.display());
+        assert!(
+            stderr(&second).contains("another process is serving"),
+            "{}: {}",
+            name.display(),
+            stderr(&second)
+        );
+        assert!(!key.exists(), "{}: nothing was created", name.display());
+        assert!(
+            !linked.join("other-name.db.lock").exists(),
+            "one lock, beside the real file"
+        );
+    }
+    app.stop().await;
+}
+
+/// The names of the databases restores moved aside in `dir`.
+fn moved_aside(dir: &Path) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| {
+            name.starts_with("maintenance.db.before-restore-")
+                && !name.ends_with("-wal")
+                && !name.ends_with("-shm")
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// A backup whose latest changes are still in its `-wal` comes back with them; two restores
+/// in one second keep both databases they replaced; a backup into a missing folder says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_brings_the_backups_log_and_keeps_every_database_it_replaced() {
+    let app = spawn_app().await;
+    let (_, token) = app.resident("wal@example.com").await;
+    let id = app.submit(&token, "현관 도어락이 고장났어요").await["id"]
+        .as_i64()
+        .unwrap();
+    let dir = app.stop().await;
+    let database = db_path(&dir);
+
+    // A copy of a database taken with its log: the change below is in `-wal` only.
+    let walled = dir.path().join("walled.db");
+    {
+        let conn = Connection::open(&database).unwrap();
+        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        conn.execute(
+            "UPDATE requests SET description = '로그에만 있는 설명' WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+        std::fs::copy(&database, &walled).unwrap();
+        let log = std::fs::copy(
+            dir.path().join("maintenance.db-wal"),
+            dir.path().join("walled.db-wal"),
+        )
+        .unwrap();
+        assert!(log > 0, "the change is in the log");
+    }
+    let description = |path: &Path| -> String {
+        Connection::open(path)
+            .unwrap()
+            .query_row(
+                "SELECT description FROM requests WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+
+    for _ in 0..2 {
+        let restored = run(&database, &["restore", walled.to_str().unwrap()], &[], "").await;
+        assert!(restored.status.success(), "{}", stderr(&restored));
+        assert!(
+            stdout(&restored).contains("is kept (sessions and photo links stay valid)"),
+            "the key in place stays, and the report says so: {}",
+            stdout(&restored)
+        );
+    }
+    assert_eq!(description(&database), "로그에만 있는 설명");
+    assert_eq!(
+        moved_aside(dir.path()).len(),
+        2,
+        "a second restore never overwrites the database the first moved aside: {:?}",
+        moved_aside(dir.path())
+    );
+
+    let nowhere = dir.path().join("no-such-folder").join("b.db");
+    let refused = run(&database, &["backup", nowhere.to_str().unwrap()], &[], "").await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("no-such-folder does not exist: create it first"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -764,6 +889,8 @@ async fn metrics_count_traffic_and_parse_as_prometheus_text() {
         ("x-forwarded-for", "203.0.113.7"),
         ("forwarded", "for=203.0.113.7"),
         ("x-real-ip", "203.0.113.7"),
+        ("x-forwarded-host", "maint.example.com"),
+        ("via", "1.1 proxy"),
     ] {
         let proxied = app
             .client
@@ -830,6 +957,37 @@ async fn metrics_addr_serves_them_on_their_own_listener_only() {
         "the metrics listener stops with the server"
     );
     drop(dir);
+
+    // A METRICS_ADDR in use stops a first start before the default super admin is made, so
+    // its password is shown on the start that succeeds, not lost with the one that failed.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let fresh = tempfile::tempdir().unwrap();
+    let failed = maintenance(fresh.path())
+        .env("PORT", "0")
+        .env("METRICS_ADDR", &busy_addr)
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    assert!(
+        stderr(&failed).contains("METRICS_ADDR"),
+        "{}",
+        stderr(&failed)
+    );
+    assert!(
+        !stderr(&failed).contains("created the super admin"),
+        "{}",
+        stderr(&failed)
+    );
+    drop(busy);
+    let mut command = maintenance(fresh.path());
+    command.env("PORT", "0");
+    let server = start(command);
+    let mut said = server.log.join("\n");
+    while !said.contains("set-password admin@localhost") {
+        said.push_str(&server.rest.recv_timeout(Duration::from_secs(10)).unwrap());
+    }
+    assert!(said.contains("password "), "{said}");
 }
 
 /// Every metric the dashboard queries is one the server exports, under that name.
