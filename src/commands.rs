@@ -7,8 +7,10 @@ use crate::accounts;
 use crate::auth::Passwords;
 use crate::classify::llm::{LlmClient, LlmError};
 use crate::config::Config;
+use crate::db::server_lock::{LockError, ServerLock};
 use crate::db::{self, Db, backup, requests::Reclassify};
 use crate::events::Events;
+use crate::private_files;
 use crate::queue;
 use crate::taxonomy::Role;
 use std::io::IsTerminal;
@@ -119,7 +121,7 @@ pub async fn restore(config: &Config, from: &Path) -> Result<String, String> {
 
 /// The password for a new account: prompted twice without echo on a terminal, otherwise one
 /// line of standard input.
-fn read_new_password(email: &str) -> Result<String, String> {
+pub fn read_new_password(email: &str) -> Result<String, String> {
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password(format!("Password for {email} (8 to 72 bytes): "))
             .map_err(|e| format!("cannot read the password: {e}"))?;
@@ -131,9 +133,15 @@ fn read_new_password(email: &str) -> Result<String, String> {
         return Ok(first);
     }
     let mut line = String::new();
-    std::io::stdin()
+    let read = std::io::stdin()
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    if read == 0 {
+        return Err(
+            "no password read: standard input was empty (give it one line, or run this on a terminal)"
+                .into(),
+        );
+    }
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
@@ -176,29 +184,47 @@ pub async fn create_admin(
 
 /// `maintenance reclassify`.
 pub async fn reclassify(db: &Db, config: &Config, which: Reclassify) -> Result<String, String> {
-    let refine = config.llm.is_some();
+    // Whoever serves the database classifies the jobs, so that their changes reach its
+    // clients live and in order; with no server running and no LLM, this process does it now,
+    // holding the server's lock so that none starts meanwhile.
+    let no_server = match ServerLock::acquire(&config.database_path) {
+        Ok(lock) => Some(lock),
+        Err(LockError::Held { .. }) => None,
+        Err(e) => return Err(e.to_string()),
+    };
     let bar = bar("reclassify [{bar:40}] {pos}/{len} requests, {eta} left");
-    let done = queue::reclassify(db, &Events::new(16), which, refine, |done, total| {
+    let done = queue::reclassify(db, which, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })
     .await
     .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
-    Ok(if refine {
-        format!(
-            "{} requests taken (manual classifications are left alone); {} classification jobs \
-             queued for the LLM.\n  The server's workers take them as they take new requests' \
-             (at most LLM_RPM calls a minute); requests show as pending until then.\n",
-            done.taken, done.queued
-        )
-    } else {
-        format!(
-            "no LLM configured (GROQ_API_KEY): {} requests classified again by the offline \
-             classifier (manual classifications are left alone); {} changed category or priority, \
-             each with a history entry.\n",
-            done.taken, done.changed
-        )
+    let taken = format!(
+        "{} requests taken (manual classifications are left alone); {} classification jobs queued.\n",
+        done.taken, done.queued
+    );
+    Ok(match (no_server, &config.llm) {
+        (None, _) => format!(
+            "{taken}  The server running on this database classifies them (with its LLM if it has \
+             one, at most LLM_RPM calls a minute; otherwise offline within QUEUE_SWEEP_MS) and \
+             sends the changes to its clients live.\n"
+        ),
+        (Some(_lock), Some(_)) => format!(
+            "{taken}  No server is running: its LLM workers take them when it starts; the \
+             requests show as pending until then.\n"
+        ),
+        (Some(_lock), None) => {
+            let settled = queue::settle_without_llm(db, &Events::new(16))
+                .await
+                .map_err(|e| e.to_string())?;
+            format!(
+                "{taken}  No server is running and no LLM is configured (GROQ_API_KEY): {} \
+                 requests classified again by the offline classifier now; {} changed category or \
+                 priority, each with a history entry. Clients catch up when they reconnect.\n",
+                settled.jobs, settled.changed
+            )
+        }
     })
 }
 
@@ -284,7 +310,6 @@ pub async fn check(config: &Config, options: CheckOptions) -> (String, bool) {
 /// Opens the database read-only (nothing is migrated or created): its schema version and a
 /// `PRAGMA quick_check`.
 fn check_database(path: &Path, integrity: bool) -> Vec<Finding> {
-    use rusqlite::{Connection, OpenFlags};
     if !path.is_file() {
         return vec![Finding::fail(
             "database",
@@ -294,11 +319,24 @@ fn check_database(path: &Path, integrity: bool) -> Vec<Finding> {
             ),
         )];
     }
-    let conn = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY) {
+    let conn = match open_to_look(path) {
         Ok(conn) => conn,
         Err(e) => return vec![Finding::fail("database", format!("cannot open: {e}"))],
     };
     let _ = conn.busy_timeout(Duration::from_secs(5));
+    if let Err(e) = db::migrate::refuse_foreign(&conn) {
+        let why = match e {
+            db::MigrateError::Legacy => {
+                "the original (Python) system's database: import it with `maintenance import-legacy`"
+                    .to_owned()
+            }
+            e => e.to_string(),
+        };
+        return vec![Finding::fail(
+            "database",
+            format!("not a database of this program: {why}"),
+        )];
+    }
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut findings = Vec::new();
     let report: rusqlite::Result<Vec<String>> = if integrity {
@@ -347,15 +385,50 @@ fn check_database(path: &Path, integrity: bool) -> Vec<Finding> {
     findings
 }
 
+/// A read-only connection that creates nothing beside the file. With no `-wal` there (no
+/// server running, or one that stopped cleanly) the file is opened as immutable: a plain
+/// read-only open of a WAL database would leave a new `-shm` and `-wal` behind it. With a
+/// `-wal` (a server running, or one that crashed) the log is part of the data and is read.
+fn open_to_look(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::{Connection, OpenFlags};
+    if private_files::beside(path, "-wal").exists() {
+        return Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY);
+    }
+    let absolute = db::absolute(path);
+    let mut uri = String::from("file:");
+    for c in absolute.to_string_lossy().chars() {
+        match c {
+            '?' | '#' | '%' => uri.push_str(&format!("%{:02X}", c as u32)),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    Connection::open_with_flags(
+        uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+    )
+}
+
 fn check_disk(database: &Path) -> Finding {
     let folder = database
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // The server writes beside the database: its -wal and -shm, photos, the key, the lock.
+    if let Err(e) = tempfile::tempfile_in(folder) {
+        return Finding::fail(
+            "disk",
+            format!(
+                "cannot write in {} ({e}): the server keeps its log, photos and lock there",
+                shown(folder)
+            ),
+        );
+    }
     match fs4::available_space(folder) {
-        Ok(free) if free >= MIN_FREE_BYTES => {
-            Finding::ok("disk", format!("{} free in {}", size(free), shown(folder)))
-        }
+        Ok(free) if free >= MIN_FREE_BYTES => Finding::ok(
+            "disk",
+            format!("{} free in {}, writable", size(free), shown(folder)),
+        ),
         Ok(free) => Finding::fail(
             "disk",
             format!(

@@ -8,7 +8,7 @@ use maintenance::ids::Timestamp;
 use maintenance::startup::Application;
 use maintenance::taxonomy::Role;
 use maintenance::{accounts, cli_classify, commands, legacy_import, seed, telemetry};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -125,8 +125,8 @@ enum Command {
     },
     /// Classify requests again; manual classifications are never touched.
     ///
-    /// With an LLM configured, it queues jobs for the server's workers; without one, it
-    /// applies the offline classifier now.
+    /// It queues jobs that the server running on the database answers; with no server and no
+    /// LLM, it applies the offline classifier itself.
     #[command(group(clap::ArgGroup::new("which").required(true).args(["all", "unclassified", "since"])))]
     Reclassify {
         /// Every request.
@@ -403,16 +403,7 @@ async fn set_password(config: Config, email: &str) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no account with the email {email} in {shown}"))?;
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("New password for {email} (8 to 72 bytes; it shows as you type), then Enter: ");
-    }
-    let mut password = String::new();
-    stdin
-        .lock()
-        .read_line(&mut password)
-        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
-    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    let password = commands::read_new_password(email)?;
     let cost = config.bcrypt_cost;
     let passwords = tokio::task::spawn_blocking(move || Passwords::new(cost))
         .await

@@ -61,7 +61,7 @@ impl ClassifyQueue {
         if let Some(sender) = &self.sender
             && let Err(e) = sender.try_send(request)
         {
-            tracing::debug!(request_id = %request, error = %e, "channel full; the job waits in the database");
+            tracing::debug!(request = %request, error = %e, "channel full; the job waits in the database");
         }
     }
 }
@@ -96,10 +96,20 @@ struct Worker {
 /// Jobs settled in one transaction by [`settle_without_llm`].
 const SETTLE_CHUNK: usize = 200;
 
-/// At a start without an LLM: every job a previous run left queued or running is finished
-/// with the offline classification, which each request already holds. Returns how many.
-pub async fn settle_without_llm(db: &Db, events: &Events) -> Result<usize, AppError> {
-    let mut settled = 0;
+/// What [`settle_without_llm`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// Jobs finished.
+    pub jobs: u64,
+    /// Requests whose category or priority the offline classifier changed.
+    pub changed: u64,
+}
+
+/// Without an LLM: every unfinished job (one a previous run left, or one `maintenance
+/// reclassify` queued) is finished with the offline classifier's answer now, saved with its
+/// history entry when it changes the labels. A manual classification is never touched.
+pub async fn settle_without_llm(db: &Db, events: &Events) -> Result<Settled, AppError> {
+    let mut done = Settled::default();
     loop {
         let ids = db
             .run(|conn| db::jobs::unfinished_requests(conn, SETTLE_CHUNK))
@@ -107,57 +117,80 @@ pub async fn settle_without_llm(db: &Db, events: &Events) -> Result<usize, AppEr
         if ids.is_empty() {
             break;
         }
-        settled += ids.len();
-        db.write(events, move |tx| {
-            let mut events = Vec::new();
-            for id in ids {
-                let refined = db::requests::finish_refinement(
-                    tx,
-                    id,
-                    None,
-                    Some("no LLM configured; the offline classification stands"),
-                )?;
-                if let Refined::KeptOffline(request) = refined {
-                    events.push(Event::RequestClassified(request));
+        done.jobs += ids.len() as u64;
+        done.changed += db
+            .write(events, move |tx| {
+                let mut changed = 0;
+                let mut events = Vec::new();
+                for id in ids {
+                    let answer = db::requests::find_request(tx, id, crate::model::Scope::All)?
+                        .map(|r| (classify::offline(&r.description), (r.category, r.priority)));
+                    let refined = db::requests::finish_refinement(
+                        tx,
+                        id,
+                        answer.as_ref().map(|(answer, _)| answer),
+                        None,
+                    )?;
+                    if let (Refined::Applied(saved), Some((_, before))) = (refined, answer) {
+                        changed += u64::from(before != (saved.category, saved.priority));
+                        events.push(Event::RequestClassified(saved));
+                    }
                 }
-            }
-            Ok(((), events))
-        })
-        .await?;
+                Ok((changed, events))
+            })
+            .await?;
     }
-    if settled > 0 {
+    if done.jobs > 0 {
         tracing::info!(
-            jobs = settled,
-            "no LLM configured: unfinished classification jobs keep the offline answer"
+            jobs = done.jobs,
+            changed = done.changed,
+            "no LLM configured: classification jobs finished by the offline classifier"
         );
     }
-    Ok(settled)
+    Ok(done)
 }
 
-/// Requests reclassified in one write.
+/// Without an LLM, the server finishes jobs queued while it runs (by `maintenance
+/// reclassify`) as the sweeper would feed them to workers: so their events come from this
+/// process, in commit order, and reach the connected clients live.
+pub async fn settle_while_serving(
+    db: Db,
+    events: Events,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = ticks.tick() => {}
+        }
+        if let Err(e) = settle_without_llm(&db, &events).await {
+            tracing::warn!(error = %e, "could not finish queued classification jobs");
+        }
+    }
+}
+
+/// Requests queued in one write.
 const RECLASSIFY_CHUNK: usize = 500;
 
-/// What `maintenance reclassify` did.
+/// What `maintenance reclassify` queued.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Reclassified {
     /// Requests taken (manual classifications are never taken).
     pub taken: u64,
-    /// With an LLM: jobs queued now (a request whose job is queued or running already keeps it).
+    /// Jobs queued now (a request whose job is queued or running already keeps it).
     pub queued: u64,
-    /// Without an LLM: requests whose category or priority the offline classifier changed.
-    pub changed: u64,
 }
 
-/// Reclassifies the requests `which` takes: with an LLM (`refine`), queues a job for each,
-/// which the server's workers take as they take new requests' jobs; without one, classifies
-/// each offline now and saves what changed, with its history entry. Either way a manual
-/// classification is never touched, and a change an admin makes meanwhile wins.
-/// `progress(done, total)` follows along.
+/// Queues a classification job for each request `which` takes. Whoever serves the database
+/// answers them: its LLM workers, or without an LLM its offline classifier (and when no
+/// server runs, the caller may settle them itself with [`settle_without_llm`]). A manual
+/// classification is never queued, even one made while this runs. `progress(done, total)`
+/// follows along.
 pub async fn reclassify(
     db: &Db,
-    events: &Events,
     which: db::requests::Reclassify,
-    refine: bool,
     progress: impl Fn(u64, u64),
 ) -> Result<Reclassified, AppError> {
     let total = db
@@ -170,47 +203,19 @@ pub async fn reclassify(
         let chunk = db
             .run(move |conn| db::requests::next_to_reclassify(conn, which, after, RECLASSIFY_CHUNK))
             .await?;
-        let Some(last) = chunk.last() else { break };
-        after = last.id;
+        let Some(&last) = chunk.last() else { break };
+        after = last;
         done.taken += chunk.len() as u64;
-        if refine {
-            done.queued += db
-                .change(move |tx| {
-                    let now = crate::ids::Timestamp::now();
-                    let mut queued = 0;
-                    for request in &chunk {
-                        queued += u64::from(db::jobs::requeue(tx, request.id, now)?);
-                    }
-                    Ok(queued)
-                })
-                .await?;
-        } else {
-            let answers: Vec<_> = chunk
-                .into_iter()
-                .map(|r| {
-                    let answer = classify::offline(&r.description);
-                    (r, answer)
-                })
-                .filter(|(r, answer)| {
-                    (r.category, r.priority) != (Some(answer.category), Some(answer.priority))
-                })
-                .collect();
-            done.changed += db
-                .write(events, move |tx| {
-                    let mut changed = 0;
-                    let mut events = Vec::new();
-                    for (request, answer) in &answers {
-                        if let Refined::Applied(saved) =
-                            db::requests::finish_refinement(tx, request.id, Some(answer), None)?
-                        {
-                            changed += 1;
-                            events.push(Event::RequestClassified(saved));
-                        }
-                    }
-                    Ok((changed, events))
-                })
-                .await?;
-        }
+        done.queued += db
+            .change(move |tx| {
+                let now = crate::ids::Timestamp::now();
+                let mut queued = 0;
+                for id in chunk {
+                    queued += u64::from(db::jobs::requeue(tx, id, now)?);
+                }
+                Ok(queued)
+            })
+            .await?;
         progress(done.taken, total);
     }
     Ok(done)
@@ -412,17 +417,17 @@ impl Worker {
         match saved {
             Ok(Refined::Applied(_) | Refined::KeptOffline(_) | Refined::Gone) => {}
             Ok(Refined::Manual) => {
-                tracing::debug!(request_id = %request, "kept the admin's manual classification")
+                tracing::debug!(request = %request, "kept the admin's manual classification")
             }
             Err(e) => {
-                tracing::warn!(request_id = %request, error = %e, "could not save a classification");
+                tracing::warn!(request = %request, error = %e, "could not save a classification");
                 let message = e.to_string();
                 if let Err(e) = self
                     .db
                     .change(move |tx| db::jobs::release(tx, request, &message))
                     .await
                 {
-                    tracing::error!(request_id = %request, error = %e, "could not release a classification job");
+                    tracing::error!(request = %request, error = %e, "could not release a classification job");
                 }
             }
         }

@@ -379,6 +379,12 @@ async fn start_queue(state: &mut AppState) -> Result<Option<QueueWorkers>, Start
             "no GROQ_API_KEY or LLM_API_KEY: the offline classifier decides every request"
         );
         queue::settle_without_llm(&state.db, &state.events).await?;
+        tokio::spawn(queue::settle_while_serving(
+            state.db.clone(),
+            state.events.clone(),
+            Duration::from_millis(state.config.queue_sweep_ms),
+            state.shutdown.clone(),
+        ));
         return Ok(None);
     };
     let client = LlmClient::from_config(llm).map_err(AppError::internal)?;

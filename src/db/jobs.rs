@@ -183,9 +183,12 @@ pub fn find(conn: &Connection, request: RequestId) -> Result<Option<Job>, AppErr
 /// already; the request shows as pending until a worker has answered. Returns whether it
 /// was queued now.
 pub fn requeue(tx: &Transaction<'_>, request: RequestId, now: Timestamp) -> Result<bool, AppError> {
+    // The manual rule is checked here, in the write, not only when the requests were chosen:
+    // an admin may classify one by hand in between.
     let queued = tx.execute(
         "INSERT INTO classification_jobs (request_id, state, created_at, updated_at)
-         VALUES (?1, 'queued', ?2, ?2)
+         SELECT id, 'queued', ?2, ?2 FROM requests
+         WHERE id = ?1 AND classification_method IS NOT 'manual'
          ON CONFLICT (request_id) DO UPDATE SET
              state = 'queued', attempts = 0, last_error = NULL, created_at = ?2, updated_at = ?2,
              started_at = NULL, finished_at = NULL
@@ -217,4 +220,68 @@ pub fn unfinished(conn: &Connection) -> Result<usize, AppError> {
         [],
         |r| r.get::<_, i64>(0),
     )? as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::migrate;
+    use crate::db::requests::{
+        Refined, find_request, finish_refinement, insert_request, update_request,
+    };
+    use crate::model::{Classification, NewRequest, RequestChanges, Scope};
+    use crate::taxonomy::{Category, ClassificationStatus, Priority, Role};
+
+    fn status(tx: &Transaction<'_>, id: RequestId) -> ClassificationStatus {
+        find_request(tx, id, Scope::All)
+            .unwrap()
+            .unwrap()
+            .classification_status
+    }
+
+    /// An admin's label set between the choice of requests and their queueing, or between the
+    /// queueing and the worker's answer, is final: nothing is queued for it, and it never stays
+    /// shown as waiting for a classification.
+    #[test]
+    fn a_manual_label_is_never_queued_again_nor_left_pending() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let tx = conn.transaction().unwrap();
+        let owner = crate::db::users::insert_user(&tx, "r@example.com", None, "x", Role::User)
+            .unwrap()
+            .id;
+        let new = NewRequest::parse("전등이 나갔어요", None, None).unwrap();
+        let answer = crate::classify::offline(&new.description);
+        let request = insert_request(&tx, owner, &new, &answer, true).unwrap().id;
+        let manual = RequestChanges {
+            status: None,
+            category: Some(Category::Structural),
+            priority: Some(Priority::Low),
+        };
+
+        // Queued first, then labelled by hand: the worker's answer leaves it done.
+        update_request(&tx, request, &manual, owner).unwrap();
+        tx.execute(
+            "UPDATE requests SET classification_status = 'pending' WHERE id = ?1",
+            [request],
+        )
+        .unwrap();
+        let llm = Classification {
+            method: crate::taxonomy::ClassificationMethod::Llm,
+            ..answer
+        };
+        assert!(matches!(
+            finish_refinement(&tx, request, Some(&llm), None).unwrap(),
+            Refined::Manual
+        ));
+        assert_eq!(status(&tx, request), ClassificationStatus::Done);
+
+        // Labelled by hand, then reclassify reaches it: nothing is queued.
+        assert!(!requeue(&tx, request, Timestamp::now()).unwrap());
+        assert_eq!(status(&tx, request), ClassificationStatus::Done);
+        assert_eq!(
+            find(&tx, request).unwrap().map(|j| j.state),
+            Some(JobState::Done)
+        );
+    }
 }

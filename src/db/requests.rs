@@ -249,38 +249,22 @@ pub fn count_to_reclassify(conn: &Connection, which: Reclassify) -> Result<u64, 
     Ok(conn.query_row(&sql, params![which.since()], |r| r.get::<_, i64>(0))? as u64)
 }
 
-/// A request `maintenance reclassify` takes, with its labels now.
-#[derive(Debug, Clone)]
-pub struct ToReclassify {
-    pub id: RequestId,
-    pub description: String,
-    pub category: Option<Category>,
-    pub priority: Option<Priority>,
-}
-
 /// The next `limit` requests that `which` takes, after id `after`.
 pub fn next_to_reclassify(
     conn: &Connection,
     which: Reclassify,
     after: RequestId,
     limit: usize,
-) -> Result<Vec<ToReclassify>, AppError> {
+) -> Result<Vec<RequestId>, AppError> {
     let sql = format!(
-        "SELECT id, description, category, priority FROM requests
+        "SELECT id FROM requests
          WHERE classification_method IS NOT 'manual' AND {} AND id > ?2
          ORDER BY id LIMIT ?3",
         which.condition()
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
-        .query_map(params![which.since(), after, limit as i64], |r| {
-            Ok(ToReclassify {
-                id: r.get(0)?,
-                description: r.get(1)?,
-                category: r.get(2)?,
-                priority: r.get(3)?,
-            })
-        })?
+        .query_map(params![which.since(), after, limit as i64], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -313,6 +297,13 @@ pub fn finish_refinement(
         return Ok(Refined::Gone);
     };
     if current.classification_method == Some(ClassificationMethod::Manual) {
+        // A job queued just before the manual edit must not leave the request shown as
+        // waiting for a classification: the admin's is final.
+        tx.execute(
+            "UPDATE requests SET classification_status = 'done'
+             WHERE id = ?1 AND classification_status IS NOT 'done'",
+            [id],
+        )?;
         return Ok(Refined::Manual);
     }
     let outcome = match answer {

@@ -494,6 +494,11 @@ async fn create_admin_makes_a_staff_account_that_logs_in() {
             "long-enough-1\n",
             "invalid value",
         ),
+        (
+            vec!["create-admin", "empty@example.com"],
+            "",
+            "no password read: standard input was empty",
+        ),
     ] {
         let refused = run(&database, &args, &[], input).await;
         assert!(!refused.status.success(), "{args:?}");
@@ -523,53 +528,73 @@ async fn create_admin_makes_a_staff_account_that_logs_in() {
     );
 }
 
-/// With an LLM, reclassify queues jobs the server's workers answer; without one, the offline
-/// classifier's answer replaces the LLM's. A manual label is never touched either way.
+/// (category, priority, method, status) of a request, read from the file.
+fn labels_of(database: &Path, id: i64) -> (String, String, String, String) {
+    let conn = Connection::open(database).unwrap();
+    conn.query_row(
+        "SELECT category, priority, classification_method, classification_status FROM requests WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .unwrap()
+}
+
+/// Waits until `ids` are classified by `method` (and done).
+async fn classified_by(database: &Path, ids: &[i64], method: &str) {
+    for _ in 0..200 {
+        if ids.iter().all(|id| {
+            let (_, _, by, status) = labels_of(database, *id);
+            by == method && status == "done"
+        }) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "not every request was classified by {method}: {:?}",
+        ids.iter()
+            .map(|id| labels_of(database, *id))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Without an LLM, reclassify queues jobs that the running server answers offline: its
+/// clients get each change live, in commit order with gap-free event ids, and a failed
+/// classification is cleared even when the labels stay. With no server running it classifies
+/// offline itself, and clients that reconnect get those changes too. Manual labels are never
+/// touched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reclassify_queues_jobs_or_classifies_offline_and_never_touches_manual_labels() {
-    // The mock answers other/low, which the offline rules never give for these texts.
-    let llm = mock(vec![]);
-    let app = app_with_llm(&llm, &[]).await;
+async fn reclassify_is_answered_by_whoever_serves_and_reaches_clients_live() {
+    let app = spawn_app_with(&[("QUEUE_SWEEP_MS", "50")]).await;
+    let database = app.db_path();
     let (_, resident) = app.resident("reclassify@example.com").await;
     let admin = app.super_token().await;
-    let texts = [
+    let mut ids = Vec::new();
+    for text in [
         "화장실 변기가 막혔어요",
         "거실 전등이 깜빡거려요",
         "가스 냄새가 나요",
-    ];
-    let mut ids = Vec::new();
-    for text in texts {
+        "엘리베이터 버튼이 안 눌려요",
+    ] {
         ids.push(app.submit(&resident, text).await["id"].as_i64().unwrap());
     }
-    let label = |id: i64| {
-        let conn = Connection::open(app.db_path()).unwrap();
-        conn.query_row(
-            "SELECT category, priority, classification_method, classification_status FROM requests WHERE id = ?1",
-            [id],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),
+    let offline_of_last = labels_of(&database, ids[3]);
+    {
+        // As an LLM might have answered (labels the offline rules never give these texts),
+        // and a classification that failed.
+        let conn = Connection::open(&database).unwrap();
+        conn.execute(
+            "UPDATE requests SET category = 'other', priority = 'low', classification_method = 'llm'
+             WHERE id IN (?1, ?2)",
+            [ids[0], ids[1]],
         )
-        .unwrap()
-    };
-    let settled = |wanted: &'static str| {
-        let ids = ids.clone();
-        let label = &label;
-        async move {
-            for _ in 0..200 {
-                if ids[..2]
-                    .iter()
-                    .all(|id| label(*id).2 == wanted && label(*id).3 == "done")
-                {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!(
-                "not every request was classified by {wanted}: {:?}",
-                ids.iter().map(|id| label(*id)).collect::<Vec<_>>()
-            );
-        }
-    };
-    settled("llm").await;
+        .unwrap();
+        conn.execute(
+            "UPDATE requests SET classification_status = 'failed' WHERE id = ?1",
+            [ids[3]],
+        )
+        .unwrap();
+    }
     let manual = app
         .patch_json(
             Some(&admin),
@@ -578,27 +603,64 @@ async fn reclassify_queues_jobs_or_classifies_offline_and_never_touches_manual_l
         )
         .await;
     assert_eq!(manual.status(), StatusCode::OK);
-    let manual_label = label(ids[2]);
+    let manual_label = labels_of(&database, ids[2]);
     assert_eq!(manual_label.2, "manual");
 
-    // Without an LLM in its environment: the offline answers come back now.
-    let offline = run(&app.db_path(), &["reclassify", "--all"], &[], "").await;
-    assert!(offline.status.success(), "{}", stderr(&offline));
+    let mut ws = crate::live::connect(&app, &admin, "").await;
+    crate::live::settle().await;
+    let unclassified = run(&database, &["reclassify", "--unclassified"], &[], "").await;
+    assert!(unclassified.status.success(), "{}", stderr(&unclassified));
     assert!(
-        stdout(&offline).contains("2 requests classified again by the offline classifier"),
+        stdout(&unclassified).contains("1 requests taken")
+            && stdout(&unclassified).contains("The server running on this database"),
         "{}",
-        stdout(&offline)
+        stdout(&unclassified)
     );
-    assert!(
-        stdout(&offline).contains("2 changed"),
-        "{}",
-        stdout(&offline)
-    );
-    assert_eq!(label(ids[0]).0, "plumbing");
-    assert_eq!(label(ids[0]).2, "keyword");
-    assert_eq!(label(ids[1]).0, "electrical");
+    let event = crate::live::next(&mut ws).await;
+    assert_eq!(event["type"], "request_classified");
+    assert_eq!(event["data"]["id"].as_i64(), Some(ids[3]));
     assert_eq!(
-        label(ids[2]),
+        labels_of(&database, ids[3]),
+        (
+            offline_of_last.0.clone(),
+            offline_of_last.1.clone(),
+            "keyword".to_owned(),
+            "done".to_owned()
+        ),
+        "the failed classification is cleared though its labels stay"
+    );
+
+    let all = run(&database, &["reclassify", "--all"], &[], "").await;
+    assert!(all.status.success(), "{}", stderr(&all));
+    assert!(
+        stdout(&all).contains("3 requests taken")
+            && stdout(&all).contains("3 classification jobs queued"),
+        "{}",
+        stdout(&all)
+    );
+    let live: Vec<Value> = vec![
+        crate::live::next(&mut ws).await,
+        crate::live::next(&mut ws).await,
+        crate::live::next(&mut ws).await,
+    ];
+    let classified: Vec<i64> = live
+        .iter()
+        .map(|e| e["data"]["id"].as_i64().unwrap())
+        .collect();
+    // In the order the jobs were first queued: the one --unclassified queued comes first.
+    assert_eq!(classified, [ids[3], ids[0], ids[1]], "{live:?}");
+    let event_ids: Vec<i64> = live.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    let first = event["id"].as_i64().unwrap();
+    assert_eq!(
+        event_ids,
+        [first + 1, first + 2, first + 3],
+        "gap-free, in commit order"
+    );
+    assert_eq!(labels_of(&database, ids[0]).0, "plumbing");
+    assert_eq!(labels_of(&database, ids[1]).0, "electrical");
+    assert_eq!(labels_of(&database, ids[0]).2, "keyword");
+    assert_eq!(
+        labels_of(&database, ids[2]),
         manual_label,
         "a manual label is never touched"
     );
@@ -610,33 +672,53 @@ async fn reclassify_queues_jobs_or_classifies_offline_and_never_touches_manual_l
         .unwrap();
     assert!(history.to_string().contains("reclassified"), "{history}");
 
-    // With the LLM: jobs are queued, and the running server's workers answer them.
-    let calls = llm.calls();
-    let base = llm.base_url();
-    let with_llm = run(
-        &app.db_path(),
+    // No server: the command classifies offline itself; a client resuming from the last
+    // event it saw gets those changes once a server serves again.
+    let last_seen = event_ids[2];
+    let dir = app.stop().await;
+    {
+        let conn = Connection::open(db_path(&dir)).unwrap();
+        conn.execute(
+            "UPDATE requests SET priority = 'low', classification_method = 'llm' WHERE id = ?1",
+            [ids[0]],
+        )
+        .unwrap();
+    }
+    let alone = run(
+        &db_path(&dir),
         &["reclassify", "--since", "2000-01-01"],
-        &[("GROQ_API_KEY", "test-key"), ("LLM_BASE_URL", &base)],
+        &[],
         "",
     )
     .await;
-    assert!(with_llm.status.success(), "{}", stderr(&with_llm));
+    assert!(alone.status.success(), "{}", stderr(&alone));
     assert!(
-        stdout(&with_llm).contains("2 classification jobs queued"),
+        stdout(&alone)
+            .contains("3 requests classified again by the offline classifier now; 1 changed"),
         "{}",
-        stdout(&with_llm)
+        stdout(&alone)
     );
-    settled("llm").await;
-    assert!(
-        llm.calls() > calls,
-        "the server's workers asked the LLM again"
-    );
-    assert_eq!(label(ids[0]).0, "other");
+    let app = spawn_app_in(dir, &[]).await;
+    let admin = app.super_token().await;
+    let mut ws = crate::live::connect(&app, &admin, &format!("since={last_seen}")).await;
+    let replayed: Vec<Value> = vec![
+        crate::live::next(&mut ws).await,
+        crate::live::next(&mut ws).await,
+        crate::live::next(&mut ws).await,
+    ];
     assert_eq!(
-        label(ids[2]),
-        manual_label,
-        "a manual label is never touched"
+        replayed
+            .iter()
+            .map(|e| e["id"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [last_seen + 1, last_seen + 2, last_seen + 3]
     );
+    let changed = replayed
+        .iter()
+        .find(|e| e["data"]["id"].as_i64() == Some(ids[0]))
+        .expect("the change made with no server running is replayed");
+    assert_eq!(changed["data"]["priority"], "medium");
+    assert_eq!(labels_of(&app.db_path(), ids[2]), manual_label);
 
     let future = run(
         &app.db_path(),
@@ -649,12 +731,6 @@ async fn reclassify_queues_jobs_or_classifies_offline_and_never_touches_manual_l
         stdout(&future).contains("0 requests"),
         "{}",
         stdout(&future)
-    );
-    let unclassified = run(&app.db_path(), &["reclassify", "--unclassified"], &[], "").await;
-    assert!(
-        stdout(&unclassified).contains("0 requests"),
-        "{}",
-        stdout(&unclassified)
     );
     let neither = run(&app.db_path(), &["reclassify"], &[], "").await;
     assert!(!neither.status.success());
@@ -670,6 +746,76 @@ async fn reclassify_queues_jobs_or_classifies_offline_and_never_touches_manual_l
         "{}",
         stderr(&bad_day)
     );
+}
+
+/// With an LLM, reclassify queues jobs the running server's workers answer; a manual label
+/// is never touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reclassify_with_an_llm_queues_jobs_for_the_servers_workers() {
+    // The mock answers other/low, which the offline rules never give for these texts.
+    let llm = mock(vec![]);
+    let app = app_with_llm(&llm, &[]).await;
+    let database = app.db_path();
+    let (_, resident) = app.resident("reclassify@example.com").await;
+    let admin = app.super_token().await;
+    let mut ids = Vec::new();
+    for text in [
+        "화장실 변기가 막혔어요",
+        "거실 전등이 깜빡거려요",
+        "가스 냄새가 나요",
+    ] {
+        ids.push(app.submit(&resident, text).await["id"].as_i64().unwrap());
+    }
+    classified_by(&database, &ids, "llm").await;
+    let manual = app
+        .patch_json(
+            Some(&admin),
+            &format!("/api/requests/{}", ids[2]),
+            &json!({"category": "structural", "priority": "low"}),
+        )
+        .await;
+    assert_eq!(manual.status(), StatusCode::OK);
+    let manual_label = labels_of(&database, ids[2]);
+
+    let calls = llm.calls();
+    let base = llm.base_url();
+    // The server has the LLM; the command's environment does not need it.
+    let queued = run(&database, &["reclassify", "--since", "2000-01-01"], &[], "").await;
+    assert!(queued.status.success(), "{}", stderr(&queued));
+    assert!(
+        stdout(&queued).contains("2 classification jobs queued"),
+        "{}",
+        stdout(&queued)
+    );
+    classified_by(&database, &ids[..2], "llm").await;
+    assert!(
+        llm.calls() > calls,
+        "the server's workers asked the LLM again"
+    );
+    assert_eq!(labels_of(&database, ids[0]).0, "other");
+    assert_eq!(
+        labels_of(&database, ids[2]),
+        manual_label,
+        "a manual label is never touched"
+    );
+
+    // No server, an LLM configured: the jobs wait for the server's workers.
+    let dir = app.stop().await;
+    let waiting = run(
+        &db_path(&dir),
+        &["reclassify", "--all"],
+        &[("GROQ_API_KEY", "test-key"), ("LLM_BASE_URL", &base)],
+        "",
+    )
+    .await;
+    assert!(waiting.status.success(), "{}", stderr(&waiting));
+    assert!(
+        stdout(&waiting).contains("its LLM workers take them when it starts"),
+        "{}",
+        stdout(&waiting)
+    );
+    assert_eq!(labels_of(&db_path(&dir), ids[0]).3, "pending");
+    assert_eq!(labels_of(&db_path(&dir), ids[2]), manual_label);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -737,6 +883,47 @@ async fn check_says_what_holds_and_fails_on_what_does_not() {
         "{}",
         stdout(&stopped)
     );
+    // A stopped server's database is looked at without leaving a -wal or -shm beside it.
+    let database = db_path(&dir);
+    assert!(!dir.path().join("maintenance.db-wal").exists());
+    let looked = run(&database, &["check", "--no-llm"], &[], "").await;
+    assert!(looked.status.success(), "{}", stdout(&looked));
+    for left in ["maintenance.db-wal", "maintenance.db-shm"] {
+        assert!(!dir.path().join(left).exists(), "check left {left}");
+    }
+    // Another program's database, and the original system's, are not ours.
+    let stray = dir.path().join("stray.db");
+    Connection::open(&stray)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    let foreign = run(&stray, &["check", "--no-llm"], &[], "").await;
+    assert!(!foreign.status.success(), "{}", stdout(&foreign));
+    assert!(
+        stdout(&foreign).contains("FAIL  database       not a database of this program"),
+        "{}",
+        stdout(&foreign)
+    );
+    // A folder the server cannot write in (only testable without root's override).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let locked = tempfile::tempdir().unwrap();
+        let copy = locked.path().join("maintenance.db");
+        std::fs::copy(&database, &copy).unwrap();
+        std::fs::set_permissions(locked.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+        let root_writes_anyway = std::fs::write(locked.path().join("probe"), b"").is_ok();
+        if !root_writes_anyway {
+            let read_only = run(&copy, &["check", "--no-llm"], &[], "").await;
+            assert!(!read_only.status.success(), "{}", stdout(&read_only));
+            assert!(
+                stdout(&read_only).contains("FAIL  disk           cannot write in"),
+                "{}",
+                stdout(&read_only)
+            );
+        }
+        std::fs::set_permissions(locked.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let none = run(&dir.path().join("none.db"), &["check"], &[], "").await;
     assert!(!none.status.success());
     assert!(
