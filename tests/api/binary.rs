@@ -99,6 +99,18 @@ pub fn start(mut command: Command) -> Running {
     }
 }
 
+/// Runs `command` to its end with `input` on its standard input.
+pub fn output_with_input(mut command: Command, input: &str) -> std::process::Output {
+    let mut child = command.stdin(Stdio::piped()).spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 pub async fn login(port: u16, email: &str, password: &str) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/api/auth/login"))
@@ -469,18 +481,8 @@ mod classify_command {
 
     fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)], input: &str) -> std::process::Output {
         let mut command = maintenance(dir);
-        command.args(args).stdin(Stdio::piped());
-        for (k, v) in envs {
-            command.env(k, v);
-        }
-        let mut child = command.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        command.args(args).envs(envs.iter().copied());
+        output_with_input(command, input)
     }
 
     fn json_lines(output: &std::process::Output) -> Vec<Value> {

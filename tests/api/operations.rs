@@ -1,7 +1,7 @@
 //! Running it for real: backup and restore, create-admin, reclassify, check, /metrics, request
 //! ids in the log, the Grafana dashboard.
 
-use crate::binary::{maintenance, start};
+use crate::binary::{maintenance, output_with_input, start};
 use crate::classification::{app_with_llm, mock};
 use crate::helpers::*;
 use crate::mock_llm::{Behaviour, MockLlm};
@@ -9,9 +9,8 @@ use reqwest::StatusCode;
 use rusqlite::Connection;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,21 +22,22 @@ async fn run(database: &Path, args: &[&str], envs: &[(&str, &str)], input: &str)
     command
         .env("DATABASE_URL", database)
         .args(args)
-        .envs(envs.iter().copied())
-        .stdin(Stdio::piped());
+        .envs(envs.iter().copied());
     let input = input.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let mut child = command.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || output_with_input(command, &input))
+        .await
+        .unwrap()
+}
+
+/// What a command that must succeed printed on stdout.
+fn succeeded(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(output),
+        stderr(output)
+    );
+    stdout(output)
 }
 
 fn stdout(output: &Output) -> String {
@@ -720,32 +720,19 @@ async fn reclassify_is_answered_by_whoever_serves_and_reaches_clients_live() {
     assert_eq!(changed["data"]["priority"], "medium");
     assert_eq!(labels_of(&app.db_path(), ids[2]), manual_label);
 
-    let future = run(
-        &app.db_path(),
-        &["reclassify", "--since", "2999-01-01"],
-        &[],
-        "",
-    )
-    .await;
-    assert!(
-        stdout(&future).contains("0 requests"),
-        "{}",
-        stdout(&future)
-    );
-    let neither = run(&app.db_path(), &["reclassify"], &[], "").await;
-    assert!(!neither.status.success());
-    let bad_day = run(
-        &app.db_path(),
-        &["reclassify", "--since", "yesterday"],
-        &[],
-        "",
-    )
-    .await;
-    assert!(
-        stderr(&bad_day).contains("2026-11-01"),
-        "{}",
-        stderr(&bad_day)
-    );
+    let reclassify = |args: &'static [&'static str]| {
+        let database = app.db_path();
+        async move {
+            let mut all = vec!["reclassify"];
+            all.extend(args);
+            run(&database, &all, &[], "").await
+        }
+    };
+    let future = succeeded(&reclassify(&["--since", "2999-01-01"]).await);
+    assert!(future.contains("0 requests"), "{future}");
+    assert!(!reclassify(&[]).await.status.success());
+    let bad_day = stderr(&reclassify(&["--since", "yesterday"]).await);
+    assert!(bad_day.contains("2026-11-01"), "{bad_day}");
 }
 
 /// With an LLM, reclassify queues jobs the running server's workers answer; a manual label
