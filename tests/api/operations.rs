@@ -1429,3 +1429,47 @@ fn help_lists_every_subcommand_in_one_line() {
         assert!(line.chars().count() <= 100, "too long for one line: {line}");
     }
 }
+
+/// The systemd units in docs/ pass `systemd-analyze verify` with no complaint (where systemd's
+/// tools are installed), pointed at the binary under test instead of /usr/local/bin.
+#[test]
+fn the_systemd_units_pass_systemd_analyze_verify() {
+    if std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("systemd-analyze is not installed: the units were not verified");
+        return;
+    }
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let units = tempfile::tempdir().unwrap();
+    let names = [
+        "maintenance.service",
+        "maintenance-backup.service",
+        "maintenance-backup.timer",
+    ];
+    for name in names {
+        let text = std::fs::read_to_string(docs.join(name)).unwrap();
+        assert!(
+            !name.ends_with(".service") || text.contains("/usr/local/bin/maintenance"),
+            "{name} runs the installed binary"
+        );
+        let text = text.replace(
+            "/usr/local/bin/maintenance",
+            env!("CARGO_BIN_EXE_maintenance"),
+        );
+        std::fs::write(units.path().join(name), text).unwrap();
+    }
+    let verified = std::process::Command::new("systemd-analyze")
+        .current_dir(units.path())
+        .arg("verify")
+        .args(names.iter().map(|n| format!("./{n}")))
+        .output()
+        .unwrap();
+    let said = format!("{}{}", stdout(&verified), stderr(&verified));
+    assert!(
+        verified.status.success() && said.trim().is_empty(),
+        "{said}"
+    );
+}
