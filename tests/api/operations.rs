@@ -539,6 +539,19 @@ fn labels_of(database: &Path, id: i64) -> (String, String, String, String) {
     .unwrap()
 }
 
+/// An admin labels request `id` by hand; returns its labels as stored.
+async fn label_by_hand(app: &TestApp, admin: &str, id: i64) -> (String, String, String, String) {
+    let manual = app
+        .patch_json(
+            Some(admin),
+            &format!("/api/requests/{id}"),
+            &json!({"category": "structural", "priority": "low"}),
+        )
+        .await;
+    assert_eq!(manual.status(), StatusCode::OK);
+    labels_of(&app.db_path(), id)
+}
+
 /// Waits until `ids` are classified by `method` (and done).
 async fn classified_by(database: &Path, ids: &[i64], method: &str) {
     for _ in 0..200 {
@@ -595,15 +608,7 @@ async fn reclassify_is_answered_by_whoever_serves_and_reaches_clients_live() {
         )
         .unwrap();
     }
-    let manual = app
-        .patch_json(
-            Some(&admin),
-            &format!("/api/requests/{}", ids[2]),
-            &json!({"category": "structural", "priority": "low"}),
-        )
-        .await;
-    assert_eq!(manual.status(), StatusCode::OK);
-    let manual_label = labels_of(&database, ids[2]);
+    let manual_label = label_by_hand(&app, &admin, ids[2]).await;
     assert_eq!(manual_label.2, "manual");
 
     let mut ws = crate::live::connect(&app, &admin, "").await;
@@ -754,15 +759,7 @@ async fn reclassify_with_an_llm_queues_jobs_for_the_servers_workers() {
         ids.push(app.submit(&resident, text).await["id"].as_i64().unwrap());
     }
     classified_by(&database, &ids, "llm").await;
-    let manual = app
-        .patch_json(
-            Some(&admin),
-            &format!("/api/requests/{}", ids[2]),
-            &json!({"category": "structural", "priority": "low"}),
-        )
-        .await;
-    assert_eq!(manual.status(), StatusCode::OK);
-    let manual_label = labels_of(&database, ids[2]);
+    let manual_label = label_by_hand(&app, &admin, ids[2]).await;
 
     let calls = llm.calls();
     let base = llm.base_url();
