@@ -10,6 +10,7 @@ use crate::ids::RequestId;
 use crate::private_files;
 use crate::requests::{MaintenanceRequest, Scope};
 use crate::state::AppState;
+use crate::taxonomy::Category;
 use actix_multipart::{Multipart, MultipartError};
 use futures_util::StreamExt;
 use std::fs::OpenOptions;
@@ -29,6 +30,58 @@ pub fn sniff(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
     } else {
         None
     }
+}
+
+/// The demo database's photos (`seed-demo`): drawn pictures compiled into the binary, one per
+/// category, so that a demo is one file that `cp` copies whole. Their stored names start with
+/// `demo/`, which no upload's random name does; they are served like any other photo, under
+/// the same access rules, and never deleted from disk.
+const DEMO_PHOTOS: [(Category, &str, &[u8]); 5] = [
+    (
+        Category::Electrical,
+        "demo/electrical.png",
+        include_bytes!("seed/photos/electrical.png"),
+    ),
+    (
+        Category::Plumbing,
+        "demo/plumbing.png",
+        include_bytes!("seed/photos/plumbing.png"),
+    ),
+    (
+        Category::Hvac,
+        "demo/hvac.png",
+        include_bytes!("seed/photos/hvac.png"),
+    ),
+    (
+        Category::Structural,
+        "demo/structural.png",
+        include_bytes!("seed/photos/structural.png"),
+    ),
+    (
+        Category::Other,
+        "demo/other.png",
+        include_bytes!("seed/photos/other.png"),
+    ),
+];
+
+/// The demo photo that shows a problem of `category`.
+pub fn demo_photo(category: Category) -> Photo {
+    let file = DEMO_PHOTOS
+        .iter()
+        .find(|(c, _, _)| *c == category)
+        .map_or(DEMO_PHOTOS[0].1, |(_, file, _)| file);
+    Photo {
+        file: file.to_owned(),
+        content_type: "image/png".to_owned(),
+    }
+}
+
+/// The bytes of a demo photo stored as `file`, if it is one.
+fn demo_bytes(file: &str) -> Option<&'static [u8]> {
+    DEMO_PHOTOS
+        .iter()
+        .find(|(_, name, _)| *name == file)
+        .map(|(_, _, bytes)| *bytes)
 }
 
 /// Where photos live: `<database file>.uploads/`.
@@ -121,8 +174,11 @@ pub async fn store(state: &AppState, bytes: Vec<u8>) -> Result<Photo, AppError> 
     })
 }
 
-/// Removes a stored photo; a file already gone is fine.
+/// Removes a stored photo; a file already gone is fine, a demo photo stays in the binary.
 pub async fn remove(state: &AppState, file: String) {
+    if demo_bytes(&file).is_some() {
+        return;
+    }
     let path = folder_for(&state.config.database_path).join(file);
     let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
 }
@@ -166,11 +222,19 @@ pub async fn attach(
     }
 }
 
-/// A stored photo opened for sending: read from disk as it is sent, never whole into memory.
+/// A stored photo opened for sending.
 pub struct PhotoFile {
-    pub file: tokio::fs::File,
+    pub body: PhotoBody,
     pub len: u64,
     pub content_type: String,
+}
+
+/// Where a photo's bytes come from.
+pub enum PhotoBody {
+    /// An upload, read from disk as it is sent, never whole into memory.
+    Stored(tokio::fs::File),
+    /// A demo photo, compiled in.
+    Demo(&'static [u8]),
 }
 
 /// The photo of a request within `scope` (the viewer's, or all for a signed link), opened
@@ -182,12 +246,19 @@ pub async fn open(state: &AppState, scope: Scope, id: RequestId) -> Result<Photo
         .await?
         .flatten()
         .ok_or_else(|| AppError::not_found("Photo"))?;
+    if let Some(bytes) = demo_bytes(&photo.file) {
+        return Ok(PhotoFile {
+            body: PhotoBody::Demo(bytes),
+            len: bytes.len() as u64,
+            content_type: photo.content_type,
+        });
+    }
     let path = folder_for(&state.config.database_path).join(&photo.file);
     let missing = |_| AppError::not_found("Photo");
     let file = tokio::fs::File::open(path).await.map_err(missing)?;
     let len = file.metadata().await.map_err(missing)?.len();
     Ok(PhotoFile {
-        file,
+        body: PhotoBody::Stored(file),
         len,
         content_type: photo.content_type,
     })
@@ -215,6 +286,17 @@ mod tests {
         assert_eq!(sniff(b"<svg xmlns=...>"), None);
         assert_eq!(sniff(b"%PDF-1.7"), None);
         assert_eq!(sniff(b""), None);
+    }
+
+    #[test]
+    fn every_category_has_a_demo_photo_that_passes_the_uploads_check() {
+        for category in Category::ALL {
+            let photo = demo_photo(*category);
+            assert!(photo.file.contains(category.as_str()), "{}", photo.file);
+            let bytes = demo_bytes(&photo.file).expect("compiled in");
+            assert_eq!(sniff(bytes).map(|t| t.0), Some(photo.content_type.as_str()));
+        }
+        assert_eq!(demo_bytes("0123456789abcdef0123456789abcdef.png"), None);
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! purpose. The schema's own triggers and constraints apply to them as to any other row.
 
 use super::migrate::{self, MigrateError};
+use super::requests::Photo;
 use crate::errors::AppError;
 use crate::ids::{RequestId, Timestamp, UserId};
-use crate::model::{Event, Scope};
+use crate::model::{Event, Scope, photo_path};
 use crate::taxonomy::{Category, HistoryAction, Priority, Role, Status};
 use chrono::DateTime;
 use rusqlite::{CachedStatement, Connection, Transaction, params};
@@ -37,6 +38,8 @@ pub struct DemoRequest {
     pub status: Status,
     pub created_at: String,
     pub updated_at: String,
+    /// The photo the resident attached when writing it.
+    pub photo: Option<Photo>,
     /// Oldest first; the last one's `to` is `status`.
     pub status_changes: Vec<StatusChange>,
 }
@@ -150,10 +153,11 @@ const HISTORY_PER_STATEMENT: usize = 128;
 const REQUEST_INSERT: &str =
     "INSERT OR ROLLBACK INTO requests (id, user_id, description, location, contact_info,
     category, priority, status, created_at, updated_at, classification_status,
-    classification_method, classification_confidence, classification_reason, classified_at)
+    classification_method, classification_confidence, classification_reason, classified_at,
+    image_file, image_type, image_url)
     VALUES ";
-/// One request's values: its 13 parameters, and the classification's constants.
-const REQUEST_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'done', 'keyword', ?, ?, ?)";
+/// One request's values: its 16 parameters, and the classification's constants.
+const REQUEST_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'done', 'keyword', ?, ?, ?, ?, ?, ?)";
 const HISTORY_INSERT: &str =
     "INSERT OR ROLLBACK INTO request_history (request_id, actor_id, action, field,
     old_value, new_value, created_at) VALUES ";
@@ -250,6 +254,10 @@ impl<'tx> RequestWriter<'tx> {
             bind(&request.confidence)?;
             bind(&request.reason)?;
             bind(&request.created_at)?;
+            let photo = request.photo.as_ref();
+            bind(&photo.map(|p| &p.file))?;
+            bind(&photo.map(|p| &p.content_type))?;
+            bind(&photo.map(|_| photo_path(request.id)))?;
         }
         stmt.raw_execute()?;
         Ok(())

@@ -16,6 +16,9 @@ const RESIDENTS: u64 = 0x5EED_0002;
 const SALTS: u64 = 0x5EED_0003;
 const STAFF_NAMES: u64 = 0x5EED_0004;
 const HOMES: u64 = 0x5EED_0005;
+const PHOTOS: u64 = 0x5EED_0006;
+/// The share of requests written with a photo.
+const PHOTO_SHARE: f64 = 0.2;
 
 /// Residents who write far more than the others (the demo resident is the first).
 const PROLIFIC: u64 = 10;
@@ -201,6 +204,10 @@ impl Plan {
                 status: handling.status(),
                 created_at,
                 updated_at,
+                // A stream of its own, so photos change nothing else the demo draws.
+                photo: Rng::for_item(PHOTOS, index)
+                    .chance(PHOTO_SHARE)
+                    .then(|| crate::photos::demo_photo(verdict.category)),
                 status_changes,
             },
             moments,

@@ -1367,6 +1367,50 @@ async fn the_example_database_is_a_demo_both_demo_accounts_log_in_to() {
             );
         }
     }
+    // A fifth of the requests came with a photo, drawn for their category and compiled in,
+    // so the one copied file shows them; a photo is served under the usual rules.
+    let listed: Value = app
+        .get(Some(&admin), "/api/requests?limit=100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let with_photo: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["image_url"].is_null())
+        .collect();
+    assert!((8..=40).contains(&with_photo.len()), "{}", with_photo.len());
+    let shown = app
+        .client
+        .get(with_photo[0]["image_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shown.status(), StatusCode::OK);
+    assert_eq!(shown.headers()["content-type"], "image/png");
+    assert!(
+        shown
+            .bytes()
+            .await
+            .unwrap()
+            .starts_with(b"\x89PNG\r\n\x1a\n")
+    );
+    let id = with_photo[0]["id"].as_i64().unwrap();
+    let stranger = app.resident("stranger@example.com").await.1;
+    assert_eq!(
+        app.get(Some(&stranger), &format!("/api/requests/{id}/image"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.delete(Some(&admin), &format!("/api/requests/{id}"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let conn = Connection::open(&example).unwrap();
     let (first, last): (String, String) = conn
         .query_row(
