@@ -20,6 +20,7 @@ pub mod legacy_import;
 pub mod links;
 pub mod mail;
 pub mod model;
+pub mod periodic;
 pub mod photos;
 pub mod private_files;
 pub mod queue;

@@ -15,6 +15,7 @@ use crate::db::{self, Db};
 use crate::errors::AppError;
 use crate::events::{Event, Events};
 use crate::ids::RequestId;
+use crate::periodic;
 use crate::taxonomy::ClassificationMethod;
 use crate::telemetry::metrics;
 use std::sync::Arc;
@@ -157,18 +158,17 @@ pub async fn settle_while_serving(
     db: Db,
     events: Events,
     every: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticks = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => return,
-            _ = ticks.tick() => {}
+    periodic::every(every, shutdown, || {
+        let (db, events) = (db.clone(), events.clone());
+        async move {
+            if let Err(e) = settle_without_llm(&db, &events).await {
+                tracing::warn!(error = %e, "could not finish queued classification jobs");
+            }
         }
-        if let Err(e) = settle_without_llm(&db, &events).await {
-            tracing::warn!(error = %e, "could not finish queued classification jobs");
-        }
-    }
+    })
+    .await
 }
 
 /// Requests queued in one write.
@@ -297,29 +297,28 @@ async fn run_sweeper(
     db: Db,
     sender: mpsc::Sender<RequestId>,
     every: Duration,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) {
-    let mut ticks = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = stopped.wait_for(|stop| *stop) => return,
-            _ = ticks.tick() => {}
-        }
-        let room = sender.capacity();
-        if room == 0 {
-            continue;
-        }
-        match db.run(move |conn| db::jobs::queued(conn, room)).await {
-            Ok(ids) => {
-                for id in ids {
-                    if sender.try_send(id).is_err() {
-                        break;
+    periodic::every(every, stopped, || {
+        let (db, sender) = (db.clone(), sender.clone());
+        async move {
+            let room = sender.capacity();
+            if room == 0 {
+                return;
+            }
+            match db.run(move |conn| db::jobs::queued(conn, room)).await {
+                Ok(ids) => {
+                    for id in ids {
+                        if sender.try_send(id).is_err() {
+                            break;
+                        }
                     }
                 }
+                Err(e) => tracing::warn!(error = %e, "could not read queued jobs"),
             }
-            Err(e) => tracing::warn!(error = %e, "could not read queued jobs"),
         }
-    }
+    })
+    .await
 }
 
 impl Worker {

@@ -198,21 +198,20 @@ pub async fn end_all(db: &Db, user: UserId) -> Result<usize, AppError> {
 }
 
 /// Forgets expired sessions hourly, until shutdown.
-pub async fn prune_expired(db: Db, mut shutdown: watch::Receiver<bool>) {
-    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => return,
-            _ = hourly.tick() => {}
+pub async fn prune_expired(db: Db, shutdown: watch::Receiver<bool>) {
+    crate::periodic::every(Duration::from_secs(3600), shutdown, || {
+        let db = db.clone();
+        async move {
+            let now = chrono::Utc::now().timestamp();
+            match db
+                .change(move |tx| db::sessions::prune_expired(tx, now))
+                .await
+            {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "forgot expired sessions"),
+                Err(e) => tracing::warn!(error = %e, "could not prune sessions"),
+            }
         }
-        let now = chrono::Utc::now().timestamp();
-        match db
-            .change(move |tx| db::sessions::prune_expired(tx, now))
-            .await
-        {
-            Ok(0) => {}
-            Ok(pruned) => tracing::debug!(pruned, "forgot expired sessions"),
-            Err(e) => tracing::warn!(error = %e, "could not prune sessions"),
-        }
-    }
+    })
+    .await
 }

@@ -8,19 +8,18 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Deletes events past the retention period, hourly, until shutdown.
-pub async fn prune_events(db: Db, retention: Duration, mut shutdown: watch::Receiver<bool>) {
-    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => return,
-            _ = hourly.tick() => {}
+pub async fn prune_events(db: Db, retention: Duration, shutdown: watch::Receiver<bool>) {
+    crate::periodic::every(Duration::from_secs(3600), shutdown, || {
+        let db = db.clone();
+        async move {
+            let cutoff = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
+            let before = Timestamp(chrono::Utc::now() - cutoff);
+            match db.change(move |tx| db::events::prune(tx, before)).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "pruned old events"),
+                Err(e) => tracing::warn!(error = %e, "could not prune events"),
+            }
         }
-        let cutoff = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
-        let before = Timestamp(chrono::Utc::now() - cutoff);
-        match db.change(move |tx| db::events::prune(tx, before)).await {
-            Ok(0) => {}
-            Ok(pruned) => tracing::info!(pruned, "pruned old events"),
-            Err(e) => tracing::warn!(error = %e, "could not prune events"),
-        }
-    }
+    })
+    .await
 }

@@ -171,15 +171,13 @@ fn describe() {
 /// Drains the histograms' buffers now and then, whether or not anyone scrapes.
 pub async fn keep_up(
     handle: &'static PrometheusHandle,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut ticks = tokio::time::interval(Duration::from_secs(5));
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => handle.run_upkeep(),
-            _ = shutdown.wait_for(|stop| *stop) => return,
-        }
-    }
+    crate::periodic::every(Duration::from_secs(5), shutdown, || {
+        handle.run_upkeep();
+        std::future::ready(())
+    })
+    .await
 }
 
 /// One answered HTTP request. `route` is the matched pattern (`/api/requests/{id}`), never
