@@ -300,8 +300,21 @@ where
 {
     let db = open_database(config, command, false).await?;
     let outcome = run(db.clone()).await;
-    db.close().await.map_err(|e| e.to_string())?;
-    outcome.map(print_out)
+    let closed = db.close().await;
+    // What went wrong in the command is the error; a close that failed after it is logged.
+    match (outcome, closed) {
+        (Err(e), closed) => {
+            if let Err(close) = closed {
+                tracing::warn!(error = %close, "the database did not close cleanly");
+            }
+            Err(e)
+        }
+        (Ok(_), Err(close)) => Err(close.to_string()),
+        (Ok(said), Ok(())) => {
+            print_out(said);
+            Ok(())
+        }
+    }
 }
 
 async fn serve(config: Config) -> Result<(), String> {

@@ -96,6 +96,11 @@ struct Worker {
 
 /// Jobs settled in one transaction by [`settle_without_llm`].
 const SETTLE_CHUNK: usize = 200;
+/// The pause between two such transactions. SQLite has no queue for the write lock: a
+/// process that waits for it polls, and would rarely find it free between back-to-back
+/// transactions of another (`maintenance reclassify` queueing while the server settles what
+/// it queued would time out). The pause lets such a writer in.
+const SETTLE_PAUSE: Duration = Duration::from_millis(25);
 
 /// What [`settle_without_llm`] did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -117,6 +122,9 @@ pub async fn settle_without_llm(db: &Db, events: &Events) -> Result<Settled, App
             .await?;
         if ids.is_empty() {
             break;
+        }
+        if done.jobs > 0 {
+            tokio::time::sleep(SETTLE_PAUSE).await;
         }
         done.jobs += ids.len() as u64;
         done.changed += db

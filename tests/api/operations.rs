@@ -64,7 +64,7 @@ fn request_ids(path: &Path) -> BTreeSet<i64> {
 }
 
 /// A server on a seeded database of some size, so that a backup takes many steps.
-async fn app_on_seeded_database(requests: u64) -> TestApp {
+async fn app_on_seeded_database(requests: u64, overrides: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let seeded = maintenance(dir.path())
         .args(["seed-demo", "--requests", &requests.to_string()])
@@ -72,14 +72,14 @@ async fn app_on_seeded_database(requests: u64) -> TestApp {
         .output()
         .unwrap();
     assert!(seeded.status.success(), "{}", stderr(&seeded));
-    spawn_app_in(dir, &[]).await
+    spawn_app_in(dir, overrides).await
 }
 
 /// A backup taken while requests keep being created holds every request acknowledged before
 /// it began, passes the integrity check, and carries the photos and key beside it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_during_writes_holds_every_acknowledged_request_and_passes_its_check() {
-    let app = Arc::new(app_on_seeded_database(20_000).await);
+    let app = Arc::new(app_on_seeded_database(20_000, &[]).await);
     let (id, token) = app.resident("writer@example.com").await;
     let first = app.submit(&token, "욕실 천장에서 물이 떨어져요").await;
     let photo = crate::photos::upload(
@@ -738,6 +738,23 @@ async fn reclassify_is_answered_by_whoever_serves_and_reaches_clients_live() {
     assert!(!reclassify(&[]).await.status.success());
     let bad_day = stderr(&reclassify(&["--since", "yesterday"]).await);
     assert!(bad_day.contains("2026-11-01"), "{bad_day}");
+}
+
+/// SQLite keeps no queue for its write lock: while the server settles the jobs a reclassify
+/// queues, back to back, the command must still get its turn for every chunk it queues.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reclassify_of_many_requests_gets_the_write_lock_while_the_server_settles_them() {
+    let app = app_on_seeded_database(30_000, &[("QUEUE_SWEEP_MS", "50")]).await;
+    let database = app.db_path();
+    for _ in 0..3 {
+        let all = run(&database, &["reclassify", "--all"], &[], "").await;
+        assert!(
+            stdout(&all).contains("30000 requests taken"),
+            "{}{}",
+            stdout(&all),
+            stderr(&all)
+        );
+    }
 }
 
 /// With an LLM, reclassify queues jobs the running server's workers answer; a manual label
