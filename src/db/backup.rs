@@ -6,7 +6,7 @@
 //! given its name: a backup that exists is a whole one. The photos and the signing key,
 //! which live beside the database, are copied beside the backup under the same names.
 
-use super::server_lock::{LockError, ServerLock};
+use super::server_lock::{LockError, ServerLock, real_path};
 use crate::private_files::{self, beside};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
@@ -25,6 +25,10 @@ pub enum BackupError {
     TargetExists(PathBuf),
     #[error("there is no database at {0}")]
     NoSource(PathBuf),
+    #[error(
+        "{0} is a folder, not a database file: name the file itself (DATABASE_URL=sqlite://folder/maintenance.db)"
+    )]
+    Folder(PathBuf),
     #[error("the folder {0} does not exist: create it first")]
     NoFolder(PathBuf),
     #[error("{path}: {source}")]
@@ -112,6 +116,9 @@ pub fn backup(
             return Err(BackupError::TargetExists(taken));
         }
     }
+    if source.is_dir() {
+        return Err(BackupError::Folder(crate::db::absolute(source)));
+    }
     if !source.is_file() {
         return Err(BackupError::NoSource(crate::db::absolute(source)));
     }
@@ -137,15 +144,44 @@ pub fn backup(
         .metadata()
         .map_err(io(partial.path()))?
         .len();
+    // The photos and the key go to temporary names beside the target as well, and all three
+    // get their names only once each is whole: a failed backup leaves nothing under them.
+    // After the copy: every photo the copied rows name was stored before it.
+    let staged = tempfile::Builder::new()
+        .prefix(".backup-")
+        .suffix(".uploads")
+        .tempdir_in(partial.path().parent().unwrap_or(Path::new(".")))
+        .map_err(io(target))?;
+    let photos = copy_folder(&photos_folder(source), staged.path())?;
+    let key = match std::fs::read(key_path(source)) {
+        Ok(bytes) => {
+            let staged_key = partial_beside(target, ".backup-")?;
+            write_key(staged_key.as_file(), &bytes).map_err(io(staged_key.path()))?;
+            Some(staged_key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(&key_path(source))(e)),
+    };
+    if photos_folder(source).is_dir() {
+        // Renamed away, the temporary folder has nothing left for its drop to remove.
+        std::fs::rename(staged.path(), photos_folder(target))
+            .map_err(io(&photos_folder(target)))?;
+    }
+    let key = match key {
+        Some(staged_key) => {
+            staged_key
+                .persist_noclobber(key_path(target))
+                .map_err(|e| io(&key_path(target))(e.error))?;
+            Some(key_path(target))
+        }
+        None => None,
+    };
     partial
         .persist_noclobber(target)
         .map_err(|e| BackupError::Io {
             path: target.to_path_buf(),
             source: e.error,
         })?;
-    // After the copy: every photo the copied rows name was stored before it.
-    let photos = copy_folder(&photos_folder(source), &photos_folder(target))?;
-    let key = copy_key(&key_path(source), &key_path(target))?;
     Ok(Copied {
         database: target.to_path_buf(),
         bytes,
@@ -154,6 +190,12 @@ pub fn backup(
         key_kept: None,
         replaced: None,
     })
+}
+
+fn write_key(file: &std::fs::File, key: &[u8]) -> std::io::Result<()> {
+    let mut file = file;
+    std::io::Write::write_all(&mut file, key)?;
+    file.sync_all()
 }
 
 fn copy_pages(
@@ -231,7 +273,19 @@ fn copy_folder(from: &Path, to: &Path) -> Result<usize, BackupError> {
         if dest.exists() {
             continue;
         }
-        std::fs::copy(entry.path(), &dest).map_err(io(&dest))?;
+        let mut photo = match std::fs::File::open(entry.path()) {
+            Ok(photo) => photo,
+            // Deleted since the folder was listed (its request deleted, or the photo replaced):
+            // the live server no longer has it either.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(&entry.path())(e)),
+        };
+        let mut copy =
+            private_files::owner_only(std::fs::OpenOptions::new().write(true).create_new(true))
+                .open(&dest)
+                .map_err(io(&dest))?;
+        std::io::copy(&mut photo, &mut copy).map_err(io(&dest))?;
+        copy.sync_all().map_err(io(&dest))?;
         copied += 1;
     }
     Ok(copied)
@@ -244,12 +298,10 @@ fn copy_key(from: &Path, to: &Path) -> Result<Option<PathBuf>, BackupError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(from)(e)),
     };
-    let mut file =
-        private_files::owner_only(std::fs::OpenOptions::new().write(true).create_new(true))
-            .open(to)
-            .map_err(io(to))?;
-    std::io::Write::write_all(&mut file, &key).map_err(io(to))?;
-    file.sync_all().map_err(io(to))?;
+    let file = private_files::owner_only(std::fs::OpenOptions::new().write(true).create_new(true))
+        .open(to)
+        .map_err(io(to))?;
+    write_key(&file, &key).map_err(io(to))?;
     Ok(Some(to.to_path_buf()))
 }
 
@@ -261,6 +313,11 @@ fn copy_key(from: &Path, to: &Path) -> Result<Option<PathBuf>, BackupError> {
 pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     if !backup.is_file() {
         return Err(BackupError::NoSource(crate::db::absolute(backup)));
+    }
+    // The file itself, so a symlink to it stays a symlink, now to the restored database.
+    let database = &real_path(database);
+    if database.is_dir() {
+        return Err(BackupError::Folder(database.clone()));
     }
     let _lock = ServerLock::acquire(database)?;
     {
@@ -310,6 +367,17 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
         std::fs::set_permissions(incoming.path(), std::fs::Permissions::from_mode(0o600))
             .map_err(io(incoming.path()))?;
     }
+    // The photos join the ones in place before the database changes: a restore that fails
+    // here leaves the old database with a few more files beside it, never the backup's rows
+    // without their photos.
+    let photos = copy_folder(&photos_folder(backup), &photos_folder(database))?;
+    // The key in place signs the sessions and links handed out now; a backup's older key would
+    // end them, so an existing one stays (and the report says so).
+    let (key, key_kept) = if key_path(database).exists() {
+        (None, Some(key_path(database)))
+    } else {
+        (copy_key(&key_path(backup), &key_path(database))?, None)
+    };
     let replaced = if database.exists() {
         let aside = unused_aside(database);
         std::fs::rename(database, &aside).map_err(io(database))?;
@@ -334,14 +402,6 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
         path: database.to_path_buf(),
         source: e.error,
     })?;
-    let photos = copy_folder(&photos_folder(backup), &photos_folder(database))?;
-    // The key in place signs the sessions and links handed out now; a backup's older key would
-    // end them, so an existing one stays (and the report says so).
-    let (key, key_kept) = if key_path(database).exists() {
-        (None, Some(key_path(database)))
-    } else {
-        (copy_key(&key_path(backup), &key_path(database))?, None)
-    };
     Ok(Copied {
         database: database.to_path_buf(),
         bytes,

@@ -15,7 +15,7 @@ pub fn lock_path(database: &Path) -> PathBuf {
 /// The file a path names, through any symlink (of the file or of a folder above it), so
 /// that two names of one database share one lock. A file not there yet is resolved through
 /// its folder.
-fn real_path(database: &Path) -> PathBuf {
+pub fn real_path(database: &Path) -> PathBuf {
     if let Ok(real) = std::fs::canonicalize(database) {
         return real;
     }

@@ -440,6 +440,113 @@ async fn a_restore_brings_the_backups_log_and_keeps_every_database_it_replaced()
     );
 }
 
+/// What a folder holds, by name.
+fn names_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A backup or restore that fails part way leaves nothing half done: no backup under the
+/// names a rerun needs, no database swapped for one whose photos never came. A database
+/// named through a symlink is restored into the file it names; a folder is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_backup_or_restore_leaves_nothing_half_done() {
+    let app = spawn_app().await;
+    let (_, token) = app.resident("half@example.com").await;
+    let first = app.submit(&token, "거실 전등이 깜빡거려요").await["id"]
+        .as_i64()
+        .unwrap();
+    let photo =
+        crate::photos::upload(&app, Some(&token), first, "p.jpg", crate::photos::JPEG).await;
+    assert_eq!(photo.status(), StatusCode::OK);
+    let dir = app.stop().await;
+    let database = db_path(&dir);
+    let backups = dir.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let good = backups.join("good.db");
+    succeeded(&run(&database, &["backup", good.to_str().unwrap()], &[], "").await);
+
+    // The key cannot be read (here: a folder in its place): the backup fails after the
+    // database and photos are copied, and leaves none of them.
+    let key = dir.path().join("maintenance.db.secret");
+    let key_bytes = std::fs::read(&key).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    std::fs::create_dir(&key).unwrap();
+    let before = names_in(&backups);
+    let broken = backups.join("broken.db");
+    let failed = run(&database, &["backup", broken.to_str().unwrap()], &[], "").await;
+    assert!(!failed.status.success(), "{}", stdout(&failed));
+    assert!(
+        stderr(&failed).contains("maintenance.db.secret"),
+        "{}",
+        stderr(&failed)
+    );
+    assert_eq!(names_in(&backups), before, "nothing left behind");
+    std::fs::remove_dir(&key).unwrap();
+    std::fs::write(&key, &key_bytes).unwrap();
+    succeeded(&run(&database, &["backup", broken.to_str().unwrap()], &[], "").await);
+
+    // A restore whose photos cannot be put in place (a file where their folder goes) fails
+    // with the database it would have replaced still in place.
+    let later = request_ids(&database).len();
+    {
+        let conn = Connection::open(&database).unwrap();
+        conn.execute("DELETE FROM requests WHERE id = ?1", [first])
+            .unwrap();
+    }
+    let uploads = dir.path().join("maintenance.db.uploads");
+    let moved = dir.path().join("uploads.kept");
+    std::fs::rename(&uploads, &moved).unwrap();
+    std::fs::write(&uploads, b"not a folder").unwrap();
+    let failed = run(&database, &["restore", good.to_str().unwrap()], &[], "").await;
+    assert!(!failed.status.success(), "{}", stdout(&failed));
+    assert!(
+        moved_aside(dir.path()).is_empty(),
+        "{:?}",
+        moved_aside(dir.path())
+    );
+    assert_eq!(request_ids(&database).len(), later - 1);
+    std::fs::remove_file(&uploads).unwrap();
+    std::fs::rename(&moved, &uploads).unwrap();
+
+    // Through a symlink: the link stays, the file it names is restored.
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&database, &link).unwrap();
+    succeeded(&run(&link, &["restore", good.to_str().unwrap()], &[], "").await);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(request_ids(&database).len(), later);
+    assert_eq!(moved_aside(dir.path()).len(), 1);
+
+    // A folder is not a database: refused, and left as it was.
+    let refused = run(dir.path(), &["restore", good.to_str().unwrap()], &[], "").await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("is a folder"),
+        "{}",
+        stderr(&refused)
+    );
+    let refused = run(
+        dir.path(),
+        &["backup", backups.join("f.db").to_str().unwrap()],
+        &[],
+        "",
+    )
+    .await;
+    assert!(
+        stderr(&refused).contains("is a folder"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(database.is_file() && dir.path().is_dir());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_admin_makes_a_staff_account_that_logs_in() {
     let app = spawn_app().await;
