@@ -282,6 +282,7 @@ pub async fn check(config: &Config, options: CheckOptions) -> (String, bool) {
         .await
         .unwrap_or_else(|e| vec![Finding::fail("database", e.to_string())]);
     findings.extend(database);
+    findings.push(check_key(config));
     findings.push(check_disk(&config.database_path));
     findings.push(match (&config.llm, options.llm) {
         (None, _) => Finding::skipped(
@@ -307,8 +308,35 @@ pub async fn check(config: &Config, options: CheckOptions) -> (String, bool) {
     (text, all_hold)
 }
 
+/// The signing key the server would use: `SECRET_KEY`, or the file beside the database,
+/// which must be long enough and only its owner's.
+fn check_key(config: &Config) -> Finding {
+    if config.secret_key.is_some() {
+        return Finding::ok("key", "from SECRET_KEY");
+    }
+    let path = config.secret_key_path();
+    match crate::auth::secret::inspect(&path) {
+        Ok(key) if key.open_to_others => Finding::fail(
+            "key",
+            format!(
+                "{} can be read by other users, who could sign tokens for any account: chmod 600 it (the server does so at its next start)",
+                shown(&path)
+            ),
+        ),
+        Ok(_) => Finding::ok("key", format!("{}, owner-only", shown(&path))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Finding::ok(
+            "key",
+            format!(
+                "none yet: the server makes {} at its first start",
+                shown(&path)
+            ),
+        ),
+        Err(e) => Finding::fail("key", format!("{}: {e}", shown(&path))),
+    }
+}
+
 /// Opens the database read-only (nothing is migrated or created): its schema version and a
-/// `PRAGMA quick_check`.
+/// `PRAGMA quick_check`; and whether this user may write it, as the server must.
 fn check_database(path: &Path, integrity: bool) -> Vec<Finding> {
     if !path.is_file() {
         return vec![Finding::fail(
@@ -318,6 +346,28 @@ fn check_database(path: &Path, integrity: bool) -> Vec<Finding> {
                 shown(path)
             ),
         )];
+    }
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        return vec![Finding::fail(
+            "database",
+            format!(
+                "{} is an empty file: no schema and no requests (the server would start on it as on a new database; restore a backup if there was data)",
+                shown(path)
+            ),
+        )];
+    }
+    // Opened for writing and closed at once: nothing is written, but a file the server
+    // could not write is found now, not at its start.
+    for file in [path.to_path_buf(), private_files::beside(path, "-wal")] {
+        match std::fs::OpenOptions::new().write(true).open(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return vec![Finding::fail(
+                    "database",
+                    format!("cannot write {} ({e}): the server must", shown(&file)),
+                )];
+            }
+            _ => {}
+        }
     }
     let conn = match open_to_look(path) {
         Ok(conn) => conn,

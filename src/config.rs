@@ -510,6 +510,14 @@ impl Reader<'_> {
                 "LLM_BASE_URL",
                 format!("expected an http:// or https:// URL, got '{base_url}'"),
             );
+        } else if url::Url::parse(&base_url)
+            .is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+        {
+            // A URL is shown in logs, errors and `check`; a credential in it would be too.
+            self.problem(
+                "LLM_BASE_URL",
+                "holds a user name or password: give the API key as GROQ_API_KEY or LLM_API_KEY, never in the URL",
+            );
         }
         let model = self
             .get("LLM_MODEL")
@@ -895,6 +903,13 @@ mod tests {
         .unwrap_err();
         let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
         assert_eq!(names, ["LLM_BASE_URL", "LLM_RPM", "LLM_BATCH"]);
+        let err = config(&[
+            ("LLM_API_KEY", "k"),
+            ("LLM_BASE_URL", "https://proxy-user:hunter2@llm.example/v1"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.0[0].variable, "LLM_BASE_URL");
+        assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
     }
 
     #[test]

@@ -938,6 +938,7 @@ async fn check_says_what_holds_and_fails_on_what_does_not() {
         "ok    configuration",
         "ok    database       quick_check ok",
         "ok    migrations",
+        "ok    key            ",
         "ok    disk",
         "skip  llm",
         "ok    server",
@@ -1032,6 +1033,42 @@ async fn check_says_what_holds_and_fails_on_what_does_not() {
         }
         std::fs::set_permissions(locked.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
+    // A signing key the server would refuse, or one other users could read; an empty file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = dir.path().join("maintenance.db.secret");
+        let kept = std::fs::read(&key).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let readable = run(&database, &["check", "--no-llm"], &[], "").await;
+        assert!(!readable.status.success(), "{}", stdout(&readable));
+        assert!(
+            stdout(&readable).contains("FAIL  key") && stdout(&readable).contains("chmod 600"),
+            "{}",
+            stdout(&readable)
+        );
+        std::fs::write(&key, b"abc").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let short = run(&database, &["check", "--no-llm"], &[], "").await;
+        assert!(!short.status.success(), "{}", stdout(&short));
+        assert!(stdout(&short).contains("too short"), "{}", stdout(&short));
+        std::fs::write(&key, kept).unwrap();
+        assert!(
+            run(&database, &["check", "--no-llm"], &[], "")
+                .await
+                .status
+                .success()
+        );
+    }
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let emptied = run(&empty, &["check", "--no-llm"], &[], "").await;
+    assert!(!emptied.status.success(), "{}", stdout(&emptied));
+    assert!(
+        stdout(&emptied).contains("is an empty file"),
+        "{}",
+        stdout(&emptied)
+    );
     let none = run(&dir.path().join("none.db"), &["check"], &[], "").await;
     assert!(!none.status.success());
     assert!(
