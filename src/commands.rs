@@ -7,7 +7,7 @@ use crate::accounts;
 use crate::auth::Passwords;
 use crate::classify::llm::{LlmClient, LlmError};
 use crate::config::Config;
-use crate::db::server_lock::{LockError, ServerLock};
+use crate::db::server_lock::{Holder, LockError, ServerLock};
 use crate::db::{self, Db, backup, requests::Reclassify};
 use crate::events::Events;
 use crate::private_files;
@@ -187,7 +187,7 @@ pub async fn reclassify(db: &Db, config: &Config, which: Reclassify) -> Result<S
     // Whoever serves the database classifies the jobs, so that their changes reach its
     // clients live and in order; with no server running and no LLM, this process does it now,
     // holding the server's lock so that none starts meanwhile.
-    let no_server = match ServerLock::acquire(&config.database_path) {
+    let no_server = match ServerLock::acquire(&config.database_path, Holder::Reclassify) {
         Ok(lock) => Some(lock),
         Err(LockError::Held { .. }) => None,
         Err(e) => return Err(e.to_string()),

@@ -8,7 +8,7 @@ use crate::body_deadline::body_deadline;
 use crate::classify::llm::LlmClient;
 use crate::config::{Config, MetricsEndpoint, Secret};
 use crate::connections::{ClientStream, ConnectionLimit, refuse};
-use crate::db::server_lock::ServerLock;
+use crate::db::server_lock::{Holder, ServerLock};
 use crate::db::{Db, OpenError, OpenMode};
 use crate::errors::AppError;
 use crate::events::Events;
@@ -145,7 +145,7 @@ impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         // Before the database is opened: a second server on it, or a restore, is refused before
         // it migrates, creates or writes anything.
-        let lock = ServerLock::acquire(&config.database_path)?;
+        let lock = ServerLock::acquire(&config.database_path, Holder::Serve)?;
         let (mut state, shutdown) = match prepare_state(config).await {
             Ok(prepared) => prepared,
             Err(e) => {

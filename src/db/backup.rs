@@ -6,7 +6,7 @@
 //! given its name: a backup that exists is a whole one. The photos and the signing key,
 //! which live beside the database, are copied beside the backup under the same names.
 
-use super::server_lock::{LockError, ServerLock, real_path};
+use super::server_lock::{Holder, LockError, ServerLock, real_path};
 use crate::private_files::{self, beside};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
@@ -319,7 +319,7 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     if database.is_dir() {
         return Err(BackupError::Folder(database.clone()));
     }
-    let _lock = ServerLock::acquire(database)?;
+    let _lock = ServerLock::acquire(database, Holder::Restore)?;
     {
         let conn = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(sqlite(backup))?;

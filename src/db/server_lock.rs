@@ -29,10 +29,46 @@ pub fn real_path(database: &Path) -> PathBuf {
     }
 }
 
+/// What a process holds the lock for, written in the lock file for the message another
+/// process shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    Serve,
+    Restore,
+    /// `maintenance reclassify` classifying offline itself, with no server running.
+    Reclassify,
+}
+
+impl Holder {
+    const ALL: [Holder; 3] = [Holder::Serve, Holder::Restore, Holder::Reclassify];
+
+    fn word(self) -> &'static str {
+        match self {
+            Holder::Serve => "serve",
+            Holder::Restore => "restore",
+            Holder::Reclassify => "reclassify",
+        }
+    }
+
+    /// "another process is ... {database}: ...", by what the holder does.
+    fn doing(self) -> (&'static str, &'static str) {
+        match self {
+            Holder::Serve => ("serving", "stop it first"),
+            Holder::Restore => ("restoring a backup into", "wait for it to finish"),
+            Holder::Reclassify => ("reclassifying", "wait for it to finish"),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another process is serving {database}{holder}: stop it first")]
-    Held { database: PathBuf, holder: String },
+    #[error("another process is {doing} {database}{holder}: {advice}")]
+    Held {
+        database: PathBuf,
+        holder: String,
+        doing: &'static str,
+        advice: &'static str,
+    },
     #[error("the folder {0} does not exist: create it first")]
     NoFolder(PathBuf),
     #[error("cannot open the lock file {path}: {source}")]
@@ -53,7 +89,7 @@ pub struct ServerLock {
 
 impl ServerLock {
     /// Takes the lock, or says that another process holds it (with its process id).
-    pub fn acquire(database: &Path) -> Result<ServerLock, LockError> {
+    pub fn acquire(database: &Path, purpose: Holder) -> Result<ServerLock, LockError> {
         let path = lock_path(&real_path(database));
         if let Some(folder) = path.parent()
             && !folder.as_os_str().is_empty()
@@ -75,9 +111,15 @@ impl ServerLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let mut pid = String::new();
-                let _ = file.read_to_string(&mut pid);
-                let pid = pid.trim();
+                let mut written = String::new();
+                let _ = file.read_to_string(&mut written);
+                let mut words = written.split_whitespace();
+                let pid = words.next().unwrap_or_default();
+                let other = words
+                    .next()
+                    .and_then(|w| Holder::ALL.into_iter().find(|h| h.word() == w))
+                    .unwrap_or(Holder::Serve);
+                let (doing, advice) = other.doing();
                 return Err(LockError::Held {
                     database: crate::db::absolute(database),
                     holder: if pid.is_empty() {
@@ -85,6 +127,8 @@ impl ServerLock {
                     } else {
                         format!(" (process {pid})")
                     },
+                    doing,
+                    advice,
                 });
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
@@ -92,7 +136,7 @@ impl ServerLock {
         // Who holds it, for the message another process shows.
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
-        write!(file, "{}", std::process::id()).map_err(io)?;
+        write!(file, "{} {}", std::process::id(), purpose.word()).map_err(io)?;
         Ok(ServerLock {
             _file: file,
             path,
@@ -119,15 +163,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("m.db");
         assert_eq!(lock_path(&db), dir.path().join("m.db.lock"));
-        let first = ServerLock::acquire(&db).unwrap();
-        let refused = ServerLock::acquire(&db).unwrap_err().to_string();
+        let first = ServerLock::acquire(&db, Holder::Serve).unwrap();
+        let refused = ServerLock::acquire(&db, Holder::Serve)
+            .unwrap_err()
+            .to_string();
         assert!(
             refused.contains(&format!("process {}", std::process::id()))
                 && refused.contains("m.db"),
             "{refused}"
         );
         drop(first);
-        ServerLock::acquire(&db).unwrap();
+        let restoring = ServerLock::acquire(&db, Holder::Restore).unwrap();
+        let refused = ServerLock::acquire(&db, Holder::Serve)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("is restoring a backup into") && refused.contains("wait for it"),
+            "{refused}"
+        );
+        drop(restoring);
+        ServerLock::acquire(&db, Holder::Serve).unwrap();
     }
 
     #[cfg(unix)]
@@ -142,10 +197,13 @@ mod tests {
         std::os::unix::fs::symlink(&db, &file_link).unwrap();
         let folder_link = dir.path().join("current");
         std::os::unix::fs::symlink(&real, &folder_link).unwrap();
-        let _held = ServerLock::acquire(&file_link).unwrap();
-        assert!(ServerLock::acquire(&db).is_err(), "the file's own name");
+        let _held = ServerLock::acquire(&file_link, Holder::Serve).unwrap();
         assert!(
-            ServerLock::acquire(&folder_link.join("m.db")).is_err(),
+            ServerLock::acquire(&db, Holder::Serve).is_err(),
+            "the file's own name"
+        );
+        assert!(
+            ServerLock::acquire(&folder_link.join("m.db"), Holder::Serve).is_err(),
             "through a linked folder"
         );
         assert!(real.join("m.db.lock").exists());
@@ -156,11 +214,11 @@ mod tests {
     fn a_discarded_lock_removes_only_a_file_it_made() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("m.db");
-        ServerLock::acquire(&db).unwrap().discard();
+        ServerLock::acquire(&db, Holder::Serve).unwrap().discard();
         assert!(!lock_path(&db).exists());
-        drop(ServerLock::acquire(&db).unwrap());
+        drop(ServerLock::acquire(&db, Holder::Serve).unwrap());
         assert!(lock_path(&db).exists());
-        ServerLock::acquire(&db).unwrap().discard();
+        ServerLock::acquire(&db, Holder::Serve).unwrap().discard();
         assert!(lock_path(&db).exists(), "one left by an earlier run stays");
     }
 }
