@@ -510,13 +510,16 @@ impl Reader<'_> {
                 "LLM_BASE_URL",
                 format!("expected an http:// or https:// URL, got '{base_url}'"),
             );
-        } else if url::Url::parse(&base_url)
-            .is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
-        {
+        } else if url::Url::parse(&base_url).is_ok_and(|u| {
+            !u.username().is_empty()
+                || u.password().is_some()
+                || u.query().is_some()
+                || u.fragment().is_some()
+        }) {
             // A URL is shown in logs, errors and `check`; a credential in it would be too.
             self.problem(
                 "LLM_BASE_URL",
-                "holds a user name or password: give the API key as GROQ_API_KEY or LLM_API_KEY, never in the URL",
+                "holds a user name, password, query or fragment: it is the API root only; give the API key as GROQ_API_KEY or LLM_API_KEY, never in the URL",
             );
         }
         let model = self
@@ -910,6 +913,14 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.0[0].variable, "LLM_BASE_URL");
         assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+        for url in [
+            "https://llm.example/v1?key=hunter2",
+            "https://llm.example/v1#hunter2",
+        ] {
+            let err = config(&[("LLM_API_KEY", "k"), ("LLM_BASE_URL", url)]).unwrap_err();
+            assert_eq!(err.0[0].variable, "LLM_BASE_URL", "{url}");
+            assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+        }
     }
 
     #[test]

@@ -130,6 +130,16 @@ pub fn backup(
     from.busy_timeout(Duration::from_secs(5))
         .map_err(sqlite(source))?;
     let partial = partial_beside(target, ".backup-")?;
+    // Held while this backup runs: a backup that finds another's temporaries unheld knows
+    // they were left by one that was interrupted, and removes them.
+    partial
+        .as_file()
+        .try_lock()
+        .map_err(|e| io(partial.path())(e.into()))?;
+    remove_interrupted(partial.path(), ".backup-");
+    // The photos and the key go to temporary names beside the target as well, and all three
+    // get their names only once each is whole: a failed backup leaves nothing under them.
+    let staged = Staged::beside(partial.path());
     {
         let mut to = Connection::open(partial.path()).map_err(sqlite(partial.path()))?;
         copy_pages(&from, &mut to, &mut progress).map_err(sqlite(source))?;
@@ -144,37 +154,22 @@ pub fn backup(
         .metadata()
         .map_err(io(partial.path()))?
         .len();
-    // The photos and the key go to temporary names beside the target as well, and all three
-    // get their names only once each is whole: a failed backup leaves nothing under them.
     // After the copy: every photo the copied rows name was stored before it.
-    let staged = tempfile::Builder::new()
-        .prefix(".backup-")
-        .suffix(".uploads")
-        .tempdir_in(partial.path().parent().unwrap_or(Path::new(".")))
-        .map_err(io(target))?;
-    let photos = copy_folder(&photos_folder(source), staged.path())?;
-    let key = match std::fs::read(key_path(source)) {
-        Ok(bytes) => {
-            let staged_key = partial_beside(target, ".backup-")?;
-            write_key(staged_key.as_file(), &bytes).map_err(io(staged_key.path()))?;
-            Some(staged_key)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io(&key_path(source))(e)),
+    let has_photos = photos_folder(source).is_dir();
+    let photos = if has_photos {
+        copy_folder(&photos_folder(source), &staged.photos)?
+    } else {
+        0
     };
-    if photos_folder(source).is_dir() {
-        // Renamed away, the temporary folder has nothing left for its drop to remove.
-        std::fs::rename(staged.path(), photos_folder(target))
-            .map_err(io(&photos_folder(target)))?;
+    let key = copy_key(&key_path(source), &staged.key)?.is_some();
+    if has_photos {
+        rename_new(&staged.photos, &photos_folder(target))?;
     }
-    let key = match key {
-        Some(staged_key) => {
-            staged_key
-                .persist_noclobber(key_path(target))
-                .map_err(|e| io(&key_path(target))(e.error))?;
-            Some(key_path(target))
-        }
-        None => None,
+    let key = if key {
+        rename_new(&staged.key, &key_path(target))?;
+        Some(key_path(target))
+    } else {
+        None
     };
     partial
         .persist_noclobber(target)
@@ -190,6 +185,79 @@ pub fn backup(
         key_kept: None,
         replaced: None,
     })
+}
+
+/// The temporary names of a backup's photos and key: beside its temporary database file
+/// (`.backup-XXXX.partial`), as `.backup-XXXX.uploads` and `.backup-XXXX.secret`. What is
+/// still under them when the backup ends (it failed) is removed.
+struct Staged {
+    photos: PathBuf,
+    key: PathBuf,
+}
+
+impl Staged {
+    fn beside(partial: &Path) -> Staged {
+        Staged {
+            photos: partial.with_extension("uploads"),
+            key: partial.with_extension("secret"),
+        }
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.photos);
+        let _ = std::fs::remove_file(&self.key);
+    }
+}
+
+/// Removes what interrupted backups (or restores) left in the folder of `ours`: temporary
+/// databases named `<prefix>*.partial` that no running one holds, with their photos and key.
+fn remove_interrupted(ours: &Path, prefix: &str) {
+    let folder = ours
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if path == ours || !name.starts_with(prefix) || !name.ends_with(".partial") {
+            continue;
+        }
+        // One still running holds its lock.
+        let unheld = std::fs::File::open(&path).is_ok_and(|f| f.try_lock().is_ok());
+        if unheld {
+            tracing::info!(path = %path.display(), "removing what an interrupted run left");
+            drop(Staged::beside(&path));
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// Removes the photo copies (`.copy-*.partial`) an interrupted copy left in `folder`.
+fn remove_copies_left(folder: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".copy-") && name.ends_with(".partial") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Renames `from` to `to`, refusing to replace what is already there.
+fn rename_new(from: &Path, to: &Path) -> Result<(), BackupError> {
+    if to.try_exists().unwrap_or(true) {
+        return Err(BackupError::TargetExists(to.to_path_buf()));
+    }
+    std::fs::rename(from, to).map_err(io(to))
 }
 
 fn write_key(file: &std::fs::File, key: &[u8]) -> std::io::Result<()> {
@@ -280,12 +348,17 @@ fn copy_folder(from: &Path, to: &Path) -> Result<usize, BackupError> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(io(&entry.path())(e)),
         };
-        let mut copy =
-            private_files::owner_only(std::fs::OpenOptions::new().write(true).create_new(true))
-                .open(&dest)
-                .map_err(io(&dest))?;
-        std::io::copy(&mut photo, &mut copy).map_err(io(&dest))?;
-        copy.sync_all().map_err(io(&dest))?;
+        // Under a temporary name until whole (`*.partial`, which nothing takes for a photo):
+        // an interrupted copy never leaves a cut-off photo under the name the rows use.
+        let mut copy = tempfile::Builder::new()
+            .prefix(".copy-")
+            .suffix(".partial")
+            .tempfile_in(to)
+            .map_err(io(to))?;
+        std::io::copy(&mut photo, copy.as_file_mut()).map_err(io(&dest))?;
+        copy.as_file().sync_all().map_err(io(&dest))?;
+        copy.persist_noclobber(&dest)
+            .map_err(|e| io(&dest)(e.error))?;
         copied += 1;
     }
     Ok(copied)
@@ -314,12 +387,18 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     if !backup.is_file() {
         return Err(BackupError::NoSource(crate::db::absolute(backup)));
     }
-    // The file itself, so a symlink to it stays a symlink, now to the restored database.
-    let database = &real_path(database);
+    // The database goes into the file itself, so a symlink to it stays a symlink, now to
+    // the restored database (SQLite keeps its log beside that file too); the photos and the
+    // key go where the server looks for them, beside the name it is given.
+    let named = database;
+    let database = &real_path(named);
     if database.is_dir() {
         return Err(BackupError::Folder(database.clone()));
     }
     let _lock = ServerLock::acquire(database, Holder::Restore)?;
+    // With the lock held no other restore runs, and no server writes photos: temporaries
+    // still here were left by one that was interrupted.
+    remove_copies_left(&photos_folder(named));
     {
         let conn = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(sqlite(backup))?;
@@ -352,6 +431,7 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     // backup with a `-wal` beside it (one a server left, or a copy of a live file) comes back
     // whole: its log is part of what it holds.
     let incoming = partial_beside(database, ".restore-")?;
+    remove_interrupted(incoming.path(), ".restore-");
     {
         let from = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(sqlite(backup))?;
@@ -370,13 +450,13 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     // The photos join the ones in place before the database changes: a restore that fails
     // here leaves the old database with a few more files beside it, never the backup's rows
     // without their photos.
-    let photos = copy_folder(&photos_folder(backup), &photos_folder(database))?;
+    let photos = copy_folder(&photos_folder(backup), &photos_folder(named))?;
     // The key in place signs the sessions and links handed out now; a backup's older key would
     // end them, so an existing one stays (and the report says so).
-    let (key, key_kept) = if key_path(database).exists() {
-        (None, Some(key_path(database)))
+    let (key, key_kept) = if key_path(named).exists() {
+        (None, Some(key_path(named)))
     } else {
-        (copy_key(&key_path(backup), &key_path(database))?, None)
+        (copy_key(&key_path(backup), &key_path(named))?, None)
     };
     let replaced = if database.exists() {
         let aside = unused_aside(database);

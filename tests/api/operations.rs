@@ -511,8 +511,11 @@ async fn a_failed_backup_or_restore_leaves_nothing_half_done() {
     std::fs::remove_file(&uploads).unwrap();
     std::fs::rename(&moved, &uploads).unwrap();
 
-    // Through a symlink: the link stays, the file it names is restored.
-    let link = dir.path().join("link.db");
+    // Through a symlink: the link stays, the file it names is restored, and the photos and
+    // key go beside the link's name, where a server given that name looks for them.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let link = elsewhere.join("link.db");
     std::os::unix::fs::symlink(&database, &link).unwrap();
     succeeded(&run(&link, &["restore", good.to_str().unwrap()], &[], "").await);
     assert!(
@@ -523,6 +526,58 @@ async fn a_failed_backup_or_restore_leaves_nothing_half_done() {
     );
     assert_eq!(request_ids(&database).len(), later);
     assert_eq!(moved_aside(dir.path()).len(), 1);
+    assert_eq!(
+        names_in(&elsewhere.join("link.db.uploads")),
+        names_in(&backups.join("good.db.uploads"))
+    );
+    assert!(elsewhere.join("link.db.secret").is_file());
+
+    // What interrupted runs left is removed by the next one; what a running one holds stays.
+    let left = |name: &str| backups.join(name);
+    std::fs::write(left(".backup-dead.partial"), b"half").unwrap();
+    std::fs::create_dir(left(".backup-dead.uploads")).unwrap();
+    std::fs::write(left(".backup-dead.secret"), b"k").unwrap();
+    let running = std::fs::File::create(left(".backup-live.partial")).unwrap();
+    running.lock().unwrap();
+    std::fs::write(dir.path().join(".restore-dead.partial"), b"half").unwrap();
+    let cut_off = dir
+        .path()
+        .join("maintenance.db.uploads")
+        .join(".copy-dead.partial");
+    std::fs::write(&cut_off, b"half a photo").unwrap();
+    succeeded(
+        &run(
+            &database,
+            &["backup", left("later.db").to_str().unwrap()],
+            &[],
+            "",
+        )
+        .await,
+    );
+    for gone in [
+        ".backup-dead.partial",
+        ".backup-dead.uploads",
+        ".backup-dead.secret",
+    ] {
+        assert!(!left(gone).exists(), "{gone} is left");
+    }
+    assert!(
+        left(".backup-live.partial").exists(),
+        "a running backup's file stays"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(left("later.db.uploads"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "the photos folder is the owner's only");
+    }
+    drop(running);
+    succeeded(&run(&database, &["restore", good.to_str().unwrap()], &[], "").await);
+    assert!(!dir.path().join(".restore-dead.partial").exists());
+    assert!(!cut_off.exists());
 
     // A folder is not a database: refused, and left as it was.
     let refused = run(dir.path(), &["restore", good.to_str().unwrap()], &[], "").await;
