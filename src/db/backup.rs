@@ -129,14 +129,8 @@ pub fn backup(
     .map_err(sqlite(source))?;
     from.busy_timeout(Duration::from_secs(5))
         .map_err(sqlite(source))?;
-    let partial = partial_beside(target, ".backup-")?;
-    // Held while this backup runs: a backup that finds another's temporaries unheld knows
-    // they were left by one that was interrupted, and removes them.
-    partial
-        .as_file()
-        .try_lock()
-        .map_err(|e| io(partial.path())(e.into()))?;
-    remove_interrupted(partial.path(), ".backup-");
+    let partial = partial_beside(target, BACKUP)?;
+    remove_interrupted(partial.path(), BACKUP);
     // The photos and the key go to temporary names beside the target as well, and all three
     // get their names only once each is whole: a failed backup leaves nothing under them.
     let staged = Staged::beside(partial.path());
@@ -188,8 +182,9 @@ pub fn backup(
 }
 
 /// The temporary names of a backup's photos and key: beside its temporary database file
-/// (`.backup-XXXX.partial`), as `.backup-XXXX.uploads` and `.backup-XXXX.secret`. What is
-/// still under them when the backup ends (it failed) is removed.
+/// (`.maintenance-backup-XXXX.partial`), as `.maintenance-backup-XXXX.uploads` and
+/// `.maintenance-backup-XXXX.secret`. What is still under them when the backup ends (it
+/// failed) is removed.
 struct Staged {
     photos: PathBuf,
     key: PathBuf,
@@ -211,9 +206,30 @@ impl Drop for Staged {
     }
 }
 
+/// What a temporary database file is for: its names start `.maintenance-<kind>-`.
+const BACKUP: &str = "backup";
+const RESTORE: &str = "restore";
+/// The random part of a temporary file's name.
+const RANDOM_CHARS: usize = 12;
+/// A temporary file younger than this is never taken for one an interrupted run left: it
+/// may be one that was just made and is not locked yet.
+const INTERRUPTED_AFTER: Duration = Duration::from_secs(60);
+
+/// Whether `name` is one [`partial_beside`] makes for `kind`.
+fn is_partial_name(name: &str, kind: &str) -> bool {
+    name.strip_prefix(".maintenance-")
+        .and_then(|rest| rest.strip_prefix(kind))
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|rest| rest.strip_suffix(".partial"))
+        .is_some_and(|random| {
+            random.len() == RANDOM_CHARS && random.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+}
+
 /// Removes what interrupted backups (or restores) left in the folder of `ours`: temporary
-/// databases named `<prefix>*.partial` that no running one holds, with their photos and key.
-fn remove_interrupted(ours: &Path, prefix: &str) {
+/// databases of `kind` that no running one holds (each holds a lock on its own), a minute
+/// old at least, with their photos and key.
+fn remove_interrupted(ours: &Path, kind: &str) {
     let folder = ours
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -223,13 +239,14 @@ fn remove_interrupted(ours: &Path, prefix: &str) {
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if path == ours || !name.starts_with(prefix) || !name.ends_with(".partial") {
+        if path == ours || !is_partial_name(&entry.file_name().to_string_lossy(), kind) {
             continue;
         }
-        // One still running holds its lock.
-        let unheld = std::fs::File::open(&path).is_ok_and(|f| f.try_lock().is_ok());
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|at| at.elapsed().is_ok_and(|age| age >= INTERRUPTED_AFTER));
+        let unheld = old && std::fs::File::open(&path).is_ok_and(|f| f.try_lock().is_ok());
         if unheld {
             tracing::info!(path = %path.display(), "removing what an interrupted run left");
             drop(Staged::beside(&path));
@@ -430,8 +447,8 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     // one or the whole backup, never half of each. Copied through SQLite, not as a file, so a
     // backup with a `-wal` beside it (one a server left, or a copy of a live file) comes back
     // whole: its log is part of what it holds.
-    let incoming = partial_beside(database, ".restore-")?;
-    remove_interrupted(incoming.path(), ".restore-");
+    let incoming = partial_beside(database, RESTORE)?;
+    remove_interrupted(incoming.path(), RESTORE);
     {
         let from = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(sqlite(backup))?;
@@ -478,10 +495,21 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
         .metadata()
         .map_err(io(incoming.path()))?
         .len();
-    incoming.persist(database).map_err(|e| BackupError::Io {
-        path: database.to_path_buf(),
-        source: e.error,
-    })?;
+    if let Err(e) = incoming.persist(database) {
+        // The old database goes back where it was: a failed restore changes nothing.
+        if let Some(aside) = &replaced {
+            for suffix in ["", "-wal", "-shm"] {
+                let moved = beside(aside, suffix);
+                if moved.exists() {
+                    let _ = std::fs::rename(&moved, beside(database, suffix));
+                }
+            }
+        }
+        return Err(BackupError::Io {
+            path: database.to_path_buf(),
+            source: e.error,
+        });
+    }
     Ok(Copied {
         database: database.to_path_buf(),
         bytes,
@@ -494,7 +522,7 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
 
 /// A new temporary file in `target`'s folder, to be renamed to `target` once whole. A missing
 /// folder is named as such, not by the temporary file's name.
-fn partial_beside(target: &Path, prefix: &str) -> Result<tempfile::NamedTempFile, BackupError> {
+fn partial_beside(target: &Path, kind: &str) -> Result<tempfile::NamedTempFile, BackupError> {
     let folder = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -502,11 +530,18 @@ fn partial_beside(target: &Path, prefix: &str) -> Result<tempfile::NamedTempFile
     if !folder.is_dir() {
         return Err(BackupError::NoFolder(crate::db::absolute(folder)));
     }
-    tempfile::Builder::new()
-        .prefix(prefix)
+    let partial = tempfile::Builder::new()
+        .prefix(&format!(".maintenance-{kind}-"))
+        .rand_bytes(RANDOM_CHARS)
         .suffix(".partial")
         .tempfile_in(folder)
-        .map_err(io(folder))
+        .map_err(io(folder))?;
+    // Held while the run lasts: another that finds the file unheld knows it was interrupted.
+    partial
+        .as_file()
+        .try_lock()
+        .map_err(|e| io(partial.path())(e.into()))?;
+    Ok(partial)
 }
 
 /// `<database>.before-restore-<time>`, with a counter when two restores share a second, so a
@@ -521,4 +556,35 @@ fn unused_aside(database: &Path) -> PathBuf {
         aside = beside(database, &format!(".before-restore-{stamp}-{n}"));
     }
     aside
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_names_it_makes_are_taken_for_its_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = partial_beside(&dir.path().join("b.db"), BACKUP).unwrap();
+        let name = made
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(is_partial_name(&name, BACKUP), "{name}");
+        assert!(!is_partial_name(&name, RESTORE), "{name}");
+        for other in [
+            ".backup-notes.partial",
+            ".maintenance-backup-short.partial",
+            ".maintenance-backup-0123456789ab.partial.bak",
+            ".maintenance-backup-0123456789a!.partial",
+            "maintenance-backup-0123456789ab.partial",
+        ] {
+            assert!(!is_partial_name(other, BACKUP), "{other}");
+        }
+        // Made and locked at once: another run cannot take it.
+        let again = std::fs::File::open(made.path()).unwrap();
+        assert!(again.try_lock().is_err());
+    }
 }

@@ -14,10 +14,23 @@ pub fn lock_path(database: &Path) -> PathBuf {
 
 /// The file a path names, through any symlink (of the file or of a folder above it), so
 /// that two names of one database share one lock. A file not there yet is resolved through
-/// its folder.
+/// its folder, and a link to a file not there yet through what the link names.
 pub fn real_path(database: &Path) -> PathBuf {
+    real_path_within(database, 40)
+}
+
+fn real_path_within(database: &Path, links_left: u32) -> PathBuf {
     if let Ok(real) = std::fs::canonicalize(database) {
         return real;
+    }
+    if links_left > 0
+        && let Ok(named) = std::fs::read_link(database)
+    {
+        let named = match database.parent() {
+            Some(folder) if named.is_relative() => folder.join(named),
+            _ => named,
+        };
+        return real_path_within(&named, links_left - 1);
     }
     let folder = database
         .parent()
@@ -183,6 +196,26 @@ mod tests {
         );
         drop(restoring);
         ServerLock::acquire(&db, Holder::Serve).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_to_a_file_not_there_yet_resolves_to_what_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("data");
+        std::fs::create_dir(&real).unwrap();
+        let link = dir.path().join("m.db");
+        std::os::unix::fs::symlink("data/m.db", &link).unwrap();
+        assert_eq!(
+            real_path(&link),
+            std::fs::canonicalize(&real).unwrap().join("m.db")
+        );
+        let looped = dir.path().join("loop.db");
+        std::os::unix::fs::symlink("loop.db", &looped).unwrap();
+        assert_eq!(
+            real_path(&looped),
+            std::fs::canonicalize(dir.path()).unwrap().join("loop.db")
+        );
     }
 
     #[cfg(unix)]

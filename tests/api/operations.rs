@@ -532,14 +532,34 @@ async fn a_failed_backup_or_restore_leaves_nothing_half_done() {
     );
     assert!(elsewhere.join("link.db.secret").is_file());
 
-    // What interrupted runs left is removed by the next one; what a running one holds stays.
+    // What interrupted runs left is removed by the next one; what a running one holds, one
+    // just made (not locked yet), and a user's own file of a like name stay.
     let left = |name: &str| backups.join(name);
-    std::fs::write(left(".backup-dead.partial"), b"half").unwrap();
-    std::fs::create_dir(left(".backup-dead.uploads")).unwrap();
-    std::fs::write(left(".backup-dead.secret"), b"k").unwrap();
-    let running = std::fs::File::create(left(".backup-live.partial")).unwrap();
+    let aged = |path: &Path| {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(120))
+            .unwrap();
+    };
+    let dead = ".maintenance-backup-deadDEAD0123";
+    std::fs::write(left(&format!("{dead}.partial")), b"half").unwrap();
+    aged(&left(&format!("{dead}.partial")));
+    std::fs::create_dir(left(&format!("{dead}.uploads"))).unwrap();
+    std::fs::write(left(&format!("{dead}.secret")), b"k").unwrap();
+    let live = left(".maintenance-backup-live01234567.partial");
+    let running = std::fs::File::create(&live).unwrap();
     running.lock().unwrap();
-    std::fs::write(dir.path().join(".restore-dead.partial"), b"half").unwrap();
+    aged(&live);
+    let fresh = left(".maintenance-backup-fresh0123456.partial");
+    std::fs::write(&fresh, b"just made").unwrap();
+    let users_own = left(".backup-notes.partial");
+    std::fs::write(&users_own, b"mine").unwrap();
+    aged(&users_own);
+    let restore_left = dir.path().join(".maintenance-restore-deadDEAD0123.partial");
+    std::fs::write(&restore_left, b"half").unwrap();
+    aged(&restore_left);
     let cut_off = dir
         .path()
         .join("maintenance.db.uploads")
@@ -554,17 +574,12 @@ async fn a_failed_backup_or_restore_leaves_nothing_half_done() {
         )
         .await,
     );
-    for gone in [
-        ".backup-dead.partial",
-        ".backup-dead.uploads",
-        ".backup-dead.secret",
-    ] {
-        assert!(!left(gone).exists(), "{gone} is left");
+    for gone in ["partial", "uploads", "secret"] {
+        assert!(!left(&format!("{dead}.{gone}")).exists(), "{gone} is left");
     }
-    assert!(
-        left(".backup-live.partial").exists(),
-        "a running backup's file stays"
-    );
+    assert!(live.exists(), "a running backup's file stays");
+    assert!(fresh.exists(), "a file just made stays");
+    assert!(users_own.exists(), "a user's own file stays");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -576,7 +591,21 @@ async fn a_failed_backup_or_restore_leaves_nothing_half_done() {
     }
     drop(running);
     succeeded(&run(&database, &["restore", good.to_str().unwrap()], &[], "").await);
-    assert!(!dir.path().join(".restore-dead.partial").exists());
+    assert!(!restore_left.exists());
+
+    // A link to a database not there yet: the restored file appears where it points.
+    let pointed = elsewhere.join("target");
+    std::fs::create_dir(&pointed).unwrap();
+    let dangling = elsewhere.join("new.db");
+    std::os::unix::fs::symlink("target/new.db", &dangling).unwrap();
+    succeeded(&run(&dangling, &["restore", good.to_str().unwrap()], &[], "").await);
+    assert!(
+        std::fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(request_ids(&pointed.join("new.db")).len(), later);
     assert!(!cut_off.exists());
 
     // A folder is not a database: refused, and left as it was.
