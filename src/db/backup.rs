@@ -250,6 +250,10 @@ fn remove_interrupted(ours: &Path, kind: &str) {
         if unheld {
             tracing::info!(path = %path.display(), "removing what an interrupted run left");
             drop(Staged::beside(&path));
+            // With SQLite's own files for it (a rollback journal while it was written).
+            for suffix in ["-journal", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(beside(&path, suffix));
+            }
             let _ = std::fs::remove_file(&path);
         }
     }
@@ -475,36 +479,45 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     } else {
         (copy_key(&key_path(backup), &key_path(named))?, None)
     };
-    let replaced = if database.exists() {
-        let aside = unused_aside(database);
-        std::fs::rename(database, &aside).map_err(io(database))?;
-        // A stopped server's log is already in the file it checkpointed; one left by a crash
-        // belongs to the old database and would be replayed into the restored one.
-        for suffix in ["-wal", "-shm"] {
-            let log = beside(database, suffix);
-            if log.exists() {
-                std::fs::rename(&log, beside(&aside, suffix)).map_err(io(&log))?;
-            }
+    // The old database and its log go aside together. A log there without its database
+    // (the file moved by hand, or a crash) goes aside too: it belongs to the old database and
+    // would be replayed into the restored one.
+    let aside = unused_aside(database);
+    let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
+    // Whatever was moved goes back where it was: a failed restore changes nothing.
+    let put_back = |moved: &[(PathBuf, PathBuf)]| {
+        for (from, to) in moved.iter().rev() {
+            let _ = std::fs::rename(to, from);
         }
-        Some(aside)
-    } else {
-        None
     };
+    for suffix in ["", "-wal", "-shm"] {
+        let from = beside(database, suffix);
+        if from.exists() {
+            let to = beside(&aside, suffix);
+            if let Err(e) = std::fs::rename(&from, &to) {
+                put_back(&moved);
+                return Err(io(&from)(e));
+            }
+            moved.push((from, to));
+        }
+    }
+    let replaced = moved
+        .iter()
+        .any(|(from, _)| from == database)
+        .then_some(aside);
+    if replaced.is_none() && !moved.is_empty() {
+        tracing::warn!(
+            log = %moved[0].1.display(),
+            "a log was left without its database: moved aside, not replayed into the restored one"
+        );
+    }
     let bytes = incoming
         .as_file()
         .metadata()
         .map_err(io(incoming.path()))?
         .len();
     if let Err(e) = incoming.persist(database) {
-        // The old database goes back where it was: a failed restore changes nothing.
-        if let Some(aside) = &replaced {
-            for suffix in ["", "-wal", "-shm"] {
-                let moved = beside(aside, suffix);
-                if moved.exists() {
-                    let _ = std::fs::rename(&moved, beside(database, suffix));
-                }
-            }
-        }
+        put_back(&moved);
         return Err(BackupError::Io {
             path: database.to_path_buf(),
             source: e.error,

@@ -606,6 +606,48 @@ async fn a_failed_backup_or_restore_leaves_nothing_half_done() {
             .is_symlink()
     );
     assert_eq!(request_ids(&pointed.join("new.db")).len(), later);
+
+    // A log left without its database (the file moved by hand) is moved aside, never
+    // replayed into the restored database; a journal an interrupted run left goes too.
+    let log = dir.path().join("maintenance.db-wal");
+    let stale_log = {
+        let conn = Connection::open(&database).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        conn.execute("UPDATE requests SET description = 'STALE-WAL'", [])
+            .unwrap();
+        std::fs::read(&log).unwrap()
+    };
+    std::fs::rename(&database, dir.path().join("moved-by-hand.db")).unwrap();
+    std::fs::write(&log, &stale_log).unwrap();
+    let journal = backups.join(".maintenance-backup-deadDEAD0123.partial-journal");
+    std::fs::write(&journal, b"j").unwrap();
+    std::fs::write(left(".maintenance-backup-deadDEAD0123.partial"), b"half").unwrap();
+    aged(&left(".maintenance-backup-deadDEAD0123.partial"));
+    succeeded(&run(&database, &["restore", good.to_str().unwrap()], &[], "").await);
+    let stale: i64 = Connection::open(&database)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM requests WHERE description = 'STALE-WAL'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        stale, 0,
+        "the old log was replayed into the restored database"
+    );
+    assert_eq!(request_ids(&database).len(), later);
+    succeeded(
+        &run(
+            &database,
+            &["backup", left("last.db").to_str().unwrap()],
+            &[],
+            "",
+        )
+        .await,
+    );
+    assert!(!journal.exists(), "an interrupted run's journal is left");
     assert!(!cut_off.exists());
 
     // A folder is not a database: refused, and left as it was.
