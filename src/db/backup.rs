@@ -55,6 +55,17 @@ pub enum BackupError {
     },
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error("copying {from} into {to}: {source}")]
+    Copy {
+        from: PathBuf,
+        to: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{cause}; putting the old files back failed too, so they are now: {stranded}")]
+    PutBack {
+        cause: Box<BackupError>,
+        stranded: String,
+    },
 }
 
 /// How far a backup has got, in database pages.
@@ -81,6 +92,15 @@ pub struct Copied {
 fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> BackupError + '_ {
     move |source| BackupError::Sqlite {
         path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A page copy's error could be either side's: both are named.
+fn copying<'a>(from: &'a Path, to: &'a Path) -> impl Fn(rusqlite::Error) -> BackupError + 'a {
+    move |source| BackupError::Copy {
+        from: from.to_path_buf(),
+        to: to.to_path_buf(),
         source,
     }
 }
@@ -136,7 +156,7 @@ pub fn backup(
     let staged = Staged::beside(partial.path());
     {
         let mut to = Connection::open(partial.path()).map_err(sqlite(partial.path()))?;
-        copy_pages(&from, &mut to, &mut progress).map_err(sqlite(source))?;
+        copy_pages(&from, &mut to, &mut progress).map_err(copying(source, partial.path()))?;
         // A backup is a plain file: no -wal beside it to forget when it is moved.
         to.pragma_update(None, "journal_mode", "DELETE")
             .map_err(sqlite(partial.path()))?;
@@ -188,6 +208,9 @@ pub fn backup(
 struct Staged {
     photos: PathBuf,
     key: PathBuf,
+    /// SQLite's own files for the temporary database (a rollback journal while it was
+    /// written, left when the write failed).
+    journals: [PathBuf; 3],
 }
 
 impl Staged {
@@ -195,6 +218,7 @@ impl Staged {
         Staged {
             photos: partial.with_extension("uploads"),
             key: partial.with_extension("secret"),
+            journals: ["-journal", "-wal", "-shm"].map(|suffix| beside(partial, suffix)),
         }
     }
 }
@@ -203,6 +227,9 @@ impl Drop for Staged {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.photos);
         let _ = std::fs::remove_file(&self.key);
+        for journal in &self.journals {
+            let _ = std::fs::remove_file(journal);
+        }
     }
 }
 
@@ -238,22 +265,32 @@ fn remove_interrupted(ours: &Path, kind: &str) {
         return;
     };
     for entry in entries.flatten() {
-        let path = entry.path();
-        if path == ours || !is_partial_name(&entry.file_name().to_string_lossy(), kind) {
+        let mut path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // A journal whose temporary file is gone: it is taken for that file, which is then
+        // unheld (no run holds a file that is not there).
+        if let Some(file) = name.strip_suffix("-journal")
+            && is_partial_name(file, kind)
+        {
+            path = path.with_file_name(file);
+        } else if !is_partial_name(&name, kind) {
+            continue;
+        }
+        if path == ours {
             continue;
         }
         let old = entry
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|at| at.elapsed().is_ok_and(|age| age >= INTERRUPTED_AFTER));
-        let unheld = old && std::fs::File::open(&path).is_ok_and(|f| f.try_lock().is_ok());
+        let unheld = old
+            && match std::fs::File::open(&path) {
+                Ok(file) => file.try_lock().is_ok(),
+                Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+            };
         if unheld {
             tracing::info!(path = %path.display(), "removing what an interrupted run left");
             drop(Staged::beside(&path));
-            // With SQLite's own files for it (a rollback journal while it was written).
-            for suffix in ["-journal", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(beside(&path, suffix));
-            }
             let _ = std::fs::remove_file(&path);
         }
     }
@@ -452,12 +489,13 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     // backup with a `-wal` beside it (one a server left, or a copy of a live file) comes back
     // whole: its log is part of what it holds.
     let incoming = partial_beside(database, RESTORE)?;
+    let _journals = Staged::beside(incoming.path());
     remove_interrupted(incoming.path(), RESTORE);
     {
         let from = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(sqlite(backup))?;
         let mut to = Connection::open(incoming.path()).map_err(sqlite(incoming.path()))?;
-        copy_pages(&from, &mut to, &mut |_| {}).map_err(sqlite(backup))?;
+        copy_pages(&from, &mut to, &mut |_| {}).map_err(copying(backup, incoming.path()))?;
         to.pragma_update(None, "journal_mode", "DELETE")
             .map_err(sqlite(incoming.path()))?;
     }
@@ -484,10 +522,22 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     // would be replayed into the restored one.
     let aside = unused_aside(database);
     let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
-    // Whatever was moved goes back where it was: a failed restore changes nothing.
-    let put_back = |moved: &[(PathBuf, PathBuf)]| {
-        for (from, to) in moved.iter().rev() {
-            let _ = std::fs::rename(to, from);
+    // Whatever was moved goes back where it was, so a failed restore changes nothing; what
+    // cannot be put back is named in the error, with where it is now.
+    let put_back = |moved: &[(PathBuf, PathBuf)], cause: BackupError| -> BackupError {
+        let stranded: Vec<String> = moved
+            .iter()
+            .rev()
+            .filter(|(from, to)| std::fs::rename(to, from).is_err())
+            .map(|(from, to)| format!("{} at {}", from.display(), to.display()))
+            .collect();
+        if stranded.is_empty() {
+            cause
+        } else {
+            BackupError::PutBack {
+                cause: Box::new(cause),
+                stranded: stranded.join(", "),
+            }
         }
     };
     for suffix in ["", "-wal", "-shm"] {
@@ -495,8 +545,7 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
         if from.exists() {
             let to = beside(&aside, suffix);
             if let Err(e) = std::fs::rename(&from, &to) {
-                put_back(&moved);
-                return Err(io(&from)(e));
+                return Err(put_back(&moved, io(&from)(e)));
             }
             moved.push((from, to));
         }
@@ -517,11 +566,7 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
         .map_err(io(incoming.path()))?
         .len();
     if let Err(e) = incoming.persist(database) {
-        put_back(&moved);
-        return Err(BackupError::Io {
-            path: database.to_path_buf(),
-            source: e.error,
-        });
+        return Err(put_back(&moved, io(database)(e.error)));
     }
     Ok(Copied {
         database: database.to_path_buf(),

@@ -624,6 +624,10 @@ async fn a_failed_backup_or_restore_leaves_nothing_half_done() {
     std::fs::write(&journal, b"j").unwrap();
     std::fs::write(left(".maintenance-backup-deadDEAD0123.partial"), b"half").unwrap();
     aged(&left(".maintenance-backup-deadDEAD0123.partial"));
+    // And one whose temporary file is already gone.
+    let orphan = backups.join(".maintenance-backup-gone0123GONE.partial-journal");
+    std::fs::write(&orphan, b"j").unwrap();
+    aged(&orphan);
     succeeded(&run(&database, &["restore", good.to_str().unwrap()], &[], "").await);
     let stale: i64 = Connection::open(&database)
         .unwrap()
@@ -648,6 +652,7 @@ async fn a_failed_backup_or_restore_leaves_nothing_half_done() {
         .await,
     );
     assert!(!journal.exists(), "an interrupted run's journal is left");
+    assert!(!orphan.exists(), "a journal without its file is left");
     assert!(!cut_off.exists());
 
     // A folder is not a database: refused, and left as it was.
