@@ -158,8 +158,7 @@ pub fn backup(
         let mut to = Connection::open(partial.path()).map_err(sqlite(partial.path()))?;
         copy_pages(&from, &mut to, &mut progress).map_err(copying(source, partial.path()))?;
         // A backup is a plain file: no -wal beside it to forget when it is moved.
-        to.pragma_update(None, "journal_mode", "DELETE")
-            .map_err(sqlite(partial.path()))?;
+        plain_file(&to, partial.path())?;
         check_integrity(&to, target)?;
     }
     partial.as_file().sync_all().map_err(io(partial.path()))?;
@@ -359,6 +358,24 @@ fn copy_pages(
     }
 }
 
+/// Takes the copy out of WAL mode, so it is one file; SQLite answers with the mode it is
+/// in, which is checked (a failed switch leaves it in WAL mode without an error).
+fn plain_file(conn: &Connection, path: &Path) -> Result<(), BackupError> {
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+        .map_err(sqlite(path))?;
+    if mode.eq_ignore_ascii_case("delete") {
+        Ok(())
+    } else {
+        Err(BackupError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "the copy stayed in {mode} mode instead of becoming one plain file"
+            )),
+        })
+    }
+}
+
 fn check_integrity(conn: &Connection, named: &Path) -> Result<(), BackupError> {
     let mut stmt = conn
         .prepare("PRAGMA integrity_check")
@@ -496,8 +513,7 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
             .map_err(sqlite(backup))?;
         let mut to = Connection::open(incoming.path()).map_err(sqlite(incoming.path()))?;
         copy_pages(&from, &mut to, &mut |_| {}).map_err(copying(backup, incoming.path()))?;
-        to.pragma_update(None, "journal_mode", "DELETE")
-            .map_err(sqlite(incoming.path()))?;
+        plain_file(&to, incoming.path())?;
     }
     incoming.as_file().sync_all().map_err(io(incoming.path()))?;
     #[cfg(unix)]
@@ -517,30 +533,39 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     } else {
         (copy_key(&key_path(backup), &key_path(named))?, None)
     };
-    // The old database and its log go aside together. A log there without its database
+    // The old database and its log (or rollback journal) go aside together. A log there without its database
     // (the file moved by hand, or a crash) goes aside too: it belongs to the old database and
     // would be replayed into the restored one.
     let aside = unused_aside(database);
     let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
     // Whatever was moved goes back where it was, so a failed restore changes nothing; what
     // cannot be put back is named in the error, with where it is now.
+    // The database goes back first, then its logs; at the first that cannot, those already
+    // back return beside it, so a database and its log are never apart.
     let put_back = |moved: &[(PathBuf, PathBuf)], cause: BackupError| -> BackupError {
-        let stranded: Vec<String> = moved
-            .iter()
-            .rev()
-            .filter(|(from, to)| std::fs::rename(to, from).is_err())
-            .map(|(from, to)| format!("{} at {}", from.display(), to.display()))
-            .collect();
-        if stranded.is_empty() {
-            cause
-        } else {
-            BackupError::PutBack {
-                cause: Box::new(cause),
-                stranded: stranded.join(", "),
+        let mut back: Vec<&(PathBuf, PathBuf)> = Vec::new();
+        for pair in moved {
+            if std::fs::rename(&pair.1, &pair.0).is_err() {
+                for (from, to) in back.iter().rev() {
+                    let _ = std::fs::rename(from, to);
+                }
+                let now: Vec<String> = moved
+                    .iter()
+                    .map(|(from, to)| {
+                        let at = if to.exists() { to } else { from };
+                        format!("{} at {}", from.display(), at.display())
+                    })
+                    .collect();
+                return BackupError::PutBack {
+                    cause: Box::new(cause),
+                    stranded: now.join(", "),
+                };
             }
+            back.push(pair);
         }
+        cause
     };
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
         let from = beside(database, suffix);
         if from.exists() {
             let to = beside(&aside, suffix);
@@ -609,7 +634,11 @@ fn unused_aside(database: &Path) -> PathBuf {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     let mut aside = beside(database, &format!(".before-restore-{stamp}"));
     let mut n = 1;
-    while aside.try_exists().unwrap_or(true) || beside(&aside, "-wal").exists() {
+    while aside.try_exists().unwrap_or(true)
+        || ["-wal", "-shm", "-journal"]
+            .iter()
+            .any(|suffix| beside(&aside, suffix).exists())
+    {
         n += 1;
         aside = beside(database, &format!(".before-restore-{stamp}-{n}"));
     }

@@ -653,6 +653,30 @@ async fn a_failed_backup_or_restore_leaves_nothing_half_done() {
     );
     assert!(!journal.exists(), "an interrupted run's journal is left");
     assert!(!orphan.exists(), "a journal without its file is left");
+
+    // A rollback journal left by a crash goes aside with the database it belongs to: it is
+    // never rolled back into the restored one.
+    let journal = dir.path().join("maintenance.db-journal");
+    let hot = {
+        let conn = Connection::open(&database).unwrap();
+        conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+        conn.pragma_update(None, "cache_size", 1).unwrap();
+        conn.execute_batch("BEGIN; UPDATE requests SET description = 'HOT';")
+            .unwrap();
+        std::fs::read(&journal).unwrap()
+    };
+    std::fs::write(&journal, &hot).unwrap();
+    succeeded(&run(&database, &["restore", good.to_str().unwrap()], &[], "").await);
+    assert!(
+        !journal.exists(),
+        "the old journal is left beside the restored database"
+    );
+    let conn = Connection::open(&database).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    assert_eq!(request_ids(&database).len(), later);
     assert!(!cut_off.exists());
 
     // A folder is not a database: refused, and left as it was.
