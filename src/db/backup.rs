@@ -232,6 +232,9 @@ impl Drop for Staged {
     }
 }
 
+/// A database's file and those SQLite keeps beside it, which belong with it.
+const SIDE_FILES: [&str; 4] = ["", "-wal", "-shm", "-journal"];
+
 /// What a temporary database file is for: its names start `.maintenance-<kind>-`.
 const BACKUP: &str = "backup";
 const RESTORE: &str = "restore";
@@ -549,11 +552,13 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
                 for (from, to) in back.iter().rev() {
                     let _ = std::fs::rename(from, to);
                 }
-                let now: Vec<String> = moved
+                // Every file of the old database, moved or not yet, where it is now.
+                let now: Vec<String> = SIDE_FILES
                     .iter()
-                    .map(|(from, to)| {
-                        let at = if to.exists() { to } else { from };
-                        format!("{} at {}", from.display(), at.display())
+                    .filter_map(|suffix| {
+                        let (live, set_aside) = (beside(database, suffix), beside(&aside, suffix));
+                        let at = [&set_aside, &live].into_iter().find(|p| p.exists())?;
+                        Some(format!("{} at {}", live.display(), at.display()))
                     })
                     .collect();
                 return BackupError::PutBack {
@@ -565,7 +570,7 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
         }
         cause
     };
-    for suffix in ["", "-wal", "-shm", "-journal"] {
+    for suffix in SIDE_FILES {
         let from = beside(database, suffix);
         if from.exists() {
             let to = beside(&aside, suffix);
@@ -578,7 +583,7 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     let replaced = moved
         .iter()
         .any(|(from, _)| from == database)
-        .then_some(aside);
+        .then(|| aside.clone());
     if replaced.is_none() && !moved.is_empty() {
         tracing::warn!(
             log = %moved[0].1.display(),
