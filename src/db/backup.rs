@@ -477,9 +477,11 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     // With the lock held no other restore runs, and no server writes photos: temporaries
     // still here were left by one that was interrupted.
     remove_copies_left(&photos_folder(named));
+    // One connection checks the backup and copies it.
+    let from = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(sqlite(backup))?;
     {
-        let conn = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(sqlite(backup))?;
+        let conn = &from;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sqlite(backup))?;
@@ -502,7 +504,7 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
                 known: crate::db::MIGRATIONS.len(),
             });
         }
-        check_integrity(&conn, backup)?;
+        check_integrity(conn, backup)?;
     }
     // Copied beside the database first, then renamed over it: the database is either the old
     // one or the whole backup, never half of each. Copied through SQLite, not as a file, so a
@@ -512,12 +514,11 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     let _journals = Staged::beside(incoming.path());
     remove_interrupted(incoming.path(), RESTORE);
     {
-        let from = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(sqlite(backup))?;
         let mut to = Connection::open(incoming.path()).map_err(sqlite(incoming.path()))?;
         copy_pages(&from, &mut to, &mut |_| {}).map_err(copying(backup, incoming.path()))?;
         plain_file(&to, incoming.path())?;
     }
+    drop(from);
     incoming.as_file().sync_all().map_err(io(incoming.path()))?;
     #[cfg(unix)]
     {
