@@ -456,6 +456,34 @@ fn copy_key(from: &Path, to: &Path) -> Result<Option<PathBuf>, BackupError> {
     Ok(Some(to.to_path_buf()))
 }
 
+/// A backup restore may take: a database of this application, from this version or an
+/// older one, whole.
+fn check_restorable(conn: &Connection, backup: &Path) -> Result<(), BackupError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sqlite(backup))?;
+    let ours: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'requests'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sqlite(backup))?;
+    if version == 0 || !ours {
+        return Err(BackupError::Foreign {
+            path: backup.to_path_buf(),
+        });
+    }
+    if version as usize > crate::db::MIGRATIONS.len() {
+        return Err(BackupError::Newer {
+            backup: backup.to_path_buf(),
+            found: version,
+            known: crate::db::MIGRATIONS.len(),
+        });
+    }
+    check_integrity(conn, backup)
+}
+
 /// Puts the backup at `backup` in place of the database at `database`, with its photos and
 /// key file; refused while a server serves `database` (it holds [`ServerLock`]), and held
 /// for the whole restore so none starts meanwhile. The database replaced is kept as
@@ -480,32 +508,7 @@ pub fn restore(backup: &Path, database: &Path) -> Result<Copied, BackupError> {
     // One connection checks the backup and copies it.
     let from = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(sqlite(backup))?;
-    {
-        let conn = &from;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(sqlite(backup))?;
-        let ours: bool = conn
-            .query_row(
-                "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'requests'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sqlite(backup))?;
-        if version == 0 || !ours {
-            return Err(BackupError::Foreign {
-                path: backup.to_path_buf(),
-            });
-        }
-        if version as usize > crate::db::MIGRATIONS.len() {
-            return Err(BackupError::Newer {
-                backup: backup.to_path_buf(),
-                found: version,
-                known: crate::db::MIGRATIONS.len(),
-            });
-        }
-        check_integrity(conn, backup)?;
-    }
+    check_restorable(&from, backup)?;
     // Copied beside the database first, then renamed over it: the database is either the old
     // one or the whole backup, never half of each. Copied through SQLite, not as a file, so a
     // backup with a `-wal` beside it (one a server left, or a copy of a live file) comes back
