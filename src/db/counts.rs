@@ -185,7 +185,10 @@ impl Tally {
                 [until],
             )?;
         }
-        conn.execute_batch("INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');")
+        // The rebuilt index holds every row: none is left waiting for it.
+        conn.execute_batch(
+            "INSERT INTO requests_fts (requests_fts) VALUES ('rebuild'); DELETE FROM search_backlog;",
+        )
     }
 }
 
@@ -205,6 +208,7 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
          INSERT INTO request_days (day, n)
          SELECT substr(created_at, 1, 10), count(*) FROM requests GROUP BY 1;
          INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');
+         DELETE FROM search_backlog;
          DELETE FROM request_order;
          INSERT INTO request_order (id, out_of_order_until)
          SELECT 1, max(before) FROM (

@@ -174,14 +174,22 @@ fn trigram_query(text: &str) -> String {
         .join(" AND ")
 }
 
-/// How many rows the trigram index offers for a search, read up to a limit.
+/// How many rows a search checks: the trigram index's candidates, read up to a limit, and
+/// the rows still waiting to be indexed.
 #[derive(Debug, Clone, Copy)]
 struct IndexCount {
-    /// Up to one past the limit it was read to.
+    /// The index's candidates (up to one past the limit it was read to) and the backlog.
     candidates: u64,
+    /// Rows not yet indexed ([`super::search_index`]): every search checks each of them.
+    backlog: u64,
     /// Whether every candidate holds the text, so the candidates are the matches.
     exact: bool,
 }
+
+/// The ids a text search checks: the trigram index's candidates (its query the first
+/// parameter) and every row not yet indexed. No row is in both (migration 0013).
+const CANDIDATES: &str = "SELECT rowid AS candidate FROM requests_fts WHERE requests_fts MATCH ?
+     UNION ALL SELECT id FROM search_backlog";
 
 /// How many rows hold every trigram of `trigrams`, read up to one past `limit`.
 fn index_candidates(conn: &Connection, trigrams: &str, limit: u64) -> Result<u64, AppError> {
@@ -288,9 +296,10 @@ fn only_text(filter: &RequestFilter) -> bool {
 const ID_WALK_BUDGET: usize = 2_000;
 
 /// The newest `want` rows holding the text, for a search with nothing else to filter on:
-/// the index's candidates newest id first, each looked up and checked, stopping as soon as
-/// no row further down can be newer than the page's oldest (see migration 0012). `None` when
-/// the rows are too far from id order for that to stop within [`ID_WALK_BUDGET`] rows.
+/// the rows not yet indexed, then the index's candidates newest id first, each looked up and
+/// checked, stopping as soon as no row further down can be newer than the page's oldest (see
+/// migration 0012). `None` when the rows are too far from id order for that to stop within
+/// [`ID_WALK_BUDGET`] rows.
 fn newest_by_id(
     conn: &Connection,
     trigrams: &str,
@@ -309,8 +318,24 @@ fn newest_by_id(
          FROM requests WHERE id = ?1"
     ))?;
     let matched_column = REQUEST_COLUMNS.split(',').count();
-    let mut ids = candidates.query([trigrams])?;
+    let key = |r: &MaintenanceRequest| (r.created_at, r.id.0);
     let mut page: Vec<MaintenanceRequest> = Vec::with_capacity(want + 1);
+    let keep = |page: &mut Vec<MaintenanceRequest>, row: MaintenanceRequest| {
+        let at = page.partition_point(|r| key(r) > key(&row));
+        page.insert(at, row);
+        page.truncate(want);
+    };
+    let waiting = conn
+        .prepare_cached(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE id IN (SELECT id FROM search_backlog)
+             AND (description LIKE ?1 ESCAPE '\\' OR location LIKE ?1 ESCAPE '\\')"
+        ))?
+        .query_map([pattern], request_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for row in waiting {
+        keep(&mut page, row);
+    }
+    let mut ids = candidates.query([trigrams])?;
     let mut read = 0;
     while let Some(id) = ids.next()? {
         read += 1;
@@ -331,10 +356,7 @@ fn newest_by_id(
         // Rows further down are at most as new as this one, or as the out-of-order time.
         let ahead = out_of_order_until.map_or(row.created_at, |t| t.max(row.created_at));
         if matched {
-            let key = |r: &MaintenanceRequest| (r.created_at, r.id.0);
-            let at = page.partition_point(|r| key(r) > key(&row));
-            page.insert(at, row);
-            page.truncate(want);
+            keep(&mut page, row);
         }
         if page.len() == want && page.last().is_some_and(|oldest| ahead <= oldest.created_at) {
             return Ok(Some(page));
@@ -383,10 +405,12 @@ impl TextPlan {
             return Ok(TextPlan::Short { pattern });
         }
         let trigrams = trigram_query(&text);
-        let candidates = counts.candidates(conn, &trigrams, Total::SEARCH_CAP)?;
+        let backlog = super::search_index::backlog(conn)?;
+        let candidates = counts.candidates(conn, &trigrams, Total::SEARCH_CAP)? + backlog;
         let found = IndexCount {
             candidates,
-            exact: index_is_exact(&text),
+            backlog,
+            exact: index_is_exact(&text) && backlog == 0,
         };
         Ok(if candidates <= Total::SEARCH_CAP {
             TextPlan::Indexed {
@@ -448,7 +472,7 @@ impl TextPlan {
                 values.extend(sql.values.iter().cloned());
                 return (
                     format!(
-                        "SELECT {columns} FROM (SELECT rowid AS candidate FROM requests_fts WHERE requests_fts MATCH ?)
+                        "SELECT {columns} FROM ({CANDIDATES})
                          CROSS JOIN requests ON requests.id = candidate{} {order}",
                         sql.clause()
                     ),
@@ -719,9 +743,11 @@ fn total(
         // Each candidate holds the text: the index's count is the answer.
         return Ok(capped(found.candidates, true));
     }
-    // What depends only on the text is remembered until the index changes.
+    // What depends only on the text is remembered until the index changes, and while no
+    // row waits to be indexed (the backlog's rows are checked anew each time).
+    let backlog = plan.indexed().map_or(0, |(_, _, found)| found.backlog);
     let remembered = |key: String, count: &dyn Fn() -> Result<u64, AppError>| {
-        if only_text(filter) {
+        if only_text(filter) && backlog == 0 {
             counts.remember(conn, key, count)
         } else {
             count()
@@ -744,7 +770,8 @@ fn total(
         TextPlan::Dense {
             trigrams, pattern, ..
         } => {
-            // The candidates, newest id first, each checked; stop once past the cap.
+            // The index's candidates, newest id first, and the backlog's rows, each checked;
+            // stop once past the cap.
             let mut checked = sql.clone();
             TextPlan::like(&mut checked, pattern);
             let mut values = vec![
@@ -755,7 +782,8 @@ fn total(
             values.push(Value::Integer((Total::SEARCH_CAP + 1) as i64));
             let count_sql = format!(
                 "SELECT count(*) FROM (SELECT 1 FROM
-                     (SELECT rowid AS id FROM requests_fts WHERE requests_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS candidates
+                     (SELECT id FROM (SELECT rowid AS id FROM requests_fts WHERE requests_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
+                      UNION ALL SELECT id FROM search_backlog) AS candidates
                      JOIN requests USING (id){} LIMIT ?)",
                 checked.clause()
             );
@@ -903,6 +931,7 @@ mod tests {
             pattern: "%전등이%".into(),
             found: IndexCount {
                 candidates: 0,
+                backlog: 0,
                 exact: false,
             },
         };
@@ -929,7 +958,8 @@ mod tests {
         }
     }
 
-    /// A search with few candidates looks each one up by id instead of walking the list.
+    /// A search with few candidates looks each one up by id instead of walking the list: the
+    /// index's candidates and the rows not yet indexed.
     #[test]
     fn an_indexed_search_reads_its_candidates_not_the_table() {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -939,6 +969,7 @@ mod tests {
             pattern: "%전등이%".into(),
             found: IndexCount {
                 candidates: 0,
+                backlog: 0,
                 exact: false,
             },
         };
@@ -952,16 +983,35 @@ mod tests {
             );
             values.extend([Value::Integer(20), Value::Integer(0)]);
             let plan = plan_of(&conn, &sql, &values);
-            // The candidates first, then each request by its id.
+            // The candidates first, then each request by its id; the table is never walked.
+            let steps: Vec<&str> = plan.split(" | ").collect();
+            for candidates in [
+                "SCAN requests_fts VIRTUAL TABLE INDEX",
+                "SCAN search_backlog",
+            ] {
+                let at = steps.iter().position(|s| s.starts_with(candidates));
+                let then = at.and_then(|at| steps.get(at + 1));
+                assert!(
+                    then.is_some_and(|s| s.starts_with("SEARCH requests USING INTEGER PRIMARY KEY")),
+                    "{filter:?}: {plan}"
+                );
+            }
             assert!(
-                plan.starts_with("SCAN requests_fts VIRTUAL TABLE INDEX"),
-                "{filter:?}: {plan}"
-            );
-            assert!(
-                plan.contains("SEARCH requests USING INTEGER PRIMARY KEY"),
+                steps
+                    .iter()
+                    .all(|s| !s.starts_with("SCAN requests ") && *s != "SCAN requests"),
                 "{filter:?}: {plan}"
             );
         }
+    }
+
+    /// Moves every row waiting for the search index into it; returns how many.
+    fn index_backlog(conn: &mut Connection) -> u64 {
+        let mut moved = 0;
+        while let n @ 1.. = crate::db::search_index::index_some(conn).unwrap() {
+            moved += n;
+        }
+        moved
     }
 
     /// [`list`] with nothing remembered from earlier searches.
@@ -1282,6 +1332,7 @@ mod tests {
         for n in 0..30 {
             add(&conn, &format!("보일러 고장 {n}"));
         }
+        index_backlog(&mut conn);
         let counts = SearchCounts::default();
         // One trigram (counted from the index), and a longer text (each candidate checked).
         let totals = |conn: &mut Connection| {
@@ -1301,9 +1352,18 @@ mod tests {
             *n = 7;
         }
         assert_eq!(totals(&mut conn), [7, 7]);
-        // ...and each change to the index is counted afresh.
+        // ...and each change to the texts is counted afresh: while it waits to be indexed,
+        // when it is, and after an edit or a delete of an indexed row.
+        let forget = || {
+            for (_, n) in counts.known.lock().unwrap().values_mut() {
+                *n = 7;
+            }
+        };
         add(&conn, "보일러 소음");
-        assert_eq!(totals(&mut conn), [31, 30]);
+        forget();
+        assert_eq!(totals(&mut conn), [31, 30], "a row waiting to be indexed");
+        index_backlog(&mut conn);
+        assert_eq!(totals(&mut conn), [31, 30], "once indexed");
         conn.execute("DELETE FROM requests WHERE id = 1", [])
             .unwrap();
         assert_eq!(totals(&mut conn), [30, 29]);
@@ -1312,6 +1372,8 @@ mod tests {
             [],
         )
         .unwrap();
+        assert_eq!(totals(&mut conn), [29, 28], "an edit waiting to be indexed");
+        index_backlog(&mut conn);
         assert_eq!(totals(&mut conn), [29, 28]);
         // A status change leaves the index and the texts as they were: the counts hold.
         conn.execute("UPDATE requests SET status = 'completed' WHERE id = 3", [])
@@ -1356,13 +1418,24 @@ mod tests {
                 .unwrap();
             }
         }
-        // A rare one, and an edit that must leave the index.
+        // All but the newest rows indexed; then edits and deletes of rows in the index and
+        // of rows still waiting for it.
+        let waiting = 300;
+        while crate::db::search_index::backlog(&conn).unwrap() > waiting {
+            crate::db::search_index::index_some(&mut conn).unwrap();
+        }
+        let newest = n as i64;
         conn.execute(
             "UPDATE requests SET description = '보일러 고장 희귀' WHERE id = 5",
             [],
         )
         .unwrap();
-        conn.execute("DELETE FROM requests WHERE id = 11", [])
+        conn.execute(
+            "UPDATE requests SET location = '희귀 창고' WHERE id = ?1",
+            [newest - 3],
+        )
+        .unwrap();
+        conn.execute("DELETE FROM requests WHERE id IN (11, ?1)", [newest - 1])
             .unwrap();
         let queries = [
             "물이 새",
@@ -1388,8 +1461,19 @@ mod tests {
             "say \"h",
             "(접수)",
         ];
+        for state in ["partly indexed", "all indexed"] {
+            if state == "all indexed" {
+                assert!(index_backlog(&mut conn) > 0);
+            }
+            search_like_a_scan(&mut conn, &queries, state);
+        }
+    }
+
+    /// Every query of `queries`, under a few filters, finds what a `LIKE` scan finds, with the
+    /// same count; and every plan was used.
+    fn search_like_a_scan(conn: &mut Connection, queries: &[&str], state: &str) {
         let mut seen_plans = std::collections::BTreeSet::new();
-        for q in queries {
+        for &q in queries {
             for filter in [
                 RequestFilter::default(),
                 RequestFilter {
@@ -1405,7 +1489,7 @@ mod tests {
                     text: Some(q.to_owned()),
                     ..filter
                 };
-                let plan = TextPlan::choose(&conn, &SearchCounts::default(), Some(q)).unwrap();
+                let plan = TextPlan::choose(conn, &SearchCounts::default(), Some(q)).unwrap();
                 seen_plans.insert(
                     format!("{plan:?}")
                         .split([' ', '{'])
@@ -1413,25 +1497,21 @@ mod tests {
                         .unwrap_or_default()
                         .to_owned(),
                 );
-                let expected = like_scan(&conn, q, &filter);
+                let expected = like_scan(conn, q, &filter);
                 let mut found = Vec::new();
                 let mut seek = Seek::Offset(0);
                 let first = loop {
-                    let page = fresh_list(
-                        &mut conn,
-                        &filter,
-                        Order::Newest,
-                        Window { limit: 1000, seek },
-                    )
-                    .unwrap();
+                    let page =
+                        fresh_list(conn, &filter, Order::Newest, Window { limit: 1000, seek })
+                            .unwrap();
                     found.extend(page.rows.iter().map(|r| r.id));
                     match page.next {
                         Some(next) => seek = Seek::Before(next),
                         None => break page.total,
                     }
                 };
-                assert_eq!(found, expected, "{q:?} {filter:?}");
-                let total = fresh_list(&mut conn, &filter, Order::Newest, Window::first(1))
+                assert_eq!(found, expected, "{state}: {q:?} {filter:?}");
+                let total = fresh_list(conn, &filter, Order::Newest, Window::first(1))
                     .unwrap()
                     .total;
                 let _ = first;
@@ -1442,13 +1522,13 @@ mod tests {
                             count: Total::SEARCH_CAP,
                             exact: false
                         },
-                        "{q:?} {filter:?}"
+                        "{state}: {q:?} {filter:?}"
                     );
                 } else {
                     assert_eq!(
                         total,
                         Total::exact(expected.len() as u64),
-                        "{q:?} {filter:?}"
+                        "{state}: {q:?} {filter:?}"
                     );
                 }
             }
@@ -1456,7 +1536,7 @@ mod tests {
         assert_eq!(
             seen_plans.into_iter().collect::<Vec<_>>(),
             ["Dense", "Indexed", "Short"],
-            "every plan was tried"
+            "{state}: every plan was tried"
         );
     }
 
@@ -1530,12 +1610,29 @@ mod tests {
                     conn.execute(&format!("UPDATE requests SET user_id = (SELECT id FROM users ORDER BY random() LIMIT 1), created_at = ?1 WHERE id = ({any_request})"),
                         [format!("2026-10-{:02}T00:00:00.000000Z", rng.random_range(1..=31))]).unwrap();
                 }
-                84..98 => {
+                84..92 => {
                     conn.execute(
                         &format!("DELETE FROM requests WHERE id = ({any_request})"),
                         [],
                     )
                     .unwrap();
+                }
+                92..96 => {
+                    // A text edited, in the search index or still waiting for it.
+                    let (column, text) = if op % 2 == 0 {
+                        ("description", format!("요청 고침 {step}"))
+                    } else {
+                        ("location", format!("{}동 요청 ", step % 5))
+                    };
+                    let text = (step % 3 != 0).then_some(text);
+                    conn.execute(
+                        &format!("UPDATE requests SET {column} = coalesce(?1, 'X') WHERE id = ({any_request})"),
+                        [text],
+                    )
+                    .unwrap();
+                }
+                96..98 => {
+                    crate::db::search_index::index_some(&mut conn).unwrap();
                 }
                 _ => {
                     conn.execute("DELETE FROM users WHERE id = (SELECT id FROM users ORDER BY random() LIMIT 1)", []).unwrap();
@@ -1545,6 +1642,14 @@ mod tests {
                 assert_counters_match(&conn, step);
             }
         }
+        // Everything indexed, the index holds exactly the rows' texts.
+        index_backlog(&mut conn);
+        assert_counters_match(&conn, 3000);
+        conn.execute(
+            "INSERT INTO requests_fts (requests_fts, rank) VALUES ('integrity-check', 1)",
+            [],
+        )
+        .unwrap();
     }
 
     fn assert_counters_match(conn: &Connection, step: usize) {
@@ -1593,20 +1698,22 @@ mod tests {
             .query_row("SELECT count(*) FROM requests", [], |r| r.get(0))
             .unwrap();
         assert_eq!(stats.total, total as u64, "step {step}");
-        let fts: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM requests_fts WHERE requests_fts MATCH '\"요청 \"'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        let like: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM requests WHERE description LIKE '%요청 %'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(fts, like, "step {step}: the search index");
+        // What a search checks, the index's candidates and the rows not yet indexed, are
+        // apart, and hold every row with the text.
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        let indexed = "SELECT rowid FROM requests_fts WHERE requests_fts MATCH '\"요청 \"'";
+        let fts = count(&format!("SELECT count(*) FROM ({indexed})"));
+        let waiting = count(
+            "SELECT count(*) FROM requests WHERE id IN (SELECT id FROM search_backlog)
+             AND (description LIKE '%요청 %' OR location LIKE '%요청 %')",
+        );
+        let like = count(
+            "SELECT count(*) FROM requests WHERE description LIKE '%요청 %' OR location LIKE '%요청 %'",
+        );
+        assert_eq!(fts + waiting, like, "step {step}: the search index");
+        let both = count(&format!(
+            "SELECT count(*) FROM search_backlog WHERE id IN ({indexed})"
+        ));
+        assert_eq!(both, 0, "step {step}: rows both indexed and waiting");
     }
 }

@@ -52,6 +52,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_search_order",
         include_str!("../../migrations/0012_search_order.sql"),
     ),
+    (
+        "0013_search_backlog",
+        include_str!("../../migrations/0013_search_backlog.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

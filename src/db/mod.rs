@@ -14,6 +14,7 @@ pub mod lists;
 pub mod migrate;
 pub mod password_resets;
 pub mod requests;
+pub mod search_index;
 pub mod seed;
 pub mod server_lock;
 pub mod sessions;

@@ -12,7 +12,7 @@
 //! One committer also means event ids are handed out, committed and published in one order,
 //! with no lock between threads: the ids a subscriber sees are gap-free and increasing.
 
-use super::events;
+use super::{events, search_index};
 use crate::errors::AppError;
 use crate::model::{Event, Events, StoredEvent};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -151,10 +151,14 @@ pub(super) fn start(conn: Connection) -> std::io::Result<Handle> {
     // every batch. In memory it is a copy, emptied as each batch ends.
     conn.pragma_update(None, "temp_store", "MEMORY")
         .map_err(std::io::Error::other)?;
+    // Only to wait for the queue with a time limit (see `next`).
+    let clock = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
     let (sender, inbox) = mpsc::channel(QUEUE);
     let thread = std::thread::Builder::new()
         .name("db-writer".into())
-        .spawn(move || run(conn, inbox))?;
+        .spawn(move || run(conn, inbox, &clock))?;
     Ok(Handle {
         sender,
         thread: Some(thread),
@@ -162,11 +166,12 @@ pub(super) fn start(conn: Connection) -> std::io::Result<Handle> {
 }
 
 /// Commits batches until every sender is gone, or [`Message::Close`] has arrived and what
-/// was queued before it is done.
-fn run(mut conn: Connection, mut inbox: mpsc::Receiver<Message>) {
+/// was queued before it is done; indexes the search backlog in between.
+fn run(mut conn: Connection, mut inbox: mpsc::Receiver<Message>, clock: &tokio::runtime::Runtime) {
     let mut closing = None;
     let mut batch: Vec<Box<dyn Change>> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = inbox.blocking_recv() {
+    let mut backlog = SearchBacklog::read(&conn);
+    while let Some(first) = next(&mut conn, &mut inbox, clock, &mut backlog) {
         take(first, &mut batch, &mut closing, &mut inbox);
         while batch.len() < MAX_BATCH {
             match inbox.try_recv() {
@@ -175,9 +180,71 @@ fn run(mut conn: Connection, mut inbox: mpsc::Receiver<Message>) {
             }
         }
         commit_batch(&mut conn, std::mem::take(&mut batch));
+        backlog = SearchBacklog::read(&conn);
+        if backlog.rows >= search_index::BACKLOG_BOUND {
+            backlog.index_some(&mut conn);
+        }
     }
     if let Some(reply) = closing {
         let _ = reply.send(checkpoint(&conn));
+    }
+}
+
+/// The next message; while the search backlog holds rows, each pause of
+/// [`search_index::INDEX_WHEN_IDLE_FOR`] without one is used to index a batch of them.
+fn next(
+    conn: &mut Connection,
+    inbox: &mut mpsc::Receiver<Message>,
+    clock: &tokio::runtime::Runtime,
+    backlog: &mut SearchBacklog,
+) -> Option<Message> {
+    let mut pause = search_index::INDEX_WHEN_IDLE_FOR;
+    while backlog.rows > 0 {
+        // The timer is made inside the runtime: it needs its clock.
+        match clock.block_on(async { tokio::time::timeout(pause, inbox.recv()).await }) {
+            Ok(message) => return message,
+            Err(_) => {
+                backlog.index_some(conn);
+                // Idle already: the next batch follows unless a change has come meanwhile.
+                pause = std::time::Duration::ZERO;
+            }
+        }
+    }
+    inbox.blocking_recv()
+}
+
+/// How many rows wait to be indexed, as the writer last saw.
+struct SearchBacklog {
+    rows: u64,
+}
+
+impl SearchBacklog {
+    fn read(conn: &Connection) -> SearchBacklog {
+        let rows = search_index::backlog(conn).unwrap_or_else(|error| {
+            tracing::warn!(error = %error, "cannot read the search backlog");
+            0
+        });
+        SearchBacklog { rows }
+    }
+
+    /// Indexes a batch of the backlog. On failure the rows stay in the backlog, still found
+    /// by searches, and are tried again after the next commit.
+    fn index_some(&mut self, conn: &mut Connection) {
+        let began = std::time::Instant::now();
+        match search_index::index_some(conn) {
+            Ok(moved) => {
+                tracing::trace!(
+                    rows = moved,
+                    micros = began.elapsed().as_micros() as u64,
+                    "search backlog indexed"
+                );
+                *self = SearchBacklog::read(conn);
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "the search backlog could not be indexed");
+                self.rows = 0;
+            }
+        }
     }
 }
 
@@ -361,6 +428,13 @@ mod tests {
         answer
     }
 
+    fn test_clock() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
     fn deleted(id: i64) -> Event {
         Event::RequestDeleted {
             id: RequestId(id),
@@ -409,7 +483,7 @@ mod tests {
         });
         drop(inbox);
         // Runs what is queued, then stops: the queue's last sender is gone.
-        std::thread::spawn(move || run(conn, receiver))
+        std::thread::spawn(move || run(conn, receiver, &test_clock()))
             .join()
             .unwrap();
 
@@ -514,6 +588,83 @@ mod tests {
             .change(|tx| Ok(tx.execute("DELETE FROM events", [])?))
             .await;
         assert!(written.is_ok(), "{written:?}");
+        db.close().await.unwrap();
+    }
+
+    /// Inserts `n` requests of the account; returns the backlog of the search index after.
+    fn insert_requests(tx: &Transaction<'_>, n: u64) -> Result<u64, AppError> {
+        tx.execute(
+            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?1)
+             INSERT INTO requests (user_id, description, status, created_at, updated_at)
+             SELECT 1, '보일러 고장 ' || i, 'pending', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z' FROM k",
+            [n as i64],
+        )?;
+        Ok(search_index::backlog(tx)?)
+    }
+
+    /// A backlog past its bound is indexed right after the commit that made it, even when
+    /// changes keep coming: the batch after it sees a shorter backlog.
+    #[test]
+    fn a_long_search_backlog_is_indexed_without_waiting_for_a_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_path, conn) = database(&dir);
+        let events = Events::new(16);
+        let (inbox, receiver) = mpsc::channel(QUEUE);
+        let bound = search_index::BACKLOG_BOUND;
+        let first = queue(&inbox, &events, move |tx| {
+            Ok((insert_requests(tx, bound + 10)?, Vec::new()))
+        });
+        // The rest of the first batch, so the last change is in the next one.
+        for _ in 1..MAX_BATCH {
+            queue(&inbox, &events, |_| Ok(((), Vec::new())));
+        }
+        let after = queue(&inbox, &events, |tx| {
+            Ok((search_index::backlog(tx)?, Vec::new()))
+        });
+        drop(inbox);
+        std::thread::spawn(move || run(conn, receiver, &test_clock()))
+            .join()
+            .unwrap();
+        assert_eq!(first.blocking_recv().unwrap().unwrap(), bound + 10);
+        assert_eq!(
+            after.blocking_recv().unwrap().unwrap(),
+            bound + 10 - search_index::INDEX_BATCH
+        );
+    }
+
+    /// A pause with no change is used to index the whole backlog.
+    #[tokio::test]
+    async fn the_search_backlog_is_indexed_when_the_writer_is_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("test.db"), 2, OpenMode::CreateIfMissing).unwrap();
+        db.change(|tx| {
+            tx.execute(
+                "INSERT INTO users (email, hashed_password, role, created_at, updated_at)
+                 VALUES ('r@example.com', 'x', 'user', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+                [],
+            )?;
+            insert_requests(tx, search_index::INDEX_BATCH * 2 + 5)
+        })
+        .await
+        .unwrap();
+        let backlog = || db.run(|conn| Ok(search_index::backlog(conn)?));
+        let mut waited = 0;
+        while backlog().await.unwrap() > 0 {
+            waited += 1;
+            assert!(waited < 500, "the backlog was never indexed");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let indexed: i64 = db
+            .run(|conn| {
+                Ok(conn.query_row(
+                    "SELECT count(*) FROM requests_fts WHERE requests_fts MATCH '\"보일러\"'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(indexed as u64, search_index::INDEX_BATCH * 2 + 5);
         db.close().await.unwrap();
     }
 }
