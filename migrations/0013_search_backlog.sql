@@ -12,6 +12,10 @@
 -- from the index (an external-content index must be told the text it indexed); a row still
 -- in the backlog was never indexed and is only taken out of the backlog.
 
+-- FTS5 merges its segments inside the batches that write them unless told not to; the
+-- writer merges them when it is idle instead. Kept in the index's own configuration.
+INSERT INTO requests_fts (requests_fts, rank) VALUES ('automerge', 0);
+
 CREATE TABLE search_backlog (
     id INTEGER PRIMARY KEY
 );

@@ -185,9 +185,13 @@ impl Tally {
                 [until],
             )?;
         }
-        // The rebuilt index holds every row: none is left waiting for it.
+        // The rebuilt index holds every row: none is left waiting for it. Built, it is a
+        // few dozen segments; merged into one, the batches written later stay small beside
+        // it, and their merges quick (src/db/search_index.rs).
         conn.execute_batch(
-            "INSERT INTO requests_fts (requests_fts) VALUES ('rebuild'); DELETE FROM search_backlog;",
+            "INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');
+             INSERT INTO requests_fts (requests_fts) VALUES ('optimize');
+             DELETE FROM search_backlog;",
         )
     }
 }
@@ -208,6 +212,7 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
          INSERT INTO request_days (day, n)
          SELECT substr(created_at, 1, 10), count(*) FROM requests GROUP BY 1;
          INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');
+         INSERT INTO requests_fts (requests_fts) VALUES ('optimize');
          DELETE FROM search_backlog;
          DELETE FROM request_order;
          INSERT INTO request_order (id, out_of_order_until)

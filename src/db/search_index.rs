@@ -7,6 +7,12 @@
 //! costs about a fifth per row of what one row in each change's transaction cost, and the
 //! merges no longer land inside a caller's commit. Searches read the backlog's rows beside
 //! the index ([`super::lists`]), so nothing waits for this to be found.
+//!
+//! FTS5 merges its segments itself only when they pile up (its `automerge` is off, migration
+//! 0013: merging inside the batches made one in eight of them several times slower, and with
+//! it every change queued behind). The writer merges them when idle, a few pages at a time,
+//! once the backlog is indexed ([`merge_some`]); a long busy spell is bounded by FTS5's own
+//! crisis merge.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use std::time::Duration;
@@ -21,6 +27,16 @@ pub const BACKLOG_BOUND: u64 = 2_000;
 /// The most rows one indexing transaction takes: few enough that the changes queued behind
 /// it wait a few milliseconds, enough that its segment is not one of many tiny ones.
 pub const INDEX_BATCH: u64 = 1_000;
+
+/// Indexes the backlog's rows up to an id. CROSS JOIN keeps the backlog the outer loop:
+/// left to itself, the planner walks the requests up to that id (all of them) instead.
+const INDEX_UP_TO: &str = "INSERT INTO requests_fts (rowid, description, location)
+     SELECT requests.id, description, location
+     FROM search_backlog CROSS JOIN requests ON requests.id = search_backlog.id
+     WHERE search_backlog.id <= ?1";
+
+/// Pages of segments one merge step rewrites: a few milliseconds of work.
+const MERGE_PAGES: i64 = 16;
 
 /// How many requests wait to be indexed.
 pub fn backlog(conn: &Connection) -> rusqlite::Result<u64> {
@@ -42,15 +58,129 @@ pub fn index_some(conn: &mut Connection) -> rusqlite::Result<u64> {
     let Some(last) = last else {
         return Ok(0);
     };
-    tx.prepare_cached(
-        "INSERT INTO requests_fts (rowid, description, location)
-         SELECT requests.id, description, location
-         FROM search_backlog JOIN requests USING (id) WHERE search_backlog.id <= ?1",
-    )?
-    .execute([last])?;
+    tx.prepare_cached(INDEX_UP_TO)?.execute([last])?;
     let moved = tx
         .prepare_cached("DELETE FROM search_backlog WHERE id <= ?1")?
         .execute([last])?;
     tx.commit()?;
     Ok(moved as u64)
+}
+
+/// One step of merging the index's segments, in its own transaction; returns whether any
+/// merging is left (FTS5 makes fewer than two changes when there was none to do).
+pub fn merge_some(conn: &mut Connection) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let before = tx.total_changes();
+    tx.prepare_cached("INSERT INTO requests_fts (requests_fts, rank) VALUES ('merge', ?1)")?
+        .execute([MERGE_PAGES])?;
+    let worked = tx.total_changes().saturating_sub(before) >= 2;
+    tx.commit()?;
+    Ok(worked)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::db::migrate;
+
+    /// Indexing reads the backlog's rows, each request by its id: never the table.
+    #[test]
+    fn indexing_reads_the_backlog_not_the_table() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {INDEX_UP_TO}"))
+            .unwrap()
+            .query_map([5], |r| r.get(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            plan,
+            [
+                "SEARCH search_backlog USING INTEGER PRIMARY KEY (rowid<?)",
+                "SEARCH requests USING INTEGER PRIMARY KEY (rowid=?)"
+            ]
+        );
+    }
+
+    /// The number of segments on each level of the index, from its structure record.
+    pub(crate) fn segments_per_level(conn: &Connection) -> Vec<u64> {
+        let block: Vec<u8> = conn
+            .query_row(
+                "SELECT block FROM requests_fts_data WHERE id = 10",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let mut at = 4; // the cookie
+        let mut varint = || {
+            let mut value = 0u64;
+            for n in 0..9 {
+                let byte = block[at];
+                at += 1;
+                if n == 8 {
+                    return (value << 8) | u64::from(byte);
+                }
+                value = (value << 7) | u64::from(byte & 0x7f);
+                if byte & 0x80 == 0 {
+                    break;
+                }
+            }
+            value
+        };
+        let levels = varint();
+        let _segments = varint();
+        let _writes = varint();
+        (0..levels)
+            .map(|_| {
+                let _merging = varint();
+                let segments = varint();
+                for _ in 0..segments * 3 {
+                    varint(); // its id, first and last page
+                }
+                segments
+            })
+            .collect()
+    }
+
+    /// Each batch indexed is a segment of its own (the index does not merge by itself), and
+    /// merging steps leave fewer than four on every level, then report nothing left.
+    #[test]
+    fn batches_are_segments_until_merged_in_steps() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO users (email, hashed_password, created_at, updated_at) VALUES ('r@example.com', 'x', 't', 't')",
+            [],
+        )
+        .unwrap();
+        for batch in 0..6 {
+            conn.execute(
+                "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 50)
+                 INSERT INTO requests (user_id, description, status, created_at, updated_at)
+                 SELECT 1, '보일러 고장 ' || ?1 || '-' || i, 'pending', 't', 't' FROM k",
+                [batch],
+            )
+            .unwrap();
+            assert_eq!(index_some(&mut conn).unwrap(), 50);
+        }
+        assert_eq!(segments_per_level(&conn).iter().sum::<u64>(), 6);
+        let mut steps = 0;
+        while merge_some(&mut conn).unwrap() {
+            steps += 1;
+            assert!(steps < 100, "merging never ends");
+        }
+        assert!(steps > 0);
+        let levels = segments_per_level(&conn);
+        assert!(levels.iter().all(|&n| n < 4), "{levels:?}");
+        let found: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM requests_fts WHERE requests_fts MATCH '\"보일러\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 300);
+    }
 }

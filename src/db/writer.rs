@@ -170,8 +170,8 @@ pub(super) fn start(conn: Connection) -> std::io::Result<Handle> {
 fn run(mut conn: Connection, mut inbox: mpsc::Receiver<Message>, clock: &tokio::runtime::Runtime) {
     let mut closing = None;
     let mut batch: Vec<Box<dyn Change>> = Vec::with_capacity(MAX_BATCH);
-    let mut backlog = SearchBacklog::read(&conn);
-    while let Some(first) = next(&mut conn, &mut inbox, clock, &mut backlog) {
+    let mut upkeep = SearchUpkeep::read(&conn);
+    while let Some(first) = next(&mut conn, &mut inbox, clock, &mut upkeep) {
         take(first, &mut batch, &mut closing, &mut inbox);
         while batch.len() < MAX_BATCH {
             match inbox.try_recv() {
@@ -180,9 +180,9 @@ fn run(mut conn: Connection, mut inbox: mpsc::Receiver<Message>, clock: &tokio::
             }
         }
         commit_batch(&mut conn, std::mem::take(&mut batch));
-        backlog = SearchBacklog::read(&conn);
-        if backlog.rows >= search_index::BACKLOG_BOUND {
-            backlog.index_some(&mut conn);
+        upkeep.backlog = SearchUpkeep::read(&conn).backlog;
+        if upkeep.backlog >= search_index::BACKLOG_BOUND {
+            upkeep.step(&mut conn);
         }
     }
     if let Some(reply) = closing {
@@ -190,21 +190,21 @@ fn run(mut conn: Connection, mut inbox: mpsc::Receiver<Message>, clock: &tokio::
     }
 }
 
-/// The next message; while the search backlog holds rows, each pause of
-/// [`search_index::INDEX_WHEN_IDLE_FOR`] without one is used to index a batch of them.
+/// The next message; while the search index has upkeep left, each pause of
+/// [`search_index::INDEX_WHEN_IDLE_FOR`] without one is used for a step of it.
 fn next(
     conn: &mut Connection,
     inbox: &mut mpsc::Receiver<Message>,
     clock: &tokio::runtime::Runtime,
-    backlog: &mut SearchBacklog,
+    upkeep: &mut SearchUpkeep,
 ) -> Option<Message> {
     let mut pause = search_index::INDEX_WHEN_IDLE_FOR;
-    while backlog.rows > 0 {
+    while upkeep.pending() {
         // The timer is made inside the runtime: it needs its clock.
         match clock.block_on(async { tokio::time::timeout(pause, inbox.recv()).await }) {
             Ok(message) => return message,
             Err(_) => {
-                backlog.index_some(conn);
+                upkeep.step(conn);
                 // Idle already: the next batch follows unless a change has come meanwhile.
                 pause = std::time::Duration::ZERO;
             }
@@ -213,36 +213,64 @@ fn next(
     inbox.blocking_recv()
 }
 
-/// How many rows wait to be indexed, as the writer last saw.
-struct SearchBacklog {
-    rows: u64,
+/// What the search index still needs, as the writer last saw: rows to index, then merging.
+struct SearchUpkeep {
+    backlog: u64,
+    merging: bool,
 }
 
-impl SearchBacklog {
-    fn read(conn: &Connection) -> SearchBacklog {
-        let rows = search_index::backlog(conn).unwrap_or_else(|error| {
+impl SearchUpkeep {
+    /// The backlog as stored; merging is due after indexing, so none is known at first.
+    fn read(conn: &Connection) -> SearchUpkeep {
+        let backlog = search_index::backlog(conn).unwrap_or_else(|error| {
             tracing::warn!(error = %error, "cannot read the search backlog");
             0
         });
-        SearchBacklog { rows }
+        SearchUpkeep {
+            backlog,
+            merging: backlog > 0,
+        }
     }
 
-    /// Indexes a batch of the backlog. On failure the rows stay in the backlog, still found
-    /// by searches, and are tried again after the next commit.
-    fn index_some(&mut self, conn: &mut Connection) {
+    fn pending(&self) -> bool {
+        self.backlog > 0 || self.merging
+    }
+
+    /// Indexes a batch of the backlog, or once it is empty merges a few pages. On failure the
+    /// rows stay in the backlog, still found by searches, and are tried again after the next
+    /// commit; merging waits for the next batch indexed.
+    fn step(&mut self, conn: &mut Connection) {
         let began = std::time::Instant::now();
-        match search_index::index_some(conn) {
-            Ok(moved) => {
+        if self.backlog > 0 {
+            match search_index::index_some(conn) {
+                Ok(moved) => {
+                    tracing::trace!(
+                        rows = moved,
+                        micros = began.elapsed().as_micros() as u64,
+                        "search backlog indexed"
+                    );
+                    self.backlog = SearchUpkeep::read(conn).backlog;
+                    self.merging = true;
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "the search backlog could not be indexed");
+                    self.backlog = 0;
+                }
+            }
+            return;
+        }
+        match search_index::merge_some(conn) {
+            Ok(more) => {
                 tracing::trace!(
-                    rows = moved,
                     micros = began.elapsed().as_micros() as u64,
-                    "search backlog indexed"
+                    more,
+                    "search index merged"
                 );
-                *self = SearchBacklog::read(conn);
+                self.merging = more;
             }
             Err(error) => {
-                tracing::warn!(error = %error, "the search backlog could not be indexed");
-                self.rows = 0;
+                tracing::warn!(error = %error, "the search index could not be merged");
+                self.merging = false;
             }
         }
     }
@@ -632,7 +660,8 @@ mod tests {
         );
     }
 
-    /// A pause with no change is used to index the whole backlog.
+    /// A pause with no change is used to index the whole backlog, then to merge the index's
+    /// segments (one per batch) down to fewer than four a level.
     #[tokio::test]
     async fn the_search_backlog_is_indexed_when_the_writer_is_idle() {
         let dir = tempfile::tempdir().unwrap();
@@ -643,7 +672,7 @@ mod tests {
                  VALUES ('r@example.com', 'x', 'user', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
                 [],
             )?;
-            insert_requests(tx, search_index::INDEX_BATCH * 2 + 5)
+            insert_requests(tx, search_index::INDEX_BATCH * 5 + 5)
         })
         .await
         .unwrap();
@@ -664,7 +693,20 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(indexed as u64, search_index::INDEX_BATCH * 2 + 5);
+        assert_eq!(indexed as u64, search_index::INDEX_BATCH * 5 + 5);
+        let mut waited = 0;
+        loop {
+            let levels = db
+                .run(|conn| Ok(search_index::tests::segments_per_level(conn)))
+                .await
+                .unwrap();
+            if levels.iter().all(|&n| n < 4) {
+                break;
+            }
+            waited += 1;
+            assert!(waited < 500, "never merged: {levels:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         db.close().await.unwrap();
     }
 }
