@@ -182,5 +182,19 @@ pub(crate) mod tests {
             )
             .unwrap();
         assert_eq!(found, 300);
+        // Rows waiting to be indexed are not damage to SQLite's own check.
+        conn.execute(
+            "INSERT INTO requests (user_id, description, status, created_at, updated_at)
+             VALUES (1, '엘리베이터 멈춤', 'pending', 't', 't')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(backlog(&conn).unwrap(), 1);
+        for check in ["integrity_check", "quick_check"] {
+            let report: String = conn
+                .query_row(&format!("PRAGMA {check}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(report, "ok", "{check}");
+        }
     }
 }
