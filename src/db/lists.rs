@@ -326,10 +326,7 @@ fn newest_by_id(
         page.truncate(want);
     };
     let waiting = conn
-        .prepare_cached(&format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests WHERE id IN (SELECT id FROM search_backlog)
-             AND (description LIKE ?1 ESCAPE '\\' OR location LIKE ?1 ESCAPE '\\')"
-        ))?
+        .prepare_cached(&waiting_rows_sql())?
         .query_map([pattern], request_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for row in waiting {
@@ -364,6 +361,15 @@ fn newest_by_id(
     }
     // Every candidate read.
     Ok(Some(page))
+}
+
+/// The rows not yet in the search index that hold the text (`?1`, a `LIKE` pattern), each
+/// looked up by its id from the backlog.
+fn waiting_rows_sql() -> String {
+    format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests WHERE id IN (SELECT id FROM search_backlog)
+         AND (description LIKE ?1 ESCAPE '\\' OR location LIKE ?1 ESCAPE '\\')"
+    )
 }
 
 /// How a text search finds its rows. Whichever way, a row matches exactly when its
@@ -743,27 +749,63 @@ fn total(
         // Each candidate holds the text: the index's count is the answer.
         return Ok(capped(found.candidates, true));
     }
-    // What depends only on the text is remembered until the index changes, and while no
-    // row waits to be indexed (the backlog's rows are checked anew each time).
+    // What depends only on the text is counted in two parts: the index's matches,
+    // remembered until the index changes, and the matches among the rows waiting for it,
+    // counted anew each time (no row is in both). With other filters, counted as one.
     let backlog = plan.indexed().map_or(0, |(_, _, found)| found.backlog);
-    let remembered = |key: String, count: &dyn Fn() -> Result<u64, AppError>| {
-        if only_text(filter) && backlog == 0 {
-            counts.remember(conn, key, count)
-        } else {
-            count()
-        }
-    };
     let sql = Conditions::of(filter);
+    let count_matches = |key: String,
+                         pattern: &str,
+                         sql_of: &dyn Fn(bool) -> (String, Vec<Value>)| {
+        if !only_text(filter) {
+            let (query, values) = sql_of(true);
+            return count_rows(conn, &query, &values);
+        }
+        let (query, values) = sql_of(false);
+        let indexed = counts.remember(conn, key, || count_rows(conn, &query, &values))?;
+        let waiting = if backlog > 0 {
+            let mut checked = Conditions::default();
+            TextPlan::like(&mut checked, pattern);
+            count_rows(
+                conn,
+                &format!(
+                    "SELECT count(*) FROM search_backlog CROSS JOIN requests ON requests.id = search_backlog.id{}",
+                    checked.clause()
+                ),
+                &checked.values,
+            )?
+        } else {
+            0
+        };
+        Ok(indexed + waiting)
+    };
     match plan {
         TextPlan::None => Ok(Total::exact(counts::count(
             conn,
             counted(filter, Part::All),
         )?)),
-        TextPlan::Indexed { pattern, .. } => {
+        TextPlan::Indexed {
+            trigrams, pattern, ..
+        } => {
             // At most SEARCH_CAP candidates: counting them all is cheap.
-            let n = remembered(format!("indexed {pattern}"), &|| {
-                let (select, values) = plan.select("1", &sql, "DESC");
-                count_rows(conn, &format!("SELECT count(*) FROM ({select})"), &values)
+            let n = count_matches(format!("indexed {pattern}"), pattern, &|with_backlog| {
+                if with_backlog {
+                    let (select, values) = plan.select("1", &sql, "DESC");
+                    (format!("SELECT count(*) FROM ({select})"), values)
+                } else {
+                    let mut checked = sql.clone();
+                    TextPlan::like(&mut checked, pattern);
+                    let mut values = vec![Value::Text(trigrams.clone())];
+                    values.extend(checked.values.iter().cloned());
+                    (
+                        format!(
+                            "SELECT count(*) FROM (SELECT rowid AS candidate FROM requests_fts WHERE requests_fts MATCH ?)
+                             CROSS JOIN requests ON requests.id = candidate{}",
+                            checked.clause()
+                        ),
+                        values,
+                    )
+                }
             })?;
             Ok(capped(n, true))
         }
@@ -780,9 +822,8 @@ fn total(
             ];
             values.extend(checked.values.iter().cloned());
             values.push(Value::Integer((Total::SEARCH_CAP + 1) as i64));
-            let count_sql = dense_count_sql(&checked);
-            let n = remembered(format!("dense {pattern}"), &|| {
-                count_rows(conn, &count_sql, &values)
+            let n = count_matches(format!("dense {pattern}"), pattern, &|with_backlog| {
+                (dense_count_sql(&checked, with_backlog), values.clone())
             })?;
             if n > Total::SEARCH_CAP {
                 return Ok(capped(n, false));
@@ -806,15 +847,19 @@ fn total(
     }
 }
 
-/// Counts a dense search's matches among the index's newest candidates and the rows not yet
-/// indexed. Its parameters: the index's query, how many candidates, `checked`'s, the cap.
-/// CROSS JOIN keeps the candidates the outer loop: left to itself, the planner walks the
-/// whole table to meet the backlog's rows.
-fn dense_count_sql(checked: &Conditions) -> String {
+/// Counts a dense search's matches among the index's newest candidates, and `with_backlog`
+/// the rows not yet indexed. Its parameters: the index's query, how many candidates,
+/// `checked`'s, the cap. CROSS JOIN keeps the candidates the outer loop: left to itself, the
+/// planner walks the whole table to meet the backlog's rows.
+fn dense_count_sql(checked: &Conditions, with_backlog: bool) -> String {
+    let backlog = if with_backlog {
+        " UNION ALL SELECT id FROM search_backlog"
+    } else {
+        ""
+    };
     format!(
         "SELECT count(*) FROM (SELECT 1 FROM
-             (SELECT id FROM (SELECT rowid AS id FROM requests_fts WHERE requests_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
-              UNION ALL SELECT id FROM search_backlog) AS candidates
+             (SELECT id FROM (SELECT rowid AS id FROM requests_fts WHERE requests_fts MATCH ? ORDER BY rowid DESC LIMIT ?){backlog}) AS candidates
              CROSS JOIN requests ON requests.id = candidates.id{} LIMIT ?)",
         checked.clause()
     )
@@ -1011,10 +1056,26 @@ mod tests {
             let mut values = vec![Value::Text(trigram_query("전등이")), Value::Integer(100)];
             values.extend(checked.values.iter().cloned());
             values.push(Value::Integer(10));
-            let plan = plan_of(&conn, &dense_count_sql(&checked), &values);
+            let plan = plan_of(&conn, &dense_count_sql(&checked, true), &values);
             assert!(plan.contains("SCAN search_backlog"), "{filter:?}: {plan}");
             assert!(never_walks_the_table(&plan), "{filter:?}: {plan}");
+            let plan = plan_of(&conn, &dense_count_sql(&checked, false), &values);
+            assert!(never_walks_the_table(&plan), "{filter:?}: {plan}");
         }
+    }
+
+    /// A search's rows still waiting for the index are read from the backlog, each by id.
+    #[test]
+    fn rows_waiting_for_the_index_are_read_by_id() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let plan = plan_of(
+            &conn,
+            &waiting_rows_sql(),
+            &[Value::Text("%보일러%".into())],
+        );
+        assert!(never_walks_the_table(&plan), "{plan}");
+        assert!(plan.contains("search_backlog"), "{plan}");
     }
 
     /// Whether a query plan reads requests only by id, never along the table or an index.
@@ -1370,33 +1431,35 @@ mod tests {
             *n = 7;
         }
         assert_eq!(totals(&mut conn), [7, 7]);
-        // ...and each change to the texts is counted afresh: while it waits to be indexed,
-        // when it is, and after an edit or a delete of an indexed row.
+        // ...and while rows wait to be indexed, the index's share is still what is
+        // remembered and theirs is counted anew...
         let forget = || {
             for (_, n) in counts.known.lock().unwrap().values_mut() {
                 *n = 7;
             }
         };
-        add(&conn, "보일러 소음");
+        add(&conn, "보일러 고장 새로");
         forget();
-        assert_eq!(totals(&mut conn), [31, 30], "a row waiting to be indexed");
+        assert_eq!(totals(&mut conn), [31, 8], "a row waiting to be indexed");
+        // ...and each change to the index is counted afresh: a batch indexed, an edit or a
+        // delete of an indexed row.
         index_backlog(&mut conn);
-        assert_eq!(totals(&mut conn), [31, 30], "once indexed");
+        assert_eq!(totals(&mut conn), [31, 31], "once indexed");
         conn.execute("DELETE FROM requests WHERE id = 1", [])
             .unwrap();
-        assert_eq!(totals(&mut conn), [30, 29]);
+        assert_eq!(totals(&mut conn), [30, 30]);
         conn.execute(
             "UPDATE requests SET description = '온수기 고장' WHERE id = 2",
             [],
         )
         .unwrap();
-        assert_eq!(totals(&mut conn), [29, 28], "an edit waiting to be indexed");
+        assert_eq!(totals(&mut conn), [29, 29], "an edit waiting to be indexed");
         index_backlog(&mut conn);
-        assert_eq!(totals(&mut conn), [29, 28]);
+        assert_eq!(totals(&mut conn), [29, 29]);
         // A status change leaves the index and the texts as they were: the counts hold.
         conn.execute("UPDATE requests SET status = 'completed' WHERE id = 3", [])
             .unwrap();
-        assert_eq!(totals(&mut conn), [29, 28]);
+        assert_eq!(totals(&mut conn), [29, 29]);
     }
 
     #[test]

@@ -20,6 +20,10 @@ use std::time::Duration;
 /// How long the writer waits with nothing to do before it indexes the backlog.
 pub const INDEX_WHEN_IDLE_FOR: Duration = Duration::from_millis(20);
 
+/// How often an idle writer with nothing left to index looks whether another process has
+/// added to the backlog (a count of an empty table).
+pub const BACKLOG_RECHECK: Duration = Duration::from_secs(1);
+
 /// A backlog this long is indexed right after the next commit, busy or not: it keeps what a
 /// search reads beside the index small.
 pub const BACKLOG_BOUND: u64 = 2_000;

@@ -181,6 +181,9 @@ fn run(mut conn: Connection, mut inbox: mpsc::Receiver<Message>, clock: &tokio::
         }
         commit_batch(&mut conn, std::mem::take(&mut batch));
         upkeep.backlog = SearchUpkeep::read(&conn).backlog;
+        // Deletes and edits write segments of their own (the index's 'delete' entries), with
+        // automerge off nothing else merges them; a merge with nothing to do writes nothing.
+        upkeep.merging = true;
         if upkeep.backlog >= search_index::BACKLOG_BOUND {
             upkeep.step(&mut conn);
         }
@@ -191,7 +194,9 @@ fn run(mut conn: Connection, mut inbox: mpsc::Receiver<Message>, clock: &tokio::
 }
 
 /// The next message; while the search index has upkeep left, each pause of
-/// [`search_index::INDEX_WHEN_IDLE_FOR`] without one is used for a step of it.
+/// [`search_index::INDEX_WHEN_IDLE_FOR`] without one is used for a step of it. With none
+/// left, the backlog is looked at again every [`search_index::BACKLOG_RECHECK`]: another
+/// process (an import run beside the server) may have added to it.
 fn next(
     conn: &mut Connection,
     inbox: &mut mpsc::Receiver<Message>,
@@ -199,18 +204,26 @@ fn next(
     upkeep: &mut SearchUpkeep,
 ) -> Option<Message> {
     let mut pause = search_index::INDEX_WHEN_IDLE_FOR;
-    while upkeep.pending() {
+    loop {
+        let wait = if upkeep.pending() {
+            pause
+        } else {
+            search_index::BACKLOG_RECHECK
+        };
         // The timer is made inside the runtime: it needs its clock.
-        match clock.block_on(async { tokio::time::timeout(pause, inbox.recv()).await }) {
+        match clock.block_on(async { tokio::time::timeout(wait, inbox.recv()).await }) {
             Ok(message) => return message,
-            Err(_) => {
+            Err(_) if upkeep.pending() => {
                 upkeep.step(conn);
                 // Idle already: the next batch follows unless a change has come meanwhile.
                 pause = std::time::Duration::ZERO;
             }
+            Err(_) => {
+                *upkeep = SearchUpkeep::read(conn);
+                pause = std::time::Duration::ZERO;
+            }
         }
     }
-    inbox.blocking_recv()
 }
 
 /// What the search index still needs, as the writer last saw: rows to index, then merging.
@@ -220,7 +233,8 @@ struct SearchUpkeep {
 }
 
 impl SearchUpkeep {
-    /// The backlog as stored; merging is due after indexing, so none is known at first.
+    /// The backlog as stored; merging is due after indexing or any commit, so none is
+    /// known at first.
     fn read(conn: &Connection) -> SearchUpkeep {
         let backlog = search_index::backlog(conn).unwrap_or_else(|error| {
             tracing::warn!(error = %error, "cannot read the search backlog");
@@ -238,7 +252,7 @@ impl SearchUpkeep {
 
     /// Indexes a batch of the backlog, or once it is empty merges a few pages. On failure the
     /// rows stay in the backlog, still found by searches, and are tried again after the next
-    /// commit; merging waits for the next batch indexed.
+    /// commit; merging waits for the next commit.
     fn step(&mut self, conn: &mut Connection) {
         let began = std::time::Instant::now();
         if self.backlog > 0 {
@@ -705,6 +719,86 @@ mod tests {
             }
             waited += 1;
             assert!(waited < 500, "never merged: {levels:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        db.close().await.unwrap();
+    }
+
+    /// Deletes write segments of their own (the index's 'delete' entries), one per commit:
+    /// with no backlog to index, an idle writer still merges them.
+    #[tokio::test]
+    async fn segments_written_by_deletes_are_merged_when_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("test.db"), 2, OpenMode::CreateIfMissing).unwrap();
+        db.change(|tx| {
+            tx.execute(
+                "INSERT INTO users (email, hashed_password, role, created_at, updated_at)
+                 VALUES ('r@example.com', 'x', 'user', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+                [],
+            )?;
+            insert_requests(tx, 100)
+        })
+        .await
+        .unwrap();
+        let levels = || db.run(|conn| Ok(search_index::tests::segments_per_level(conn)));
+        let settled = || async {
+            let mut waited = 0;
+            loop {
+                let now = levels().await.unwrap();
+                let backlog = db
+                    .run(|conn| Ok(search_index::backlog(conn)?))
+                    .await
+                    .unwrap();
+                if backlog == 0 && now.iter().all(|&n| n < 4) {
+                    return now;
+                }
+                waited += 1;
+                assert!(waited < 500, "never merged: {now:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        };
+        settled().await;
+        // Long enough for the writer to find nothing left to merge.
+        tokio::time::sleep(search_index::INDEX_WHEN_IDLE_FOR * 10).await;
+        // Back to back, so the writer is never idle between them.
+        for id in 1..=12 {
+            db.change(move |tx| Ok(tx.execute("DELETE FROM requests WHERE id = ?1", [id])?))
+                .await
+                .unwrap();
+        }
+        settled().await;
+        db.close().await.unwrap();
+    }
+
+    /// Rows another process adds to the backlog (an import beside the server) are indexed
+    /// by an idle writer that has nothing else to do.
+    #[tokio::test]
+    async fn a_backlog_written_by_another_process_is_indexed_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.db");
+        let db = Db::open(&path, 2, OpenMode::CreateIfMissing).unwrap();
+        let backlog = || db.run(|conn| Ok(search_index::backlog(conn)?));
+        // The writer has indexed what there was and has gone idle.
+        tokio::time::sleep(search_index::INDEX_WHEN_IDLE_FOR * 3).await;
+        let mut other = Connection::open(&path).unwrap();
+        other
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        let tx = other.transaction().unwrap();
+        tx.execute(
+            "INSERT INTO users (email, hashed_password, role, created_at, updated_at)
+             VALUES ('r@example.com', 'x', 'user', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+        insert_requests(&tx, 50).unwrap();
+        tx.commit().unwrap();
+        drop(other);
+        assert_eq!(backlog().await.unwrap(), 50);
+        let mut waited = 0;
+        while backlog().await.unwrap() > 0 {
+            waited += 1;
+            assert!(waited < 500, "the other process's rows were never indexed");
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         db.close().await.unwrap();
