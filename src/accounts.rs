@@ -234,7 +234,7 @@ pub async fn authenticate(
 
 /// The account with this id, if it still exists.
 pub async fn find(db: &Db, id: UserId) -> Result<Option<User>, AppError> {
-    db.run(move |conn| db::users::find_user(conn, id)).await
+    db.read(move |conn| db::users::find_user(conn, id)).await
 }
 
 /// One page of accounts and the total count.

@@ -86,19 +86,26 @@ async fn page(
         false => None,
     };
     let counts = db.search_counts();
-    db.run(move |conn| db::lists::list(conn, &counts, &filter, order, window))
-        .await
+    let quick = db::lists::is_quick(&filter, &window);
+    let read = move |conn: &mut rusqlite::Connection| {
+        db::lists::list(conn, &counts, &filter, order, window)
+    };
+    if quick {
+        db.read(read).await
+    } else {
+        db.run(read).await
+    }
 }
 
 /// How many `high` requests wait for someone to start on them.
 pub async fn urgent_waiting(db: &Db) -> Result<u64, AppError> {
-    db.run(|conn| db::lists::count_urgent_waiting(conn)).await
+    db.read(|conn| db::lists::count_urgent_waiting(conn)).await
 }
 
 /// The request, if `viewer` may see it; otherwise 404 so its existence is not revealed.
 pub async fn get(db: &Db, viewer: &User, id: RequestId) -> Result<MaintenanceRequest, AppError> {
     let scope = Scope::of(viewer);
-    db.run(move |conn| db::requests::find_request(conn, id, scope))
+    db.read(move |conn| db::requests::find_request(conn, id, scope))
         .await?
         .ok_or_else(|| AppError::not_found("Request"))
 }
@@ -207,7 +214,7 @@ pub struct TaskResult {
 /// Where the classification of a request the viewer may see stands.
 pub async fn task_status(db: &Db, viewer: &User, id: RequestId) -> Result<TaskStatus, AppError> {
     let request = get(db, viewer, id).await?;
-    let job = db.run(move |conn| db::jobs::find(conn, id)).await?;
+    let job = db.read(move |conn| db::jobs::find(conn, id)).await?;
     let status = match (&job, request.classification_status) {
         (_, ClassificationStatus::Failed) => "FAILURE",
         (Some(job), _) => match job.state {
@@ -235,7 +242,7 @@ pub async fn task_status(db: &Db, viewer: &User, id: RequestId) -> Result<TaskSt
 /// The request's history, oldest first, for its owner or an admin.
 pub async fn history(db: &Db, viewer: &User, id: RequestId) -> Result<Vec<HistoryEntry>, AppError> {
     let scope = Scope::of(viewer);
-    db.run(move |conn| db::requests::history(conn, id, scope))
+    db.read(move |conn| db::requests::history(conn, id, scope))
         .await?
         .ok_or_else(|| AppError::not_found("Request"))
 }
@@ -246,7 +253,7 @@ pub async fn per_day(db: &Db, days: u32) -> Result<Vec<(String, u64)>, AppError>
     let first = today - chrono::Duration::days(i64::from(days.max(1)) - 1);
     let first_day = first.format("%Y-%m-%d").to_string();
     let counts = db
-        .run(move |conn| db::counts::per_day(conn, &first_day))
+        .read(move |conn| db::counts::per_day(conn, &first_day))
         .await?;
     Ok(first
         .iter_days()
@@ -264,5 +271,5 @@ pub async fn per_day(db: &Db, days: u32) -> Result<Vec<(String, u64)>, AppError>
 
 /// Counts by status, category and priority.
 pub async fn stats(db: &Db) -> Result<Stats, AppError> {
-    db.run(|conn| db::counts::stats(conn)).await
+    db.read(|conn| db::counts::stats(conn)).await
 }

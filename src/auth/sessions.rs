@@ -148,7 +148,7 @@ pub async fn still_valid(
 ) -> Result<Option<User>, AppError> {
     let session = session.to_owned();
     let now = chrono::Utc::now().timestamp();
-    db.run(move |conn| db::sessions::account(conn, &session, user, kind.as_str(), now))
+    db.read(move |conn| db::sessions::account(conn, &session, user, kind.as_str(), now))
         .await
 }
 

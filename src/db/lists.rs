@@ -212,6 +212,22 @@ fn searched(text: Option<&str>) -> String {
         .collect()
 }
 
+/// How deep an offset may go and still cost about what a first page does: the walk of that
+/// many index entries takes well under a millisecond.
+const QUICK_OFFSET: u32 = 1_000;
+
+/// Whether a page of `filter` from `window` is read by index seeks and a short walk alone,
+/// at about the cost of a first page: no text to search, no deep offset (see [`Db::read`]).
+///
+/// [`Db::read`]: super::Db::read
+pub fn is_quick(filter: &RequestFilter, window: &Window) -> bool {
+    filter.text.is_none()
+        && match window.seek {
+            Seek::Offset(skip) => skip <= QUICK_OFFSET,
+            Seek::Before(_) | Seek::After(_) => true,
+        }
+}
+
 /// Whether a search for `text` is too short for the trigram index, and reads the newest
 /// [`SHORT_SEARCH_WINDOW`] rows instead.
 pub fn is_short_search(text: Option<&str>) -> bool {
@@ -890,6 +906,8 @@ mod tests {
     use rusqlite::params;
 
     fn plan_of(conn: &Connection, sql: &str, values: &[Value]) -> String {
+        // As the server's connections plan: the same plan whatever is bound.
+        crate::db::plan_once(conn).unwrap();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt
             .query_map(params_from_iter(values.iter()), |r| r.get::<_, String>(3))

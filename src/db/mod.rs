@@ -138,10 +138,24 @@ pub const WRITE_BATCH_METRIC: &str = "maintenance_db_write_batch_size";
 /// would lose the last commits then). The writer commits a whole batch at once, so the
 /// sync is paid once per batch rather than once per change.
 fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+    plan_once(conn)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Makes a prepared statement's plan independent of the values bound to it. Otherwise
+/// SQLite reads a bound `LIMIT` (and a bound `LIKE` pattern) while planning, and marks the
+/// statement to be parsed and planned again whenever that parameter is bound anew: every
+/// cached list query was then prepared afresh on every call. No plan here depends on those
+/// values (the plan tests run with this setting too).
+pub(crate) fn plan_once(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(())
 }
 
@@ -214,6 +228,9 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
             .connection_timeout(POOL_WAIT)
+            // A connection to a local file does not go stale; the check would parse and run
+            // a `SELECT 1` on every checkout, every read.
+            .test_on_check_out(false)
             .build(manager)
             .map_err(|source| OpenError::Pool {
                 path: display.clone(),
@@ -256,7 +273,8 @@ impl Db {
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool. The connection
-    /// reads only: writes go through [`Db::write`] or [`Db::change`].
+    /// reads only: writes go through [`Db::write`] or [`Db::change`]. For reads that may
+    /// take long: a text search, a deep offset, anything that may scan.
     pub async fn run<T, F>(&self, work: F) -> Result<T, AppError>
     where
         T: Send + 'static,
@@ -268,10 +286,34 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let mut conn = pool.get()?;
-            work(&mut conn)
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn)));
+            end_read(&conn);
+            outcome.map_err(|_| AppError::internal("a database read panicked"))?
         })
         .await
         .map_err(AppError::internal)?
+    }
+
+    /// Runs `work`, a read that costs what a page costs (an index seek and a few dozen rows,
+    /// well under a millisecond), on a pooled connection right here on the caller's thread.
+    /// Handing it to the blocking pool as [`Db::run`] does costs two thread switches, about
+    /// as much as the read itself. With no connection free it goes to [`Db::run`] instead,
+    /// so the caller's thread never waits for one; a panic in `work` is its error, as there.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
+    {
+        match self.pool.try_get() {
+            Some(mut conn) => {
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn)));
+                end_read(&conn);
+                outcome.map_err(|_| AppError::internal("a database read panicked"))?
+            }
+            None => self.run(work).await,
+        }
     }
 
     /// Runs a change on the writer, in the next batch's transaction (in a savepoint of its
@@ -369,6 +411,17 @@ impl Db {
     }
 }
 
+/// Ends a read transaction that `work` left open (a panic, an early return), before the
+/// connection goes back to the pool: kept open, it would pin its snapshot, and the
+/// write-ahead log could never be checkpointed past it.
+fn end_read(conn: &Connection) {
+    if !conn.is_autocommit()
+        && let Err(error) = conn.execute_batch("ROLLBACK")
+    {
+        tracing::warn!(error = %error, "a read transaction could not be ended");
+    }
+}
+
 /// The writer has stopped: the database was closed.
 fn closed() -> AppError {
     AppError::Unavailable("the database is closed".into())
@@ -412,6 +465,72 @@ mod tests {
             .await
             .expect("a turn once one is given back")
             .unwrap();
+    }
+
+    /// A cached statement with a bound LIMIT and OFFSET (every list page) is planned once:
+    /// binding other values does not make SQLite parse and plan it again.
+    #[tokio::test]
+    async fn a_page_query_is_planned_once_whatever_page_it_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("test.db"), 1, OpenMode::CreateIfMissing).unwrap();
+        let sql = "SELECT id FROM requests WHERE description LIKE ?1 ORDER BY created_at DESC LIMIT ?2 OFFSET ?3";
+        let replanned = db
+            .read(move |conn| {
+                for (limit, offset) in [(50, 0), (20, 0), (50, 100), (1, 7)] {
+                    let mut stmt = conn.prepare_cached(sql)?;
+                    stmt.query_map(rusqlite::params!["%누수%", limit, offset], |r| {
+                        r.get::<_, i64>(0)
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                }
+                Ok(conn
+                    .prepare_cached(sql)?
+                    .get_status(rusqlite::StatementStatus::RePrepare))
+            })
+            .await
+            .unwrap();
+        assert_eq!(replanned, 0);
+    }
+
+    /// A quick read runs on the caller's thread; a panic in it is an error, not a crash.
+    #[tokio::test]
+    async fn a_quick_read_runs_here_and_its_panic_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("test.db"), 2, OpenMode::CreateIfMissing).unwrap();
+        let here = std::thread::current().id();
+        let ran_on = db.read(|_| Ok(std::thread::current().id())).await.unwrap();
+        assert_eq!(ran_on, here);
+        let panicked = db
+            .read(|conn| -> Result<(), AppError> {
+                conn.execute_batch("BEGIN")?;
+                panic!("a bug in a read")
+            })
+            .await;
+        assert!(
+            matches!(panicked, Err(AppError::Internal(_))),
+            "{panicked:?}"
+        );
+        // The connection it held is usable again, outside any transaction.
+        let autocommit = db.read(|conn| Ok(conn.is_autocommit())).await.unwrap();
+        assert!(autocommit);
+    }
+
+    /// With every connection taken, a quick read waits on the blocking pool, not here.
+    #[tokio::test]
+    async fn a_quick_read_with_no_connection_free_waits_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("test.db"), 2, OpenMode::CreateIfMissing).unwrap();
+        let held = [db.pool.get().unwrap(), db.pool.get().unwrap()];
+        let here = std::thread::current().id();
+        let read = tokio::spawn({
+            let db = db.clone();
+            async move { db.read(|_| Ok(std::thread::current().id())).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!read.is_finished(), "it ran with no connection free");
+        drop(held);
+        let ran_on = read.await.unwrap().unwrap();
+        assert_ne!(ran_on, here);
     }
 
     /// Six reads at once, each holding its connection until all six have one.
