@@ -276,7 +276,7 @@ impl ListQuery {
         (status = 200, description = "One page of requests", body = Vec<crate::requests::MaintenanceRequest>,
             headers(
                 ("X-Total-Count" = u64, description = "How many requests match, over all pages; for a `q` search, at most 10000"),
-                ("X-Total-Count-Exact" = bool, description = "`false` when `X-Total-Count` is a lower bound: a `q` search with more than 10000 matches, or one under 3 characters, which reads only the newest 50000 requests matching the other filters"),
+                ("X-Total-Count-Exact" = bool, description = "`false` when `X-Total-Count` is a lower bound: a `q` search with more than 10000 matches, or one of a single character (or two that are not both letters or digits), which reads only the newest 50000 requests matching the other filters"),
                 ("Link" = String, description = "RFC 8288 links, same parameters: `rel=\"next\"` (older rows, `before=` a cursor) while rows remain after this page, and `rel=\"prev\"` (newer rows, `after=` a cursor) when it is not the first"),
             )),
         (status = 403, description = "Not staff", body = crate::errors::ErrorBody),
@@ -305,7 +305,7 @@ pub async fn list_all_requests(
         (status = 200, description = "One page of requests", body = Vec<crate::requests::MaintenanceRequest>,
             headers(
                 ("X-Total-Count" = u64, description = "How many requests match, over all pages; for a `q` search, at most 10000"),
-                ("X-Total-Count-Exact" = bool, description = "`false` when `X-Total-Count` is a lower bound: a `q` search with more than 10000 matches, or one under 3 characters, which reads only the newest 50000 requests matching the other filters"),
+                ("X-Total-Count-Exact" = bool, description = "`false` when `X-Total-Count` is a lower bound: a `q` search with more than 10000 matches, or one of a single character (or two that are not both letters or digits), which reads only the newest 50000 requests matching the other filters"),
                 ("Link" = String, description = "RFC 8288 links, same parameters: `rel=\"next\"` (older rows, `before=` a cursor) while rows remain after this page, and `rel=\"prev\"` (newer rows, `after=` a cursor) when it is not the first"),
             )),
     )

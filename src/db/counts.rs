@@ -188,18 +188,26 @@ impl Tally {
         // The rebuilt index holds every row: none is left waiting for it. Built, it is a
         // few dozen segments; merged into one, the batches written later stay small beside
         // it, and their merges quick (src/db/search_index.rs).
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');
-             INSERT INTO requests_fts (requests_fts) VALUES ('optimize');
-             DELETE FROM search_backlog;",
-        )
+                 INSERT INTO requests_fts (requests_fts) VALUES ('optimize');
+                 {REFILL_BIGRAMS}
+                 DELETE FROM search_backlog;"
+        ))
     }
 }
+
+/// Empties the index of character pairs (migration 0014) and fills it from every row, as
+/// one merged segment. Needs [`super::search_index::register`] on the connection.
+const REFILL_BIGRAMS: &str = "INSERT INTO requests_bigrams (requests_bigrams) VALUES ('delete-all');
+     INSERT INTO requests_bigrams (rowid, grams) SELECT id, bigrams(description, location) FROM requests;
+     INSERT INTO requests_bigrams (requests_bigrams) VALUES ('optimize');";
 
 /// Rebuilds every counter, the search index and the order check (migration 0012) from the
 /// rows themselves.
 pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
+    super::search_index::register(conn)?;
+    conn.execute_batch(&format!(
         "DELETE FROM request_counts;
          INSERT INTO request_counts (status, category, priority, n)
          SELECT status, coalesce(category, ''), coalesce(priority, ''), count(*)
@@ -213,6 +221,7 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
          SELECT substr(created_at, 1, 10), count(*) FROM requests GROUP BY 1;
          INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');
          INSERT INTO requests_fts (requests_fts) VALUES ('optimize');
+         {REFILL_BIGRAMS}
          DELETE FROM search_backlog;
          DELETE FROM request_order;
          INSERT INTO request_order (id, out_of_order_until)
@@ -220,6 +229,6 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
              SELECT created_at, max(created_at) OVER (
                  ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
              FROM requests
-         ) WHERE created_at < before HAVING max(before) IS NOT NULL;",
-    )
+         ) WHERE created_at < before HAVING max(before) IS NOT NULL;"
+    ))
 }

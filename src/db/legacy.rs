@@ -520,10 +520,11 @@ fn record_id(
 pub fn is_empty(conn: &Connection) -> rusqlite::Result<bool> {
     let tables: Vec<String> = conn
         .prepare(
-            // The search index's own tables hold its settings from the start; it indexes
+            // The search indexes' own tables hold their settings from the start; they index
             // `requests`, which is looked at.
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence'
-             AND name NOT LIKE 'requests\\_fts%' ESCAPE '\\'",
+             AND name NOT LIKE 'requests\\_fts%' ESCAPE '\\'
+             AND name NOT LIKE 'requests\\_bigrams%' ESCAPE '\\'",
         )?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;

@@ -8,6 +8,7 @@
 
 use super::counts::{self, Counted};
 use super::requests::{REQUEST_COLUMNS, request_from_row};
+use super::search_index;
 use crate::errors::AppError;
 use crate::ids::Timestamp;
 use crate::model::{Cursor, MaintenanceRequest, RequestFilter, RequestPage, Seek, Total, Window};
@@ -186,20 +187,48 @@ struct IndexCount {
     exact: bool,
 }
 
-/// The ids a text search checks: the trigram index's candidates (its query the first
-/// parameter) and every row not yet indexed. No row is in both (migration 0013).
-const CANDIDATES: &str = "SELECT rowid AS candidate FROM requests_fts WHERE requests_fts MATCH ?
-     UNION ALL SELECT id FROM search_backlog";
+/// Which index a search reads its candidates from. Both hold the same rows (those not in
+/// the backlog) and change in the same transactions (migrations 0013 and 0014).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SearchIndex {
+    /// Trigrams of the text, for three characters and more.
+    Trigrams,
+    /// Pairs of letters or digits, for two ([`search_index::is_bigram`]).
+    Bigrams,
+}
 
-/// How many rows hold every trigram of `trigrams`, read up to one past `limit`.
-fn index_candidates(conn: &Connection, trigrams: &str, limit: u64) -> Result<u64, AppError> {
+impl SearchIndex {
+    fn table(self) -> &'static str {
+        match self {
+            SearchIndex::Trigrams => "requests_fts",
+            SearchIndex::Bigrams => "requests_bigrams",
+        }
+    }
+}
+
+/// The ids a text search checks: the index's candidates (its query the first parameter)
+/// and every row not yet indexed. No row is in both (migration 0013).
+fn candidates_sql(index: SearchIndex) -> String {
+    let table = index.table();
+    format!(
+        "SELECT rowid AS candidate FROM {table} WHERE {table} MATCH ?
+         UNION ALL SELECT id FROM search_backlog"
+    )
+}
+
+/// How many rows `query` finds in `index`, read up to one past `limit`.
+fn index_candidates(
+    conn: &Connection,
+    index: SearchIndex,
+    query: &str,
+    limit: u64,
+) -> Result<u64, AppError> {
+    let table = index.table();
     let n: i64 = conn
-        .prepare_cached(
-            "SELECT count(*) FROM (SELECT 1 FROM requests_fts WHERE requests_fts MATCH ?1 LIMIT ?2)",
-        )?
-        .query_row(rusqlite::params![trigrams, (limit + 1) as i64], |r| {
-            r.get(0)
-        })?;
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH ?1 LIMIT ?2)"
+        ))?
+        .query_row(rusqlite::params![query, (limit + 1) as i64], |r| r.get(0))?;
     Ok(n.max(0) as u64)
 }
 
@@ -228,11 +257,12 @@ pub fn is_quick(filter: &RequestFilter, window: &Window) -> bool {
         }
 }
 
-/// Whether a search for `text` is too short for the trigram index, and reads the newest
-/// [`SHORT_SEARCH_WINDOW`] rows instead.
+/// Whether a search for `text` can use neither index (one character, or two that are not
+/// both letters or digits), and reads the newest [`SHORT_SEARCH_WINDOW`] rows instead.
 pub fn is_short_search(text: Option<&str>) -> bool {
-    let length = searched(text).chars().count();
-    length > 0 && length < TRIGRAMS_FROM
+    let text = searched(text);
+    let length = text.chars().count();
+    length > 0 && length < TRIGRAMS_FROM && !search_index::is_bigram(&text)
 }
 
 /// Counts of recent searches, each with the version of the search index it was read from:
@@ -249,10 +279,18 @@ const REMEMBERED_SEARCHES: usize = 1_024;
 
 impl SearchCounts {
     /// [`index_candidates`], from memory when the index has not changed since.
-    fn candidates(&self, conn: &Connection, trigrams: &str, limit: u64) -> Result<u64, AppError> {
-        self.remember(conn, format!("candidates {limit} {trigrams}"), || {
-            index_candidates(conn, trigrams, limit)
-        })
+    fn candidates(
+        &self,
+        conn: &Connection,
+        index: SearchIndex,
+        query: &str,
+        limit: u64,
+    ) -> Result<u64, AppError> {
+        self.remember(
+            conn,
+            format!("candidates {index:?} {limit} {query}"),
+            || index_candidates(conn, index, query, limit),
+        )
     }
 
     /// What `count` counts, remembered under `key`, which names all it depends on besides the
@@ -318,7 +356,8 @@ const ID_WALK_BUDGET: usize = 2_000;
 /// [`ID_WALK_BUDGET`] rows.
 fn newest_by_id(
     conn: &Connection,
-    trigrams: &str,
+    index: SearchIndex,
+    query: &str,
     pattern: &str,
     want: usize,
 ) -> Result<Option<Vec<MaintenanceRequest>>, AppError> {
@@ -326,9 +365,10 @@ fn newest_by_id(
         .prepare_cached("SELECT out_of_order_until FROM request_order")?
         .query_row([], |r| r.get(0))
         .optional()?;
-    let mut candidates = conn.prepare_cached(
-        "SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?1 ORDER BY rowid DESC",
-    )?;
+    let table = index.table();
+    let mut candidates = conn.prepare_cached(&format!(
+        "SELECT rowid FROM {table} WHERE {table} MATCH ?1 ORDER BY rowid DESC"
+    ))?;
     let mut look_up = conn.prepare_cached(&format!(
         "SELECT {REQUEST_COLUMNS}, (description LIKE ?2 ESCAPE '\\' OR location LIKE ?2 ESCAPE '\\')
          FROM requests WHERE id = ?1"
@@ -348,7 +388,7 @@ fn newest_by_id(
     for row in waiting {
         keep(&mut page, row);
     }
-    let mut ids = candidates.query([trigrams])?;
+    let mut ids = candidates.query([query])?;
     let mut read = 0;
     while let Some(id) = ids.next()? {
         read += 1;
@@ -394,19 +434,22 @@ fn waiting_rows_sql() -> String {
 #[derive(Debug, Clone)]
 enum TextPlan {
     None,
-    /// Few enough candidates in the trigram index to look each up by id.
+    /// Few enough candidates in the index to look each up by id.
     Indexed {
-        trigrams: String,
+        index: SearchIndex,
+        query: String,
         pattern: String,
         found: IndexCount,
     },
     /// Candidates everywhere: walking the list's order meets matches at once.
     Dense {
-        trigrams: String,
+        index: SearchIndex,
+        query: String,
         pattern: String,
         found: IndexCount,
     },
-    /// Under three characters: the newest [`SHORT_SEARCH_WINDOW`] rows are read.
+    /// Too short for either index ([`is_short_search`]): the newest
+    /// [`SHORT_SEARCH_WINDOW`] rows are read.
     Short {
         pattern: String,
     },
@@ -423,45 +466,61 @@ impl TextPlan {
             return Ok(TextPlan::None);
         }
         let pattern = super::like_pattern(&text);
-        if text.chars().count() < TRIGRAMS_FROM {
+        let (index, query, exact) = if text.chars().count() >= TRIGRAMS_FROM {
+            (
+                SearchIndex::Trigrams,
+                trigram_query(&text),
+                index_is_exact(&text),
+            )
+        } else if search_index::is_bigram(&text) {
+            // The pair's folding is LIKE's (ASCII letters only): its rows are the matches.
+            (
+                SearchIndex::Bigrams,
+                search_index::bigram_query(&text),
+                true,
+            )
+        } else {
             return Ok(TextPlan::Short { pattern });
-        }
-        let trigrams = trigram_query(&text);
-        let backlog = super::search_index::backlog(conn)?;
-        let candidates = counts.candidates(conn, &trigrams, Total::SEARCH_CAP)? + backlog;
+        };
+        let backlog = search_index::backlog(conn)?;
+        let candidates = counts.candidates(conn, index, &query, Total::SEARCH_CAP)? + backlog;
         let found = IndexCount {
             candidates,
             backlog,
-            exact: index_is_exact(&text) && backlog == 0,
+            exact: exact && backlog == 0,
         };
         Ok(if candidates <= Total::SEARCH_CAP {
             TextPlan::Indexed {
-                trigrams,
+                index,
+                query,
                 pattern,
                 found,
             }
         } else {
             TextPlan::Dense {
-                trigrams,
+                index,
+                query,
                 pattern,
                 found,
             }
         })
     }
 
-    /// The index's query and the text's LIKE pattern, when the index is used.
-    fn indexed(&self) -> Option<(&str, &str, IndexCount)> {
+    /// The index, its query and the text's LIKE pattern, when an index is used.
+    fn indexed(&self) -> Option<(SearchIndex, &str, &str, IndexCount)> {
         match self {
             TextPlan::Indexed {
-                trigrams,
+                index,
+                query,
                 pattern,
                 found,
             }
             | TextPlan::Dense {
-                trigrams,
+                index,
+                query,
                 pattern,
                 found,
-            } => Some((trigrams, pattern, *found)),
+            } => Some((*index, query, pattern, *found)),
             TextPlan::None | TextPlan::Short { .. } => None,
         }
     }
@@ -484,18 +543,22 @@ impl TextPlan {
         match self {
             TextPlan::None => {}
             TextPlan::Indexed {
-                trigrams, pattern, ..
+                index,
+                query,
+                pattern,
+                ..
             } => {
                 // CROSS JOIN keeps the candidates the outer loop: each is looked up by id,
                 // and at most SEARCH_CAP of them are sorted, instead of walking an index
                 // across the table in the hope of meeting them.
                 TextPlan::like(&mut sql, pattern);
-                let mut values = vec![Value::Text(trigrams.clone())];
+                let mut values = vec![Value::Text(query.clone())];
                 values.extend(sql.values.iter().cloned());
                 return (
                     format!(
-                        "SELECT {columns} FROM ({CANDIDATES})
+                        "SELECT {columns} FROM ({})
                          CROSS JOIN requests ON requests.id = candidate{} {order}",
+                        candidates_sql(*index),
                         sql.clause()
                     ),
                     values,
@@ -553,10 +616,10 @@ pub fn list(
     let want = window.limit as usize + 1;
     let mut rows: Vec<(u8, MaintenanceRequest)> = Vec::new();
     let first_page_by_id = match (plan.indexed(), window.seek) {
-        (Some((trigrams, pattern, _)), Seek::Offset(0))
+        (Some((index, query, pattern, _)), Seek::Offset(0))
             if parts == [Part::All] && only_text(filter) =>
         {
-            newest_by_id(&tx, trigrams, pattern, want)?
+            newest_by_id(&tx, index, query, pattern, want)?
         }
         _ => None,
     };
@@ -758,7 +821,7 @@ fn total(
             }
         }
     };
-    if let Some((_, _, found)) = plan.indexed()
+    if let Some((_, _, _, found)) = plan.indexed()
         && found.exact
         && only_text(filter)
     {
@@ -768,7 +831,7 @@ fn total(
     // What depends only on the text is counted in two parts: the index's matches,
     // remembered until the index changes, and the matches among the rows waiting for it,
     // counted anew each time (no row is in both). With other filters, counted as one.
-    let backlog = plan.indexed().map_or(0, |(_, _, found)| found.backlog);
+    let backlog = plan.indexed().map_or(0, |(_, _, _, found)| found.backlog);
     let sql = Conditions::of(filter);
     let count_matches = |key: String,
                          pattern: &str,
@@ -801,7 +864,10 @@ fn total(
             counted(filter, Part::All),
         )?)),
         TextPlan::Indexed {
-            trigrams, pattern, ..
+            index,
+            query,
+            pattern,
+            ..
         } => {
             // At most SEARCH_CAP candidates: counting them all is cheap.
             let n = count_matches(format!("indexed {pattern}"), pattern, &|with_backlog| {
@@ -811,11 +877,12 @@ fn total(
                 } else {
                     let mut checked = sql.clone();
                     TextPlan::like(&mut checked, pattern);
-                    let mut values = vec![Value::Text(trigrams.clone())];
+                    let mut values = vec![Value::Text(query.clone())];
                     values.extend(checked.values.iter().cloned());
+                    let table = index.table();
                     (
                         format!(
-                            "SELECT count(*) FROM (SELECT rowid AS candidate FROM requests_fts WHERE requests_fts MATCH ?)
+                            "SELECT count(*) FROM (SELECT rowid AS candidate FROM {table} WHERE {table} MATCH ?)
                              CROSS JOIN requests ON requests.id = candidate{}",
                             checked.clause()
                         ),
@@ -826,26 +893,32 @@ fn total(
             Ok(capped(n, true))
         }
         TextPlan::Dense {
-            trigrams, pattern, ..
+            index,
+            query,
+            pattern,
+            ..
         } => {
             // The index's candidates, newest id first, and the backlog's rows, each checked;
             // stop once past the cap.
             let mut checked = sql.clone();
             TextPlan::like(&mut checked, pattern);
             let mut values = vec![
-                Value::Text(trigrams.clone()),
+                Value::Text(query.clone()),
                 Value::Integer(DENSE_COUNT_CANDIDATES as i64),
             ];
             values.extend(checked.values.iter().cloned());
             values.push(Value::Integer((Total::SEARCH_CAP + 1) as i64));
             let n = count_matches(format!("dense {pattern}"), pattern, &|with_backlog| {
-                (dense_count_sql(&checked, with_backlog), values.clone())
+                (
+                    dense_count_sql(*index, &checked, with_backlog),
+                    values.clone(),
+                )
             })?;
             if n > Total::SEARCH_CAP {
                 return Ok(capped(n, false));
             }
             // Under the cap: exact only if no candidate was left unread.
-            let candidates = counts.candidates(conn, trigrams, DENSE_COUNT_CANDIDATES)?;
+            let candidates = counts.candidates(conn, *index, query, DENSE_COUNT_CANDIDATES)?;
             Ok(capped(n, candidates <= DENSE_COUNT_CANDIDATES))
         }
         TextPlan::Short { .. } => {
@@ -867,7 +940,8 @@ fn total(
 /// the rows not yet indexed. Its parameters: the index's query, how many candidates,
 /// `checked`'s, the cap. CROSS JOIN keeps the candidates the outer loop: left to itself, the
 /// planner walks the whole table to meet the backlog's rows.
-fn dense_count_sql(checked: &Conditions, with_backlog: bool) -> String {
+fn dense_count_sql(index: SearchIndex, checked: &Conditions, with_backlog: bool) -> String {
+    let table = index.table();
     let backlog = if with_backlog {
         " UNION ALL SELECT id FROM search_backlog"
     } else {
@@ -875,7 +949,7 @@ fn dense_count_sql(checked: &Conditions, with_backlog: bool) -> String {
     };
     format!(
         "SELECT count(*) FROM (SELECT 1 FROM
-             (SELECT id FROM (SELECT rowid AS id FROM requests_fts WHERE requests_fts MATCH ? ORDER BY rowid DESC LIMIT ?){backlog}) AS candidates
+             (SELECT id FROM (SELECT rowid AS id FROM {table} WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT ?){backlog}) AS candidates
              CROSS JOIN requests ON requests.id = candidates.id{} LIMIT ?)",
         checked.clause()
     )
@@ -997,8 +1071,9 @@ mod tests {
             Some(Seek::Before(cursor())),
             Some(Seek::After(cursor())),
         ];
-        let dense = TextPlan::Dense {
-            trigrams: trigram_query("전등이"),
+        let dense = |index, query: String| TextPlan::Dense {
+            index,
+            query,
             pattern: "%전등이%".into(),
             found: IndexCount {
                 candidates: 0,
@@ -1006,11 +1081,16 @@ mod tests {
                 exact: false,
             },
         };
+        let plans = [
+            TextPlan::None,
+            dense(SearchIndex::Trigrams, trigram_query("전등이")),
+            dense(SearchIndex::Bigrams, search_index::bigram_query("전등")),
+        ];
         for filter in filters() {
             for order in [Order::Newest, Order::ActionFirst] {
                 for part in order.parts().iter().filter(|p| p.may_match(&filter)) {
                     for from in seeks {
-                        for plan in [&TextPlan::None, &dense] {
+                        for plan in &plans {
                             let ascending = matches!(from, Some(Seek::After(_)));
                             let (sql, mut values) = page_sql(&filter, *part, plan, from, ascending);
                             values.extend([Value::Integer(20), Value::Integer(0)]);
@@ -1035,8 +1115,18 @@ mod tests {
     fn an_indexed_search_reads_its_candidates_not_the_table() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
+        for (index, query) in [
+            (SearchIndex::Trigrams, trigram_query("전등이")),
+            (SearchIndex::Bigrams, search_index::bigram_query("전등")),
+        ] {
+            searches_by_id(&conn, index, &query);
+        }
+    }
+
+    fn searches_by_id(conn: &Connection, index: SearchIndex, query: &str) {
         let indexed = TextPlan::Indexed {
-            trigrams: trigram_query("전등이"),
+            index,
+            query: query.to_owned(),
             pattern: "%전등이%".into(),
             found: IndexCount {
                 candidates: 0,
@@ -1053,14 +1143,16 @@ mod tests {
                 false,
             );
             values.extend([Value::Integer(20), Value::Integer(0)]);
-            let plan = plan_of(&conn, &sql, &values);
+            let plan = plan_of(conn, &sql, &values);
             // The candidates first, then each request by its id; the table is never walked.
             let steps: Vec<&str> = plan.split(" | ").collect();
             for candidates in [
-                "SCAN requests_fts VIRTUAL TABLE INDEX",
-                "SCAN search_backlog",
+                format!("SCAN {} VIRTUAL TABLE INDEX", index.table()),
+                "SCAN search_backlog".to_owned(),
             ] {
-                let at = steps.iter().position(|s| s.starts_with(candidates));
+                let at = steps
+                    .iter()
+                    .position(|s| s.starts_with(candidates.as_str()));
                 let then = at.and_then(|at| steps.get(at + 1));
                 assert!(
                     then.is_some_and(|s| s.starts_with("SEARCH requests USING INTEGER PRIMARY KEY")),
@@ -1071,13 +1163,13 @@ mod tests {
             // And counting a dense search's matches.
             let mut checked = Conditions::of(&filter);
             TextPlan::like(&mut checked, "%전등이%");
-            let mut values = vec![Value::Text(trigram_query("전등이")), Value::Integer(100)];
+            let mut values = vec![Value::Text(query.to_owned()), Value::Integer(100)];
             values.extend(checked.values.iter().cloned());
             values.push(Value::Integer(10));
-            let plan = plan_of(&conn, &dense_count_sql(&checked, true), &values);
+            let plan = plan_of(conn, &dense_count_sql(index, &checked, true), &values);
             assert!(plan.contains("SCAN search_backlog"), "{filter:?}: {plan}");
             assert!(never_walks_the_table(&plan), "{filter:?}: {plan}");
-            let plan = plan_of(&conn, &dense_count_sql(&checked, false), &values);
+            let plan = plan_of(conn, &dense_count_sql(index, &checked, false), &values);
             assert!(never_walks_the_table(&plan), "{filter:?}: {plan}");
         }
     }
@@ -1361,13 +1453,16 @@ mod tests {
         assert_eq!(recorded_out_of_order(&conn), None);
         let tx = conn.transaction().unwrap();
         let TextPlan::Indexed {
-            trigrams, pattern, ..
+            index,
+            query,
+            pattern,
+            ..
         } = TextPlan::choose(&tx, &SearchCounts::default(), Some("보일러")).unwrap()
         else {
             panic!("an indexed plan");
         };
         assert!(
-            newest_by_id(&tx, &trigrams, &pattern, 51)
+            newest_by_id(&tx, index, &query, &pattern, 51)
                 .unwrap()
                 .is_some()
         );
@@ -1559,6 +1654,14 @@ mod tests {
             "3층 복도",
             "say \"h",
             "(접수)",
+            // Two characters: the index of pairs, in every row (dense), at a text's end, in
+            // a location, ASCII in either case; and pairs it cannot hold.
+            "접수",
+            "3호",
+            "b1",
+            "Li",
+            "수)",
+            "요 ",
         ];
         for state in ["partly indexed", "all indexed"] {
             if state == "all indexed" {
@@ -1566,6 +1669,31 @@ mod tests {
             }
             search_like_a_scan(&mut conn, &queries, state);
         }
+        // Two letters or digits are read from the index of pairs, not scanned.
+        let plan = |q| TextPlan::choose(&conn, &SearchCounts::default(), Some(q)).unwrap();
+        assert!(
+            matches!(
+                plan("3호"),
+                TextPlan::Indexed {
+                    index: SearchIndex::Bigrams,
+                    ..
+                }
+            ),
+            "{:?}",
+            plan("3호")
+        );
+        assert!(
+            matches!(
+                plan("접수"),
+                TextPlan::Dense {
+                    index: SearchIndex::Bigrams,
+                    ..
+                }
+            ),
+            "{:?}",
+            plan("접수")
+        );
+        assert!(matches!(plan("수)"), TextPlan::Short { .. }));
     }
 
     /// Every query of `queries`, under a few filters, finds what a `LIKE` scan finds, with the

@@ -56,6 +56,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0013_search_backlog",
         include_str!("../../migrations/0013_search_backlog.sql"),
     ),
+    (
+        "0014_bigram_index",
+        include_str!("../../migrations/0014_bigram_index.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.
@@ -135,6 +139,8 @@ pub fn refuse_foreign(conn: &Connection) -> Result<(), MigrateError> {
 
 /// Applies the migrations the database has not seen; returns how many ran.
 pub fn migrate(conn: &mut Connection) -> Result<usize, MigrateError> {
+    // Migration 0014 fills an index with it; the connection keeps it for indexing after.
+    super::search_index::register(conn)?;
     let applied = schema_version(conn)?;
     if applied > MIGRATIONS.len() {
         return Err(MigrateError::TooNew {
@@ -370,7 +376,21 @@ mod rebuild_tests {
             query("SELECT rowid || '' FROM requests_fts WHERE requests_fts MATCH '\"203\"'"),
             ["1"]
         );
-        // And kept by the triggers from now on.
+        // The pairs of characters too (migration 0014), the location's among them.
+        let pairs = |pair: &str| {
+            query(&format!(
+                "SELECT rowid || '' FROM requests_bigrams WHERE requests_bigrams MATCH '\"{pair}\"' ORDER BY rowid"
+            ))
+        };
+        assert_eq!(pairs("천장"), ["1", "3"]);
+        assert_eq!(pairs("누수"), ["1"]);
+        assert_eq!(pairs("12"), ["1"]);
+        assert!(
+            pairs("수1").is_empty(),
+            "a pair across description and location"
+        );
+        // And kept by the triggers from now on: an edited row leaves both indexes and waits
+        // in the backlog.
         conn.execute(
             "UPDATE requests SET description = '전등 교체' WHERE id = 1",
             [],
@@ -381,6 +401,11 @@ mod rebuild_tests {
                 "SELECT rowid || '' FROM requests_fts WHERE requests_fts MATCH '\"천장 \" OR \"물이 \"'"
             ) == ["3"]
         );
+        assert_eq!(pairs("천장"), ["3"]);
+        assert_eq!(query("SELECT id || '' FROM search_backlog"), ["1"]);
+        conn.execute("DELETE FROM requests WHERE id = 3", [])
+            .unwrap();
+        assert!(pairs("천장").is_empty());
     }
 
     #[test]

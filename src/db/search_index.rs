@@ -39,6 +39,81 @@ const INDEX_UP_TO: &str = "INSERT INTO requests_fts (rowid, description, locatio
      FROM search_backlog CROSS JOIN requests ON requests.id = search_backlog.id
      WHERE search_backlog.id <= ?1";
 
+/// The same rows' pairs of characters, into the index of two-character searches.
+const BIGRAMS_UP_TO: &str = "INSERT INTO requests_bigrams (rowid, grams)
+     SELECT requests.id, bigrams(description, location)
+     FROM search_backlog CROSS JOIN requests ON requests.id = search_backlog.id
+     WHERE search_backlog.id <= ?1";
+
+/// The SQL function that makes what [`BIGRAMS_UP_TO`] stores (migration 0014):
+/// `bigrams(description, location)`, see [`bigrams`].
+const BIGRAMS_FUNCTION: &str = "bigrams";
+
+/// Makes `bigrams(description, location)` known to `conn`: every connection that indexes
+/// requests (the writer, migrations, seeding) needs it; searches and triggers do not.
+pub fn register(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        BIGRAMS_FUNCTION,
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let mut texts = Vec::with_capacity(2);
+            for at in 0..2 {
+                if let Some(text) = ctx.get::<Option<String>>(at)? {
+                    texts.push(text);
+                }
+            }
+            Ok(bigrams(texts.iter().map(String::as_str)))
+        },
+    )
+}
+
+/// Whether a search of `text` is answered by the index of character pairs: two characters,
+/// each a letter or digit, so the pair is one token of the index (its `ascii` tokenizer
+/// splits at ASCII spaces and punctuation).
+pub fn is_bigram(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!(
+        (chars.next(), chars.next(), chars.next()),
+        (Some(a), Some(b), None) if a.is_alphanumeric() && b.is_alphanumeric()
+    )
+}
+
+/// Every distinct pair of adjacent characters in `texts` that [`is_bigram`] would search
+/// for, ASCII letters in lower case (as `LIKE` compares them), separated by spaces: the
+/// index's tokens. A pair never spans two texts, a space or punctuation.
+pub fn bigrams<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for text in texts {
+        let mut previous: Option<char> = None;
+        for c in text.chars() {
+            let c = c.to_ascii_lowercase();
+            if !c.is_alphanumeric() {
+                previous = None;
+                continue;
+            }
+            if let Some(p) = previous
+                && seen.insert((p, c))
+            {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push(p);
+                out.push(c);
+            }
+            previous = Some(c);
+        }
+    }
+    out
+}
+
+/// The query of the index of pairs for `text` ([`is_bigram`]).
+pub fn bigram_query(text: &str) -> String {
+    format!("\"{}\"", text.to_ascii_lowercase())
+}
+
 /// Pages of segments one merge step rewrites: a few milliseconds of work.
 const MERGE_PAGES: i64 = 16;
 
@@ -63,6 +138,7 @@ pub fn index_some(conn: &mut Connection) -> rusqlite::Result<u64> {
         return Ok(0);
     };
     tx.prepare_cached(INDEX_UP_TO)?.execute([last])?;
+    tx.prepare_cached(BIGRAMS_UP_TO)?.execute([last])?;
     let moved = tx
         .prepare_cached("DELETE FROM search_backlog WHERE id <= ?1")?
         .execute([last])?;
@@ -74,10 +150,15 @@ pub fn index_some(conn: &mut Connection) -> rusqlite::Result<u64> {
 /// merging is left (FTS5 makes fewer than two changes when there was none to do).
 pub fn merge_some(conn: &mut Connection) -> rusqlite::Result<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let before = tx.total_changes();
-    tx.prepare_cached("INSERT INTO requests_fts (requests_fts, rank) VALUES ('merge', ?1)")?
-        .execute([MERGE_PAGES])?;
-    let worked = tx.total_changes().saturating_sub(before) >= 2;
+    let mut worked = false;
+    for merge in [
+        "INSERT INTO requests_fts (requests_fts, rank) VALUES ('merge', ?1)",
+        "INSERT INTO requests_bigrams (requests_bigrams, rank) VALUES ('merge', ?1)",
+    ] {
+        let before = tx.total_changes();
+        tx.prepare_cached(merge)?.execute([MERGE_PAGES])?;
+        worked |= tx.total_changes().saturating_sub(before) >= 2;
+    }
     tx.commit()?;
     Ok(worked)
 }
@@ -86,6 +167,20 @@ pub fn merge_some(conn: &mut Connection) -> rusqlite::Result<bool> {
 pub(crate) mod tests {
     use super::*;
     use crate::db::migrate;
+
+    /// A request's pairs: each distinct pair of adjacent letters or digits once, ASCII in
+    /// lower case, never across a space, punctuation or the two texts.
+    #[test]
+    fn pairs_are_the_letters_and_digits_side_by_side() {
+        assert_eq!(
+            bigrams(["욕실 누수, 누수!", "101동 B1"]),
+            "욕실 누수 10 01 1동 b1"
+        );
+        assert_eq!(bigrams(["a", "b"]), "");
+        assert!(is_bigram("누수") && is_bigram("B1") && is_bigram("3호"));
+        assert!(!is_bigram("누") && !is_bigram("수)") && !is_bigram("누수가") && !is_bigram("a "));
+        assert_eq!(bigram_query("Li"), "\"li\"");
+    }
 
     /// Indexing reads the backlog's rows, each request by its id: never the table.
     #[test]
