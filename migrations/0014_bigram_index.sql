@@ -19,10 +19,14 @@ CREATE VIRTUAL TABLE requests_bigrams USING fts5(
 );
 INSERT INTO requests_bigrams (requests_bigrams, rank) VALUES ('automerge', 0);
 
+-- Filled with FTS5 holding 64 MiB of terms in memory before it writes a segment (the default
+-- is 1 MiB: a thousand segments to merge for a million rows), then back to the default.
+INSERT INTO requests_bigrams (requests_bigrams, rank) VALUES ('hashsize', 67108864);
 INSERT INTO requests_bigrams (rowid, grams)
 SELECT id, bigrams(description, location) FROM requests
 WHERE id NOT IN (SELECT id FROM search_backlog);
 INSERT INTO requests_bigrams (requests_bigrams) VALUES ('optimize');
+INSERT INTO requests_bigrams (requests_bigrams, rank) VALUES ('hashsize', 1048576);
 
 DROP TRIGGER requests_counted_delete;
 CREATE TRIGGER requests_counted_delete AFTER DELETE ON requests BEGIN
