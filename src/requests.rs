@@ -86,15 +86,17 @@ async fn page(
         false => None,
     };
     let counts = db.search_counts();
-    let quick = db::lists::is_quick(&filter, &window);
-    let read = move |conn: &mut rusqlite::Connection| {
-        db::lists::list(conn, &counts, &filter, order, window)
-    };
-    if quick {
-        db.read(read).await
-    } else {
-        db.run(read).await
+    if db::lists::is_quick(&filter, &window) {
+        let (counts, filter) = (counts.clone(), filter.clone());
+        let page = db
+            .read(move |conn| db::lists::list_if_quick(conn, &counts, &filter, order, window))
+            .await?;
+        if let Some(page) = page {
+            return Ok(page);
+        }
     }
+    db.run(move |conn| db::lists::list(conn, &counts, &filter, order, window))
+        .await
 }
 
 /// How many `high` requests wait for someone to start on them.

@@ -110,6 +110,8 @@ impl Part {
 struct Conditions {
     conditions: Vec<String>,
     values: Vec<Value>,
+    /// The index a walk of the table must take, when the planner could pick a worse one.
+    walk_by: Option<&'static str>,
 }
 
 impl Conditions {
@@ -126,11 +128,22 @@ impl Conditions {
         }
     }
 
+    /// The table walked in the list's order, with the index the walk takes.
+    fn table(&self) -> String {
+        match self.walk_by {
+            Some(index) => format!("requests INDEXED BY {index}"),
+            None => "requests".to_owned(),
+        }
+    }
+
     /// The filter's conditions other than its text.
     fn of(filter: &RequestFilter) -> Conditions {
         let mut sql = Conditions::default();
         if let Some(owner) = filter.owner {
             sql.push("user_id = ?", [Value::Integer(owner.0)]);
+            // One owner's rows, however many: with a status and a priority as well, and no
+            // statistics, the planner would rather walk everyone's rows of that pair.
+            sql.walk_by = Some("requests_owner_created");
         }
         let enums = [
             ("status = ?", filter.status.map(Status::as_str)),
@@ -245,16 +258,87 @@ fn searched(text: Option<&str>) -> String {
 /// many index entries takes well under a millisecond.
 const QUICK_OFFSET: u32 = 1_000;
 
-/// Whether a page of `filter` from `window` is read by index seeks and a short walk alone,
-/// at about the cost of a first page: no text to search, no deep offset (see [`Db::read`]).
+/// The longest page read as a quick one: a few dozen rows, as the pages and clients ask.
+const QUICK_LIMIT: u32 = 100;
+
+/// The most index entries a quick page may expect to walk past ([`expected_walk`]).
+const QUICK_WALK: u64 = 5_000;
+
+/// Whether a page of `filter` from `window` may be read by index seeks and a short walk
+/// alone, at about the cost of a first page: no text to search, no deep offset, a page of
+/// a few dozen rows (see [`Db::read`]); [`list_if_quick`] then asks the counters.
 ///
 /// [`Db::read`]: super::Db::read
 pub fn is_quick(filter: &RequestFilter, window: &Window) -> bool {
     filter.text.is_none()
+        && window.limit <= QUICK_LIMIT
         && match window.seek {
             Seek::Offset(skip) => skip <= QUICK_OFFSET,
             Seek::Before(_) | Seek::After(_) => true,
         }
+}
+
+/// [`list`], when the page [`is_quick`] and the counters expect its walk to be short;
+/// `None` when it should be read where a long read blocks nobody.
+pub fn list_if_quick(
+    conn: &mut Connection,
+    counts: &SearchCounts,
+    filter: &RequestFilter,
+    order: Order,
+    window: Window,
+) -> Result<Option<RequestPage>, AppError> {
+    if !is_quick(filter, &window) || expected_walk(conn, filter, window)? > QUICK_WALK {
+        return Ok(None);
+    }
+    list(conn, counts, filter, order, window).map(Some)
+}
+
+/// About how many index entries a page of `filter` walks past: the page itself when an
+/// index holds exactly the filter's rows in order; otherwise the rows of the index it walks
+/// (an owner's, or at most every row) for each match, times the page's rows, matches being
+/// spread evenly. None when no row matches (the page then reads nothing).
+fn expected_walk(
+    conn: &Connection,
+    filter: &RequestFilter,
+    window: Window,
+) -> Result<u64, AppError> {
+    let page = u64::from(window.limit)
+        + 1
+        + match window.seek {
+            Seek::Offset(skip) => u64::from(skip),
+            Seek::Before(_) | Seek::After(_) => 0,
+        };
+    let matches = counts::count(conn, counted(filter, Part::All))?;
+    if matches == 0 {
+        return Ok(0);
+    }
+    // Indexes on (owner), (status), (category), (priority), (priority, status), each then
+    // by time, and the time alone (migration 0011).
+    let exact = matches!(
+        (
+            filter.owner,
+            filter.status,
+            filter.category,
+            filter.priority
+        ),
+        (None, _, None, None)
+            | (None, None, Some(_), None)
+            | (None, _, None, Some(_))
+            | (Some(_), None, None, None)
+    );
+    if exact {
+        return Ok(page);
+    }
+    let walked = counts::count(
+        conn,
+        Counted {
+            owner: filter.owner,
+            status: None,
+            category: None,
+            priority: None,
+        },
+    )?;
+    Ok(walked.saturating_mul(page) / matches)
 }
 
 /// Whether a search for `text` can use neither index (one character, or two that are not
@@ -567,12 +651,14 @@ impl TextPlan {
             TextPlan::Dense { pattern, .. } => TextPlan::like(&mut sql, pattern),
             TextPlan::Short { pattern } => {
                 let inner = format!(
-                    "SELECT * FROM requests{} {order} LIMIT {SHORT_SEARCH_WINDOW}",
+                    "SELECT * FROM {}{} {order} LIMIT {SHORT_SEARCH_WINDOW}",
+                    sql.table(),
                     sql.clause()
                 );
                 let mut outer = Conditions {
                     conditions: Vec::new(),
                     values: sql.values,
+                    walk_by: None,
                 };
                 TextPlan::like(&mut outer, pattern);
                 return (
@@ -582,7 +668,11 @@ impl TextPlan {
             }
         }
         (
-            format!("SELECT {columns} FROM requests{} {order}", sql.clause()),
+            format!(
+                "SELECT {columns} FROM {}{} {order}",
+                sql.table(),
+                sql.clause()
+            ),
             sql.values,
         )
     }
@@ -623,7 +713,11 @@ pub fn list(
         }
         _ => None,
     };
+    // The counters say no row matches: nothing to walk an index for (with some filters, a
+    // walk past every row of a status and priority).
+    let none_match = matches!(plan, TextPlan::None) && total.count == 0;
     match window.seek {
+        _ if none_match => {}
         _ if first_page_by_id.is_some() => {
             rows.extend(first_page_by_id.into_iter().flatten().map(|r| (0, r)));
         }
@@ -1003,6 +1097,12 @@ mod tests {
                 priority: Some(Priority::High),
                 text: None,
             },
+            RequestFilter {
+                owner: Some(UserId(1)),
+                status: Some(Status::Completed),
+                priority: Some(Priority::Medium),
+                ..Default::default()
+            },
         ];
         for status in Status::ALL {
             filters.push(RequestFilter {
@@ -1098,6 +1198,13 @@ mod tests {
                             let case = format!("{filter:?} {part:?} {from:?}: {plan}");
                             assert!(plan.contains("USING INDEX"), "{case}");
                             assert!(!plan.contains("TEMP B-TREE"), "{case}");
+                            if filter.owner.is_some() {
+                                // One owner's rows, never everyone's of a status or priority.
+                                assert!(
+                                    plan.contains("USING INDEX requests_owner_created"),
+                                    "{case}"
+                                );
+                            }
                             if from.is_some() && filter == RequestFilter::default() {
                                 // The cursor is a range on the index, not a filter on each row.
                                 assert!(plan.starts_with("SEARCH"), "{case}");
@@ -1172,6 +1279,71 @@ mod tests {
             let plan = plan_of(conn, &dense_count_sql(index, &checked, false), &values);
             assert!(never_walks_the_table(&plan), "{filter:?}: {plan}");
         }
+    }
+
+    /// A page is read on the caller's thread only when its walk is short: not a long page
+    /// nor a deep offset, nor filters no index holds exactly with few matches among many
+    /// rows; a filter nothing matches reads nothing.
+    #[test]
+    fn only_short_walks_are_quick() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        user(&conn);
+        conn.execute(
+            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 300)
+             INSERT INTO requests (user_id, description, status, category, priority, created_at, updated_at)
+             SELECT 1, '문의 ' || i, 'pending', CASE i WHEN 7 THEN 'hvac' ELSE 'plumbing' END,
+                    'medium', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z' FROM k",
+            [],
+        )
+        .unwrap();
+        let filter = |category: Option<Category>, priority: Option<Priority>| RequestFilter {
+            category,
+            priority,
+            ..Default::default()
+        };
+        let read = |conn: &mut Connection, filter: &RequestFilter, window: Window| {
+            list_if_quick(
+                conn,
+                &SearchCounts::default(),
+                filter,
+                Order::Newest,
+                window,
+            )
+            .unwrap()
+        };
+        let everything = filter(None, None);
+        assert!(read(&mut conn, &everything, Window::first(50)).is_some());
+        assert!(read(&mut conn, &everything, Window::first(QUICK_LIMIT + 1)).is_none());
+        let deep = Window {
+            limit: 50,
+            seek: Seek::Offset(QUICK_OFFSET + 1),
+        };
+        assert!(read(&mut conn, &everything, deep).is_none());
+        let medium = Some(Priority::Medium);
+        // Most rows match: the walk meets a page at once.
+        let many = filter(Some(Category::Plumbing), medium);
+        assert_eq!(
+            read(&mut conn, &many, Window::first(50))
+                .unwrap()
+                .rows
+                .len(),
+            50
+        );
+        // One match in 300 rows: the walk may pass them all for it.
+        let one = filter(Some(Category::Hvac), medium);
+        assert!(read(&mut conn, &one, Window::first(50)).is_none());
+        assert_eq!(
+            fresh_list(&mut conn, &one, Order::Newest, Window::first(50))
+                .unwrap()
+                .rows
+                .len(),
+            1
+        );
+        let none = filter(Some(Category::Electrical), medium);
+        let page = read(&mut conn, &none, Window::first(50)).unwrap();
+        assert!(page.rows.is_empty());
+        assert_eq!(page.total, Total::exact(0));
     }
 
     /// A search's rows still waiting for the index are read from the backlog, each by id.

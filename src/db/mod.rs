@@ -289,7 +289,7 @@ impl Db {
             let outcome =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn)));
             end_read(&conn);
-            outcome.map_err(|_| AppError::internal("a database read panicked"))?
+            read_outcome(outcome)
         })
         .await
         .map_err(AppError::internal)?
@@ -310,7 +310,7 @@ impl Db {
                 let outcome =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn)));
                 end_read(&conn);
-                outcome.map_err(|_| AppError::internal("a database read panicked"))?
+                read_outcome(outcome)
             }
             None => self.run(work).await,
         }
@@ -409,6 +409,26 @@ impl Db {
         conn.pragma_update(None, "query_only", true)?;
         outcome
     }
+}
+
+/// What a panic said, for the log.
+pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+/// A read's result; a panic in it logged and answered as an internal error.
+fn read_outcome<T>(outcome: std::thread::Result<Result<T, AppError>>) -> Result<T, AppError> {
+    outcome.unwrap_or_else(|panic| {
+        let why = panic_message(&*panic);
+        tracing::error!(panic = %why, "a database read panicked");
+        Err(AppError::internal(format_args!(
+            "a database read panicked: {why}"
+        )))
+    })
 }
 
 /// Ends a read transaction that `work` left open (a panic, an early return), before the

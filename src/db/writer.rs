@@ -409,11 +409,7 @@ fn in_savepoint(
             .collect::<Result<Vec<_>, AppError>>()
     }));
     let outcome = outcome.unwrap_or_else(|panic| {
-        let why = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let why = super::panic_message(&*panic);
         tracing::error!(panic = %why, "a change panicked; it was rolled back");
         Err(AppError::internal(format_args!("a change panicked: {why}")))
     });
