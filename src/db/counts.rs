@@ -189,26 +189,13 @@ impl Tally {
         // few dozen segments; merged into one, the batches written later stay small beside
         // it, and their merges quick (src/db/search_index.rs).
         conn.execute_batch(&format!(
-            "{BULK_INDEXING}
-             INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');
+            "INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');
              INSERT INTO requests_fts (requests_fts) VALUES ('optimize');
              {REFILL_BIGRAMS}
-             {END_BULK_INDEXING}
              DELETE FROM search_backlog;"
         ))
     }
 }
-
-/// While both indexes are built from every row: FTS5 writes a segment each time the terms
-/// it holds in memory pass its `hashsize` (1 MiB by default), and then merges those
-/// segments; with 64 MiB it writes a few dozen instead of a thousand. Kept in each index's
-/// configuration, so [`END_BULK_INDEXING`] sets the default back.
-const BULK_INDEXING: &str =
-    "INSERT INTO requests_fts (requests_fts, rank) VALUES ('hashsize', 67108864);
-     INSERT INTO requests_bigrams (requests_bigrams, rank) VALUES ('hashsize', 67108864);";
-const END_BULK_INDEXING: &str =
-    "INSERT INTO requests_fts (requests_fts, rank) VALUES ('hashsize', 1048576);
-     INSERT INTO requests_bigrams (requests_bigrams, rank) VALUES ('hashsize', 1048576);";
 
 /// Empties the index of character pairs (migration 0014) and fills it from every row, as
 /// one merged segment. Needs [`super::search_index::register`] on the connection.
@@ -232,11 +219,9 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
          DELETE FROM request_days;
          INSERT INTO request_days (day, n)
          SELECT substr(created_at, 1, 10), count(*) FROM requests GROUP BY 1;
-         {BULK_INDEXING}
          INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');
          INSERT INTO requests_fts (requests_fts) VALUES ('optimize');
          {REFILL_BIGRAMS}
-         {END_BULK_INDEXING}
          DELETE FROM search_backlog;
          DELETE FROM request_order;
          INSERT INTO request_order (id, out_of_order_until)

@@ -385,13 +385,7 @@ impl SearchCounts {
         key: String,
         count: impl FnOnce() -> Result<u64, AppError>,
     ) -> Result<u64, AppError> {
-        // FTS5 keeps its index's structure (its segments and a counter of every write) in
-        // the row with id 10 of its data table: equal bytes, equal index.
-        let version: Option<Vec<u8>> = conn
-            .prepare_cached("SELECT block FROM requests_fts_data WHERE id = 10")?
-            .query_row([], |r| r.get(0))
-            .optional()?;
-        let Some(version) = version else {
+        let Some(version) = search_index::version(conn)? else {
             return count();
         };
         let lock = || self.known.lock().unwrap_or_else(PoisonError::into_inner);

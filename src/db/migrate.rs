@@ -389,11 +389,6 @@ mod rebuild_tests {
             pairs("수1").is_empty(),
             "a pair across description and location"
         );
-        // Filled with a large in-memory budget, which it does not keep.
-        assert_eq!(
-            query("SELECT v || '' FROM requests_bigrams_config WHERE k = 'hashsize'"),
-            ["1048576"]
-        );
         // And kept by the triggers from now on: an edited row leaves both indexes and waits
         // in the backlog.
         conn.execute(

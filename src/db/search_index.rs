@@ -117,6 +117,15 @@ pub fn bigram_query(text: &str) -> String {
 /// Pages of segments one merge step rewrites: a few milliseconds of work.
 const MERGE_PAGES: i64 = 16;
 
+/// The trigram index's structure record: its segments and a counter of every write (FTS5
+/// keeps it in the row with id 10 of its data table). Equal bytes, equal index; both
+/// indexes change in the same transactions. `None` before the index exists.
+pub fn version(conn: &Connection) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT block FROM requests_fts_data WHERE id = 10")?
+        .query_row([], |r| r.get(0))
+        .optional()
+}
+
 /// How many requests wait to be indexed.
 pub fn backlog(conn: &Connection) -> rusqlite::Result<u64> {
     let n: i64 = conn

@@ -219,7 +219,7 @@ fn next(
                 pause = std::time::Duration::ZERO;
             }
             Err(_) => {
-                *upkeep = SearchUpkeep::read(conn);
+                upkeep.recheck(conn);
                 pause = std::time::Duration::ZERO;
             }
         }
@@ -230,6 +230,8 @@ fn next(
 struct SearchUpkeep {
     backlog: u64,
     merging: bool,
+    /// The index as last read, to tell when another process has written to it.
+    version: Option<Vec<u8>>,
 }
 
 impl SearchUpkeep {
@@ -243,7 +245,19 @@ impl SearchUpkeep {
         SearchUpkeep {
             backlog,
             merging: backlog > 0,
+            version: search_index::version(conn).unwrap_or_default(),
         }
+    }
+
+    /// What another process may have done meanwhile: added to the backlog (an import), or
+    /// deleted or edited indexed rows, which writes segments to merge.
+    fn recheck(&mut self, conn: &Connection) {
+        let now = SearchUpkeep::read(conn);
+        let written = now.version != self.version;
+        *self = SearchUpkeep {
+            merging: now.merging || written,
+            ..now
+        };
     }
 
     fn pending(&self) -> bool {
@@ -763,6 +777,58 @@ mod tests {
                 .unwrap();
         }
         settled().await;
+        db.close().await.unwrap();
+    }
+
+    /// Deletes by another process write segments too: an idle writer notices the index
+    /// changed and merges them.
+    #[tokio::test]
+    async fn segments_written_by_another_process_are_merged_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.db");
+        let db = Db::open(&path, 2, OpenMode::CreateIfMissing).unwrap();
+        db.change(|tx| {
+            tx.execute(
+                "INSERT INTO users (email, hashed_password, role, created_at, updated_at)
+                 VALUES ('r@example.com', 'x', 'user', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+                [],
+            )?;
+            insert_requests(tx, 100)
+        })
+        .await
+        .unwrap();
+        let levels = || db.run(|conn| Ok(search_index::tests::segments_per_level(conn)));
+        let merged = || async {
+            let mut waited = 0;
+            loop {
+                let now = levels().await.unwrap();
+                let backlog = db
+                    .run(|conn| Ok(search_index::backlog(conn)?))
+                    .await
+                    .unwrap();
+                if backlog == 0 && now.iter().all(|&n| n < 4) {
+                    return;
+                }
+                waited += 1;
+                assert!(waited < 600, "never merged: {now:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        };
+        merged().await;
+        // Past the writer's own last merge step and a recheck of the backlog.
+        tokio::time::sleep(search_index::BACKLOG_RECHECK * 2).await;
+        let other = Connection::open(&path).unwrap();
+        other
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        for id in 1..=12 {
+            other
+                .execute("DELETE FROM requests WHERE id = ?1", [id])
+                .unwrap();
+        }
+        drop(other);
+        assert!(levels().await.unwrap().iter().any(|&n| n >= 4));
+        merged().await;
         db.close().await.unwrap();
     }
 
