@@ -58,11 +58,20 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         2,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
+            use rusqlite::types::ValueRef;
+            // Whatever another program stored (a blob, bytes that are not UTF-8) is read as
+            // well as it can be: one failing row would stop every batch after it.
             let mut texts = Vec::with_capacity(2);
             for at in 0..2 {
-                if let Some(text) = ctx.get::<Option<String>>(at)? {
-                    texts.push(text);
-                }
+                let text = match ctx.get_raw(at) {
+                    ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+                        String::from_utf8_lossy(bytes).into_owned()
+                    }
+                    ValueRef::Integer(n) => n.to_string(),
+                    ValueRef::Real(x) => x.to_string(),
+                    ValueRef::Null => continue,
+                };
+                texts.push(text);
             }
             Ok(bigrams(texts.iter().map(String::as_str)))
         },
@@ -117,13 +126,24 @@ pub fn bigram_query(text: &str) -> String {
 /// Pages of segments one merge step rewrites: a few milliseconds of work.
 const MERGE_PAGES: i64 = 16;
 
-/// The trigram index's structure record: its segments and a counter of every write (FTS5
-/// keeps it in the row with id 10 of its data table). Equal bytes, equal index; both
-/// indexes change in the same transactions. `None` before the index exists.
+/// Both indexes' structure records: their segments and a counter of every write (FTS5
+/// keeps it in the row with id 10 of its data table). Equal bytes, equal indexes. Both are
+/// read: a text of fewer than three characters changes the index of pairs alone. `None`
+/// before the trigram index exists.
 pub fn version(conn: &Connection) -> rusqlite::Result<Option<Vec<u8>>> {
-    conn.prepare_cached("SELECT block FROM requests_fts_data WHERE id = 10")?
-        .query_row([], |r| r.get(0))
-        .optional()
+    let (trigrams, pairs): (Option<Vec<u8>>, Option<Vec<u8>>) = conn
+        .prepare_cached(
+            "SELECT (SELECT block FROM requests_fts_data WHERE id = 10),
+                    (SELECT block FROM requests_bigrams_data WHERE id = 10)",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(trigrams.map(|mut version| {
+        let pairs = pairs.unwrap_or_default();
+        // The first record's length keeps the two apart.
+        version.extend_from_slice(&(pairs.len() as u64).to_le_bytes());
+        version.extend_from_slice(&pairs);
+        version
+    }))
 }
 
 /// How many requests wait to be indexed.
@@ -189,6 +209,17 @@ pub(crate) mod tests {
         assert!(is_bigram("누수") && is_bigram("B1") && is_bigram("3호"));
         assert!(!is_bigram("누") && !is_bigram("수)") && !is_bigram("누수가") && !is_bigram("a "));
         assert_eq!(bigram_query("Li"), "\"li\"");
+        // Stored by another program, not UTF-8 or not text: still read.
+        let conn = Connection::open_in_memory().unwrap();
+        register(&conn).unwrap();
+        let pairs: String = conn
+            .query_row(
+                "SELECT bigrams(CAST(X'eb8b88ec8898ff' AS TEXT), X'6162')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(pairs, "니수 ab");
     }
 
     /// Indexing reads the backlog's rows, each request by its id: never the table.
