@@ -1354,6 +1354,16 @@ mod tests {
         assert_eq!(page.total, Total::exact(0));
     }
 
+    /// Stores a pending request of the first user with `text`, made now.
+    fn add_text(conn: &Connection, text: &str) {
+        conn.execute(
+            "INSERT INTO requests (user_id, description, status, created_at, updated_at)
+             VALUES (1, ?1, 'pending', ?2, ?2)",
+            params![text, Timestamp::now()],
+        )
+        .unwrap();
+    }
+
     /// A text under three characters changes the index of pairs alone: what a search
     /// remembered of it follows every change.
     #[test]
@@ -1361,15 +1371,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         user(&conn);
-        let add = |conn: &Connection, text: &str| {
-            conn.execute(
-                "INSERT INTO requests (user_id, description, status, created_at, updated_at)
-                 VALUES (1, ?1, 'pending', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
-                [text],
-            )
-            .unwrap();
-        };
-        add(&conn, "보일러 고장");
+        add_text(&conn, "보일러 고장");
         index_backlog(&mut conn);
         let counts = SearchCounts::default();
         let filter = RequestFilter {
@@ -1382,7 +1384,7 @@ mod tests {
                 .total
         };
         assert_eq!(total(&mut conn), Total::exact(0));
-        add(&conn, "zq");
+        add_text(&conn, "zq");
         assert_eq!(total(&mut conn), Total::exact(1));
         index_backlog(&mut conn);
         assert_eq!(total(&mut conn), Total::exact(1), "indexed");
@@ -1730,14 +1732,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         user(&conn);
-        let add = |conn: &Connection, text: &str| {
-            conn.execute(
-                "INSERT INTO requests (user_id, description, status, created_at, updated_at)
-                 VALUES (1, ?1, 'pending', ?2, ?2)",
-                params![text, Timestamp::now()],
-            )
-            .unwrap();
-        };
+        let add = add_text;
         for n in 0..30 {
             add(&conn, &format!("보일러 고장 {n}"));
         }
