@@ -245,12 +245,12 @@ fn index_candidates(
     Ok(n.max(0) as u64)
 }
 
-/// The text a search looks for. No stored text holds a control character, and a NUL would
-/// end the index's query early: they are left out.
+/// The text a search looks for. A NUL would end the index's query early, and no stored text
+/// holds one: it is left out. Tabs and line breaks, which descriptions do hold, stay.
 fn searched(text: Option<&str>) -> String {
     text.unwrap_or_default()
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|&c| c != '\0')
         .collect()
 }
 
@@ -1799,6 +1799,7 @@ mod tests {
             ("say \"hello\" to the boiler", Some("B1 보일러실")),
             ("엘리베이터 문이 안 닫혀요", Some("102동")),
             ("복도 전등 교체 부탁드립니다", Some("101동 3층 복도")),
+            ("첫 줄\n둘째 줄\tab\tc", Some("a\tb 창고")),
         ];
         let mut n = 0;
         // Enough of one text for the dense plan: more candidates than a search counts.
@@ -1874,6 +1875,10 @@ mod tests {
             "Li",
             "수)",
             "요 ",
+            // Line breaks and tabs, as descriptions hold them.
+            "줄\n둘",
+            "a\tb",
+            "\tc",
         ];
         for state in ["partly indexed", "all indexed"] {
             if state == "all indexed" {
