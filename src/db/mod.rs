@@ -285,11 +285,7 @@ impl Db {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn = pool.get()?;
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn)));
-            end_read(&conn);
-            read_outcome(outcome)
+            read_on(&mut *pool.get()?, work)
         })
         .await
         .map_err(AppError::internal)?
@@ -306,12 +302,7 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
     {
         match self.pool.try_get() {
-            Some(mut conn) => {
-                let outcome =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn)));
-                end_read(&conn);
-                read_outcome(outcome)
-            }
+            Some(mut conn) => read_on(&mut conn, work),
             None => self.run(work).await,
         }
     }
@@ -420,8 +411,14 @@ pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_default()
 }
 
-/// A read's result; a panic in it logged and answered as an internal error.
-fn read_outcome<T>(outcome: std::thread::Result<Result<T, AppError>>) -> Result<T, AppError> {
+/// Runs a read on `conn` and ends a transaction it left open; a panic in it is logged and
+/// answered as an internal error.
+fn read_on<T>(
+    conn: &mut Connection,
+    work: impl FnOnce(&mut Connection) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)));
+    end_read(conn);
     outcome.unwrap_or_else(|panic| {
         let why = panic_message(&*panic);
         tracing::error!(panic = %why, "a database read panicked");

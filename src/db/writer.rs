@@ -718,28 +718,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(indexed as u64, search_index::INDEX_BATCH * 5 + 5);
-        let mut waited = 0;
-        loop {
-            let levels = db
-                .run(|conn| Ok(search_index::tests::segments_per_level(conn)))
-                .await
-                .unwrap();
-            if levels.iter().all(|&n| n < 4) {
-                break;
-            }
-            waited += 1;
-            assert!(waited < 500, "never merged: {levels:?}");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        wait_until_merged(&db).await;
         db.close().await.unwrap();
     }
 
-    /// Deletes write segments of their own (the index's 'delete' entries), one per commit:
-    /// with no backlog to index, an idle writer still merges them.
-    #[tokio::test]
-    async fn segments_written_by_deletes_are_merged_when_idle() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("test.db"), 2, OpenMode::CreateIfMissing).unwrap();
+    /// A database of one resident's 100 requests, indexed and merged.
+    async fn indexed_database(path: &std::path::Path) -> Db {
+        let db = Db::open(path, 2, OpenMode::CreateIfMissing).unwrap();
         db.change(|tx| {
             tx.execute(
                 "INSERT INTO users (email, hashed_password, role, created_at, updated_at)
@@ -750,24 +735,37 @@ mod tests {
         })
         .await
         .unwrap();
-        let levels = || db.run(|conn| Ok(search_index::tests::segments_per_level(conn)));
-        let settled = || async {
-            let mut waited = 0;
-            loop {
-                let now = levels().await.unwrap();
-                let backlog = db
-                    .run(|conn| Ok(search_index::backlog(conn)?))
-                    .await
-                    .unwrap();
-                if backlog == 0 && now.iter().all(|&n| n < 4) {
-                    return now;
-                }
-                waited += 1;
-                assert!(waited < 500, "never merged: {now:?}");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        wait_until_merged(&db).await;
+        db
+    }
+
+    /// Waits until nothing waits to be indexed and no level holds four segments or more.
+    async fn wait_until_merged(db: &Db) {
+        let mut waited = 0;
+        loop {
+            let levels = db
+                .run(|conn| Ok(search_index::tests::segments_per_level(conn)))
+                .await
+                .unwrap();
+            let backlog = db
+                .run(|conn| Ok(search_index::backlog(conn)?))
+                .await
+                .unwrap();
+            if backlog == 0 && levels.iter().all(|&n| n < 4) {
+                return;
             }
-        };
-        settled().await;
+            waited += 1;
+            assert!(waited < 600, "never merged: {levels:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Deletes write segments of their own (the index's 'delete' entries), one per commit:
+    /// with no backlog to index, an idle writer still merges them.
+    #[tokio::test]
+    async fn segments_written_by_deletes_are_merged_when_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = indexed_database(&dir.path().join("test.db")).await;
         // Long enough for the writer to find nothing left to merge.
         tokio::time::sleep(search_index::INDEX_WHEN_IDLE_FOR * 10).await;
         // Back to back, so the writer is never idle between them.
@@ -776,7 +774,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        settled().await;
+        wait_until_merged(&db).await;
         db.close().await.unwrap();
     }
 
@@ -786,35 +784,7 @@ mod tests {
     async fn segments_written_by_another_process_are_merged_too() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("test.db");
-        let db = Db::open(&path, 2, OpenMode::CreateIfMissing).unwrap();
-        db.change(|tx| {
-            tx.execute(
-                "INSERT INTO users (email, hashed_password, role, created_at, updated_at)
-                 VALUES ('r@example.com', 'x', 'user', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
-                [],
-            )?;
-            insert_requests(tx, 100)
-        })
-        .await
-        .unwrap();
-        let levels = || db.run(|conn| Ok(search_index::tests::segments_per_level(conn)));
-        let merged = || async {
-            let mut waited = 0;
-            loop {
-                let now = levels().await.unwrap();
-                let backlog = db
-                    .run(|conn| Ok(search_index::backlog(conn)?))
-                    .await
-                    .unwrap();
-                if backlog == 0 && now.iter().all(|&n| n < 4) {
-                    return;
-                }
-                waited += 1;
-                assert!(waited < 600, "never merged: {now:?}");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        };
-        merged().await;
+        let db = indexed_database(&path).await;
         // Past the writer's own last merge step and a recheck of the backlog.
         tokio::time::sleep(search_index::BACKLOG_RECHECK * 2).await;
         let other = Connection::open(&path).unwrap();
@@ -827,8 +797,12 @@ mod tests {
                 .unwrap();
         }
         drop(other);
-        assert!(levels().await.unwrap().iter().any(|&n| n >= 4));
-        merged().await;
+        let levels = db
+            .run(|conn| Ok(search_index::tests::segments_per_level(conn)))
+            .await
+            .unwrap();
+        assert!(levels.iter().any(|&n| n >= 4));
+        wait_until_merged(&db).await;
         db.close().await.unwrap();
     }
 
