@@ -185,23 +185,26 @@ impl Tally {
                 [until],
             )?;
         }
-        // The rebuilt index holds every row: none is left waiting for it. Built, it is a
-        // few dozen segments; merged into one, the batches written later stay small beside
-        // it, and their merges quick (src/db/search_index.rs).
-        conn.execute_batch(&format!(
-            "INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');
-             INSERT INTO requests_fts (requests_fts) VALUES ('optimize');
-             {REFILL_BIGRAMS}
-             DELETE FROM search_backlog;"
-        ))
+        conn.execute_batch(&refill_indexes())
     }
 }
 
-/// Empties the index of character pairs (migration 0014) and fills it from every row, as
-/// one merged segment. Needs [`super::search_index::register`] on the connection.
-const REFILL_BIGRAMS: &str = "INSERT INTO requests_bigrams (requests_bigrams) VALUES ('delete-all');
-     INSERT INTO requests_bigrams (rowid, grams) SELECT id, bigrams(description, location) FROM requests;
-     INSERT INTO requests_bigrams (requests_bigrams) VALUES ('optimize');";
+/// Fills both search indexes from every row, each as one merged segment, and empties the
+/// backlog: built, an index is a few dozen segments; merged into one, the batches written
+/// later stay small beside it, and their merges quick (src/db/search_index.rs). Needs
+/// [`super::search_index::register`] on the connection.
+fn refill_indexes() -> String {
+    format!(
+        "INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');
+         INSERT INTO requests_fts (requests_fts) VALUES ('optimize');
+         INSERT INTO requests_bigrams (requests_bigrams) VALUES ('delete-all');
+         INSERT INTO requests_bigrams (rowid, grams) SELECT id, bigrams(description, location) FROM requests;
+         INSERT INTO requests_bigrams (requests_bigrams) VALUES ('optimize');
+         DELETE FROM search_backlog;
+         {};",
+        super::search_index::RAISE_VERSION
+    )
+}
 
 /// Rebuilds every counter, the search index and the order check (migration 0012) from the
 /// rows themselves.
@@ -219,16 +222,14 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
          DELETE FROM request_days;
          INSERT INTO request_days (day, n)
          SELECT substr(created_at, 1, 10), count(*) FROM requests GROUP BY 1;
-         INSERT INTO requests_fts (requests_fts) VALUES ('rebuild');
-         INSERT INTO requests_fts (requests_fts) VALUES ('optimize');
-         {REFILL_BIGRAMS}
-         DELETE FROM search_backlog;
+         {}
          DELETE FROM request_order;
          INSERT INTO request_order (id, out_of_order_until)
          SELECT 1, max(before) FROM (
              SELECT created_at, max(created_at) OVER (
                  ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
              FROM requests
-         ) WHERE created_at < before HAVING max(before) IS NOT NULL;"
+         ) WHERE created_at < before HAVING max(before) IS NOT NULL;",
+        refill_indexes()
     ))
 }

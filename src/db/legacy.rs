@@ -524,7 +524,8 @@ pub fn is_empty(conn: &Connection) -> rusqlite::Result<bool> {
             // `requests`, which is looked at.
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence'
              AND name NOT LIKE 'requests\\_fts%' ESCAPE '\\'
-             AND name NOT LIKE 'requests\\_bigrams%' ESCAPE '\\'",
+             AND name NOT LIKE 'requests\\_bigrams%' ESCAPE '\\'
+             AND name <> 'search_content_version'",
         )?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
@@ -538,6 +539,17 @@ pub fn is_empty(conn: &Connection) -> rusqlite::Result<bool> {
             |r| r.get(0),
         )?;
         if any {
+            return Ok(false);
+        }
+    }
+    // Its one row is there from the start (migration 0015); any delete or edit raises it.
+    if table_exists(conn, "search_content_version")? {
+        let changed: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM search_content_version WHERE n <> 0)",
+            [],
+            |r| r.get(0),
+        )?;
+        if changed {
             return Ok(false);
         }
     }

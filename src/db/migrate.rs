@@ -60,6 +60,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0014_bigram_index",
         include_str!("../../migrations/0014_bigram_index.sql"),
     ),
+    (
+        "0015_search_content_version",
+        include_str!("../../migrations/0015_search_content_version.sql"),
+    ),
 ];
 
 /// Why the schema could not be brought up to date.

@@ -126,24 +126,20 @@ pub fn bigram_query(text: &str) -> String {
 /// Pages of segments one merge step rewrites: a few milliseconds of work.
 const MERGE_PAGES: i64 = 16;
 
-/// Both indexes' structure records: their segments and a counter of every write (FTS5
-/// keeps it in the row with id 10 of its data table). Equal bytes, equal indexes. Both are
-/// read: a text of fewer than three characters changes the index of pairs alone. `None`
-/// before the trigram index exists.
-pub fn version(conn: &Connection) -> rusqlite::Result<Option<Vec<u8>>> {
-    let (trigrams, pairs): (Option<Vec<u8>>, Option<Vec<u8>>) = conn
-        .prepare_cached(
-            "SELECT (SELECT block FROM requests_fts_data WHERE id = 10),
-                    (SELECT block FROM requests_bigrams_data WHERE id = 10)",
-        )?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(trigrams.map(|mut version| {
-        let pairs = pairs.unwrap_or_default();
-        // The first record's length keeps the two apart.
-        version.extend_from_slice(&(pairs.len() as u64).to_le_bytes());
-        version.extend_from_slice(&pairs);
-        version
-    }))
+/// Raises the number [`version`] reads: part of every transaction that changes what the
+/// indexes hold, other than the triggers of migration 0015 (deletes and text changes).
+pub const RAISE_VERSION: &str = "UPDATE search_content_version SET n = n + 1 WHERE id = 1";
+
+/// A number that changes whenever the rows or texts the indexes hold change, and only then
+/// (migration 0015): merging their segments leaves it as it was. Equal numbers, equal
+/// matches in either index. `None` if another program has deleted its row: then nothing
+/// can be known to be unchanged.
+pub fn version(conn: &Connection) -> rusqlite::Result<Option<u64>> {
+    let n: Option<i64> = conn
+        .prepare_cached("SELECT n FROM search_content_version WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(n.map(|n| n as u64))
 }
 
 /// How many requests wait to be indexed.
@@ -171,6 +167,7 @@ pub fn index_some(conn: &mut Connection) -> rusqlite::Result<u64> {
     let moved = tx
         .prepare_cached("DELETE FROM search_backlog WHERE id <= ?1")?
         .execute([last])?;
+    tx.prepare_cached(RAISE_VERSION)?.execute([])?;
     tx.commit()?;
     Ok(moved as u64)
 }

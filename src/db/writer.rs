@@ -230,8 +230,8 @@ fn next(
 struct SearchUpkeep {
     backlog: u64,
     merging: bool,
-    /// The index as last read, to tell when another process has written to it.
-    version: Option<Vec<u8>>,
+    /// The indexes' content as last read, to tell when another process has written to them.
+    version: Option<u64>,
 }
 
 impl SearchUpkeep {
@@ -245,7 +245,7 @@ impl SearchUpkeep {
         SearchUpkeep {
             backlog,
             merging: backlog > 0,
-            version: search_index::version(conn).unwrap_or_default(),
+            version: search_index::version(conn).ok().flatten(),
         }
     }
 
