@@ -203,6 +203,25 @@ fn paged_json<T: Serialize>(
     response.json(items)
 }
 
+/// `value` as the JSON body of `response`, written into a buffer of `capacity` bytes from
+/// the start: a page of requests is tens of kilobytes, which a buffer grown from empty copies
+/// over a dozen times on the way.
+fn json_sized<T: Serialize + ?Sized>(
+    mut response: actix_web::HttpResponseBuilder,
+    value: &T,
+    capacity: usize,
+) -> HttpResponse {
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => response
+            .content_type(actix_web::http::header::ContentType::json())
+            .body(body),
+        Err(error) => {
+            actix_web::ResponseError::error_response(&crate::errors::AppError::internal(error))
+        }
+    }
+}
+
 /// Appends `value` percent-encoded as a query component (RFC 3986: everything but the
 /// unreserved characters, so a space is `%20` and `&`, `=`, `+`, `#` cannot end the value).
 fn percent_encode_into(out: &mut String, value: &str) {

@@ -96,7 +96,19 @@ fn signed_page(
     if !links.is_empty() {
         response.insert_header((actix_web::http::header::LINK, links.join(", ")));
     }
-    response.json(items)
+    // About what a row's JSON takes: its texts, and 450 bytes of names, timestamps and labels.
+    let capacity = items
+        .iter()
+        .map(|r| {
+            r.description.len()
+                + r.location.as_ref().map_or(0, String::len)
+                + r.contact_info.as_ref().map_or(0, String::len)
+                + r.image_url.as_ref().map_or(0, String::len)
+                + 450
+        })
+        .sum::<usize>()
+        + 2;
+    super::json_sized(response, &items, capacity)
 }
 
 #[utoipa::path(

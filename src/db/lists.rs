@@ -287,10 +287,16 @@ pub fn list_if_quick(
     order: Order,
     window: Window,
 ) -> Result<Option<RequestPage>, AppError> {
-    if !is_quick(filter, &window) || expected_walk(conn, filter, window)? > QUICK_WALK {
+    if !is_quick(filter, &window) {
         return Ok(None);
     }
-    list(conn, counts, filter, order, window).map(Some)
+    // The counters and the page from one snapshot, and one read lock taken for both.
+    super::read_transaction(conn, |tx| {
+        if expected_walk(tx, filter, window)? > QUICK_WALK {
+            return Ok(None);
+        }
+        list_in(tx, counts, filter, order, window).map(Some)
+    })
 }
 
 /// About how many index entries a page of `filter` walks past: the page itself when an
@@ -687,6 +693,17 @@ pub fn list(
     order: Order,
     window: Window,
 ) -> Result<RequestPage, AppError> {
+    super::read_transaction(conn, |tx| list_in(tx, counts, filter, order, window))
+}
+
+/// [`list`], inside a transaction the caller holds.
+fn list_in(
+    tx: &Connection,
+    counts: &SearchCounts,
+    filter: &RequestFilter,
+    order: Order,
+    window: Window,
+) -> Result<RequestPage, AppError> {
     let parts = order.parts();
     let cursor_part = |cursor: &Cursor, field: &'static str| {
         let part = usize::from(cursor.part);
@@ -699,9 +716,8 @@ pub fn list(
             ))
         }
     };
-    let tx = conn.transaction()?;
-    let plan = TextPlan::choose(&tx, counts, filter.text.as_deref())?;
-    let total = total(&tx, counts, filter, &plan)?;
+    let plan = TextPlan::choose(tx, counts, filter.text.as_deref())?;
+    let total = total(tx, counts, filter, &plan)?;
     // One row past the page tells whether another page follows.
     let want = window.limit as usize + 1;
     let mut rows: Vec<(u8, MaintenanceRequest)> = Vec::new();
@@ -709,7 +725,7 @@ pub fn list(
         (Some((index, query, pattern, _)), Seek::Offset(0))
             if parts == [Part::All] && only_text(filter) =>
         {
-            newest_by_id(&tx, index, query, pattern, want)?
+            newest_by_id(tx, index, query, pattern, want)?
         }
         _ => None,
     };
@@ -731,14 +747,14 @@ pub fn list(
                     continue;
                 }
                 if skip > 0 && index + 1 < parts.len() {
-                    let in_part = count_part(&tx, filter, *part, &plan)?;
+                    let in_part = count_part(tx, filter, *part, &plan)?;
                     if in_part <= skip {
                         skip -= in_part;
                         continue;
                     }
                 }
                 let found = fetch(
-                    &tx,
+                    tx,
                     filter,
                     *part,
                     &plan,
@@ -761,7 +777,7 @@ pub fn list(
                     continue;
                 }
                 let from = (index == first).then_some(Seek::Before(cursor));
-                let found = fetch(&tx, filter, *part, &plan, from, false, want - rows.len(), 0)?;
+                let found = fetch(tx, filter, *part, &plan, from, false, want - rows.len(), 0)?;
                 rows.extend(found.into_iter().map(|r| (index as u8, r)));
             }
         }
@@ -776,12 +792,11 @@ pub fn list(
                 }
                 // Oldest first: the rows nearest the cursor, then the parts above it.
                 let from = (index == last).then_some(Seek::After(cursor));
-                let found = fetch(&tx, filter, *part, &plan, from, true, want - rows.len(), 0)?;
+                let found = fetch(tx, filter, *part, &plan, from, true, want - rows.len(), 0)?;
                 rows.extend(found.into_iter().map(|r| (index as u8, r)));
             }
         }
     }
-    tx.commit()?;
     let more = rows.len() > window.limit as usize;
     rows.truncate(window.limit as usize);
     let at = |row: Option<&(u8, MaintenanceRequest)>| row.map(|(part, r)| Cursor::at(*part, r));

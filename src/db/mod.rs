@@ -428,6 +428,27 @@ fn read_on<T>(
     })
 }
 
+/// Runs `work` in one read transaction: what it reads comes from one snapshot, and the read
+/// lock on the write-ahead log is taken once, not once for each statement. BEGIN and COMMIT
+/// are prepared once per connection. An error rolls it back (a panic leaves that to
+/// [`end_read`]).
+pub(crate) fn read_transaction<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    conn.prepare_cached("BEGIN")?.execute([])?;
+    match work(conn) {
+        Ok(value) => {
+            conn.prepare_cached("COMMIT")?.execute([])?;
+            Ok(value)
+        }
+        Err(error) => {
+            end_read(conn);
+            Err(error)
+        }
+    }
+}
+
 /// Ends a read transaction that `work` left open (a panic, an early return), before the
 /// connection goes back to the pool: kept open, it would pin its snapshot, and the
 /// write-ahead log could never be checkpointed past it.
@@ -530,6 +551,39 @@ mod tests {
         // The connection it held is usable again, outside any transaction.
         let autocommit = db.read(|conn| Ok(conn.is_autocommit())).await.unwrap();
         assert!(autocommit);
+    }
+
+    /// A read transaction sees one snapshot, and ends either way: committed, or rolled back
+    /// on an error.
+    #[test]
+    fn a_read_transaction_ends_on_success_and_on_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.db");
+        drop(Db::open(&path, 1, OpenMode::CreateIfMissing).unwrap());
+        let reader = Connection::open(&path).unwrap();
+        let writer = Connection::open(&path).unwrap();
+        let users = |conn: &Connection| -> Result<i64, AppError> {
+            Ok(conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?)
+        };
+        let (before, during) = read_transaction(&reader, |conn| {
+            let before = users(conn)?;
+            writer
+                .execute(
+                    "INSERT INTO users (email, hashed_password, created_at, updated_at)
+                     VALUES ('r@example.com', 'x', 't', 't')",
+                    [],
+                )
+                .unwrap();
+            Ok((before, users(conn)?))
+        })
+        .unwrap();
+        assert_eq!(before, during, "one snapshot");
+        assert!(reader.is_autocommit());
+        assert_eq!(users(&reader).unwrap(), before + 1);
+        let failed: Result<(), AppError> =
+            read_transaction(&reader, |_| Err(AppError::not_found("request")));
+        assert!(failed.is_err());
+        assert!(reader.is_autocommit(), "rolled back");
     }
 
     /// With every connection taken, a quick read waits on the blocking pool, not here.
