@@ -16,7 +16,7 @@ use crate::taxonomy::{Priority, Status};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A search of fewer characters than this cannot use the trigram index: it reads the newest
 /// [`SHORT_SEARCH_WINDOW`] requests matching the other filters instead.
@@ -368,6 +368,11 @@ pub fn is_short_search(text: Option<&str>) -> bool {
 #[derive(Debug, Default)]
 pub struct SearchCounts {
     known: Mutex<HashMap<String, (u64, u64)>>,
+    /// A lock for each count being made: the searches that want the same count meanwhile
+    /// wait for it rather than each making it again. A new search's first seconds are
+    /// dozens of the same search at once, and counting up to 10,000 matches takes tens of
+    /// milliseconds; dozens of them side by side held every search up for a second.
+    counting: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 /// How many searches [`SearchCounts`] remembers before it starts again.
@@ -401,18 +406,40 @@ impl SearchCounts {
             return count();
         };
         let lock = || self.known.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((seen, n)) = lock().get(&key)
-            && *seen == version
-        {
-            return Ok(*n);
+        let remembered = || match lock().get(&key) {
+            Some((seen, n)) if *seen == version => Some(*n),
+            _ => None,
+        };
+        if let Some(n) = remembered() {
+            return Ok(n);
         }
-        let n = count()?;
-        let mut known = lock();
-        if known.len() >= REMEMBERED_SEARCHES {
-            known.clear();
+        // Counts within a count (a total from the index's candidates) take other keys, and
+        // always in that order: no two searches wait for each other.
+        let turn = self
+            .counting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let _turn = turn.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = remembered() {
+            return Ok(n);
         }
-        known.insert(key, (version, n));
-        Ok(n)
+        let counted = count();
+        if let Ok(n) = counted {
+            let mut known = lock();
+            if known.len() >= REMEMBERED_SEARCHES {
+                known.clear();
+            }
+            known.insert(key.clone(), (version, n));
+        }
+        // Whoever comes next finds the count remembered, or (after an error) counts anew.
+        self.counting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
+        counted
     }
 }
 
@@ -1808,6 +1835,51 @@ mod tests {
         }
         assert!(merged, "there was merging to do");
         assert_eq!(totals(&mut conn), [7, 7], "after merging");
+    }
+
+    /// Searches that want the same count at once make it once: the others wait for it.
+    #[test]
+    fn a_count_wanted_by_many_searches_at_once_is_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.db");
+        migrate(&mut Connection::open(&path).unwrap()).unwrap();
+        let counts = SearchCounts::default();
+        let made = std::sync::atomic::AtomicU64::new(0);
+        let together = std::sync::Barrier::new(8);
+        let answers: Vec<u64> = std::thread::scope(|scope| {
+            let searches: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let conn = Connection::open(&path).unwrap();
+                        together.wait();
+                        counts
+                            .remember(&conn, "엘리베이터".into(), || {
+                                made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                std::thread::sleep(std::time::Duration::from_millis(100));
+                                Ok(42)
+                            })
+                            .unwrap()
+                    })
+                })
+                .collect();
+            searches.into_iter().map(|s| s.join().unwrap()).collect()
+        });
+        assert_eq!(answers, [42; 8]);
+        assert_eq!(made.into_inner(), 1);
+        assert!(
+            counts.counting.lock().unwrap().is_empty(),
+            "no lock left behind"
+        );
+        // A count that failed is not remembered: the next search counts again.
+        let conn = Connection::open(&path).unwrap();
+        let failed = counts.remember(&conn, "보일러".into(), || {
+            Err(AppError::internal("busy"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(
+            counts.remember(&conn, "보일러".into(), || Ok(3)).unwrap(),
+            3
+        );
     }
 
     #[test]
