@@ -99,11 +99,6 @@ async fn page(
         .await
 }
 
-/// How many `high` requests wait for someone to start on them.
-pub async fn urgent_waiting(db: &Db) -> Result<u64, AppError> {
-    db.read(|conn| db::lists::count_urgent_waiting(conn)).await
-}
-
 /// The request, if `viewer` may see it; otherwise 404 so its existence is not revealed.
 pub async fn get(db: &Db, viewer: &User, id: RequestId) -> Result<MaintenanceRequest, AppError> {
     let scope = Scope::of(viewer);
@@ -249,17 +244,35 @@ pub async fn history(db: &Db, viewer: &User, id: RequestId) -> Result<Vec<Histor
         .ok_or_else(|| AppError::not_found("Request"))
 }
 
-/// Requests per day over the last `days` days (UTC), oldest first, every day present.
-pub async fn per_day(db: &Db, days: u32) -> Result<Vec<(String, u64)>, AppError> {
+/// What the dashboard shows beside its list: the counts, how many urgent requests wait, and
+/// the requests of each of the last `days` days (UTC), oldest first, every day present.
+#[derive(Debug)]
+pub struct Overview {
+    pub stats: Stats,
+    pub urgent: u64,
+    pub days: Vec<(String, u64)>,
+}
+
+/// The [`Overview`], read from one snapshot in one transaction.
+pub async fn overview(db: &Db, days: u32) -> Result<Overview, AppError> {
+    let days = days.max(1);
     let today = chrono::Utc::now().date_naive();
-    let first = today - chrono::Duration::days(i64::from(days.max(1)) - 1);
+    let first = today - chrono::Duration::days(i64::from(days) - 1);
     let first_day = first.format("%Y-%m-%d").to_string();
-    let counts = db
-        .read(move |conn| db::counts::per_day(conn, &first_day))
+    let (stats, urgent, counts) = db
+        .read(move |conn| {
+            db::read_transaction(conn, |conn| {
+                Ok((
+                    db::counts::stats(conn)?,
+                    db::lists::count_urgent_waiting(conn)?,
+                    db::counts::per_day(conn, &first_day)?,
+                ))
+            })
+        })
         .await?;
-    Ok(first
+    let days = first
         .iter_days()
-        .take(days.max(1) as usize)
+        .take(days as usize)
         .map(|day| {
             let day = day.format("%Y-%m-%d").to_string();
             let count = counts
@@ -268,7 +281,12 @@ pub async fn per_day(db: &Db, days: u32) -> Result<Vec<(String, u64)>, AppError>
                 .map_or(0, |(_, n)| *n);
             (day, count)
         })
-        .collect())
+        .collect();
+    Ok(Overview {
+        stats,
+        urgent,
+        days,
+    })
 }
 
 /// Counts by status, category and priority.

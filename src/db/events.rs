@@ -60,13 +60,12 @@ pub fn after(
 
 /// The oldest event still kept, and the last id ever given (pruned or not).
 pub fn bounds(conn: &Connection) -> Result<(Option<i64>, i64), AppError> {
-    let oldest: Option<i64> = conn.query_row("SELECT min(id) FROM events", [], |r| r.get(0))?;
+    let oldest: Option<i64> = conn
+        .prepare_cached("SELECT min(id) FROM events")?
+        .query_row([], |r| r.get(0))?;
     let latest: Option<i64> = conn
-        .query_row(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
-            [],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'events'")?
+        .query_row([], |r| r.get(0))
         .optional()?;
     Ok((oldest, latest.unwrap_or(0)))
 }

@@ -104,14 +104,13 @@ pub fn finish_job(
 pub fn release(tx: &Connection, request: RequestId, error: &str) -> Result<JobState, AppError> {
     let now = Timestamp::now();
     let state: Option<JobState> = tx
-        .query_row(
+        .prepare_cached(
             "UPDATE classification_jobs
              SET state = CASE WHEN attempts >= ?3 THEN 'failed' ELSE 'queued' END,
                  last_error = ?2, updated_at = ?4
              WHERE request_id = ?1 RETURNING state",
-            params![request, error, MAX_ATTEMPTS, now],
-            |row| row.get(0),
-        )
+        )?
+        .query_row(params![request, error, MAX_ATTEMPTS, now], |row| row.get(0))
         .optional()?;
     if state == Some(JobState::Failed) {
         tx.execute(
@@ -163,9 +162,8 @@ fn oldest_requests(
 /// The job of a request, if it has one.
 pub fn find(conn: &Connection, request: RequestId) -> Result<Option<Job>, AppError> {
     Ok(conn
-        .query_row(
-            "SELECT id, request_id, state, attempts, last_error FROM classification_jobs WHERE request_id = ?1",
-            [request],
+        .prepare_cached("SELECT id, request_id, state, attempts, last_error FROM classification_jobs WHERE request_id = ?1")?
+        .query_row([request],
             |row| {
                 Ok(Job {
                     id: row.get(0)?,

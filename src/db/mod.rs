@@ -131,6 +131,9 @@ pub const WRITE_WAIT_METRIC: &str = "maintenance_db_write_wait_seconds";
 /// Changes committed per write transaction: a histogram, recorded by the writer.
 pub const WRITE_BATCH_METRIC: &str = "maintenance_db_write_batch_size";
 
+/// Prepared statements each connection keeps: every query the program makes, with room.
+pub(crate) const STATEMENT_CACHE: usize = 128;
+
 /// The pragmas every connection gets: WAL so readers never wait for the writer,
 /// foreign keys (off by default in SQLite), a busy timeout instead of instant
 /// SQLITE_BUSY, and FULL sync: each commit reaches the disk before it is acknowledged, so
@@ -163,6 +166,9 @@ pub(crate) fn plan_once(conn: &Connection) -> rusqlite::Result<()> {
 /// through the writer (one left here would fail, not bypass it).
 fn configure_reader(conn: &mut Connection) -> rusqlite::Result<()> {
     configure(conn)?;
+    // A page reads a session, the event log's bounds, counters, a list and its counts: more
+    // statements than rusqlite's default 16, which were then parsed again on every page.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "query_only", true)
 }
 
@@ -528,6 +534,30 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(replanned, 0);
+    }
+
+    /// A page's statements stay prepared on a pooled connection from one page to the next,
+    /// even with more of them than rusqlite keeps by default.
+    #[tokio::test]
+    async fn a_pooled_connection_keeps_every_statement_a_page_reads_prepared() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("test.db"), 1, OpenMode::CreateIfMissing).unwrap();
+        let runs = db
+            .read(|conn| {
+                for _page in 0..3 {
+                    events::bounds(conn)?;
+                    for n in 0..40 {
+                        conn.prepare_cached(&format!("SELECT {n}"))?
+                            .query_row([], |r| r.get::<_, i64>(0))?;
+                    }
+                }
+                Ok(conn
+                    .prepare_cached("SELECT min(id) FROM events")?
+                    .get_status(rusqlite::StatementStatus::Run))
+            })
+            .await
+            .unwrap();
+        assert_eq!(runs, 3, "prepared once, run on each page");
     }
 
     /// A quick read runs on the caller's thread; a panic in it is an error, not a crash.

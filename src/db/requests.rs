@@ -142,7 +142,8 @@ pub fn find_request(
         "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)"
     );
     Ok(conn
-        .query_row(&sql, params![id, scope.owner()], request_from_row)
+        .prepare_cached(&sql)?
+        .query_row(params![id, scope.owner()], request_from_row)
         .optional()?)
 }
 
@@ -194,16 +195,23 @@ pub fn update_request(
     }
     // An admin's choice of category or priority is final: the LLM never overwrites it.
     let manual = updated.category != current.category || updated.priority != current.priority;
-    let saved = tx.query_row(
-        &format!(
-            "UPDATE requests SET status = ?2, category = ?3, priority = ?4, updated_at = ?5,
+    let sql = format!(
+        "UPDATE requests SET status = ?2, category = ?3, priority = ?4, updated_at = ?5,
                     classification_method = CASE WHEN ?6 THEN 'manual' ELSE classification_method END,
                     classification_status = CASE WHEN ?6 THEN 'done' ELSE classification_status END,
                     classification_confidence = CASE WHEN ?6 THEN 1.0 ELSE classification_confidence END,
                     classified_at = CASE WHEN ?6 THEN ?5 ELSE classified_at END
-             WHERE id = ?1 RETURNING {REQUEST_COLUMNS}"
-        ),
-        params![id, updated.status, updated.category, updated.priority, now, manual],
+         WHERE id = ?1 RETURNING {REQUEST_COLUMNS}"
+    );
+    let saved = tx.prepare_cached(&sql)?.query_row(
+        params![
+            id,
+            updated.status,
+            updated.category,
+            updated.priority,
+            now,
+            manual
+        ],
         request_from_row,
     )?;
     Ok(Some(saved))
@@ -330,13 +338,13 @@ pub fn finish_refinement(
                     record_history(tx, id, None, change, now)?;
                 }
             }
-            let saved = tx.query_row(
-                &format!(
-                    "UPDATE requests SET category = ?2, priority = ?3, classification_status = 'done',
+            let sql = format!(
+                "UPDATE requests SET category = ?2, priority = ?3, classification_status = 'done',
                             classification_method = ?4, classification_confidence = ?5,
                             classification_reason = ?6, classified_at = ?7, updated_at = ?7
                      WHERE id = ?1 RETURNING {REQUEST_COLUMNS}"
-                ),
+            );
+            let saved = tx.prepare_cached(&sql)?.query_row(
                 params![
                     id,
                     answer.category,
@@ -351,14 +359,12 @@ pub fn finish_refinement(
             Refined::Applied(saved)
         }
         None => {
-            let saved = tx.query_row(
-                &format!(
+            let saved = tx
+                .prepare_cached(&format!(
                     "UPDATE requests SET classification_status = 'done', classified_at = ?2
                      WHERE id = ?1 RETURNING {REQUEST_COLUMNS}"
-                ),
-                params![id, now],
-                request_from_row,
-            )?;
+                ))?
+                .query_row(params![id, now], request_from_row)?;
             Refined::KeptOffline(saved)
         }
     };
@@ -402,20 +408,21 @@ pub fn set_photo(
     let Some(previous) = self::photo(tx, id, scope)? else {
         return Ok(None);
     };
-    let request = tx.query_row(
-        &format!(
+    let request = tx
+        .prepare_cached(&format!(
             "UPDATE requests SET image_file = ?2, image_type = ?3, image_url = ?4, updated_at = ?5
              WHERE id = ?1 RETURNING {REQUEST_COLUMNS}"
-        ),
-        params![
-            id,
-            photo.file,
-            photo.content_type,
-            photo_path(id),
-            Timestamp::now()
-        ],
-        request_from_row,
-    )?;
+        ))?
+        .query_row(
+            params![
+                id,
+                photo.file,
+                photo.content_type,
+                photo_path(id),
+                Timestamp::now()
+            ],
+            request_from_row,
+        )?;
     Ok(Some((request, previous)))
 }
 

@@ -48,7 +48,10 @@ pub fn insert_user(
 /// The account with this id, if any.
 pub fn find_user(conn: &Connection, id: UserId) -> Result<Option<User>, AppError> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
-    Ok(conn.query_row(&sql, [id], user_from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], user_from_row)
+        .optional()?)
 }
 
 /// The account with this (normalised) email and its password hash, if any.
@@ -58,7 +61,8 @@ pub fn find_credentials(
 ) -> Result<Option<(User, String)>, AppError> {
     let sql = format!("SELECT {USER_COLUMNS}, hashed_password FROM users WHERE email = ?1");
     let found = conn
-        .query_row(&sql, [email], |row| Ok((user_from_row(row)?, row.get(5)?)))
+        .prepare_cached(&sql)?
+        .query_row([email], |row| Ok((user_from_row(row)?, row.get(5)?)))
         .optional()?;
     Ok(found)
 }
@@ -107,7 +111,8 @@ pub fn set_role(conn: &Connection, id: UserId, role: Role) -> Result<Option<User
         "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1 RETURNING {USER_COLUMNS}"
     );
     let user = conn
-        .query_row(&sql, params![id, role, Timestamp::now()], user_from_row)
+        .prepare_cached(&sql)?
+        .query_row(params![id, role, Timestamp::now()], user_from_row)
         .optional()?;
     if user.is_some() {
         super::sessions::delete_for_user(conn, id)?;
@@ -118,7 +123,8 @@ pub fn set_role(conn: &Connection, id: UserId, role: Role) -> Result<Option<User
 /// The role of an account, if it exists.
 pub fn role_of(conn: &Connection, id: UserId) -> Result<Option<Role>, AppError> {
     Ok(conn
-        .query_row("SELECT role FROM users WHERE id = ?1", [id], |r| r.get(0))
+        .prepare_cached("SELECT role FROM users WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?)
 }
 

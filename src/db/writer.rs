@@ -145,7 +145,7 @@ impl Drop for Handle {
 /// Starts the writer thread on `conn`.
 pub(super) fn start(conn: Connection) -> std::io::Result<Handle> {
     // Every statement any change runs stays prepared on this one connection.
-    conn.set_prepared_statement_cache_capacity(128);
+    conn.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
     // Each savepoint keeps the pages it changes in a sub-journal; on disk (the default
     // past 64 KiB) that is a temporary file created, written page by page and removed for
     // every batch. In memory it is a copy, emptied as each batch ends.

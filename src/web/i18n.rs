@@ -23,6 +23,7 @@ use fluent_templates::{LanguageIdentifier, langid};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::sync::{OnceLock, PoisonError, RwLock};
 
 fluent_templates::static_loader! {
     static LOCALES = {
@@ -235,6 +236,32 @@ impl Lang {
     /// The text `key` with `args`; Korean when this language lacks it, and the key itself
     /// (logged) when both do, so a page never fails for a missing text.
     fn lookup(self, key: &str, args: &[(&str, FluentValue<'static>)]) -> String {
+        // A text with no argument or numbers alone is the same every time: formatted once.
+        // Texts with text arguments (names, descriptions) are not kept.
+        let memo_key = args
+            .iter()
+            .all(|(_, v)| matches!(v, FluentValue::Number(_)))
+            .then(|| memo_key(self, key, args));
+        if let Some(memo_key) = &memo_key
+            && let Some(text) = memo()
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(memo_key)
+        {
+            return text.clone();
+        }
+        let text = self.format(key, args);
+        if let Some(memo_key) = memo_key {
+            let mut memo = memo().write().unwrap_or_else(PoisonError::into_inner);
+            if memo.len() < MEMO_TEXTS {
+                memo.insert(memo_key, text.clone());
+            }
+        }
+        text
+    }
+
+    /// `key` formatted by Fluent, in this language or else in Korean.
+    fn format(self, key: &str, args: &[(&str, FluentValue<'static>)]) -> String {
         let map: HashMap<&str, FluentValue<'static>> =
             args.iter().map(|(n, v)| (*n, v.clone())).collect();
         let args = (!map.is_empty()).then_some(&map);
@@ -251,6 +278,26 @@ impl Lang {
         }
         key.to_owned()
     }
+}
+
+/// How many formatted texts [`Lang::lookup`] keeps: every key in both languages, and counts
+/// up to a few thousand; past that, texts are formatted each time.
+const MEMO_TEXTS: usize = 8_192;
+
+fn memo() -> &'static RwLock<HashMap<String, String>> {
+    static MEMO: OnceLock<RwLock<HashMap<String, String>>> = OnceLock::new();
+    MEMO.get_or_init(Default::default)
+}
+
+/// The language, the key and each number, apart: keys are words and dashes.
+fn memo_key(lang: Lang, key: &str, args: &[(&str, FluentValue<'static>)]) -> String {
+    let mut out = format!("{} {key}", lang.code());
+    for (name, value) in args {
+        if let FluentValue::Number(n) = value {
+            let _ = write!(out, " {name}={}", n.as_string());
+        }
+    }
+    out
 }
 
 fn label_key<T: Labelled>(value: &T) -> String {

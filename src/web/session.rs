@@ -107,7 +107,7 @@ impl FromRequest for Visitor {
             let last_event = match &session {
                 Some(_) => state
                     .db
-                    .run(|conn| crate::db::events::bounds(conn))
+                    .read(|conn| crate::db::events::bounds(conn))
                     .await
                     .map(|(_, latest)| latest)
                     .unwrap_or(0),

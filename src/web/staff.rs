@@ -99,9 +99,11 @@ pub async fn dashboard(
     };
     let window = ListPager::window(query.page, query.before.as_deref(), query.after.as_deref())?;
     let found = requests::list_action_first(&state.db, filter.clone(), window).await?;
-    let stats = requests::stats(&state.db).await?;
-    let urgent = requests::urgent_waiting(&state.db).await?;
-    let days = requests::per_day(&state.db, 30).await?;
+    let requests::Overview {
+        stats,
+        urgent,
+        days,
+    } = requests::overview(&state.db, 30).await?;
     let lang = visitor.lang;
     let categories: Vec<(&str, String, u64)> = stats
         .by_category
