@@ -201,6 +201,7 @@ fn refill_indexes() -> String {
          INSERT INTO requests_bigrams (rowid, grams) SELECT id, bigrams(description, location) FROM requests;
          INSERT INTO requests_bigrams (requests_bigrams) VALUES ('optimize');
          DELETE FROM search_backlog;
+         INSERT OR IGNORE INTO search_content_version (id, n) VALUES (1, 0);
          {};",
         super::search_index::RAISE_VERSION
     )

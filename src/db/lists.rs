@@ -432,7 +432,11 @@ impl SearchCounts {
             if known.len() >= REMEMBERED_SEARCHES {
                 known.clear();
             }
-            known.insert(key.clone(), (version, n));
+            // A slower search may have read an older snapshot: the newest count stays.
+            let newer = known.get(&key).is_some_and(|(seen, _)| *seen > version);
+            if !newer {
+                known.insert(key.clone(), (version, n));
+            }
         }
         // Whoever comes next finds the count remembered, or (after an error) counts anew.
         self.counting

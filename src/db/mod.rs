@@ -436,23 +436,21 @@ fn read_on<T>(
 
 /// Runs `work` in one read transaction: what it reads comes from one snapshot, and the read
 /// lock on the write-ahead log is taken once, not once for each statement. BEGIN and COMMIT
-/// are prepared once per connection. An error rolls it back (a panic leaves that to
-/// [`end_read`]).
+/// are prepared once per connection. Any error, the commit's too, rolls it back (a panic
+/// leaves that to [`end_read`]).
 pub(crate) fn read_transaction<T>(
     conn: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, AppError>,
 ) -> Result<T, AppError> {
     conn.prepare_cached("BEGIN")?.execute([])?;
-    match work(conn) {
-        Ok(value) => {
-            conn.prepare_cached("COMMIT")?.execute([])?;
-            Ok(value)
-        }
-        Err(error) => {
-            end_read(conn);
-            Err(error)
-        }
+    let outcome = work(conn).and_then(|value| {
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(value)
+    });
+    if outcome.is_err() {
+        end_read(conn);
     }
+    outcome
 }
 
 /// Ends a read transaction that `work` left open (a panic, an early return), before the

@@ -127,7 +127,10 @@ pub fn bigram_query(text: &str) -> String {
 const MERGE_PAGES: i64 = 16;
 
 /// Raises the number [`version`] reads: part of every transaction that changes what the
-/// indexes hold, other than the triggers of migration 0015 (deletes and text changes).
+/// indexes hold, other than the triggers of migration 0015 (deletes and text changes). Any
+/// new code that writes to `requests_fts`, `requests_bigrams` or `search_backlog` must run
+/// it in the same transaction: without it, searches answer with counts remembered from
+/// before (today: [`index_some`] and `counts::refill_indexes`).
 pub const RAISE_VERSION: &str = "UPDATE search_content_version SET n = n + 1 WHERE id = 1";
 
 /// A number that changes whenever the rows or texts the indexes hold change, and only then

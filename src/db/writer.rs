@@ -180,7 +180,7 @@ fn run(mut conn: Connection, mut inbox: mpsc::Receiver<Message>, clock: &tokio::
             }
         }
         commit_batch(&mut conn, std::mem::take(&mut batch));
-        upkeep.backlog = SearchUpkeep::read(&conn).backlog;
+        upkeep.seen_own_writes(&conn);
         // Deletes and edits write segments of their own (the index's 'delete' entries), with
         // automerge off nothing else merges them; a merge with nothing to do writes nothing.
         upkeep.merging = true;
@@ -260,6 +260,15 @@ impl SearchUpkeep {
         };
     }
 
+    /// After the writer's own commit or indexing: the backlog as it now is, and the indexes'
+    /// content as this process left it, so that [`SearchUpkeep::recheck`] tells only another
+    /// process's writes.
+    fn seen_own_writes(&mut self, conn: &Connection) {
+        let now = SearchUpkeep::read(conn);
+        self.backlog = now.backlog;
+        self.version = now.version;
+    }
+
     fn pending(&self) -> bool {
         self.backlog > 0 || self.merging
     }
@@ -277,7 +286,7 @@ impl SearchUpkeep {
                         micros = began.elapsed().as_micros() as u64,
                         "search backlog indexed"
                     );
-                    self.backlog = SearchUpkeep::read(conn).backlog;
+                    self.seen_own_writes(conn);
                     self.merging = true;
                 }
                 Err(error) => {
@@ -804,6 +813,41 @@ mod tests {
         assert!(levels.iter().any(|&n| n >= 4));
         wait_until_merged(&db).await;
         db.close().await.unwrap();
+    }
+
+    /// The writer's own deletes are not taken for another process's: once it has merged
+    /// after them, a recheck finds nothing to do. Another process's delete is noticed.
+    #[test]
+    fn a_recheck_tells_another_process_s_writes_from_the_writer_s_own() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO users (email, hashed_password, created_at, updated_at) VALUES ('r@example.com', 'x', 't', 't')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO requests (user_id, description, status, created_at, updated_at)
+             VALUES (1, '보일러 고장', 'pending', 't', 't'), (1, '전등 고장', 'pending', 't', 't')",
+            [],
+        )
+        .unwrap();
+        let mut upkeep = SearchUpkeep::read(&conn);
+        while upkeep.pending() {
+            upkeep.step(&mut conn);
+        }
+        // A commit of the writer's own.
+        conn.execute("DELETE FROM requests WHERE id = 1", [])
+            .unwrap();
+        upkeep.seen_own_writes(&conn);
+        upkeep.merging = false;
+        upkeep.recheck(&conn);
+        assert!(!upkeep.pending(), "its own delete, already seen");
+        // Another process's.
+        conn.execute("DELETE FROM requests WHERE id = 2", [])
+            .unwrap();
+        upkeep.recheck(&conn);
+        assert!(upkeep.merging, "a delete it did not make");
     }
 
     /// Rows another process adds to the backlog (an import beside the server) are indexed
