@@ -372,7 +372,7 @@ pub struct SearchCounts {
     /// wait for it rather than each making it again. A new search's first seconds are
     /// dozens of the same search at once, and counting up to 10,000 matches takes tens of
     /// milliseconds; dozens of them side by side held every search up for a second.
-    counting: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    counting: Counting,
 }
 
 /// How many searches [`SearchCounts`] remembers before it starts again.
@@ -413,16 +413,10 @@ impl SearchCounts {
         if let Some(n) = remembered() {
             return Ok(n);
         }
-        // Counts within a count (a total from the index's candidates) take other keys, and
-        // always in that order: no two searches wait for each other.
-        let turn = self
-            .counting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key.clone())
-            .or_default()
-            .clone();
-        let _turn = turn.lock().unwrap_or_else(PoisonError::into_inner);
+        // One count for each key and version of the content: searches that read another
+        // version (an older snapshot, or one after the next batch) need their own.
+        let turn = Turn::take(&self.counting, (key.clone(), version));
+        let _counting = turn.lock.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(n) = remembered() {
             return Ok(n);
         }
@@ -435,15 +429,52 @@ impl SearchCounts {
             // A slower search may have read an older snapshot: the newest count stays.
             let newer = known.get(&key).is_some_and(|(seen, _)| *seen > version);
             if !newer {
-                known.insert(key.clone(), (version, n));
+                known.insert(key, (version, n));
             }
         }
-        // Whoever comes next finds the count remembered, or (after an error) counts anew.
-        self.counting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&key);
         counted
+    }
+}
+
+/// Searches waiting for the same count, by the count's key and the content version it is
+/// of: the lock they take in turn, and how many hold a [`Turn`] in its line.
+type Counting = Mutex<HashMap<(String, u64), (Arc<Mutex<()>>, usize)>>;
+
+/// A place in the line for one count ([`SearchCounts::remember`]). Whoever leaves it last
+/// (counted, found it counted, failed or panicked) takes the line away, so nothing is left
+/// behind; a line made after that is a new one, and never taken away by a leaver of the old.
+struct Turn<'a> {
+    counting: &'a Counting,
+    key: (String, u64),
+    lock: Arc<Mutex<()>>,
+}
+
+impl<'a> Turn<'a> {
+    fn take(counting: &'a Counting, key: (String, u64)) -> Turn<'a> {
+        let mut lines = counting.lock().unwrap_or_else(PoisonError::into_inner);
+        let (lock, holders) = lines.entry(key.clone()).or_default();
+        *holders += 1;
+        let lock = lock.clone();
+        drop(lines);
+        Turn {
+            counting,
+            key,
+            lock,
+        }
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut lines = self.counting.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((lock, holders)) = lines.get_mut(&self.key)
+            && Arc::ptr_eq(lock, &self.lock)
+        {
+            *holders -= 1;
+            if *holders == 0 {
+                lines.remove(&self.key);
+            }
+        }
     }
 }
 
@@ -1874,6 +1905,24 @@ mod tests {
             counts.counting.lock().unwrap().is_empty(),
             "no lock left behind"
         );
+        // Many searches, many texts, some counted and some found counted: no line is
+        // left behind.
+        std::thread::scope(|scope| {
+            for thread in 0..8u64 {
+                let (counts, path) = (&counts, &path);
+                scope.spawn(move || {
+                    let conn = Connection::open(path).unwrap();
+                    for n in 0..300u64 {
+                        let key = format!("text {}", (n * 7 + thread) % 50 + n / 10 * 50);
+                        counts.remember(&conn, key, || Ok(n)).unwrap();
+                    }
+                });
+            }
+        });
+        assert!(
+            counts.counting.lock().unwrap().is_empty(),
+            "lines left behind"
+        );
         // A count that failed is not remembered: the next search counts again.
         let conn = Connection::open(&path).unwrap();
         let failed = counts.remember(&conn, "보일러".into(), || {
@@ -1883,6 +1932,48 @@ mod tests {
         assert_eq!(
             counts.remember(&conn, "보일러".into(), || Ok(3)).unwrap(),
             3
+        );
+    }
+
+    /// A search that read another version of the content never waits for a count of an
+    /// older one: each counts its own, side by side.
+    #[test]
+    fn searches_of_different_versions_count_side_by_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.db");
+        let mut setup = Connection::open(&path).unwrap();
+        migrate(&mut setup).unwrap();
+        // Readers beside a writer, as the server's connections are.
+        setup.pragma_update(None, "journal_mode", "WAL").unwrap();
+        let counts = SearchCounts::default();
+        let older = Connection::open(&path).unwrap();
+        older.execute_batch("BEGIN").unwrap();
+        assert_eq!(search_index::version(&older).unwrap(), Some(0));
+        let newer = Connection::open(&path).unwrap();
+        newer.execute(search_index::RAISE_VERSION, []).unwrap();
+        let (done, newer_done) = std::sync::mpsc::channel();
+        let older_saw_newer = std::thread::scope(|scope| {
+            let counts = &counts;
+            let waiting = scope.spawn(move || {
+                counts
+                    .remember(&older, "보일러".into(), || {
+                        // Counting until the other search, of the newer version, is done.
+                        let seen = newer_done.recv_timeout(std::time::Duration::from_secs(10));
+                        Ok(u64::from(seen.is_ok()))
+                    })
+                    .unwrap()
+            });
+            while counts.counting.lock().unwrap().is_empty() {
+                std::thread::yield_now();
+            }
+            let n = counts.remember(&newer, "보일러".into(), || Ok(7)).unwrap();
+            assert_eq!(n, 7);
+            done.send(()).unwrap();
+            waiting.join().unwrap()
+        });
+        assert_eq!(
+            older_saw_newer, 1,
+            "the newer search waited for the older count"
         );
     }
 

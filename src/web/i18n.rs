@@ -250,24 +250,27 @@ impl Lang {
         {
             return text.clone();
         }
-        let text = self.format(key, args);
-        if let Some(memo_key) = memo_key {
+        let (text, found) = self.format(key, args);
+        // A missing text is not kept: it is logged each time it is shown.
+        if let Some(memo_key) = memo_key.filter(|_| found) {
             let mut memo = memo().write().unwrap_or_else(PoisonError::into_inner);
-            if memo.len() < MEMO_TEXTS {
-                memo.insert(memo_key, text.clone());
+            if memo.len() >= MEMO_TEXTS {
+                memo.clear();
             }
+            memo.insert(memo_key, text.clone());
         }
         text
     }
 
-    /// `key` formatted by Fluent, in this language or else in Korean.
-    fn format(self, key: &str, args: &[(&str, FluentValue<'static>)]) -> String {
+    /// `key` formatted by Fluent, in this language or else in Korean, and whether this
+    /// language has it.
+    fn format(self, key: &str, args: &[(&str, FluentValue<'static>)]) -> (String, bool) {
         let map: HashMap<&str, FluentValue<'static>> =
             args.iter().map(|(n, v)| (*n, v.clone())).collect();
         let args = (!map.is_empty()).then_some(&map);
         for lang in [self, Lang::Ko] {
             match LOCALES.lookup_single_language(lang.id(), key, args) {
-                Ok(text) => return text,
+                Ok(text) => return (text, lang == self),
                 Err(error) => {
                     tracing::error!(key, lang = lang.code(), %error, "a page text is missing")
                 }
@@ -276,12 +279,12 @@ impl Lang {
                 break;
             }
         }
-        key.to_owned()
+        (key.to_owned(), false)
     }
 }
 
-/// How many formatted texts [`Lang::lookup`] keeps: every key in both languages, and counts
-/// up to a few thousand; past that, texts are formatted each time.
+/// How many formatted texts [`Lang::lookup`] keeps before it starts again: every key in
+/// both languages, and the counts and ids shown lately.
 const MEMO_TEXTS: usize = 8_192;
 
 fn memo() -> &'static RwLock<HashMap<String, String>> {
@@ -379,6 +382,33 @@ mod tests {
     use super::*;
     use std::collections::{BTreeMap, BTreeSet};
     use std::path::{Path, PathBuf};
+
+    /// A text formatted once reads as Fluent formats it, counts included, and the texts
+    /// kept stay bounded; a missing one is not kept (it is logged each time).
+    #[test]
+    fn remembered_texts_are_fluent_s_and_bounded() {
+        for n in 0..(MEMO_TEXTS as u64 + 100) {
+            let args = [("count", FluentValue::from(n))];
+            let shown = Lang::Ko.t1("chart-day-count", "count", n);
+            assert_eq!(shown, Lang::Ko.format("chart-day-count", &args).0);
+            assert_eq!(
+                shown,
+                Lang::Ko.t1("chart-day-count", "count", n),
+                "remembered"
+            );
+            assert!(memo().read().unwrap().len() <= MEMO_TEXTS);
+        }
+        assert_eq!(
+            Lang::En.t("site-name-default"),
+            Lang::En.format("site-name-default", &[]).0
+        );
+        assert_eq!(Lang::En.t("no-such-text"), "no-such-text");
+        let kept = memo()
+            .read()
+            .unwrap()
+            .contains_key(&memo_key(Lang::En, "no-such-text", &[]));
+        assert!(!kept);
+    }
 
     #[test]
     fn the_browser_preference_picks_the_language() {
